@@ -1,0 +1,1 @@
+"""Who did what to money and state, one append-only table per schema."""

@@ -1,0 +1,119 @@
+"""Domain events of the billing core, delivered to listeners after the transaction that
+caused them commits.
+
+A listener is a plain callable taking the event. It runs in the tenant schema the event
+came from, once the change it describes is durable: a rolled-back change never reaches
+it. The resale capability registers one that writes an upstream command for each
+service event. A failing listener is logged and does not stop the others.
+
+    from billing.events import service_event_listeners
+
+    def on_service_event(event: ServiceEvent) -> None: ...
+    service_event_listeners.append(on_service_event)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django_tenants.utils import schema_context
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceEventKind:
+    ACTIVATED = "activated"
+    SUSPENDED = "suspended"
+    UNSUSPENDED = "unsuspended"
+    TERMINATED = "terminated"
+    RENEWED = "renewed"
+    PLAN_CHANGED = "plan_changed"
+    CANCELLED = "cancelled"
+
+    ALL = frozenset(
+        {ACTIVATED, SUSPENDED, UNSUSPENDED, TERMINATED, RENEWED, PLAN_CHANGED, CANCELLED}
+    )
+
+
+class InvoiceEventKind:
+    ISSUED = "issued"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+    ALL = frozenset({ISSUED, PAID, CANCELLED})
+
+
+@dataclass(frozen=True)
+class ServiceEvent:
+    kind: str
+    tenant_schema: str
+    service_id: int
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InvoiceEvent:
+    kind: str
+    tenant_schema: str
+    invoice_id: int
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+ServiceEventListener = Callable[[ServiceEvent], None]
+InvoiceEventListener = Callable[[InvoiceEvent], None]
+
+service_event_listeners: list[ServiceEventListener] = []
+invoice_event_listeners: list[InvoiceEventListener] = []
+# Listeners that must write in the same transaction as the change (the resale outbox:
+# a command is never lost between a commit and a listener). They run at emit time; an
+# exception in one rolls the change back with it.
+service_event_tx_listeners: list[ServiceEventListener] = []
+invoice_event_tx_listeners: list[InvoiceEventListener] = []
+
+
+def _deliver(event: ServiceEvent | InvoiceEvent, listeners: list) -> None:
+    with schema_context(event.tenant_schema):
+        # A copy: a listener may register or remove listeners.
+        for listener in list(listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("Billing event listener %r failed on %r", listener, event)
+
+
+def service_event_emit(
+    *, kind: str, service_id: int, payload: dict[str, Any] | None = None
+) -> ServiceEvent:
+    if kind not in ServiceEventKind.ALL:
+        raise ValueError(f"Unknown service event “{kind}”.")
+    event = ServiceEvent(
+        kind=kind,
+        tenant_schema=connection.schema_name,
+        service_id=service_id,
+        payload=dict(payload or {}),
+    )
+    for listener in list(service_event_tx_listeners):
+        listener(event)
+    transaction.on_commit(lambda: _deliver(event, service_event_listeners))
+    return event
+
+
+def invoice_event_emit(
+    *, kind: str, invoice_id: int, payload: dict[str, Any] | None = None
+) -> InvoiceEvent:
+    if kind not in InvoiceEventKind.ALL:
+        raise ValueError(f"Unknown invoice event “{kind}”.")
+    event = InvoiceEvent(
+        kind=kind,
+        tenant_schema=connection.schema_name,
+        invoice_id=invoice_id,
+        payload=dict(payload or {}),
+    )
+    for listener in list(invoice_event_tx_listeners):
+        listener(event)
+    transaction.on_commit(lambda: _deliver(event, invoice_event_listeners))
+    return event

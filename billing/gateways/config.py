@@ -1,0 +1,278 @@
+"""A tenant's payment configuration, and the gateways built from it.
+
+Card money always lands on the tenant's own Stripe account: a Connect account the
+platform created for it (direct charges: the ``Stripe-Account`` header names it on every
+call) or an account whose secret key the tenant entered. When neither is set up, card
+payments are refused; nothing ever falls back to the platform's own account, which only
+collects reseller top-ups (``resale.topups``).
+
+Services run in the tenant's schema; ``payment_platform_fee_set`` is the provider's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.db import connection, transaction
+from django_tenants.utils import schema_context
+
+from billing import stripe_api
+from billing.errors import BillingError
+from billing.gateways.bank_transfer import BankTransferGateway
+from billing.gateways.base import GatewayConfigError
+from billing.gateways.crypto import secret_decrypt, secret_encrypt
+from billing.gateways.stripe import StripeGateway
+from billing.models.gateway import PaymentSettings
+
+MAX_DUNNING_DAY = 60
+
+
+def payment_settings_get() -> PaymentSettings:
+    """The tenant's payment settings; the first call in a schema creates them."""
+    found = PaymentSettings.objects.filter(pk=PaymentSettings.SINGLETON_ID).first()
+    if found is not None:
+        return found
+    PaymentSettings.objects.bulk_create(
+        [PaymentSettings(pk=PaymentSettings.SINGLETON_ID)], ignore_conflicts=True
+    )
+    return PaymentSettings.objects.get(pk=PaymentSettings.SINGLETON_ID)
+
+
+def _locked() -> PaymentSettings:
+    payment_settings_get()
+    return PaymentSettings.objects.select_for_update().get(pk=PaymentSettings.SINGLETON_ID)
+
+
+def _dunning_days(value: Any) -> list[int]:
+    try:
+        days = sorted({int(day) for day in value})
+    except (TypeError, ValueError) as exc:
+        raise BillingError("Dunning days are whole numbers of days.") from exc
+    if any(day < 1 or day > MAX_DUNNING_DAY for day in days):
+        raise BillingError(f"Dunning days are between 1 and {MAX_DUNNING_DAY}.")
+    return days
+
+
+# What the tenant's staff may change; the connected account and its state come from
+# Stripe, the platform fee from the provider.
+_TENANT_FIELDS = {
+    "stripe_mode",
+    "stripe_secret_key",
+    "stripe_publishable_key",
+    "stripe_webhook_secret",
+    "bank_transfer_enabled",
+    "autocharge_when",
+    "dunning_days",
+}
+
+
+@transaction.atomic
+def payment_settings_update(**changes: Any) -> PaymentSettings:
+    """Changes the tenant's payment settings. Secrets are given in clear and stored
+    encrypted; an empty string removes one."""
+    unknown = set(changes) - _TENANT_FIELDS
+    if unknown:
+        raise BillingError(f"These payment settings cannot be changed here: {sorted(unknown)}.")
+    row = _locked()
+    if "stripe_mode" in changes:
+        if changes["stripe_mode"] not in PaymentSettings.StripeMode.values:
+            raise BillingError(f"“{changes['stripe_mode']}” is not a Stripe mode.")
+        row.stripe_mode = changes["stripe_mode"]
+    if "stripe_secret_key" in changes:
+        key = (changes["stripe_secret_key"] or "").strip()
+        if key and not key.startswith(("sk_test_", "sk_live_", "rk_test_", "rk_live_")):
+            raise BillingError("A Stripe secret key starts with sk_ or rk_.")
+        if key and key == (django_settings.STRIPE_SECRET_KEY or None):
+            raise BillingError("That is the platform's key; enter the key of your own account.")
+        row.stripe_secret_key_encrypted = secret_encrypt(key)
+    if "stripe_publishable_key" in changes:
+        key = (changes["stripe_publishable_key"] or "").strip()
+        if key and not key.startswith(("pk_test_", "pk_live_")):
+            raise BillingError("A Stripe publishable key starts with pk_.")
+        row.stripe_publishable_key = key
+    if "stripe_webhook_secret" in changes:
+        secret = (changes["stripe_webhook_secret"] or "").strip()
+        if secret and not secret.startswith("whsec_"):
+            raise BillingError("A Stripe webhook signing secret starts with whsec_.")
+        row.stripe_webhook_secret_encrypted = secret_encrypt(secret)
+    if "bank_transfer_enabled" in changes:
+        row.bank_transfer_enabled = bool(changes["bank_transfer_enabled"])
+    if "autocharge_when" in changes:
+        if changes["autocharge_when"] not in PaymentSettings.AutochargeWhen.values:
+            raise BillingError(f"“{changes['autocharge_when']}” is not an auto-charge moment.")
+        row.autocharge_when = changes["autocharge_when"]
+    if "dunning_days" in changes:
+        row.dunning_days = _dunning_days(changes["dunning_days"])
+    if row.stripe_mode == PaymentSettings.StripeMode.OWN_KEYS and not (
+        row.stripe_secret_key_encrypted
+    ):
+        raise BillingError("Enter the secret key of your Stripe account to use your own keys.")
+    row.save()
+    return row
+
+
+def payment_platform_fee_set(*, tenant: Any, percent: Decimal | str) -> PaymentSettings:
+    """The provider's cut of each card payment a tenant collects on its Connect account."""
+    try:
+        value = Decimal(str(percent))
+    except InvalidOperation as exc:
+        raise BillingError(f"“{percent}” is not a percentage.") from exc
+    if not (0 <= value < 100) or value != value.quantize(Decimal("0.01")):
+        raise BillingError("The platform fee is a percentage from 0 to 99.99.")
+    with schema_context(tenant.schema_name), transaction.atomic():
+        row = _locked()
+        row.platform_fee_percent = value
+        row.save(update_fields=["platform_fee_percent", "updated_at"])
+        return row
+
+
+def stripe_webhook_secret(row: PaymentSettings | None = None) -> str:
+    row = row or payment_settings_get()
+    return secret_decrypt(row.stripe_webhook_secret_encrypted)
+
+
+def stripe_livemode(row: PaymentSettings | None = None) -> bool:
+    """Whether the tenant's Stripe payments are real ones: live events only then."""
+    row = row or payment_settings_get()
+    if row.stripe_mode == PaymentSettings.StripeMode.OWN_KEYS:
+        key = secret_decrypt(row.stripe_secret_key_encrypted)
+    else:
+        key = django_settings.STRIPE_SECRET_KEY or ""
+    return key.startswith(("sk_live_", "rk_live_"))
+
+
+def stripe_gateway_for_tenant(row: PaymentSettings | None = None) -> StripeGateway:
+    row = row or payment_settings_get()
+    if row.stripe_mode == PaymentSettings.StripeMode.CONNECT:
+        if not row.stripe_account_id:
+            raise GatewayConfigError("Card payments are not set up: finish Stripe onboarding.")
+        if not django_settings.STRIPE_SECRET_KEY:
+            raise GatewayConfigError("The platform has no Stripe key configured.")
+        return StripeGateway(
+            api_key=django_settings.STRIPE_SECRET_KEY,
+            account=row.stripe_account_id,
+            platform_fee_percent=row.platform_fee_percent,
+        )
+    if row.stripe_mode == PaymentSettings.StripeMode.OWN_KEYS:
+        return StripeGateway(api_key=secret_decrypt(row.stripe_secret_key_encrypted))
+    raise GatewayConfigError("Card payments are not set up for this site.")
+
+
+def stripe_gateway_for_platform() -> StripeGateway:
+    """The provider's own Stripe account: reseller top-ups, never a tenant's clients."""
+    if not django_settings.STRIPE_SECRET_KEY:
+        raise GatewayConfigError("The platform has no Stripe key configured.")
+    return StripeGateway(api_key=django_settings.STRIPE_SECRET_KEY)
+
+
+def bank_transfer_gateway_for_tenant(row: PaymentSettings | None = None) -> BankTransferGateway:
+    from billing.selectors import billing_settings_get
+
+    row = row or payment_settings_get()
+    if not row.bank_transfer_enabled:
+        raise GatewayConfigError("Bank transfers are not accepted on this site.")
+    billing = billing_settings_get()
+    return BankTransferGateway(
+        account_holder=billing.legal_name, iban=billing.iban, bic=billing.bic
+    )
+
+
+# --- Stripe Connect onboarding --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OnboardingLink:
+    account_id: str
+    url: str
+    expires_at: int
+
+
+def _current_tenant() -> Any:
+    from tenants.models import Tenant
+
+    return Tenant.objects.get(schema_name=connection.schema_name)
+
+
+def _platform_key() -> str:
+    if not django_settings.STRIPE_SECRET_KEY:
+        raise GatewayConfigError("The platform has no Stripe key configured.")
+    return django_settings.STRIPE_SECRET_KEY
+
+
+def stripe_connect_onboard_start(
+    *,
+    refresh_url: str,
+    return_url: str,
+    country: str = "",
+    email: str = "",
+    account_type: str = "standard",
+) -> OnboardingLink:
+    """Creates the tenant's connected account (once) and a link where its owner fills in
+    Stripe's onboarding. The link is single-use and short-lived: ``refresh_url`` should
+    call this again."""
+    from resale.models import ConnectedAccountRoute
+
+    tenant = _current_tenant()
+    api_key = _platform_key()
+    row = payment_settings_get()
+    account_id = row.stripe_account_id
+    if not account_id:
+        try:
+            account = stripe_api.account_create(
+                api_key=api_key,
+                # The same key for the same tenant: a retried click never opens two accounts.
+                idempotency_key=f"connect-account:{tenant.schema_name}",
+                type=account_type,  # type: ignore[arg-type]
+                country=country or None,
+                email=email or None,
+                metadata={stripe_api.META_TENANT_SCHEMA: tenant.schema_name},
+            )
+        except stripe_api.PaymentError as exc:
+            raise GatewayConfigError(exc.message, code=exc.code) from exc
+        account_id = account.id
+        with transaction.atomic():
+            row = _locked()
+            if not row.stripe_account_id:
+                row.stripe_account_id = account_id
+                row.stripe_mode = PaymentSettings.StripeMode.CONNECT
+                row.save(update_fields=["stripe_account_id", "stripe_mode", "updated_at"])
+            account_id = row.stripe_account_id
+            ConnectedAccountRoute.objects.update_or_create(
+                account_id=account_id, defaults={"tenant": tenant}
+            )
+    try:
+        link = stripe_api.account_link_create(
+            api_key=api_key, account=account_id, refresh_url=refresh_url, return_url=return_url
+        )
+    except stripe_api.PaymentError as exc:
+        raise GatewayConfigError(exc.message, code=exc.code) from exc
+    return OnboardingLink(account_id=account_id, url=link.url, expires_at=link.expires_at)
+
+
+def stripe_connect_status_apply(account: stripe_api.ConnectedAccount) -> PaymentSettings | None:
+    """Records what Stripe says about the tenant's connected account."""
+    with transaction.atomic():
+        row = _locked()
+        if row.stripe_account_id != account.id:
+            return None
+        row.stripe_charges_enabled = account.charges_enabled
+        row.stripe_details_submitted = account.details_submitted
+        row.save(update_fields=["stripe_charges_enabled", "stripe_details_submitted", "updated_at"])
+        return row
+
+
+def stripe_connect_refresh() -> PaymentSettings:
+    """Asks Stripe how far the tenant's onboarding went (after the return URL)."""
+    row = payment_settings_get()
+    if not row.stripe_account_id:
+        raise GatewayConfigError("This site has no Stripe account yet.")
+    try:
+        account = stripe_api.account_retrieve(
+            api_key=_platform_key(), account=row.stripe_account_id
+        )
+    except stripe_api.PaymentError as exc:
+        raise GatewayConfigError(exc.message, code=exc.code) from exc
+    return stripe_connect_status_apply(account) or row

@@ -1,0 +1,68 @@
+"""Billing models, one module per area; every table lives in each tenant schema."""
+
+from billing.models import gateway  # noqa: F401  (payment models, billing.models.gateway)
+from billing.models.base import BillingCycle
+from billing.models.catalogue import (
+    ConfigurableOption,
+    ConfigurableOptionChoice,
+    ConfigurableOptionPrice,
+    Plan,
+    PlanPrice,
+    Product,
+    ProductGroup,
+    TaxRule,
+)
+from billing.models.clients import Client, ClientUser, Contact
+from billing.models.commerce import (
+    Cart,
+    CartItem,
+    CartItemOption,
+    Coupon,
+    CouponRedemption,
+    Order,
+    OrderItem,
+)
+from billing.models.documents import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    Refund,
+)
+from billing.models.ledger import LedgerEntry
+from billing.models.settings import BillingSettings, NumberSequence
+from billing.models.subscriptions import Service, ServiceOption
+
+__all__ = [
+    "BillingCycle",
+    "BillingSettings",
+    "Cart",
+    "CartItem",
+    "CartItemOption",
+    "Client",
+    "ClientUser",
+    "ConfigurableOption",
+    "ConfigurableOptionChoice",
+    "ConfigurableOptionPrice",
+    "Contact",
+    "Coupon",
+    "CouponRedemption",
+    "CreditNote",
+    "CreditNoteLine",
+    "Invoice",
+    "InvoiceLine",
+    "LedgerEntry",
+    "NumberSequence",
+    "Order",
+    "OrderItem",
+    "Payment",
+    "Plan",
+    "PlanPrice",
+    "Product",
+    "ProductGroup",
+    "Refund",
+    "Service",
+    "ServiceOption",
+    "TaxRule",
+]

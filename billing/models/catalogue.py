@@ -1,0 +1,204 @@
+"""What a tenant sells: groups, products, plans with a price per billing cycle, and
+configurable options priced per cycle."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from billing.models.base import (
+    BillingCycle,
+    TenantModel,
+    currency_column,
+    money_column,
+    public_id_column,
+)
+from billing.money import MoneyField
+
+
+class ProductGroup(TenantModel):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    is_visible = models.BooleanField(default=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(TenantModel):
+    class Type(models.TextChoices):
+        SHARED_HOSTING = "shared_hosting", _("Shared hosting")
+        VPS = "vps", _("VPS")
+        DEDICATED = "dedicated", _("Dedicated server")
+        DOMAIN = "domain", _("Domain")
+        LICENCE = "licence", _("Licence")
+        OTHER = "other", _("Other")
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", _("Public")
+        HIDDEN = "hidden", _("Hidden")
+
+    public_id = public_id_column()
+    group = models.ForeignKey(ProductGroup, on_delete=models.PROTECT, related_name="products")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.OTHER)
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    # None is unlimited; checkout decrements it under a row lock.
+    stock = models.PositiveIntegerField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["group__sort_order", "sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def requires_domain(self) -> bool:
+        return self.type == self.Type.DOMAIN
+
+
+class Plan(TenantModel):
+    """A sellable variant of a product (e.g. "Starter" of "Shared hosting")."""
+
+    public_id = public_id_column()
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="plans")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    features = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+    sort_order = models.PositiveIntegerField(default=0)
+    # Resale: the provider's wholesale plan and cycle this plan is bought as upstream.
+    upstream_plan_ref = models.CharField(max_length=100, blank=True)
+    upstream_cycle = models.CharField(max_length=16, choices=BillingCycle.choices, blank=True)
+    configurable_options = models.ManyToManyField(
+        "ConfigurableOption", blank=True, related_name="plans"
+    )
+
+    class Meta:
+        ordering = ["product", "sort_order", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} – {self.name}"
+
+
+class PlanPrice(TenantModel):
+    """The price of a plan for one billing cycle; a cycle without a row is not sold."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="prices")
+    cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
+    currency = currency_column()
+    price_amount = money_column()
+    setup_fee_amount = money_column()
+
+    price = MoneyField("price_amount")
+    setup_fee = MoneyField("setup_fee_amount")
+
+    class Meta:
+        ordering = ["plan", "cycle"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "cycle"], name="billing_planprice_unique"),
+            models.CheckConstraint(
+                condition=models.Q(price_amount__gte=0, setup_fee_amount__gte=0),
+                name="billing_planprice_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} {self.cycle}: {self.price}"
+
+
+class ConfigurableOption(TenantModel):
+    """An add-on the client picks when ordering (extra RAM, IP addresses...). A
+    ``select`` option takes one of its choices; a ``quantity`` option takes a number of
+    its single choice's unit."""
+
+    class Kind(models.TextChoices):
+        SELECT = "select", _("Pick one")
+        QUANTITY = "quantity", _("Quantity")
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SELECT)
+    max_quantity = models.PositiveIntegerField(default=1)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConfigurableOptionChoice(TenantModel):
+    option = models.ForeignKey(ConfigurableOption, on_delete=models.CASCADE, related_name="choices")
+    name = models.CharField(max_length=200)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["option", "sort_order", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.option.name}: {self.name}"
+
+
+class ConfigurableOptionPrice(TenantModel):
+    choice = models.ForeignKey(
+        ConfigurableOptionChoice, on_delete=models.CASCADE, related_name="prices"
+    )
+    cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
+    currency = currency_column()
+    price_amount = money_column()
+    setup_fee_amount = money_column()
+
+    price = MoneyField("price_amount")
+    setup_fee = MoneyField("setup_fee_amount")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["choice", "cycle"], name="billing_configurableoptionprice_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price_amount__gte=0, setup_fee_amount__gte=0),
+                name="billing_configurableoptionprice_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.choice} {self.cycle}: {self.price}"
+
+
+class TaxRule(TenantModel):
+    """The tax the tenant charges buyers of one country. A rule with an empty country
+    applies to countries without a rule of their own."""
+
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1; empty = any")
+    name = models.CharField(max_length=50, default="VAT")
+    rate = models.DecimalField(max_digits=7, decimal_places=4, help_text="Percent: 22 for 22 %")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["country"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country"],
+                condition=models.Q(is_active=True),
+                name="billing_taxrule_one_active_per_country",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rate__gte=0, rate__lt=100), name="billing_taxrule_rate_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country or '*'} {self.name} {self.rate.normalize()} %"

@@ -1,0 +1,104 @@
+"""A client's service: what it bought, its cycle, and where it stands."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from billing.cycles import CYCLE_MONTHS, add_months
+from billing.models.base import (
+    BillingCycle,
+    TenantModel,
+    currency_column,
+    money_column,
+    public_id_column,
+)
+from billing.money import MoneyField
+
+
+class Service(TenantModel):
+    """A subscription. ``recurring_amount`` is what each renewal charges, in the
+    tenant's price convention (net, or gross when prices include tax), coupons and
+    options included; tax is computed when an invoice is made. ``next_due_date`` is the
+    first day not yet paid for (None for a one-time purchase)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        TERMINATED = "terminated", _("Terminated")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    public_id = public_id_column()
+    client = models.ForeignKey("billing.Client", on_delete=models.PROTECT, related_name="services")
+    plan = models.ForeignKey("billing.Plan", on_delete=models.PROTECT, related_name="services")
+    order_item = models.ForeignKey(
+        "billing.OrderItem",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="services",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    billing_cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
+    currency = currency_column()
+    recurring_amount = money_column()
+    domain_name = models.CharField(max_length=253, blank=True)
+    label = models.CharField(max_length=200, blank=True)
+    registration_date = models.DateField()
+    next_due_date = models.DateField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    cancellation_reason = models.TextField(blank=True)
+    suspension_reason = models.CharField(max_length=200, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    recurring = MoneyField("recurring_amount")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_due_date"], name="billing_service_due_idx"),
+            models.Index(fields=["client", "status"], name="billing_service_client_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(recurring_amount__gte=0),
+                name="billing_service_recurring_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        label = self.label or self.domain_name or self.plan.name
+        return f"{label} ({self.get_status_display()})"
+
+    @property
+    def is_recurring(self) -> bool:
+        return self.billing_cycle != BillingCycle.ONE_TIME
+
+    @property
+    def current_period_start(self) -> date | None:
+        """The first day of the period that ends at ``next_due_date``."""
+        if not self.is_recurring or self.next_due_date is None:
+            return None
+        return add_months(self.next_due_date, -CYCLE_MONTHS[self.billing_cycle])
+
+
+class ServiceOption(TenantModel):
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="options")
+    option = models.ForeignKey("billing.ConfigurableOption", on_delete=models.PROTECT)
+    choice = models.ForeignKey("billing.ConfigurableOptionChoice", on_delete=models.PROTECT)
+    quantity = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "option"], name="billing_serviceoption_once"
+            ),
+        ]

@@ -1,0 +1,129 @@
+"""Billing's side of resale: which lifecycle changes of a resold service become upstream
+commands, and what billing does when the upstream reports a command done.
+
+A service is resold when its plan names an upstream plan (``Plan.upstream_plan_ref``).
+The listeners here run inside the transaction of the change itself (billing.events'
+in-transaction listeners), so the outbox row commits or rolls back with the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from django.conf import settings
+from django.db import connection
+
+from billing.events import InvoiceEvent, InvoiceEventKind, ServiceEvent, ServiceEventKind
+from billing.models import Invoice, Service
+
+logger = logging.getLogger(__name__)
+
+# Service events that the upstream must follow, and the command each becomes.
+EVENT_COMMANDS = {
+    ServiceEventKind.SUSPENDED: "suspend",
+    ServiceEventKind.UNSUSPENDED: "unsuspend",
+    ServiceEventKind.TERMINATED: "terminate",
+    ServiceEventKind.CANCELLED: "terminate",
+    ServiceEventKind.RENEWED: "renew",
+    ServiceEventKind.PLAN_CHANGED: "change_plan",
+}
+
+
+def client_ref_for(client_id: int) -> str:
+    """The pseudonym the provider knows this client by: stable for the client, useless
+    for finding out who it is (a keyed hash of the tenant and the client's row)."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(),
+        f"client-ref:{connection.schema_name}:{client_id}".encode(),
+        hashlib.sha256,
+    ).hexdigest()
+    return f"c_{digest[:24]}"
+
+
+def _is_resold(service: Service) -> bool:
+    return bool(service.plan.upstream_plan_ref)
+
+
+def _upstream_ref(service: Service) -> str:
+    from resale.models import UpstreamCommand
+
+    create = (
+        UpstreamCommand.objects.filter(service_ref=str(service.public_id), action="create")
+        .exclude(upstream_ref="")
+        .order_by("-created_at")
+        .first()
+    )
+    return create.upstream_ref if create else ""
+
+
+def upstream_create_queue(*, service: Service) -> None:
+    from resale.outbox import upstream_command_queue
+
+    upstream_command_queue(
+        action="create",
+        service_ref=str(service.public_id),
+        idempotency_key=f"create:{service.public_id}",
+        payload={
+            "plan": service.plan.upstream_plan_ref,
+            "cycle": service.plan.upstream_cycle or service.billing_cycle,
+            "client_ref": client_ref_for(service.client_id),
+            "domain": service.domain_name,
+        },
+    )
+
+
+def on_invoice_event(event: InvoiceEvent) -> None:
+    """A paid order: its resold services are created upstream."""
+    if event.kind != InvoiceEventKind.PAID:
+        return
+    invoice = Invoice.objects.filter(pk=event.invoice_id).select_related("order").first()
+    order = getattr(invoice, "order", None) if invoice else None
+    if order is None:
+        return
+    pending = Service.objects.filter(
+        order_item__order=order, status=Service.Status.PENDING
+    ).select_related("plan")
+    for service in pending:
+        if _is_resold(service):
+            upstream_create_queue(service=service)
+
+
+def on_service_event(event: ServiceEvent) -> None:
+    from resale.outbox import upstream_command_queue
+
+    action = EVENT_COMMANDS.get(event.kind)
+    if action is None:
+        return
+    service = Service.objects.select_related("plan").get(pk=event.service_id)
+    if not _is_resold(service):
+        return
+    upstream_ref = _upstream_ref(service)
+    if not upstream_ref:
+        # Never created upstream (still pending, or failed): nothing to follow there.
+        logger.info("Service %s has no upstream reference; %s not sent", service.pk, action)
+        return
+    payload = {"service_ref": upstream_ref}
+    if action == "change_plan":
+        payload["plan"] = service.plan.upstream_plan_ref
+    period = event.payload.get("period_end") or event.payload.get("next_due_date") or ""
+    upstream_command_queue(
+        action=action,
+        service_ref=str(service.public_id),
+        payload=payload,
+        idempotency_key=f"{action}:{service.public_id}:{period}" if action == "renew" else None,
+    )
+
+
+def upstream_command_completed(*, command) -> None:
+    """The upstream has carried a command out. A created service goes live (its client gets
+    the welcome e-mail from the activation event)."""
+    from billing.services.subscriptions import service_activate
+
+    if command.action != "create":
+        return
+    service = Service.objects.filter(public_id=command.service_ref).first()
+    if service is None or service.status != Service.Status.PENDING:
+        return
+    service_activate(service=service)

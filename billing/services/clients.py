@@ -1,0 +1,117 @@
+"""Clients, their contacts and the users who log in for them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from billing.errors import BillingError
+from billing.models import Client, ClientUser, Contact
+
+_EDITABLE = {
+    "kind",
+    "name",
+    "company_name",
+    "email",
+    "phone",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "region",
+    "country",
+    "vat_number",
+    "tax_id",
+    "tax_exempt",
+    "language",
+    "status",
+    "notes",
+}
+
+
+def _clean(client: Client) -> Client:
+    client.name = (client.name or "").strip()
+    if not client.name:
+        raise BillingError("A client needs a name.")
+    client.email = (client.email or "").strip().lower()
+    try:
+        validate_email(client.email)
+    except ValidationError as exc:
+        raise BillingError(f"“{client.email}” is not a valid e-mail address.") from exc
+    client.country = (client.country or "").strip().upper()
+    if client.country and (len(client.country) != 2 or not client.country.isalpha()):
+        raise BillingError(f"“{client.country}” is not a two-letter country code.")
+    client.vat_number = (client.vat_number or "").replace(" ", "").upper()
+    if client.kind == Client.Kind.COMPANY and not client.company_name.strip():
+        raise BillingError("A company client needs a company name.")
+    if client.kind not in Client.Kind.values or client.status not in Client.Status.values:
+        raise BillingError("Unknown client kind or status.")
+    return client
+
+
+def client_create(*, name: str, email: str, **fields: Any) -> Client:
+    unknown = set(fields) - _EDITABLE
+    if unknown:
+        raise BillingError(f"Unknown client fields: {', '.join(sorted(unknown))}.")
+    client = _clean(Client(name=name, email=email, **fields))
+    client.save()
+    return client
+
+
+@transaction.atomic
+def client_update(*, client: Client, **changes: Any) -> Client:
+    """Issued invoices keep the billing details they were issued with."""
+    unknown = set(changes) - _EDITABLE
+    if unknown:
+        raise BillingError(f"Unknown client fields: {', '.join(sorted(unknown))}.")
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    for name, value in changes.items():
+        setattr(client, name, value)
+    _clean(client).save()
+    return client
+
+
+def contact_create(
+    *,
+    client: Client,
+    name: str,
+    email: str,
+    phone: str = "",
+    receives_invoices: bool = False,
+    receives_technical: bool = False,
+) -> Contact:
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise BillingError(f"“{email}” is not a valid e-mail address.") from exc
+    if not name.strip():
+        raise BillingError("A contact needs a name.")
+    return Contact.objects.create(
+        client=client,
+        name=name.strip(),
+        email=email,
+        phone=phone,
+        receives_invoices=receives_invoices,
+        receives_technical=receives_technical,
+    )
+
+
+def client_user_link(*, client: Client, user, role: str = ClientUser.Role.OWNER) -> ClientUser:
+    """Lets ``user`` (a client login of this tenant) act for ``client``."""
+    from accounts.models import User
+
+    if user.kind != User.Kind.CLIENT:
+        raise BillingError("Only client accounts can be linked to a client.")
+    if role not in ClientUser.Role.values:
+        raise BillingError(f"“{role}” is not a client user role.")
+    existing = ClientUser.objects.filter(user=user).first()
+    if existing is not None and existing.client_id != client.pk:
+        raise BillingError(f"{user} already acts for another client.")
+    link, _ = ClientUser.objects.update_or_create(
+        user=user, defaults={"client": client, "role": role}
+    )
+    return link

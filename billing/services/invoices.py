@@ -1,0 +1,339 @@
+"""Invoices: drafts, issue, payment state, cancellation.
+
+A draft can be edited freely. ``invoice_issue`` makes it a legal document: it takes the
+next number of the tenant's gapless sequence, snapshots the seller (the tenant itself)
+and the buyer, fixes the tax and the due date, and books the total on the client's
+ledger. From then on only payments, refunds and credit notes move it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing.errors import BillingError
+from billing.events import InvoiceEventKind, invoice_event_emit
+from billing.models import (
+    BillingSettings,
+    Client,
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    NumberSequence,
+    Service,
+)
+from billing.money import MAX_AMOUNT, Money
+from billing.numbering import document_number_next
+from billing.selectors import billing_settings_get, client_tax_decision
+from billing.services._common import client_lock, invoice_lock, money_input, today
+from billing.services.ledger import ledger_entry_append
+from billing.taxes import TaxDecision, line_amounts
+
+MAX_QUANTITY = Decimal(100000)
+# Kinds whose unit price may be below zero: they reduce an invoice, never make it.
+NEGATIVE_KINDS = {InvoiceLine.Kind.DISCOUNT, InvoiceLine.Kind.PRORATION}
+
+
+def party_seller(settings: BillingSettings) -> dict[str, Any]:
+    """The tenant's legal identity as printed on its documents."""
+    return {
+        "name": settings.legal_name,
+        "address_lines": settings.address_lines,
+        "country": settings.country,
+        "vat_number": settings.vat_number,
+        "tax_id": settings.tax_id,
+        "registration": settings.registration,
+        "email": settings.email_from_address,
+        "bank": {
+            "account_holder": settings.legal_name,
+            "bank_name": settings.bank_name,
+            "iban": settings.iban,
+            "bic": settings.bic,
+        },
+    }
+
+
+def party_buyer(client: Client) -> dict[str, Any]:
+    return {
+        "name": client.display_name,
+        "contact_name": client.name if client.company_name else "",
+        "address_lines": client.address_lines,
+        "country": client.country,
+        "vat_number": client.vat_number,
+        "tax_id": client.tax_id,
+        "email": client.email,
+    }
+
+
+def invoice_create(
+    *,
+    client: Client,
+    notes: str = "",
+    language: str | None = None,
+) -> Invoice:
+    """An empty draft for the client, in the tenant's currency and price convention."""
+    settings = billing_settings_get()
+    return Invoice.objects.create(
+        client=client,
+        currency=settings.currency,
+        language=language or client.language or settings.default_language,
+        prices_include_tax=settings.prices_include_tax,
+        notes=notes,
+    )
+
+
+def _line_apply(line: InvoiceLine, decision: TaxDecision, prices_include_tax: bool) -> None:
+    amounts = line_amounts(
+        unit_price=line.unit_price,
+        quantity=line.quantity,
+        decision=decision,
+        prices_include_tax=prices_include_tax,
+    )
+    line.tax_rate = decision.rate
+    line.tax_name = decision.name
+    line.net_amount = amounts.net.amount
+    line.tax_amount = amounts.tax.amount
+    line.total_amount = amounts.total.amount
+
+
+def _totals_refresh(invoice: Invoice, decision: TaxDecision) -> None:
+    lines = list(invoice.lines.all())
+    invoice.subtotal_amount = sum((line.net_amount for line in lines), Decimal(0))
+    invoice.tax_total_amount = sum((line.tax_amount for line in lines), Decimal(0))
+    invoice.total_amount = invoice.subtotal_amount + invoice.tax_total_amount
+    invoice.reverse_charge = decision.reverse_charge
+    invoice.tax_note = decision.note
+
+
+@transaction.atomic
+def invoice_line_add(
+    *,
+    invoice: Invoice,
+    description: str,
+    unit_price: Money,
+    quantity: Decimal | int = 1,
+    kind: str = InvoiceLine.Kind.OTHER,
+    service: Service | None = None,
+    period_start: date | None = None,
+    period_end: date | None = None,
+) -> InvoiceLine:
+    invoice = invoice_lock(invoice)
+    if invoice.status != Invoice.Status.DRAFT:
+        raise BillingError(f"{invoice} is issued; its lines cannot change.")
+    if kind not in InvoiceLine.Kind.values:
+        raise BillingError(f"“{kind}” is not a kind of invoice line.")
+    description = (description or "").strip()
+    if not description:
+        raise BillingError("An invoice line needs a description.")
+    price = money_input(
+        unit_price,
+        currency=invoice.currency,
+        what="The unit price",
+        allow_zero=True,
+        allow_negative=kind in NEGATIVE_KINDS,
+    )
+    try:
+        quantity = Decimal(quantity)
+    except (TypeError, ArithmeticError, ValueError) as exc:
+        raise BillingError(f"“{quantity}” is not a quantity.") from exc
+    if isinstance(quantity, float) or not (0 < quantity < MAX_QUANTITY):
+        raise BillingError(f"The quantity must be between 0 and {MAX_QUANTITY}.")
+    if quantity != quantity.quantize(Decimal("0.01")):
+        raise BillingError("Quantities have at most two decimals.")
+    if abs(price.amount * quantity) >= MAX_AMOUNT:
+        raise BillingError("The line amount is too large.")
+    if period_start and period_end and period_end <= period_start:
+        raise BillingError("A period must end after it starts.")
+    if service is not None and service.client_id != invoice.client_id:
+        raise BillingError("That service belongs to another client.")
+    position = invoice.lines.count() + 1
+    line = InvoiceLine(
+        invoice=invoice,
+        position=position,
+        kind=kind,
+        description=description[:500],
+        quantity=quantity,
+        currency=invoice.currency,
+        unit_price_amount=price.amount,
+        service=service,
+        period_start=period_start,
+        period_end=period_end,
+    )
+    decision = client_tax_decision(client=invoice.client)
+    _line_apply(line, decision, invoice.prices_include_tax)
+    line.save()
+    _totals_refresh(invoice, decision)
+    invoice.save()
+    return line
+
+
+@transaction.atomic
+def invoice_issue(*, invoice: Invoice, issue_date: date | None = None) -> Invoice:
+    """Numbers the draft, fixes its taxes and parties, and books it; pays it at once
+    from account credit when the tenant says so."""
+    client = client_lock(invoice.client)
+    invoice = invoice_lock(invoice)
+    if invoice.status != Invoice.Status.DRAFT:
+        raise BillingError(f"{invoice} is already issued.")
+    lines = list(invoice.lines.all())
+    if not lines:
+        raise BillingError("An invoice needs at least one line before it is issued.")
+    settings = billing_settings_get()
+    issue_date = issue_date or today()
+    # Taxes as of the issue: the client may have changed country or VAT number since
+    # the lines were added.
+    decision = client_tax_decision(client=client, settings=settings)
+    for line in lines:
+        _line_apply(line, decision, invoice.prices_include_tax)
+        line.save(
+            update_fields=["tax_rate", "tax_name", "net_amount", "tax_amount", "total_amount"]
+        )
+    _totals_refresh(invoice, decision)
+    if invoice.total_amount < 0:
+        raise BillingError("An invoice cannot total less than zero; issue a credit note instead.")
+
+    number, year, sequence_number = document_number_next(
+        document_type=NumberSequence.DocumentType.INVOICE, issue_date=issue_date, settings=settings
+    )
+    invoice.number = number
+    invoice.sequence_year = year
+    invoice.sequence_number = sequence_number
+    invoice.issue_date = issue_date
+    invoice.due_date = issue_date + timedelta(days=settings.payment_terms_days)
+    invoice.issued_at = timezone.now()
+    invoice.seller = party_seller(settings)
+    invoice.buyer = party_buyer(client)
+    invoice.status = Invoice.Status.ISSUED
+    invoice.save()
+    ledger_entry_append(
+        client=client,
+        kind=LedgerEntry.Kind.INVOICE_ISSUED,
+        amount=invoice.total,
+        invoice=invoice,
+        description=f"Invoice {invoice.number}",
+        idempotency_key=f"invoice-issued:{invoice.public_id}",
+    )
+    invoice_event_emit(kind=InvoiceEventKind.ISSUED, invoice_id=invoice.pk)
+    if invoice.total_amount == 0:
+        invoice_status_refresh(invoice=invoice)
+    elif settings.credit_auto_apply:
+        from billing.services.payments import credit_apply, credit_available
+
+        available = credit_available(client=client)
+        if available.amount > 0:
+            credit_apply(invoice=invoice, amount=min(available, invoice.amount_due))
+            invoice.refresh_from_db()
+    return invoice
+
+
+def invoice_status_refresh(*, invoice: Invoice, on_date: date | None = None) -> Invoice:
+    """Derives the status of an issued invoice from what it was paid and credited, and
+    runs what a newly paid invoice sets off. The caller holds the invoice lock."""
+    if invoice.status == Invoice.Status.DRAFT:
+        return invoice
+    previous = invoice.status
+    due = invoice.amount_due.amount
+    on_date = on_date or today()
+    if due == 0:
+        if invoice.paid_amount == 0 and invoice.credited_amount > 0:
+            status = Invoice.Status.CANCELLED
+        else:
+            status = Invoice.Status.PAID
+    elif invoice.due_date and invoice.due_date < on_date:
+        status = Invoice.Status.OVERDUE
+    elif invoice.paid_amount > 0:
+        status = Invoice.Status.PARTIALLY_PAID
+    else:
+        status = Invoice.Status.ISSUED
+    if status == previous:
+        return invoice
+    invoice.status = status
+    if status == Invoice.Status.PAID:
+        invoice.paid_at = timezone.now()
+    if status == Invoice.Status.CANCELLED and invoice.cancelled_at is None:
+        invoice.cancelled_at = timezone.now()
+    invoice.save(update_fields=["status", "paid_at", "cancelled_at", "updated_at"])
+    if status == Invoice.Status.PAID:
+        _invoice_paid_effects(invoice)
+    if status == Invoice.Status.CANCELLED:
+        invoice_event_emit(kind=InvoiceEventKind.CANCELLED, invoice_id=invoice.pk)
+    return invoice
+
+
+def _invoice_paid_effects(invoice: Invoice) -> None:
+    from billing.services.subscriptions import service_renew, service_unsuspend
+
+    if hasattr(invoice, "order") and invoice.order.status == invoice.order.Status.PENDING:
+        order = invoice.order
+        order.status = order.Status.COMPLETED
+        order.save(update_fields=["status"])
+    renewal_lines = invoice.lines.filter(
+        kind=InvoiceLine.Kind.RENEWAL, service__isnull=False, period_end__isnull=False
+    ).select_related("service")
+    for line in renewal_lines:
+        service = Service.objects.select_for_update().get(pk=line.service_id)
+        service_renew(service=service, period_end=line.period_end)
+        if service.status == Service.Status.SUSPENDED and service.suspension_reason == (
+            SUSPENSION_OVERDUE
+        ):
+            still_overdue = (
+                InvoiceLine.objects.filter(service=service, invoice__status=Invoice.Status.OVERDUE)
+                .exclude(invoice=invoice)
+                .exists()
+            )
+            if not still_overdue:
+                service_unsuspend(service=service)
+    invoice_event_emit(kind=InvoiceEventKind.PAID, invoice_id=invoice.pk)
+
+
+# The reason the billing run gives when it suspends for non-payment; paying lifts it.
+SUSPENSION_OVERDUE = "overdue"
+
+
+@transaction.atomic
+def invoice_mark_overdue(*, invoice: Invoice, on_date: date | None = None) -> Invoice:
+    invoice = invoice_lock(invoice)
+    return invoice_status_refresh(invoice=invoice, on_date=on_date)
+
+
+@transaction.atomic
+def invoice_cancel(*, invoice: Invoice, reason: str = "") -> Invoice:
+    """A draft is simply dropped (its lines go, so their periods can be invoiced
+    again). An issued invoice nobody paid is annulled by a full credit note, which keeps
+    the numbering gapless. An invoice with payments must be refunded or credited first."""
+    from billing.services.credit_notes import credit_note_issue
+    from billing.services.subscriptions import service_cancel
+
+    client_lock(invoice.client)
+    invoice = invoice_lock(invoice)
+    if invoice.status == Invoice.Status.CANCELLED:
+        raise BillingError(f"{invoice} is already cancelled.")
+    if invoice.status == Invoice.Status.DRAFT:
+        pending = [line.service for line in invoice.lines.select_related("service")]
+        invoice.lines.all().delete()
+        invoice.status = Invoice.Status.CANCELLED
+        invoice.cancelled_at = timezone.now()
+        invoice.subtotal_amount = invoice.tax_total_amount = invoice.total_amount = 0
+        invoice.save()
+    else:
+        if invoice.paid_amount > 0:
+            raise BillingError(
+                f"{invoice} has payments; refund them or issue a credit note instead."
+            )
+        pending = [
+            line.service
+            for line in invoice.lines.filter(kind=InvoiceLine.Kind.SERVICE).select_related(
+                "service"
+            )
+        ]
+        credit_note_issue(
+            invoice=invoice, reason=reason or f"Cancellation of invoice {invoice.number}"
+        )
+        invoice.refresh_from_db()
+    for service in pending:
+        if service is not None and service.status == Service.Status.PENDING:
+            service_cancel(service=service, reason=reason or "Order invoice cancelled")
+    return invoice

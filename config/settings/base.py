@@ -1,0 +1,282 @@
+"""Settings for every environment. Values that differ between machines come from
+``config.env``; ``production`` and ``test`` only override what they must."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from celery.schedules import crontab
+
+from config.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+# Development fallback only: production.py refuses to start without a real key.
+SECRET_KEY = env_str("SECRET_KEY") or "insecure-development-key-change-me"
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY") or (
+    # A fixed Fernet key for development and tests; never used when the variable is set.
+    "dGVzc2VyYS1kZXZlbG9wbWVudC1vbmx5LWtleS0wMDA="
+)
+
+PLATFORM_NAME = env_str("TESSERA_PLATFORM_NAME", "Tessera") or "Tessera"
+# Every tenant gets <slug>.<PLATFORM_DOMAIN>; the platform console lives on PLATFORM_DOMAIN itself.
+PLATFORM_DOMAIN = env_str("TESSERA_PLATFORM_DOMAIN", "localhost") or "localhost"
+PUBLIC_URL_SCHEME = env_str("TESSERA_URL_SCHEME", "http") or "http"
+PUBLIC_URL_PORT = env_int("TESSERA_URL_PORT", 8000)
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "accounts",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.admin",
+    "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
+    "billing",
+    "resale",
+    "provisioning",
+    "audit",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.admin",
+    "accounts",
+    "billing",
+    "resale",
+    "audit",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_URLCONF = "config.urls_public"
+ROOT_URLCONF = "config.urls"
+# New tenants are copies of this schema: cloning takes a fraction of a second where
+# replaying every migration takes several.
+TENANT_BASE_SCHEMA = "tenant_template"
+TENANT_CREATION_FAKES_MIGRATIONS = True
+TENANT_LIMIT_SET_CALLS = True
+# The first router answers; django-tenants insists on seeing its own in the list too.
+DATABASE_ROUTERS = [
+    "config.routers.SchemaPlacementRouter",
+    "django_tenants.routers.TenantSyncRouter",
+]
+
+MIDDLEWARE = [
+    "tenants.middleware.TenantMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "tenants.context_processors.tenant",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASE_URL = env_str("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/tessera"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL") or "redis://127.0.0.1:6379/0"
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Every key carries the schema of the request or task that wrote it.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "tessera") or "tessera",
+    }
+}
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+# A session cookie belongs to the host that set it: tenant A's cookie never reaches tenant B.
+SESSION_COOKIE_DOMAIN = None
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("it", "Italiano"), ("ru", "Русский")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / ".local" / "static"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / ".local" / "media")
+MEDIA_URL = "/media/"
+STORAGES = {
+    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "billing@localhost")
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or REDIS_URL
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE") or "celery"
+# A task is acknowledged only once done: a killed worker leaves it to be redelivered.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BEAT_SCHEDULE = {
+    "billing-run-daily": {
+        "task": "billing.tasks.billing_run_all_tenants",
+        "schedule": crontab(hour=2, minute=0),
+    },
+    "resale-provider-renewals": {
+        "task": "resale.tasks.provider_renewals_task",
+        "schedule": crontab(hour=1, minute=30),
+    },
+    "resale-outbox-relay": {
+        "task": "resale.tasks.upstream_commands_relay_all_tenants",
+        "schedule": 30.0,
+    },
+    "resale-wholesale-invoices": {
+        "task": "resale.tasks.wholesale_invoices_task",
+        "schedule": crontab(day_of_month=1, hour=3, minute=0),
+    },
+    "resale-auto-topups": {
+        "task": "billing.payment_tasks.reseller_auto_topups_task",
+        "schedule": 900.0,
+    },
+    "provisioning-jobs-relay": {
+        "task": "provisioning.tasks.provisioning_jobs_requeue_stale_task",
+        "schedule": 60.0,
+    },
+}
+# Days an upstream service may stay unrenewed for lack of reseller balance before the
+# provider suspends it.
+RESALE_RENEWAL_GRACE_DAYS = env_int("RESALE_RENEWAL_GRACE_DAYS", 3)
+# The provider's legal identity on its wholesale invoices to resellers.
+PROVIDER_LEGAL_NAME = env_str("PROVIDER_LEGAL_NAME") or PLATFORM_NAME
+PROVIDER_ADDRESS = env_str("PROVIDER_ADDRESS") or ""
+PROVIDER_COUNTRY = env_str("PROVIDER_COUNTRY") or "IT"
+PROVIDER_VAT_NUMBER = env_str("PROVIDER_VAT_NUMBER") or ""
+PROVIDER_VAT_RATE = env_str("PROVIDER_VAT_RATE") or "22"
+# Fault injection for resilience drills and tests; never set in normal operation.
+RESALE_UPSTREAM_FAULT_RATE = float(env_str("RESALE_UPSTREAM_FAULT_RATE") or 0)
+# Seconds before a sent command is asked about when no report arrived.
+RESALE_SENT_RECHECK_S = env_int("RESALE_SENT_RECHECK_S", 30)
+PROVISIONING_RETRY_BASE_S = env_int("PROVISIONING_RETRY_BASE_S", 15)
+PROVISIONING_RETRY_MAX_S = env_int("PROVISIONING_RETRY_MAX_S", 900)
+# How long a worker may hold a provisioning job before the relay assumes it died.
+PROVISIONING_JOB_LEASE_S = env_int("PROVISIONING_JOB_LEASE_S", 1800)
+PROVISIONING_QUEUED_GRACE_S = env_int("PROVISIONING_QUEUED_GRACE_S", 120)
+PROVISIONING_JOB_MAX_ATTEMPTS = env_int("PROVISIONING_JOB_MAX_ATTEMPTS", 8)
+
+# Stripe: the platform's own account. It collects reseller top-ups and, with Connect,
+# creates tenants' connected accounts; a tenant's clients always pay into the tenant's own
+# account (its Connect account or its own keys, kept encrypted in its schema).
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY") or ""
+STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY") or ""
+# Signs the events of the platform's account endpoint; the Connect endpoint (events of
+# connected accounts) has a secret of its own.
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET") or ""
+STRIPE_CONNECT_WEBHOOK_SECRET = env_str("STRIPE_CONNECT_WEBHOOK_SECRET") or ""
+# Empty means Stripe itself; tests point it at a local server.
+STRIPE_API_BASE = env_str("STRIPE_API_BASE") or ""
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    # Secure by default: a DRF view that names nothing needs a tenant API key with the
+    # scope it declares (billing.api). The resale API sets its own classes.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["billing.api.keys.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["billing.api.permissions.HasScope"],
+    # Errors as RFC 9457 application/problem+json.
+    "EXCEPTION_HANDLER": "billing.api.errors.problem_exception_handler",
+    # Requests a minute per API key unless the key says otherwise (billing.api.throttling).
+    "DEFAULT_THROTTLE_RATES": {"api_key": env_str("TESSERA_API_RATE_LIMIT") or "600/minute"},
+    # Proxies of ours in front of the app (Caddy: 1); the API key IP allow-list reads the
+    # client address from X-Forwarded-For only behind them.
+    "NUM_PROXIES": env_int("TESSERA_NUM_PROXIES", 0) or None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tessera API",
+    "DESCRIPTION": "The REST API of one Tessera site (a reseller or the provider's retail "
+    "brand), for integrations: clients, orders, services, invoices, payments, the balance "
+    "at the provider and webhooks. Authenticate with an API key of the site "
+    "(`Authorization: Bearer tsk_…`); each key has scopes. Every POST accepts an "
+    "`Idempotency-Key`. Errors are RFC 9457 problem documents.",
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    # Separate request and response components: read-only fields are not asked for in
+    # requests, which generated clients need.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ClientStatusEnum": "billing.models.Client.Status",
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "ServiceStatusEnum": "billing.models.Service.Status",
+        "OrderStatusEnum": "billing.models.Order.Status",
+        "BillingCycleEnum": "billing.models.BillingCycle",
+        "ClientKindEnum": "billing.models.Client.Kind",
+        "InvoiceLineKindEnum": "billing.models.InvoiceLine.Kind",
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,13 @@
+from config.env import env_required
+from config.settings.base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = env_required("SECRET_KEY")
+FIELD_ENCRYPTION_KEY = env_required("FIELD_ENCRYPTION_KEY")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

@@ -1,0 +1,24 @@
+"""URLs of a tenant host: storefront, client area, reseller console and tenant API."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from accounts.views import login_link
+from tenants import views as tenant_views
+
+urlpatterns = [
+    path("", tenant_views.storefront_home, name="home"),
+    path("healthz", tenant_views.healthz, name="healthz"),
+    path(
+        "login/",
+        tenant_views.login_view,
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/link/<str:uidb64>/<str:token>/", login_link, name="login-link"),
+    path("console/", include(("tenants.console_urls", "console"))),
+    path("api/", include("billing.api.urls")),
+    path("payments/", include("billing.payment_urls")),
+    path("account/", include("tenants.account_urls")),
+    path("", include("tenants.storefront_urls")),
+]

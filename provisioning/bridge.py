@@ -1,0 +1,153 @@
+"""Where provisioning meets resale, in both directions, so the seam reads in one place.
+
+- ``upstream_service_provision``: resale accepted a command for an upstream service;
+  queue the matching panel job. Nothing here talks to a panel or reports back at
+  once: the job does, when it finishes.
+- ``upstream_service_sso_url``: a login link for the service's panel account.
+- ``provisioning_job_report``: a job finished; tell resale, which tells the reseller.
+
+Resale's ``change_plan`` is the panels' ``change_package``; its ``renew`` moves money
+only and needs no panel.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from provisioning.models import ProvisionedService, ProvisioningJob
+from provisioning.modules.base import ModuleError
+from provisioning.selectors import (
+    plan_mapping_for,
+    provisioned_service_for_upstream,
+    server_group_for_module,
+)
+from provisioning.services import (
+    ProvisioningError,
+    provisioned_service_action,
+    provisioned_service_create,
+    provisioned_service_sso_url,
+    provisioning_job_enqueue,
+)
+
+if TYPE_CHECKING:
+    from resale.models import UpstreamService
+
+logger = logging.getLogger(__name__)
+
+_PANEL_ACTION = {
+    "suspend": ProvisioningJob.Action.SUSPEND,
+    "unsuspend": ProvisioningJob.Action.UNSUSPEND,
+    "terminate": ProvisioningJob.Action.TERMINATE,
+    "change_plan": ProvisioningJob.Action.CHANGE_PACKAGE,
+}
+
+
+def _package_for(service: UpstreamService) -> tuple[object, str, dict]:
+    """The server group, panel package and options that make the service's plan."""
+    mapping = plan_mapping_for(plan_code=service.plan.code)
+    if mapping is not None:
+        return mapping.group, mapping.package, dict(mapping.options or {})
+    return server_group_for_module(module=service.plan.module), service.plan.package, {}
+
+
+def upstream_service_provision(*, service: UpstreamService, action: str) -> ProvisioningJob | None:
+    """Queues the panel job for a resale command; returns it (None when no panel work)."""
+    with schema_context(get_public_schema_name()), transaction.atomic():
+        provisioned = provisioned_service_for_upstream(upstream_service_id=service.pk)
+        if action == "create":
+            if provisioned is not None:
+                return provisioned.jobs.filter(action=ProvisioningJob.Action.CREATE).first()
+            group, package, options = _package_for(service)
+            provisioned = provisioned_service_create(
+                client_ref=service.client_ref,
+                group=group,
+                package=package,
+                domain=service.domain,
+                options=options,
+                plan_code=service.plan.code,
+                upstream_service_id=service.pk,
+                # The same upstream service always gets the same username.
+                username_seed=f"upstream-service:{service.public_id}",
+                upstream_action="create",
+            )
+            return provisioned.jobs.get()
+        panel_action = _PANEL_ACTION.get(action)
+        if panel_action is None:
+            return None
+        if provisioned is None:
+            # Never reached a panel (e.g. terminated while provisioning): nothing to do.
+            provisioning_job_report_missing(service=service, action=action)
+            return None
+        if provisioned.status == ProvisionedService.Status.TERMINATED:
+            return None
+        if action == "change_plan":
+            _, package, _ = _package_for(service)
+            return provisioned_service_action(
+                service=provisioned, action=panel_action, package=package, upstream_action=action
+            )
+        reason = ""
+        if action == "suspend" and service.suspend_reason:
+            reason = str(service.get_suspend_reason_display())
+        return provisioning_job_enqueue(
+            service=provisioned,
+            action=panel_action,
+            params={"upstream_action": action, **({"reason": reason} if reason else {})},
+        )
+
+
+def upstream_service_sso_url(*, service: UpstreamService) -> str:
+    from resale.services import ResaleError
+
+    with schema_context(get_public_schema_name()):
+        provisioned = provisioned_service_for_upstream(upstream_service_id=service.pk)
+        if provisioned is None:
+            raise ResaleError("The service has no control panel account yet.", code="invalid_state")
+        try:
+            return provisioned_service_sso_url(service=provisioned)
+        except ProvisioningError as exc:
+            raise ResaleError(str(exc), code="invalid_state") from exc
+        except ModuleError as exc:
+            logger.warning("SSO link for %s failed: %s", provisioned.username, exc)
+            raise ResaleError(
+                "The control panel cannot be reached right now; try again shortly.",
+                code="panel_unavailable",
+            ) from exc
+
+
+def provisioning_job_report(*, job: ProvisioningJob) -> None:
+    """Tells resale how a finished job went, for jobs made for an upstream service."""
+    from resale.services import upstream_service_result
+
+    service = job.service
+    upstream_action = job.params.get("upstream_action")
+    if service.upstream_service_id is None or not upstream_action or not job.is_finished:
+        return
+    ok = job.state == ProvisioningJob.State.SUCCEEDED
+    error = ""
+    if not ok:
+        error = job.error + (f" (panel said: {job.panel_message})" if job.panel_message else "")
+    with schema_context(get_public_schema_name()):
+        upstream_service_result(
+            service_id=service.upstream_service_id,
+            action=upstream_action,
+            ok=ok,
+            error=error,
+            provisioned_service_id=service.pk,
+        )
+
+
+def provisioning_job_report_missing(*, service: UpstreamService, action: str) -> None:
+    """An action for a service that never got a panel account: terminate is done by
+    definition; anything else cannot be carried out, and resale is told so."""
+    from resale.services import upstream_service_result
+
+    ok = action == "terminate"
+    error = "" if ok else "The service has no control panel account."
+    transaction.on_commit(
+        lambda: upstream_service_result(service_id=service.pk, action=action, ok=ok, error=error),
+        robust=True,
+    )

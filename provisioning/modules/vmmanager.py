@@ -1,0 +1,267 @@
+"""ISPsystem VMmanager 6 through its REST API.
+
+The connection's username/secret are a VMmanager administrator's e-mail and
+password, exchanged for a session token at ``POST /auth/v4/public/token``; the
+token travels in the ``x-xsrf-token`` header and is fetched again once if the
+panel answers 401 (sessions expire).
+
+An account is a VMmanager user (the client's login to the VM panel, e-mailed at
+a pseudonymous alias) owning one virtual machine named after the generated
+username. ``package`` is the id of a VMmanager *preset* (the resource tariff);
+``options`` may carry ``os`` (image id), ``ips``, ``cpu``, ``ram_mb``,
+``disk_gb``; ``connection.extra`` may carry ``cluster`` (default 1),
+``default_os`` and ``account_email_domain``. ``remote_id`` is the VM's id.
+
+VMmanager runs long operations as background tasks and answers at once with
+``{"id": ..., "task": ...}``: the VM exists (state ``creating``) as soon as
+the create call returns, which is what idempotent retries rely on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from provisioning.modules.base import (
+    AccountExistsError,
+    AccountResult,
+    AccountSpec,
+    PermanentModuleError,
+    ServerModule,
+    Usage,
+)
+
+logger = logging.getLogger(__name__)
+
+_EXISTS = re.compile(r"already exists|already in use|not unique|duplicate", re.IGNORECASE)
+
+
+class VmmanagerModule(ServerModule):
+    name = "vmmanager"
+    label = "VMmanager 6"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._token: str | None = None
+
+    # Plumbing.
+
+    def _login(self) -> str:
+        response = self._send(
+            "POST",
+            "/auth/v4/public/token",
+            json={"email": self.connection.username, "password": self.connection.secret},
+        )
+        self._check_status(response, _error_message(self, response))
+        body = self._json(response)
+        token = body.get("token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise self._malformed("auth/v4/public/token")
+        self._remember_secret(token)
+        return token
+
+    def _call(self, method: str, path: str, *, json: Any = None, params: Any = None) -> Any:
+        for attempt in (1, 2):
+            if self._token is None:
+                self._token = self._login()
+            response = self._send(
+                method, path, json=json, params=params, headers={"x-xsrf-token": self._token}
+            )
+            if response.status_code == 401 and attempt == 1:
+                self._token = None  # session expired: log in again, once
+                continue
+            break
+        message = _error_message(self, response)
+        if response.status_code in (400, 409) and _EXISTS.search(message):
+            raise AccountExistsError(f"vmmanager: {method} {path} refused", message)
+        self._check_status(response, message)
+        if not response.content:
+            return {}
+        return self._json(response)
+
+    def _list(self, path: str, where: str) -> list[dict[str, Any]]:
+        body = self._call("GET", path, params={"where": where})
+        items = body.get("list") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise self._malformed(f"GET {path}", body)
+        return [item for item in items if isinstance(item, dict)]
+
+    def _host(self, remote_id: str) -> dict[str, Any]:
+        host = self._call("GET", f"/vm/v3/host/{_id(remote_id)}")
+        if not isinstance(host, dict) or "id" not in host:
+            raise self._malformed("GET /vm/v3/host/{id}", host)
+        return host
+
+    # Lookups.
+
+    def find_account(self, username: str) -> AccountResult | None:
+        for host in self._list("/vm/v3/host", f"(name EQ '{_quote(username)}')"):
+            if host.get("name") == username:
+                return _result(host)
+        return None
+
+    def _account_email(self, spec: AccountSpec) -> str:
+        domain = self.connection.extra.get("account_email_domain", "customers.invalid")
+        return spec.options.get("contact_email_alias") or f"{spec.username}@{domain}"
+
+    def _ensure_user(self, spec: AccountSpec) -> int:
+        email = self._account_email(spec)
+        found = self._list("/vm/v3/account", f"(email EQ '{_quote(email)}')")
+        if found:
+            return int(found[0]["id"])
+        try:
+            created = self._call(
+                "POST",
+                "/vm/v3/account",
+                json={"email": email, "password": spec.password, "role": "@user"},
+            )
+        except AccountExistsError:
+            found = self._list("/vm/v3/account", f"(email EQ '{_quote(email)}')")
+            if not found:
+                raise
+            return int(found[0]["id"])
+        if not isinstance(created, dict) or "id" not in created:
+            raise self._malformed("POST /vm/v3/account", created)
+        return int(created["id"])
+
+    # Actions.
+
+    def _create_account(self, spec: AccountSpec) -> AccountResult:
+        # A retry after a failure between the two calls reuses the user made the first time.
+        user_id = self._ensure_user(spec)
+        options = spec.options
+        payload: dict[str, Any] = {
+            "name": spec.username,
+            "account": user_id,
+            "cluster": int(self.connection.extra.get("cluster", 1)),
+            "preset": _id(spec.package),
+            "password": spec.password,
+            "domain": spec.domain or f"{spec.username}.vm",
+            "ipv4_number": int(options.get("ips", 1)),
+            "comment": "tessera",
+        }
+        os_id = options.get("os", self.connection.extra.get("default_os"))
+        if os_id is not None:
+            payload["os"] = int(os_id)
+        if options.get("cpu"):
+            payload["cpu_number"] = int(options["cpu"])
+        if options.get("ram_mb"):
+            payload["ram_mib"] = int(options["ram_mb"])
+        if options.get("disk_gb"):
+            payload["hdd_mib"] = int(options["disk_gb"]) * 1024
+        created = self._call("POST", "/vm/v3/host", json=payload)
+        if not isinstance(created, dict) or "id" not in created:
+            raise self._malformed("POST /vm/v3/host", created)
+        logger.info("vmmanager: creating VM %s (task %s)", spec.username, created.get("task"))
+        return AccountResult(
+            remote_id=str(created["id"]),
+            username=spec.username,
+            details={
+                "domain": payload["domain"],
+                "package": spec.package,
+                "account_id": user_id,
+                "task": created.get("task"),
+                "state": "creating",
+            },
+        )
+
+    def suspend(self, remote_id: str, reason: str = "") -> None:
+        if self._host(remote_id).get("state") != "stopped":
+            self._call("POST", f"/vm/v3/host/{_id(remote_id)}/stop", json={})
+
+    def unsuspend(self, remote_id: str) -> None:
+        if self._host(remote_id).get("state") != "active":
+            self._call("POST", f"/vm/v3/host/{_id(remote_id)}/start", json={})
+
+    def terminate(self, remote_id: str) -> None:
+        try:
+            self._call("DELETE", f"/vm/v3/host/{_id(remote_id)}")
+        except PermanentModuleError as exc:
+            if "HTTP 404" in exc.message:
+                return  # already deleted: a retried terminate
+            raise
+
+    def change_package(self, remote_id: str, package: str) -> None:
+        preset = self._call("GET", f"/vm/v3/preset/{_id(package)}")
+        if not isinstance(preset, dict) or "ram_mib" not in preset:
+            raise self._malformed("GET /vm/v3/preset/{id}", preset)
+        self._call(
+            "POST",
+            f"/vm/v3/host/{_id(remote_id)}/resource",
+            json={"cpu_number": int(preset["cpu_number"]), "ram_mib": int(preset["ram_mib"])},
+        )
+        wanted = int(preset.get("hdd_mib") or 0)
+        disks = self._list(f"/vm/v3/host/{_id(remote_id)}/disk", "(boot_order EQ 1)")
+        # Disks only grow: a smaller plan keeps the space it has.
+        if wanted and disks and int(disks[0].get("size_mib", 0)) < wanted:
+            self._call("POST", f"/vm/v3/disk/{int(disks[0]['id'])}", json={"size_mib": wanted})
+
+    def sso_url(self, remote_id: str) -> str:
+        account = self._host(remote_id).get("account")
+        if not isinstance(account, dict) or "id" not in account:
+            raise self._malformed("GET /vm/v3/host/{id} (owner)")
+        body = self._call("POST", f"/auth/v4/user/{int(account['id'])}/key", json={})
+        key = body.get("key") if isinstance(body, dict) else None
+        if not isinstance(key, str) or not key:
+            raise self._malformed("auth/v4/user/{id}/key")
+        self._remember_secret(key)
+        return f"{self.connection.base_url}/auth/key/{key}"
+
+    def usage(self, remote_id: str) -> Usage:
+        # VMmanager reports what a VM is allotted, not what the guest filled.
+        host = self._host(remote_id)
+        disk = host.get("disk") if isinstance(host.get("disk"), dict) else {}
+        return Usage(
+            disk_mb=float(disk.get("disk_mib") or 0),
+            bandwidth_mb=0.0,
+            extra={
+                "ram_mib": host.get("ram_mib"),
+                "cpu_number": host.get("cpu_number"),
+                "state": host.get("state"),
+                "disk_is_allocation": True,
+            },
+        )
+
+    def test_connection(self) -> str:
+        me = self._call("GET", "/auth/v4/whoami")
+        if not isinstance(me, dict):
+            raise self._malformed("auth/v4/whoami", me)
+        return f"VMmanager 6 on {self.connection.hostname}, signed in as {me.get('email', '?')}"
+
+
+def _result(host: dict[str, Any]) -> AccountResult:
+    account = host.get("account") if isinstance(host.get("account"), dict) else {}
+    return AccountResult(
+        remote_id=str(host["id"]),
+        username=str(host.get("name", "")),
+        details={
+            "domain": host.get("domain", ""),
+            "state": host.get("state", ""),
+            "account_id": account.get("id"),
+        },
+    )
+
+
+def _id(value: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise PermanentModuleError(f"vmmanager: {value!r} is not a VMmanager id") from None
+
+
+def _quote(value: str) -> str:
+    """Values inside VMmanager ``where`` filters are single-quoted."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _error_message(module: ServerModule, response: Any) -> str:
+    """VMmanager errors are ``{"error": {"code": ..., "msg": ...}}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return module._scrub(str(error.get("msg") or error.get("code") or ""))
+    return ""

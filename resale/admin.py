@@ -1,0 +1,233 @@
+"""The provider console's resale pages (Django admin on the platform host). Only
+provider-side models are registered: a reseller's own data never appears here."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+
+from resale.models import (
+    BalanceEntry,
+    PriceList,
+    ResaleCredential,
+    ResellerAccount,
+    UpstreamRequest,
+    UpstreamService,
+    WholesaleInvoice,
+    WholesalePlan,
+    WholesalePrice,
+)
+from resale.services import (
+    ResaleError,
+    reseller_balance,
+    reseller_balance_adjust,
+    reseller_balance_topup,
+    wholesale_plan_announce,
+)
+
+
+class WholesalePriceInline(admin.TabularInline):
+    model = WholesalePrice
+    extra = 1
+    fields = ["price_list", "cycle", "price_amount", "setup_fee_amount", "currency"]
+
+
+@admin.register(WholesalePlan)
+class WholesalePlanAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "product_type", "module", "package", "is_active", "version"]
+    list_filter = ["product_type", "module", "is_active"]
+    search_fields = ["code", "name"]
+    inlines = [WholesalePriceInline]
+
+    def save_model(self, request, obj, form, change):
+        # Resellers compare versions to learn that a plan they resell has changed.
+        if change and form.changed_data:
+            obj.version += 1
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        prices_changed = any(formset.has_changed() for formset in formsets)
+        if change and (form.changed_data or prices_changed):
+            if prices_changed and not form.changed_data:
+                WholesalePlan.objects.filter(pk=form.instance.pk).update(
+                    version=form.instance.version + 1
+                )
+                form.instance.refresh_from_db()
+            count = wholesale_plan_announce(plan=form.instance)
+            messages.info(request, f"{count} reseller(s) told about the change.")
+
+
+@admin.register(PriceList)
+class PriceListAdmin(admin.ModelAdmin):
+    list_display = ["name", "currency", "is_default"]
+
+
+class BalanceForm(forms.Form):
+    amount = forms.CharField(help_text="A positive amount adds to the balance.")
+    reason = forms.CharField(max_length=255)
+
+    def clean_amount(self):
+        try:
+            return Decimal(self.cleaned_data["amount"].strip())
+        except InvalidOperation as exc:
+            raise ValidationError("Enter an amount such as 50 or 12.50.") from exc
+
+
+@admin.register(ResellerAccount)
+class ResellerAccountAdmin(admin.ModelAdmin):
+    list_display = [
+        "legal_name",
+        "tenant",
+        "status",
+        "currency",
+        "balance",
+        "credit_limit",
+        "price_list",
+    ]
+    list_filter = ["status", "currency", "price_list"]
+    search_fields = ["legal_name", "tenant__name"]
+    readonly_fields = ["public_id", "tenant", "low_balance_alerted_at", "created_at"]
+
+    @admin.display(description="Balance")
+    def balance(self, obj: ResellerAccount) -> str:
+        return str(reseller_balance(account=obj))
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/balance/",
+                self.admin_site.admin_view(self.balance_view),
+                name="resale_reselleraccount_balance",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "balance_url": reverse("admin:resale_reselleraccount_balance", args=[object_id]),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def balance_view(self, request, pk: int):
+        """Top-up (money received) or adjustment (a correction with a reason)."""
+        account = ResellerAccount.objects.get(pk=pk)
+        form = BalanceForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
+            try:
+                if request.POST.get("kind") == "topup":
+                    reseller_balance_topup(
+                        account=account,
+                        amount=amount,
+                        reference=reason,
+                        idempotency_key=request.POST.get("token", ""),
+                        created_by=request.user.email,
+                    )
+                else:
+                    reseller_balance_adjust(
+                        account=account, amount=amount, reason=reason, created_by=request.user.email
+                    )
+            except (ResaleError, ValueError) as exc:
+                form.add_error("amount", str(getattr(exc, "message", exc)))
+            else:
+                messages.success(
+                    request, f"Balance of {account} is now {reseller_balance(account=account)}."
+                )
+                return redirect("admin:resale_reselleraccount_change", pk)
+        return render(
+            request,
+            "admin/resale/balance.html",
+            {
+                **self.admin_site.each_context(request),
+                "account": account,
+                "form": form,
+                "balance": reseller_balance(account=account),
+                "token": uuid.uuid4().hex,
+                "entries": account.entries.all()[:50],
+                "title": f"Balance of {account}",
+            },
+        )
+
+
+@admin.register(BalanceEntry)
+class BalanceEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "account", "kind", "amount_value", "currency", "description"]
+    list_filter = ["kind", "account"]
+    search_fields = ["description", "account__legal_name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UpstreamService)
+class UpstreamServiceAdmin(admin.ModelAdmin):
+    list_display = [
+        "public_id",
+        "account",
+        "plan",
+        "cycle",
+        "client_ref",
+        "status",
+        "suspend_reason",
+        "next_due_date",
+        "last_error",
+    ]
+    list_filter = ["status", "suspend_reason", "plan", "account"]
+    search_fields = ["public_id", "client_ref", "domain"]
+    readonly_fields = [field.name for field in UpstreamService._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(UpstreamRequest)
+class UpstreamRequestAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "account", "action", "idempotency_key", "upstream_service"]
+    list_filter = ["action", "account"]
+    readonly_fields = [field.name for field in UpstreamRequest._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ResaleCredential)
+class ResaleCredentialAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "token_hash", "created_at", "last_used_at"]
+
+
+@admin.register(WholesaleInvoice)
+class WholesaleInvoiceAdmin(admin.ModelAdmin):
+    list_display = [
+        "number",
+        "account",
+        "period_start",
+        "issue_date",
+        "subtotal_amount",
+        "tax_amount",
+        "total_amount",
+        "currency",
+    ]
+    list_filter = ["account", "issue_date"]
+    search_fields = ["number", "account__legal_name"]
+    readonly_fields = [field.name for field in WholesaleInvoice._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

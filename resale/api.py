@@ -1,0 +1,237 @@
+"""The resale REST API on the platform host (``/api/resale/v1/``), used by remote
+installations that buy from this provider. Authenticated by a credential the provider
+issued to the reseller; every object is looked up within that reseller's account, so
+another reseller's reference is a 404."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from django.utils import timezone
+from rest_framework import serializers, status
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from resale.models import BalanceEntry, ResaleCredential, ResellerAccount, WholesalePrice
+from resale.selectors import (
+    reseller_statement_summary,
+    upstream_service_sso_url,
+    upstream_service_status,
+)
+from resale.services import ACTIONS, ResaleError, upstream_command_accept
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def resale_credential_issue(*, account: ResellerAccount, name: str) -> tuple[ResaleCredential, str]:
+    """A new credential; the token is returned once and only its hash is kept."""
+    prefix, token = ResaleCredential.new_token()
+    credential = ResaleCredential.objects.create(
+        account=account, name=name, prefix=prefix, token_hash=token_hash(token)
+    )
+    return credential, token
+
+
+class ResaleCredentialAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        header = get_authorization_header(request).decode(errors="replace")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.startswith("tsr_"):
+            raise AuthenticationFailed("Use “Authorization: Bearer <resale credential>”.")
+        prefix = token.split("_")[1] if token.count("_") >= 2 else ""
+        credential = (
+            ResaleCredential.objects.select_related("account", "account__tenant")
+            .filter(prefix=prefix, revoked_at__isnull=True)
+            .first()
+        )
+        if credential is None or not hmac.compare_digest(credential.token_hash, token_hash(token)):
+            raise AuthenticationFailed("This credential is not valid.")
+        ResaleCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
+        return credential.account, credential
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="resale"'
+
+
+class HasResaleCredential(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, ResaleCredential)
+
+
+def problem(status_code: int, title: str, detail: str, code: str) -> Response:
+    return Response(
+        {
+            "type": f"https://tessera.dev/problems/{code}",
+            "title": title,
+            "status": status_code,
+            "detail": detail,
+            "code": code,
+        },
+        status=status_code,
+        content_type="application/problem+json",
+    )
+
+
+class ResaleView(APIView):
+    authentication_classes = [ResaleCredentialAuthentication]
+    permission_classes = [HasResaleCredential]
+
+    @property
+    def account(self) -> ResellerAccount:
+        return self.request.user
+
+
+class CommandSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=sorted(ACTIONS))
+    payload = serializers.DictField()
+
+
+class CommandView(ResaleView):
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key", "")
+        if not key:
+            return problem(
+                400,
+                "Idempotency key required",
+                "Send an Idempotency-Key header with every command.",
+                "idempotency_key_missing",
+            )
+        serializer = CommandSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            result = upstream_command_accept(
+                account=self.account,
+                idempotency_key=key,
+                action=serializer.validated_data["action"],
+                payload=serializer.validated_data["payload"],
+            )
+        except ResaleError as exc:
+            code = (
+                404
+                if exc.code == "not_found"
+                else 409
+                if exc.code in {"idempotency_conflict", "invalid_state"}
+                else 422
+            )
+            return problem(code, "Command refused", exc.message, exc.code)
+        http_status = status.HTTP_202_ACCEPTED if result.status == "accepted" else 200
+        return Response(
+            {**result.response, "status": result.status, "replayed": result.replayed},
+            status=http_status,
+        )
+
+
+class ServiceView(ResaleView):
+    def get(self, request, service_ref: str):
+        try:
+            return Response(upstream_service_status(account=self.account, service_ref=service_ref))
+        except ResaleError as exc:
+            return problem(404, "Not found", exc.message, exc.code)
+
+
+class ServiceSsoView(ResaleView):
+    def post(self, request, service_ref: str):
+        try:
+            url = upstream_service_sso_url(account=self.account, service_ref=service_ref)
+        except ResaleError as exc:
+            return problem(
+                404 if exc.code == "not_found" else 409,
+                "No control panel link",
+                exc.message,
+                exc.code,
+            )
+        return Response({"url": url})
+
+
+class BalanceView(ResaleView):
+    def get(self, request):
+        return Response(reseller_statement_summary(account=self.account))
+
+
+class LedgerView(ResaleView):
+    def get(self, request):
+        entries = BalanceEntry.objects.filter(account=self.account).order_by("-created_at", "-id")[
+            :500
+        ]
+        return Response(
+            {
+                "results": [
+                    {
+                        "kind": e.kind,
+                        "amount": str(e.amount_value),
+                        "currency": e.currency,
+                        "description": e.description,
+                        "created_at": e.created_at.isoformat(),
+                    }
+                    for e in entries
+                ]
+            }
+        )
+
+
+class CatalogueView(ResaleView):
+    def get(self, request):
+        prices = (
+            WholesalePrice.objects.filter(
+                price_list=self.account.price_list_id, plan__is_active=True
+            )
+            .select_related("plan")
+            .order_by("plan__code", "cycle")
+        )
+        plans: dict[str, dict] = {}
+        for price in prices:
+            plan = plans.setdefault(
+                price.plan.code,
+                {
+                    "code": price.plan.code,
+                    "name": price.plan.name,
+                    "product_type": price.plan.product_type,
+                    "description": price.plan.description,
+                    "version": price.plan.version,
+                    "prices": [],
+                },
+            )
+            plan["prices"].append(
+                {
+                    "cycle": price.cycle,
+                    "price": str(price.price_amount),
+                    "setup_fee": str(price.setup_fee_amount),
+                    "currency": price.currency,
+                }
+            )
+        return Response({"results": list(plans.values())})
+
+
+class StatementView(ResaleView):
+    def get(self, request, year: int, month: int):
+        from resale.statements import reseller_statement
+
+        if not 1 <= month <= 12:
+            return problem(404, "Not found", "There is no such month.", "not_found")
+        statement = reseller_statement(account=self.account, year=year, month=month)
+        invoice = self.account.wholesale_invoices.filter(
+            period_start=statement.period_start
+        ).first()
+        return Response(
+            {
+                **statement.as_dict(),
+                "wholesale_invoice": None
+                if invoice is None
+                else {
+                    "number": invoice.number,
+                    "issue_date": invoice.issue_date.isoformat(),
+                    "subtotal": str(invoice.subtotal_amount),
+                    "tax": str(invoice.tax_amount),
+                    "total": str(invoice.total_amount),
+                    "reverse_charge": invoice.reverse_charge,
+                },
+            }
+        )

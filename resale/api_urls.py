@@ -1,0 +1,15 @@
+from django.urls import path
+
+from resale import api
+
+urlpatterns = [
+    path("catalogue/", api.CatalogueView.as_view(), name="resale-catalogue"),
+    path("commands/", api.CommandView.as_view(), name="resale-commands"),
+    path("services/<str:service_ref>/", api.ServiceView.as_view(), name="resale-service"),
+    path("services/<str:service_ref>/sso/", api.ServiceSsoView.as_view(), name="resale-sso"),
+    path("balance/", api.BalanceView.as_view(), name="resale-balance"),
+    path("ledger/", api.LedgerView.as_view(), name="resale-ledger"),
+    path(
+        "statements/<int:year>-<int:month>/", api.StatementView.as_view(), name="resale-statement"
+    ),
+]

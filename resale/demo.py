@@ -1,0 +1,64 @@
+"""The provider's side of the demo: a wholesale catalogue, a price list, a simulated
+panel to provision on, and a prepaid balance for every reseller. Idempotent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+
+from resale.models import PriceList, ResellerAccount, WholesalePlan, WholesalePrice
+from resale.services import reseller_balance_topup
+
+# (code, name, type, monthly, annual) — the codes the demo storefronts resell
+# (billing.demo).
+WHOLESALE = [
+    ("shared-starter", "Shared Starter", "shared", "2.00", "20.00"),
+    ("shared-business", "Shared Business", "shared", "4.00", "40.00"),
+    ("vps-2g", "VPS 2 GB", "vps", "7.00", "70.00"),
+]
+
+
+@transaction.atomic
+def seed_provider() -> PriceList:
+    from provisioning.models import PlanMapping, ServerGroup
+    from provisioning.services import server_create
+
+    price_list, _ = PriceList.objects.get_or_create(
+        name="Standard", defaults={"currency": "EUR", "is_default": True}
+    )
+    group, created = ServerGroup.objects.get_or_create(
+        name="Demo panels", defaults={"module": "simulated"}
+    )
+    if created:
+        server_create(
+            group=group,
+            name="sim1",
+            hostname="sim1.demo.test",
+            port=443,
+            extra={"latency_s": 0.3, "failure_rate": 0},
+        )
+    for code, name, kind, monthly, annual in WHOLESALE:
+        plan, _ = WholesalePlan.objects.get_or_create(
+            code=code, defaults={"name": name, "product_type": kind, "package": code}
+        )
+        for cycle, price in (("monthly", monthly), ("annual", annual)):
+            WholesalePrice.objects.get_or_create(
+                price_list=price_list,
+                plan=plan,
+                cycle=cycle,
+                defaults={"price_amount": Decimal(price), "currency": "EUR"},
+            )
+        PlanMapping.objects.get_or_create(
+            plan_code=code, defaults={"group": group, "package": code}
+        )
+    return price_list
+
+
+def seed_account(account: ResellerAccount, price_list: PriceList) -> None:
+    if account.price_list_id is None:
+        account.price_list = price_list
+        account.save(update_fields=["price_list"])
+    reseller_balance_topup(
+        account=account, amount="100.00", reference="demo", idempotency_key="demo-opening-balance"
+    )

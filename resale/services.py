@@ -1,0 +1,564 @@
+"""The provider side of resale: balances, prices and the commands resellers send upstream.
+
+Every command a reseller sends carries its own idempotency key. ``upstream_command_accept``
+handles one in a single transaction with the reseller's account row locked, so concurrent
+orders are serialised per reseller, the balance never goes below minus the credit limit,
+and the same key twice returns the first response and moves no money.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from billing.cycles import cycle_end, cycle_validate
+from billing.money import Money, amount_validate
+from resale.models import (
+    BalanceEntry,
+    PriceList,
+    ResellerAccount,
+    UpstreamRequest,
+    UpstreamService,
+    WholesalePlan,
+    WholesalePrice,
+)
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+
+class ResaleError(Exception):
+    """A command the provider refuses, with a message the reseller can act on."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class InsufficientFunds(ResaleError):
+    code = "insufficient_funds"
+
+
+ACTIONS = {"create", "suspend", "unsuspend", "terminate", "renew", "change_plan"}
+
+
+def reseller_account_create(
+    *,
+    tenant: Tenant,
+    legal_name: str,
+    currency: str = "EUR",
+    price_list: PriceList | None = None,
+) -> ResellerAccount:
+    if price_list is None:
+        price_list = PriceList.objects.filter(is_default=True, currency=currency).first()
+    return ResellerAccount.objects.create(
+        tenant=tenant, legal_name=legal_name, currency=currency, price_list=price_list
+    )
+
+
+def reseller_balance(*, account: ResellerAccount) -> Money:
+    total = account.entries.aggregate(total=Sum("amount_value"))["total"] or Decimal(0)
+    return Money(total, account.currency)
+
+
+def reseller_available(*, account: ResellerAccount) -> Money:
+    """What the reseller may still spend: its balance plus its credit limit."""
+    return reseller_balance(account=account) + Money(account.credit_limit, account.currency)
+
+
+def _entry_append(
+    *,
+    account: ResellerAccount,
+    kind: str,
+    amount: Money,
+    description: str,
+    idempotency_key: str | None = None,
+    upstream_service: UpstreamService | None = None,
+    created_by: str = "",
+) -> tuple[BalanceEntry, bool]:
+    if amount.currency != account.currency:
+        raise ResaleError(
+            f"The account is kept in {account.currency}; this amount is in {amount.currency}."
+        )
+    if idempotency_key:
+        existing = BalanceEntry.objects.filter(
+            account=account, idempotency_key=idempotency_key
+        ).first()
+        if existing:
+            return existing, False
+    try:
+        with transaction.atomic():
+            entry = BalanceEntry(
+                account=account,
+                kind=kind,
+                description=description[:255],
+                idempotency_key=idempotency_key,
+                upstream_service=upstream_service,
+                created_by=created_by,
+            )
+            entry.amount = amount.rounded()
+            entry.save()
+    except IntegrityError:
+        # A concurrent twin won the unique key: its entry is the one.
+        return BalanceEntry.objects.get(account=account, idempotency_key=idempotency_key), False
+    return entry, True
+
+
+def _lock(account: ResellerAccount) -> ResellerAccount:
+    return ResellerAccount.objects.select_for_update().get(pk=account.pk)
+
+
+@transaction.atomic
+def reseller_balance_topup(
+    *,
+    account: ResellerAccount,
+    amount: Any,
+    reference: str,
+    idempotency_key: str,
+    created_by: str = "",
+) -> BalanceEntry:
+    """Money in. After commit, commands waiting for funds are released."""
+    money = amount_validate(amount, account.currency)
+    if not money:
+        raise ResaleError("A top-up must be more than zero.")
+    account = _lock(account)
+    entry, created = _entry_append(
+        account=account,
+        kind=BalanceEntry.Kind.TOPUP,
+        amount=money,
+        description=f"Top-up {reference}".strip(),
+        idempotency_key=idempotency_key,
+        created_by=created_by,
+    )
+    if created:
+        account.low_balance_alerted_at = None
+        account.save(update_fields=["low_balance_alerted_at"])
+        transaction.on_commit(lambda: _funds_arrived(account), robust=True)
+    return entry
+
+
+@transaction.atomic
+def reseller_balance_adjust(
+    *,
+    account: ResellerAccount,
+    amount: Any,
+    reason: str,
+    created_by: str,
+    idempotency_key: str | None = None,
+) -> BalanceEntry:
+    if not reason.strip():
+        raise ResaleError("An adjustment needs a reason.")
+    money = amount_validate(amount, account.currency, allow_negative=True)
+    if not money:
+        raise ResaleError("An adjustment of zero changes nothing.")
+    account = _lock(account)
+    entry, created = _entry_append(
+        account=account,
+        kind=BalanceEntry.Kind.ADJUSTMENT,
+        amount=money,
+        description=reason,
+        idempotency_key=idempotency_key,
+        created_by=created_by,
+    )
+    if created and money.amount > 0:
+        transaction.on_commit(lambda: _funds_arrived(account), robust=True)
+    return entry
+
+
+def _funds_arrived(account: ResellerAccount) -> None:
+    from resale import hooks
+
+    hooks.funds_arrived(account)
+
+
+def wholesale_price(*, account: ResellerAccount, plan: WholesalePlan, cycle: str) -> Money:
+    try:
+        row = WholesalePrice.objects.get(price_list=account.price_list_id, plan=plan, cycle=cycle)
+    except WholesalePrice.DoesNotExist as exc:
+        raise ResaleError(
+            f"The plan “{plan.code}” has no {cycle} price on your price list.",
+            code="no_price",
+        ) from exc
+    if row.currency != account.currency:
+        raise ResaleError("The price list and the account use different currencies.")
+    return Money(row.price_amount + row.setup_fee_amount, row.currency)
+
+
+def _request_hash(action: str, payload: dict) -> str:
+    return hashlib.sha256(json.dumps([action, payload], sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    status: str  # accepted | done | awaiting_funds | rejected
+    response: dict
+    replayed: bool = False
+
+
+def _check_balance(account: ResellerAccount, price: Money) -> None:
+    available = reseller_available(account=account)
+    if available < price:
+        raise InsufficientFunds(
+            f"The balance available ({available}) does not cover {price}.",
+        )
+
+
+def upstream_command_accept(
+    *, account: ResellerAccount, idempotency_key: str, action: str, payload: dict
+) -> CommandResult:
+    """Handles one command from a reseller, exactly once per idempotency key."""
+    if action not in ACTIONS:
+        raise ResaleError(f"Unknown action “{action}”.")
+    if not idempotency_key or len(idempotency_key) > 128:
+        raise ResaleError("Every command needs an idempotency key of at most 128 characters.")
+    request_hash = _request_hash(action, payload)
+    try:
+        with transaction.atomic():
+            locked = _lock(account)
+            previous = UpstreamRequest.objects.filter(
+                account=locked, idempotency_key=idempotency_key
+            ).first()
+            if previous is not None:
+                if previous.request_hash != request_hash:
+                    raise ResaleError(
+                        "This idempotency key was already used for a different command.",
+                        code="idempotency_conflict",
+                    )
+                return CommandResult(
+                    previous.response.get("status", "done"), previous.response, replayed=True
+                )
+            if locked.status != ResellerAccount.Status.ACTIVE:
+                raise ResaleError("Your reseller account is suspended.", code="account_suspended")
+            handler = _HANDLERS[action]
+            service, response = handler(locked, idempotency_key, payload)
+            UpstreamRequest.objects.create(
+                account=locked,
+                idempotency_key=idempotency_key,
+                action=action,
+                request_hash=request_hash,
+                response=response,
+                upstream_service=service,
+            )
+            transaction.on_commit(lambda: _low_balance_check(locked.pk), robust=True)
+            return CommandResult(response.get("status", "accepted"), response)
+    except InsufficientFunds as exc:
+        # Not remembered: the same command goes through once the reseller tops up.
+        transaction.on_commit(lambda: _low_balance_check(account.pk, force=True), robust=True)
+        return CommandResult("awaiting_funds", {"status": "awaiting_funds", "detail": exc.message})
+
+
+def _service_for(account: ResellerAccount, payload: dict) -> UpstreamService:
+    reference = str(payload.get("service_ref", ""))
+    service = (
+        UpstreamService.objects.select_for_update()
+        .filter(account=account, public_id=reference)
+        .select_related("plan")
+        .first()
+    )
+    if service is None:
+        raise ResaleError(f"No service “{reference}” on your account.", code="not_found")
+    return service
+
+
+def _plan_for(payload: dict) -> WholesalePlan:
+    code = str(payload.get("plan", ""))
+    plan = WholesalePlan.objects.filter(code=code).first()
+    if plan is None:
+        raise ResaleError(f"No plan “{code}”.", code="not_found")
+    if not plan.is_active:
+        raise ResaleError(
+            f"The plan “{code}” is withdrawn and takes no orders.", code="plan_withdrawn"
+        )
+    return plan
+
+
+def _create(account, key, payload):
+    plan = _plan_for(payload)
+    try:
+        cycle = cycle_validate(str(payload.get("cycle", "")))
+    except ValueError as exc:
+        raise ResaleError(str(exc)) from exc
+    client_ref = str(payload.get("client_ref", ""))
+    if not client_ref or "@" in client_ref or len(client_ref) > 64:
+        raise ResaleError(
+            "client_ref must be a pseudonymous reference of at most 64 "
+            "characters, never an e-mail address."
+        )
+    price = wholesale_price(account=account, plan=plan, cycle=cycle)
+    _check_balance(account, price)
+    service = UpstreamService(
+        account=account,
+        plan=plan,
+        cycle=cycle,
+        client_ref=client_ref,
+        domain=str(payload.get("domain", ""))[:253],
+        currency=price.currency,
+    )
+    service.price = price
+    service.save()
+    _entry_append(
+        account=account,
+        kind=BalanceEntry.Kind.ORDER_DEBIT,
+        amount=-price,
+        description=f"{plan.name} ({cycle})",
+        idempotency_key=f"order:{key}",
+        upstream_service=service,
+    )
+    transaction.on_commit(lambda: _provision(service, "create"), robust=True)
+    return service, {
+        "status": "accepted",
+        "service_ref": service.public_id,
+        "debited": str(price.amount),
+        "currency": price.currency,
+    }
+
+
+def _renew(account, key, payload):
+    service = _service_for(account, payload)
+    if service.status in (UpstreamService.Status.TERMINATED, UpstreamService.Status.FAILED):
+        raise ResaleError("A terminated service cannot be renewed.", code="invalid_state")
+    result = upstream_service_renew(service=service, account=account)
+    return service, {"status": "done", "service_ref": service.public_id, **result}
+
+
+def upstream_service_renew(*, service: UpstreamService, account: ResellerAccount) -> dict:
+    """Debits one wholesale period, once per period whoever asks first (the reseller's
+    renew command or the provider's own renewal run). Caller holds the account lock."""
+    period_start = service.next_due_date or timezone.localdate()
+    price = Money(service.price_amount, service.currency)
+    entry_key = f"renewal:{service.public_id}:{period_start.isoformat()}"
+    if BalanceEntry.objects.filter(account=account, idempotency_key=entry_key).exists():
+        return {
+            "period_start": period_start.isoformat(),
+            "next_due_date": service.next_due_date.isoformat() if service.next_due_date else None,
+        }
+    _check_balance(account, price)
+    _entry_append(
+        account=account,
+        kind=BalanceEntry.Kind.RENEWAL_DEBIT,
+        amount=-price,
+        description=f"Renewal {service.plan.name} from {period_start}",
+        idempotency_key=entry_key,
+        upstream_service=service,
+    )
+    service.next_due_date = cycle_end(period_start, service.cycle)
+    fields = ["next_due_date", "updated_at"]
+    if service.suspend_reason == UpstreamService.SuspendReason.UNPAID:
+        service.suspend_reason = ""
+        fields.append("suspend_reason")
+        transaction.on_commit(lambda: _provision(service, "unsuspend"), robust=True)
+    service.save(update_fields=fields)
+    return {
+        "period_start": period_start.isoformat(),
+        "next_due_date": service.next_due_date.isoformat() if service.next_due_date else None,
+    }
+
+
+def _state_change(action: str, allowed_from: set[str], new_status: str | None):
+    def handler(account, key, payload):
+        service = _service_for(account, payload)
+        if service.status not in allowed_from:
+            raise ResaleError(
+                f"Cannot {action.replace('_', ' ')} a service that is {service.status}.",
+                code="invalid_state",
+            )
+        if new_status:
+            service.status = new_status
+            service.suspend_reason = (
+                UpstreamService.SuspendReason.RESELLER if action == "suspend" else ""
+            )
+            service.save(update_fields=["status", "suspend_reason", "updated_at"])
+        transaction.on_commit(lambda: _provision(service, action), robust=True)
+        return service, {"status": "accepted", "service_ref": service.public_id}
+
+    return handler
+
+
+def _change_plan(account, key, payload):
+    service = _service_for(account, payload)
+    if service.status not in (UpstreamService.Status.ACTIVE, UpstreamService.Status.SUSPENDED):
+        raise ResaleError(
+            f"Cannot change the plan of a service that is {service.status}.", code="invalid_state"
+        )
+    plan = _plan_for(payload)
+    new_price = wholesale_price(account=account, plan=plan, cycle=service.cycle)
+    difference = new_price - Money(service.price_amount, service.currency)
+    if difference.amount > 0:
+        _check_balance(account, difference)
+        _entry_append(
+            account=account,
+            kind=BalanceEntry.Kind.ORDER_DEBIT,
+            amount=-difference,
+            description=f"Plan change to {plan.name}",
+            idempotency_key=f"change:{key}",
+            upstream_service=service,
+        )
+    service.plan = plan
+    service.price = new_price
+    service.save(update_fields=["plan", "price_amount", "updated_at"])
+    transaction.on_commit(lambda: _provision(service, "change_plan"), robust=True)
+    return service, {"status": "accepted", "service_ref": service.public_id}
+
+
+_ACTIVE = UpstreamService.Status.ACTIVE
+_SUSPENDED = UpstreamService.Status.SUSPENDED
+_PROVISIONING = UpstreamService.Status.PROVISIONING
+_HANDLERS = {
+    "create": _create,
+    "renew": _renew,
+    "change_plan": _change_plan,
+    "suspend": _state_change("suspend", {_ACTIVE, _SUSPENDED}, _SUSPENDED),
+    "unsuspend": _state_change("unsuspend", {_ACTIVE, _SUSPENDED}, _ACTIVE),
+    "terminate": _state_change(
+        "terminate",
+        {_ACTIVE, _SUSPENDED, _PROVISIONING, UpstreamService.Status.FAILED},
+        UpstreamService.Status.TERMINATED,
+    ),
+}
+
+
+def _provision(service: UpstreamService, action: str) -> None:
+    from resale import hooks
+
+    hooks.provision(service, action)
+
+
+def _low_balance_check(account_id: int, *, force: bool = False) -> None:
+    from resale import hooks
+
+    account = ResellerAccount.objects.get(pk=account_id)
+    balance = reseller_balance(account=account)
+    threshold = Money(account.low_balance_threshold, account.currency)
+    if (balance < threshold or force) and account.low_balance_alerted_at is None:
+        updated = ResellerAccount.objects.filter(
+            pk=account_id, low_balance_alerted_at__isnull=True
+        ).update(low_balance_alerted_at=timezone.now())
+        if updated:
+            hooks.low_balance(account, balance)
+
+
+def upstream_service_result(
+    *,
+    service_id: int,
+    action: str,
+    ok: bool,
+    error: str = "",
+    provisioned_service_id: int | None = None,
+    today: date | None = None,
+) -> UpstreamService:
+    """What provisioning reports back for a service; the reseller is told after commit."""
+    with transaction.atomic():
+        service = UpstreamService.objects.select_for_update().get(pk=service_id)
+        if provisioned_service_id:
+            service.provisioned_service_id = provisioned_service_id
+        if ok:
+            service.last_error = ""
+            if action == "create" and service.status == UpstreamService.Status.PROVISIONING:
+                service.status = UpstreamService.Status.ACTIVE
+                start = today or timezone.localdate()
+                service.next_due_date = cycle_end(start, service.cycle)
+        else:
+            service.last_error = error[:2000]
+            if action == "create" and service.status == UpstreamService.Status.PROVISIONING:
+                service.status = UpstreamService.Status.FAILED
+                # Nothing was delivered, so nothing is owed.
+                _entry_append(
+                    account=service.account,
+                    kind=BalanceEntry.Kind.REFUND,
+                    amount=Money(service.price_amount, service.currency),
+                    description=f"Refund: {service.plan.name} could not be provisioned",
+                    idempotency_key=f"refund:{service.public_id}",
+                    upstream_service=service,
+                )
+        service.save()
+        transaction.on_commit(lambda: _report(service, action, ok, error), robust=True)
+    return service
+
+
+def _report(service: UpstreamService, action: str, ok: bool, error: str) -> None:
+    from resale import hooks
+
+    hooks.report(service, action, ok, error)
+
+
+def upstream_services_renew_due(
+    *, today: date | None = None, grace_days: int | None = None
+) -> dict:
+    """The provider's renewal run: every upstream service due by ``today`` is renewed from
+    its reseller's balance; one that stays unpaid past the grace period is suspended, and
+    the reseller's console shows why. Safe to run twice: renewals are keyed by period."""
+    from django.conf import settings
+
+    today = today or timezone.localdate()
+    grace = settings.RESALE_RENEWAL_GRACE_DAYS if grace_days is None else grace_days
+    due = (
+        UpstreamService.objects.filter(
+            status__in=[UpstreamService.Status.ACTIVE, UpstreamService.Status.SUSPENDED],
+            next_due_date__lte=today,
+        )
+        .exclude(cycle="one_time")
+        .values_list("pk", "account_id")
+        .order_by("account_id", "next_due_date")
+    )
+    outcome = {"renewed": 0, "short": 0, "suspended": 0}
+    for service_id, account_id in due:
+        with transaction.atomic():
+            account = ResellerAccount.objects.select_for_update().get(pk=account_id)
+            service = (
+                UpstreamService.objects.select_for_update()
+                .select_related("plan")
+                .get(pk=service_id)
+            )
+            if service.next_due_date is None or service.next_due_date > today:
+                continue
+            try:
+                upstream_service_renew(service=service, account=account)
+                outcome["renewed"] += 1
+                continue
+            except InsufficientFunds:
+                outcome["short"] += 1
+            overdue_days = (today - service.next_due_date).days
+            if overdue_days >= grace and service.status == UpstreamService.Status.ACTIVE:
+                service.status = UpstreamService.Status.SUSPENDED
+                service.suspend_reason = UpstreamService.SuspendReason.UNPAID
+                service.last_error = (
+                    f"Suspended on {today}: the reseller balance did not cover the renewal "
+                    f"due on {service.next_due_date}."
+                )
+                service.save(update_fields=["status", "suspend_reason", "last_error", "updated_at"])
+                outcome["suspended"] += 1
+                transaction.on_commit(lambda s=service: _provision(s, "suspend"), robust=True)
+                transaction.on_commit(
+                    lambda a=account: _low_balance_check(a.pk, force=True), robust=True
+                )
+    return outcome
+
+
+def wholesale_plan_announce(*, plan: WholesalePlan) -> int:
+    """Tells every reseller on a price list that carries the plan that it changed (or was
+    withdrawn). Resellers decide about their own prices: nothing is repriced for them."""
+    from resale.tasks import in_schema, wholesale_plan_changed_task
+
+    schemas = set(
+        ResellerAccount.objects.filter(price_list__prices__plan=plan).values_list(
+            "tenant__schema_name", flat=True
+        )
+    )
+    for schema in schemas:
+        in_schema(
+            schema, wholesale_plan_changed_task, plan.code, plan.name, plan.is_active, plan.version
+        )
+    return len(schemas)

@@ -1,0 +1,109 @@
+"""Celery tasks of resale. Thin: load, call the service, let Celery retry what is transient.
+Tenant tasks get their schema from tenant-schemas-celery (queued inside the tenant's
+schema); provider tasks are queued from the public schema."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django_tenants.utils import get_tenant_model, schema_context
+
+from resale import outbox
+
+
+@shared_task(acks_late=True)
+def upstream_command_dispatch_task(command_id: int) -> str | None:
+    command = outbox.upstream_command_dispatch(command_id=command_id)
+    return command.state if command else None
+
+
+@shared_task
+def upstream_commands_relay_task() -> dict:
+    return outbox.upstream_commands_relay()
+
+
+@shared_task
+def upstream_commands_relay_all_tenants() -> int:
+    """Beat entry point: queues the relay in every active tenant's schema."""
+    tenants = get_tenant_model().objects.exclude(schema_name="public").filter(status="active")
+    count = 0
+    for schema_name in tenants.values_list("schema_name", flat=True):
+        with schema_context(schema_name):
+            upstream_commands_relay_task.delay()
+        count += 1
+    return count
+
+
+@shared_task(acks_late=True)
+def upstream_commands_release_task() -> int:
+    return outbox.upstream_commands_release_awaiting_funds()
+
+
+@shared_task(acks_late=True)
+def upstream_result_apply_task(
+    service_ref: str, action: str, ok: bool, error: str = "", idempotency_key: str = ""
+) -> bool:
+    command = outbox.upstream_result_apply(
+        idempotency_key=idempotency_key or None,
+        upstream_ref=service_ref,
+        action=action,
+        ok=ok,
+        error=error,
+    )
+    return command is not None
+
+
+@shared_task(acks_late=True)
+def tenant_staff_alert_task(subject: str, body: str) -> int:
+    from resale.hooks import staff_alert_send
+
+    return staff_alert_send(subject=subject, body=body)
+
+
+def in_schema(schema_name: str, task, *args) -> None:
+    """Queues ``task`` to run in ``schema_name``, whatever schema the caller is in."""
+    with schema_context(schema_name):
+        task.delay(*args)
+
+
+@shared_task
+def provider_renewals_task() -> dict:
+    from resale.services import upstream_services_renew_due
+
+    return upstream_services_renew_due()
+
+
+@shared_task
+def wholesale_invoices_task() -> int:
+    """On the first of each month: last month's wholesale invoices."""
+    from django.utils import timezone
+
+    from billing.cycles import add_months
+    from resale.statements import wholesale_invoices_issue_month
+
+    last_month = add_months(timezone.localdate().replace(day=1), -1)
+    return wholesale_invoices_issue_month(year=last_month.year, month=last_month.month)
+
+
+@shared_task
+def wholesale_plan_changed_task(code: str, name: str, active: bool, version: int) -> bool:
+    """In a reseller's schema: if it resells the plan, its staff hear about the change; a
+    withdrawn plan stops taking new orders here too. Client prices stay as they are."""
+    from billing.models import Plan
+    from resale.hooks import staff_alert_send
+
+    plans = Plan.objects.filter(upstream_plan_ref=code)
+    if not plans.exists():
+        return False
+    if not active:
+        plans.update(is_active=False)
+        body = (
+            f"The provider has withdrawn “{name}”. Your plan built on it no longer takes "
+            "new orders; existing services keep running at the prices your clients pay."
+        )
+    else:
+        body = (
+            f"The provider has changed “{name}” (version {version}). Check your price "
+            "and margin in the catalogue: your clients' prices have not been changed."
+        )
+    staff_alert_send(subject=f"Provider plan changed: {name}", body=body)
+    return True

@@ -1,0 +1,188 @@
+"""Where a tenant's upstream commands go.
+
+Two implementations of one small interface: ``LocalUpstream`` calls the provider side of
+this installation (the public schema), ``RemoteUpstream`` calls another Tessera
+installation's resale REST API with the credential its provider issued. Because the
+remote side runs the very same ``upstream_command_accept``, a reseller can itself sell to
+sub-resellers, and resale chains work across companies.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.db import connection
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from resale.models import ResellerAccount, UpstreamLink
+
+
+class UpstreamUnavailable(Exception):
+    """The upstream could not be reached or failed: try again later."""
+
+
+class UpstreamRejected(Exception):
+    """The upstream refused the command for good (unknown plan, bad state, ...)."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class UpstreamReply:
+    status: str  # accepted | done | awaiting_funds
+    response: dict
+
+
+class Upstream(Protocol):
+    def send(self, *, idempotency_key: str, action: str, payload: dict) -> UpstreamReply: ...
+
+    def service_status(self, *, service_ref: str) -> dict: ...
+
+    def sso_url(self, *, service_ref: str) -> str: ...
+
+    def balance(self) -> dict: ...
+
+
+def _fernet() -> Fernet:
+    return Fernet(settings.FIELD_ENCRYPTION_KEY.encode())
+
+
+def token_encrypt(token: str) -> str:
+    return _fernet().encrypt(token.encode()).decode()
+
+
+def token_decrypt(encrypted: str) -> str:
+    return _fernet().decrypt(encrypted.encode()).decode()
+
+
+def _injected_fault() -> str | None:
+    """Fault injection for resilience drills (``RESALE_UPSTREAM_FAULT_RATE``, 0 in normal
+    operation): the share of upstream calls that fail, half before and half after the
+    upstream acted."""
+    rate = settings.RESALE_UPSTREAM_FAULT_RATE
+    if rate <= 0 or random.random() >= rate:
+        return None
+    return random.choice(["before", "after"])
+
+
+class LocalUpstream:
+    """The provider of this installation, reached through the public schema."""
+
+    def __init__(self, tenant_schema: str) -> None:
+        self.tenant_schema = tenant_schema
+
+    def _account(self) -> ResellerAccount:
+        account = ResellerAccount.objects.filter(tenant__schema_name=self.tenant_schema).first()
+        if account is None:
+            raise UpstreamRejected(
+                "This site has no reseller account at the provider.", "no_account"
+            )
+        return account
+
+    def send(self, *, idempotency_key: str, action: str, payload: dict) -> UpstreamReply:
+        from resale.services import ResaleError, upstream_command_accept
+
+        fault = _injected_fault()
+        if fault == "before":
+            raise UpstreamUnavailable("Injected fault before the upstream call.")
+        with schema_context(get_public_schema_name()):
+            try:
+                result = upstream_command_accept(
+                    account=self._account(),
+                    idempotency_key=idempotency_key,
+                    action=action,
+                    payload=payload,
+                )
+            except ResaleError as exc:
+                raise UpstreamRejected(exc.message, exc.code) from exc
+        if fault == "after":
+            raise UpstreamUnavailable("Injected fault after the upstream call.")
+        return UpstreamReply(result.status, result.response)
+
+    def service_status(self, *, service_ref: str) -> dict:
+        from resale.selectors import upstream_service_status
+
+        with schema_context(get_public_schema_name()):
+            return upstream_service_status(account=self._account(), service_ref=service_ref)
+
+    def sso_url(self, *, service_ref: str) -> str:
+        from resale.selectors import upstream_service_sso_url
+
+        with schema_context(get_public_schema_name()):
+            return upstream_service_sso_url(account=self._account(), service_ref=service_ref)
+
+    def balance(self) -> dict:
+        from resale.selectors import reseller_statement_summary
+
+        with schema_context(get_public_schema_name()):
+            return reseller_statement_summary(account=self._account())
+
+
+class RemoteUpstream:
+    """Another Tessera installation, over ``/api/resale/v1/``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.client = httpx.Client(
+            base_url=base_url.rstrip("/") + "/api/resale/v1/",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=timeout_s,
+            transport=transport,
+        )
+
+    def _call(self, method: str, path: str, **kwargs) -> dict:
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"The upstream could not be reached: {exc}") from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise UpstreamUnavailable(f"The upstream answered {response.status_code}.")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise UpstreamUnavailable("The upstream sent a reply that is not JSON.") from exc
+        if response.status_code >= 400:
+            raise UpstreamRejected(
+                body.get("detail") or body.get("title") or f"HTTP {response.status_code}",
+                body.get("code", "invalid"),
+            )
+        return body
+
+    def send(self, *, idempotency_key: str, action: str, payload: dict) -> UpstreamReply:
+        body = self._call(
+            "POST",
+            "commands/",
+            json={"action": action, "payload": payload},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return UpstreamReply(body.get("status", "accepted"), body)
+
+    def service_status(self, *, service_ref: str) -> dict:
+        return self._call("GET", f"services/{service_ref}/")
+
+    def sso_url(self, *, service_ref: str) -> str:
+        return self._call("POST", f"services/{service_ref}/sso/")["url"]
+
+    def balance(self) -> dict:
+        return self._call("GET", "balance/")
+
+
+def upstream_for_current_tenant() -> Upstream:
+    schema = connection.schema_name
+    link = UpstreamLink.objects.first()
+    if link is None or link.kind == UpstreamLink.Kind.LOCAL:
+        return LocalUpstream(schema)
+    return RemoteUpstream(link.base_url, token_decrypt(link.token_encrypted))

@@ -1,0 +1,22 @@
+"""Client area routes of a tenant host (namespace ``account``)."""
+
+from django.urls import path
+
+from tenants import account_views as views
+
+app_name = "account"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("services/", views.services, name="services"),
+    path("services/<uuid:public_id>/", views.service_detail, name="service"),
+    path("services/<uuid:public_id>/panel/", views.service_panel, name="service-panel"),
+    path("services/<uuid:public_id>/upgrade/", views.service_upgrade, name="service-upgrade"),
+    path("services/<uuid:public_id>/cancel/", views.service_cancel_view, name="service-cancel"),
+    path("invoices/", views.invoices, name="invoices"),
+    path("invoices/<uuid:public_id>/", views.invoice_detail, name="invoice"),
+    path("invoices/<uuid:public_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),
+    path("invoices/<uuid:public_id>/pay/", views.invoice_pay, name="invoice-pay"),
+    path("profile/", views.profile, name="profile"),
+    path("privacy/", views.privacy, name="privacy"),
+]

@@ -1,0 +1,313 @@
+"""The client area (``/account/``): services, invoices, profile, contacts and
+data-protection requests of the signed-in client. Every query is bounded by the client,
+so another client's id is a 404."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import PrivacyRequest
+from billing.documents import invoice_pdf_get
+from billing.errors import BillingError
+from billing.models import Invoice, Plan, PlanPrice, Service
+from billing.selectors import (
+    client_amount_due,
+    client_credit,
+    invoice_tax_summary,
+    service_list,
+)
+from billing.services import client_update, contact_create, service_cancel, service_change_plan
+from tenants.access import client_page
+from tenants.account_services import contact_remove, privacy_request_create
+from tenants.forms import CancelServiceForm, ContactForm, ProfileForm
+from tenants.locale import language_cookie_set
+from tenants.paging import paginate
+from tenants.panel import PanelUnavailable, service_is_resold, service_panel_url
+from tenants.payments_ui import invoice_pay_context
+
+
+def _invoices(request: HttpRequest):
+    return Invoice.objects.filter(client=request.client).exclude(status=Invoice.Status.DRAFT)
+
+
+def _service(request: HttpRequest, public_id) -> Service:
+    return get_object_or_404(
+        service_list(client=request.client).prefetch_related("options__choice"),
+        public_id=public_id,
+    )
+
+
+@client_page
+def dashboard(request: HttpRequest) -> HttpResponse:
+    client = request.client
+    services = service_list(client=client).exclude(
+        status__in=[Service.Status.CANCELLED, Service.Status.TERMINATED]
+    )
+    return render(
+        request,
+        "account/dashboard.html",
+        {
+            "client": client,
+            "services": services[:5],
+            "service_count": services.count(),
+            "open_invoices": _invoices(request).filter(status__in=Invoice.OPEN_STATUSES)[:5],
+            "amount_due": client_amount_due(client=client),
+            "credit": client_credit(client=client),
+        },
+    )
+
+
+@client_page
+def services(request: HttpRequest) -> HttpResponse:
+    page = paginate(request, service_list(client=request.client))
+    return render(request, "account/services.html", {"page": page})
+
+
+@client_page
+def service_detail(request: HttpRequest, public_id) -> HttpResponse:
+    service = _service(request, public_id)
+    lines = (
+        service.invoice_lines.select_related("invoice")
+        .exclude(invoice__status=Invoice.Status.DRAFT)
+        .order_by("-invoice__issue_date")[:20]
+    )
+    return render(
+        request,
+        "account/service.html",
+        {
+            "service": service,
+            "lines": lines,
+            "has_panel": service_is_resold(service),
+            "can_upgrade": service.status == Service.Status.ACTIVE and service.is_recurring,
+            "can_cancel": service.status
+            in (Service.Status.PENDING, Service.Status.ACTIVE, Service.Status.SUSPENDED),
+        },
+    )
+
+
+@require_POST
+@client_page
+def service_panel(request: HttpRequest, public_id) -> HttpResponse:
+    service = _service(request, public_id)
+    try:
+        url = service_panel_url(service)
+    except PanelUnavailable as exc:
+        messages.error(request, exc.message)
+        return redirect("account:service", public_id=service.public_id)
+    return HttpResponseRedirect(url)
+
+
+def _upgrade_choices(service: Service) -> list[dict]:
+    plans = (
+        Plan.objects.filter(product=service.plan.product, is_active=True)
+        .exclude(pk=service.plan_id)
+        .order_by("sort_order", "name")
+    )
+    prices = {
+        row.plan_id: row
+        for row in PlanPrice.objects.filter(plan__in=plans, cycle=service.billing_cycle)
+    }
+    return [{"plan": plan, "price": prices[plan.pk]} for plan in plans if plan.pk in prices]
+
+
+@client_page
+def service_upgrade(request: HttpRequest, public_id) -> HttpResponse:
+    service = _service(request, public_id)
+    choices = _upgrade_choices(service)
+    error = ""
+    if request.method == "POST":
+        plan = next(
+            (c["plan"] for c in choices if str(c["plan"].public_id) == request.POST.get("plan")),
+            None,
+        )
+        if plan is None:
+            error = _("Choose one of the plans listed.")
+        else:
+            try:
+                change = service_change_plan(service=service, plan=plan)
+            except BillingError as exc:
+                error = str(exc)
+            else:
+                if change.invoice is not None:
+                    messages.success(
+                        request, _("Your plan has changed. Here is the invoice for the difference.")
+                    )
+                    return redirect("account:invoice", public_id=change.invoice.public_id)
+                messages.success(request, _("Your plan has changed."))
+                return redirect("account:service", public_id=service.public_id)
+    return render(
+        request,
+        "account/service_upgrade.html",
+        {"service": service, "choices": choices, "error": error},
+        status=400 if error else 200,
+    )
+
+
+@client_page
+def service_cancel_view(request: HttpRequest, public_id) -> HttpResponse:
+    service = _service(request, public_id)
+    form = CancelServiceForm(
+        request.POST if request.method == "POST" else None, initial={"when": "end"}
+    )
+    if request.method == "POST" and form.is_valid():
+        at_end = form.cleaned_data["when"] == "end" and service.is_recurring
+        try:
+            service_cancel(
+                service=service, at_period_end=at_end, reason=form.cleaned_data["reason"]
+            )
+        except BillingError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                _("The service will stop at the end of the paid period.")
+                if at_end
+                else _("The service has been cancelled."),
+            )
+            return redirect("account:service", public_id=service.public_id)
+    return render(
+        request,
+        "account/service_cancel.html",
+        {"service": service, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@client_page
+def invoices(request: HttpRequest) -> HttpResponse:
+    page = paginate(request, _invoices(request))
+    return render(request, "account/invoices.html", {"page": page})
+
+
+@client_page
+def invoice_detail(request: HttpRequest, public_id) -> HttpResponse:
+    invoice = get_object_or_404(_invoices(request), public_id=public_id)
+    return render(
+        request,
+        "account/invoice.html",
+        {
+            "invoice": invoice,
+            "lines": invoice.lines.all(),
+            "tax_rows": invoice_tax_summary(invoice=invoice),
+            "payments": invoice.payments.all(),
+            "credit_notes": invoice.credit_notes.all(),
+            "pay": invoice_pay_context(invoice) if invoice.is_open else None,
+        },
+    )
+
+
+@client_page
+def invoice_pdf(request: HttpRequest, public_id) -> HttpResponse:
+    invoice = get_object_or_404(_invoices(request), public_id=public_id)
+    pdf = invoice_pdf_get(invoice)
+    if pdf is None:
+        # Rendering is queued; the page reloads itself until the file is there.
+        return render(request, "account/pdf_pending.html", {"invoice": invoice}, status=202)
+    filename = f"invoice-{invoice.number.replace('/', '-')}.pdf"
+    return FileResponse(
+        pdf.open("rb"), as_attachment=True, filename=filename, content_type="application/pdf"
+    )
+
+
+@client_page
+def invoice_pay(request: HttpRequest, public_id) -> HttpResponse:
+    invoice = get_object_or_404(_invoices(request), public_id=public_id)
+    if not invoice.is_open:
+        messages.info(request, _("This invoice has nothing left to pay."))
+        return redirect("account:invoice", public_id=invoice.public_id)
+    return render(request, "account/invoice_pay.html", {"pay": invoice_pay_context(invoice)})
+
+
+@client_page
+def profile(request: HttpRequest) -> HttpResponse:
+    client = request.client
+    user = request.user
+    profile_form = ProfileForm.for_client(client, request.LANGUAGE_CODE)
+    contact_form = ContactForm()
+    password_form = PasswordChangeForm(user)
+    action = request.POST.get("action") if request.method == "POST" else None
+    if action == "profile":
+        profile_form = ProfileForm(request.POST)
+        if profile_form.is_valid():
+            data = dict(profile_form.cleaned_data)
+            try:
+                client_update(client=client, **data)
+            except BillingError as exc:
+                profile_form.add_error(None, str(exc))
+            else:
+                user.language = data["language"]
+                user.full_name = data["name"]
+                user.save(update_fields=["language", "full_name"])
+                messages.success(request, _("Your details have been saved."))
+                return language_cookie_set(redirect("account:profile"), data["language"])
+    elif action == "contact":
+        contact_form = ContactForm(request.POST)
+        if contact_form.is_valid():
+            try:
+                contact_create(client=client, **contact_form.cleaned_data)
+            except BillingError as exc:
+                contact_form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("The contact has been added."))
+                return redirect("account:profile")
+    elif action == "contact_remove":
+        if contact_remove(client=client, contact_id=_int(request.POST.get("contact"))):
+            messages.success(request, _("The contact has been removed."))
+        return redirect("account:profile")
+    elif action == "password":
+        password_form = PasswordChangeForm(user, request.POST)
+        if password_form.is_valid():
+            password_form.save()
+            update_session_auth_hash(request, password_form.user)
+            messages.success(request, _("Your password has been changed."))
+            return redirect("account:profile")
+    bound = [f for f in (profile_form, contact_form, password_form) if f.is_bound and f.errors]
+    return render(
+        request,
+        "account/profile.html",
+        {
+            "client": client,
+            "profile_form": profile_form,
+            "contact_form": contact_form,
+            "password_form": password_form,
+            "contacts": client.contacts.all(),
+        },
+        status=400 if bound else 200,
+    )
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+@client_page
+def privacy(request: HttpRequest) -> HttpResponse:
+    client = request.client
+    if request.method == "POST":
+        kind = request.POST.get("kind", "")
+        try:
+            privacy_request_create(client=client, user=request.user, kind=kind)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                _("Your request has been recorded. We will contact you at %(email)s.")
+                % {"email": client.email},
+            )
+        return redirect("account:privacy")
+    return render(
+        request,
+        "account/privacy.html",
+        {"requests": PrivacyRequest.objects.filter(client=client), "kinds": PrivacyRequest.Kind},
+    )

@@ -1,0 +1,167 @@
+"""Importing the provider's wholesale plans into a reseller's catalogue, with a markup.
+
+The wholesale offer is what the reseller's price list at the provider prices. Imported
+plans keep the wholesale plan's code in ``Plan.upstream_plan_ref``: that is what makes a
+sale of them resold (billing.resale_bridge). Importing a plan again reprices it instead of
+duplicating it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from django.db import transaction
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from billing.errors import BillingError
+from billing.models import Plan, Product, ProductGroup
+from billing.money import Money, currency_exponent
+from billing.selectors import tenant_currency
+from billing.services import plan_create, plan_price_set, product_create, product_group_create
+
+PERCENT, FIXED = "percent", "fixed"
+ROUND_NONE, ROUND_99, ROUND_WHOLE = "none", "99", "whole"
+
+# Wholesale product type → the reseller's product type.
+PRODUCT_TYPES = {
+    "shared": Product.Type.SHARED_HOSTING,
+    "vps": Product.Type.VPS,
+    "dedicated": Product.Type.DEDICATED,
+    "domain": Product.Type.DOMAIN,
+    "licence": Product.Type.LICENCE,
+    "other": Product.Type.OTHER,
+}
+
+
+class CatalogueImportError(BillingError):
+    """The import cannot go ahead (no account, another currency, unknown plan)."""
+
+
+@dataclass(frozen=True)
+class Markup:
+    kind: str = PERCENT
+    value: Decimal = Decimal(30)
+    rounding: str = ROUND_99
+
+    def apply(self, cost: Decimal, currency: str) -> Decimal:
+        """The retail amount for a wholesale ``cost``. Zero stays zero (no setup fee is
+        invented), and rounding only ever goes up, so the margin is never eaten."""
+        if cost == 0:
+            return Decimal(0)
+        if self.kind == PERCENT:
+            raised = cost * (Decimal(100) + self.value) / Decimal(100)
+        else:
+            raised = cost + self.value
+        rounding = self.rounding
+        if rounding == ROUND_99 and currency_exponent(currency) >= 1:
+            # A currency without cents has no .99 to round to.
+            rounding = ROUND_WHOLE
+        if rounding == ROUND_WHOLE:
+            return raised.quantize(Decimal(1), rounding=ROUND_CEILING)
+        if rounding == ROUND_99:
+            candidate = raised.quantize(Decimal(1), rounding=ROUND_FLOOR) + Decimal("0.99")
+            return candidate if candidate >= raised else candidate + 1
+        return raised.quantize(currency_exponent(currency), rounding=ROUND_CEILING)
+
+
+@dataclass
+class WholesaleOffer:
+    code: str
+    name: str
+    description: str
+    product_type: str
+    currency: str
+    prices: dict[str, tuple[Money, Money]] = field(default_factory=dict)  # cycle → (price, setup)
+    imported_plan: Plan | None = None
+
+    def retail(self, markup: Markup) -> dict[str, tuple[Money, Money]]:
+        return {
+            cycle: (
+                Money(markup.apply(price.amount, self.currency), self.currency),
+                Money(markup.apply(setup.amount, self.currency), self.currency),
+            )
+            for cycle, (price, setup) in self.prices.items()
+        }
+
+
+def wholesale_offer(*, tenant) -> list[WholesaleOffer]:
+    """The wholesale plans the tenant can buy, at its price list's prices."""
+    from resale.models import ResellerAccount, WholesalePrice
+
+    with schema_context(get_public_schema_name()):
+        account = ResellerAccount.objects.filter(tenant_id=tenant.pk).first()
+        if account is None or account.price_list_id is None:
+            raise CatalogueImportError(_("Your account at the provider has no price list yet."))
+        rows = (
+            WholesalePrice.objects.filter(price_list_id=account.price_list_id, plan__is_active=True)
+            .select_related("plan")
+            .order_by("plan__product_type", "plan__name", "cycle")
+        )
+        offers: dict[str, WholesaleOffer] = {}
+        for row in rows:
+            plan = row.plan
+            offer = offers.setdefault(
+                plan.code,
+                WholesaleOffer(
+                    plan.code, plan.name, plan.description, plan.product_type, row.currency
+                ),
+            )
+            offer.prices[row.cycle] = (row.price, row.setup_fee)
+    imported = {p.upstream_plan_ref: p for p in Plan.objects.exclude(upstream_plan_ref="")}
+    for offer in offers.values():
+        offer.imported_plan = imported.get(offer.code)
+    return list(offers.values())
+
+
+def _product_for(offer: WholesaleOffer) -> Product:
+    product_type = PRODUCT_TYPES.get(offer.product_type, Product.Type.OTHER)
+    label = str(Product.Type(product_type).label)
+    slug = slugify(f"{product_type}")
+    group = ProductGroup.objects.filter(slug=slug).first() or product_group_create(
+        name=label, slug=slug
+    )
+    product = Product.objects.filter(group=group, type=product_type).order_by("pk").first()
+    return product or product_create(group=group, name=label, type=product_type, slug=slug)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: list[Plan]
+    repriced: list[Plan]
+
+
+@transaction.atomic
+def wholesale_plans_import(*, tenant, codes: list[str], markup: Markup) -> ImportResult:
+    currency = tenant_currency()
+    offers = {offer.code: offer for offer in wholesale_offer(tenant=tenant)}
+    created, repriced = [], []
+    for code in codes:
+        offer = offers.get(code)
+        if offer is None:
+            raise CatalogueImportError(
+                _("The provider does not offer “%(code)s”.") % {"code": code}
+            )
+        if offer.currency != currency:
+            raise CatalogueImportError(
+                _("“%(name)s” is priced in %(theirs)s and this site sells in %(ours)s.")
+                % {"name": offer.name, "theirs": offer.currency, "ours": currency}
+            )
+        prices = offer.retail(markup)
+        if offer.imported_plan is not None:
+            for cycle, (price, setup) in prices.items():
+                plan_price_set(plan=offer.imported_plan, cycle=cycle, price=price, setup_fee=setup)
+            repriced.append(offer.imported_plan)
+            continue
+        created.append(
+            plan_create(
+                product=_product_for(offer),
+                name=offer.name,
+                description=offer.description,
+                prices=prices,
+                upstream_plan_ref=offer.code,
+            )
+        )
+    return ImportResult(created, repriced)

@@ -1,0 +1,152 @@
+"""Reads of the reseller console: the dashboard's figures and the provider balance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Case, DecimalField, F, Q, Sum, Value, When
+from django.utils import timezone
+
+from billing.cycles import CYCLE_MONTHS, add_months
+from billing.models import Client, Invoice, Order, Payment, Refund, Service
+from billing.money import Money
+from billing.selectors import tenant_currency
+
+
+def month_starts(today: date, count: int = 12) -> list[date]:
+    """The first days of the last ``count`` months, oldest first, this month included."""
+    first = today.replace(day=1)
+    return [add_months(first, -offset) for offset in range(count - 1, -1, -1)]
+
+
+def _aware(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def revenue_by_month(months: list[date]) -> dict[date, Decimal]:
+    """Money received per month (payments, less refunds paid back), by the day it
+    arrived. Account credit applied to an invoice is not new money and is left out."""
+    totals = {month: Decimal(0) for month in months}
+    end = add_months(months[-1], 1)
+    for month, next_month in zip(months, [*months[1:], end], strict=True):
+        window = {"gte": _aware(month), "lt": _aware(next_month)}
+        received = Payment.objects.filter(
+            received_at__gte=window["gte"], received_at__lt=window["lt"]
+        ).exclude(method=Payment.Method.ACCOUNT_CREDIT)
+        refunded = Refund.objects.filter(
+            created_at__gte=window["gte"], created_at__lt=window["lt"], to_credit=False
+        )
+        totals[month] = (received.aggregate(s=Sum("amount"))["s"] or Decimal(0)) - (
+            refunded.aggregate(s=Sum("amount"))["s"] or Decimal(0)
+        )
+    return totals
+
+
+def _monthly_amount() -> Case:
+    return Case(
+        *[
+            When(billing_cycle=cycle, then=F("recurring_amount") / Value(Decimal(months)))
+            for cycle, months in CYCLE_MONTHS.items()
+        ],
+        default=Value(Decimal(0)),
+        output_field=DecimalField(max_digits=18, decimal_places=6),
+    )
+
+
+def mrr_on(day: date) -> Decimal:
+    """Monthly recurring revenue of the services running at the end of ``day``: each
+    recurring service's price divided by its cycle's months."""
+    moment = _aware(day + timedelta(days=1))
+    started = Q(activated_at__lt=moment) | Q(activated_at__isnull=True, registration_date__lte=day)
+    stopped = Q(cancelled_at__lt=moment) | Q(terminated_at__lt=moment)
+    running = (
+        Service.objects.filter(started)
+        .exclude(stopped)
+        .exclude(status=Service.Status.PENDING)
+        .exclude(billing_cycle="one_time")
+    )
+    return running.aggregate(mrr=Sum(_monthly_amount()))["mrr"] or Decimal(0)
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    month: date
+    revenue: Money
+    mrr: Money
+
+
+def dashboard_series(today: date, count: int = 12) -> list[MonthFigures]:
+    currency = tenant_currency()
+    months = month_starts(today, count)
+    revenue = revenue_by_month(months)
+    figures = []
+    for month in months:
+        month_end = min(add_months(month, 1) - timedelta(days=1), today)
+        figures.append(
+            MonthFigures(
+                month,
+                Money.of(revenue[month], currency),
+                Money.of(mrr_on(month_end), currency),
+            )
+        )
+    return figures
+
+
+def overdue_invoices(today: date):
+    return (
+        Invoice.objects.filter(status__in=Invoice.OPEN_STATUSES, due_date__lt=today)
+        .select_related("client")
+        .order_by("due_date")
+    )
+
+
+def dashboard_counts() -> dict[str, int]:
+    from resale.models import UpstreamCommand
+
+    return {
+        "clients": Client.objects.filter(status=Client.Status.ACTIVE).count(),
+        "services": Service.objects.filter(status=Service.Status.ACTIVE).count(),
+        "pending_orders": Order.objects.filter(status=Order.Status.PENDING).count(),
+        "failed_commands": UpstreamCommand.objects.filter(
+            state__in=[UpstreamCommand.State.FAILED, UpstreamCommand.State.AWAITING_FUNDS]
+        ).count(),
+    }
+
+
+@dataclass(frozen=True)
+class ProviderBalance:
+    balance: Money | None
+    available: Money | None
+    threshold: Money | None
+    error: str = ""
+
+    @property
+    def is_low(self) -> bool:
+        return bool(self.available is not None and self.threshold is not None) and (
+            self.available.amount < self.threshold.amount
+        )
+
+
+def provider_balance() -> ProviderBalance:
+    """This tenant's prepaid balance at its upstream, as the upstream reports it."""
+    from django.utils.translation import gettext as _
+
+    from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
+
+    try:
+        summary = upstream_for_current_tenant().balance()
+    except UpstreamRejected as exc:
+        if exc.code == "no_account":
+            return ProviderBalance(None, None, None, _("This site does not resell a provider."))
+        return ProviderBalance(None, None, None, str(exc))
+    except UpstreamUnavailable:
+        return ProviderBalance(None, None, None, _("The provider could not be reached."))
+    currency = summary.get("currency", "EUR")
+
+    def money(key: str) -> Money | None:
+        value = summary.get(key)
+        return Money.of(value, currency) if value not in (None, "") else None
+
+    return ProviderBalance(money("balance"), money("available"), money("low_balance_threshold"))

@@ -1,0 +1,28 @@
+"""Reseller console routes of a tenant host (namespace ``console``)."""
+
+from django.urls import path
+
+from tenants import console_views as views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("clients/", views.clients, name="clients"),
+    path("clients/new/", views.client_new, name="client-new"),
+    path("clients/<uuid:public_id>/", views.client_detail, name="client"),
+    path("clients/<uuid:public_id>/export/", views.client_export, name="client-export"),
+    path("orders/", views.orders, name="orders"),
+    path("orders/<uuid:public_id>/", views.order_detail, name="order"),
+    path("services/", views.services, name="services"),
+    path("services/<uuid:public_id>/", views.service_detail, name="service"),
+    path("invoices/", views.invoices, name="invoices"),
+    path("invoices/new/", views.invoice_new, name="invoice-new"),
+    path("invoices/<uuid:public_id>/", views.invoice_detail, name="invoice"),
+    path("invoices/<uuid:public_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),
+    path("catalogue/", views.catalogue, name="catalogue"),
+    path("catalogue/import/", views.catalogue_import_view, name="catalogue-import"),
+    path("branding/", views.branding, name="branding"),
+    path("domains/", views.domains_view, name="domains"),
+    path("staff/", views.staff_view, name="staff"),
+    path("upstream/", views.upstream, name="upstream"),
+    path("settings/", views.settings_view, name="settings"),
+]

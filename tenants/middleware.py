@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_public_schema_name
+
+
+class TenantMiddleware(TenantMainMiddleware):
+    """Picks the schema from the Host header. An unknown host is a plain 404 page and a
+    suspended tenant a plain "unavailable" page, neither of which names anybody else."""
+
+    def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
+        body = render_to_string("tenants/unknown_host.html", {"hostname": hostname})
+        return HttpResponse(body, status=404)
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        if request.path == "/tls/ask":
+            # Caddy asks from inside the network, under its own host name.
+            from tenants.views import tls_ask
+
+            connection.set_schema_to_public()
+            return tls_ask(request)
+        response = super().process_request(request)
+        if response is not None:
+            return response
+        tenant = request.tenant
+        if tenant.schema_name != get_public_schema_name() and not tenant.is_active:
+            connection.set_schema_to_public()
+            body = render_to_string("tenants/unavailable.html", {"tenant_name": tenant.name})
+            return HttpResponse(body, status=503, headers={"Retry-After": "3600"})
+        return None

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Tenant(TenantMixin):
+    """A legal entity that sells on Tessera: the platform itself, the provider's retail
+    brand, or a reseller. Each has its own PostgreSQL schema."""
+
+    class Kind(models.TextChoices):
+        PLATFORM = "platform", _("Platform")
+        RETAIL = "retail", _("Retail brand")
+        RESELLER = "reseller", _("Reseller")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+
+    name = models.CharField(_("display name"), max_length=200)
+    slug = models.SlugField(max_length=63, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.RESELLER)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    default_language = models.CharField(max_length=8, default="en")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Schemas are created explicitly by tenants.services.tenant_create, by cloning the
+    # template, so that a save() never silently replays migrations.
+    auto_create_schema = False
+    auto_drop_schema = True
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def primary_domain(self) -> Domain | None:
+        return self.domains.filter(is_primary=True).first()
+
+
+def _verification_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Domain(DomainMixin):
+    """A hostname that serves one tenant. Platform subdomains are verified from birth;
+    a reseller's own domain is verified by a DNS TXT record before it may get a
+    certificate or become primary."""
+
+    is_verified = models.BooleanField(default=False)
+    verification_token = models.CharField(max_length=64, default=_verification_token)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_primary", "domain"]
+
+    def __str__(self) -> str:
+        return self.domain

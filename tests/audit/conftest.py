@@ -1,0 +1,1 @@
+from tests.billing.conftest import in_tenant_a, shop  # noqa: F401  (fixtures)

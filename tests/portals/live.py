@@ -1,0 +1,72 @@
+"""The application served over real HTTP from a thread of the test process, for a browser
+or a reverse proxy to talk to, plus a committed shop tenant for it to serve."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from django.core.wsgi import get_wsgi_application
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from tests.conftest import PASSWORD
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:
+        return
+
+
+@contextmanager
+def wsgi_server() -> Iterator[int]:
+    """Serves the app on 127.0.0.1; yields the port."""
+    server = make_server(
+        "127.0.0.1",
+        0,
+        get_wsgi_application(),
+        server_class=_ThreadingServer,
+        handler_class=_QuietHandler,
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class LiveShop:
+    tenant: object
+    host: str
+    owner_email: str
+    shop: object
+
+
+def live_shop_make(tenant_factory, name: str = "Gamma Hosting") -> LiveShop:
+    """A committed tenant with the portal test shop and an owner who can log in."""
+    from accounts.models import User
+    from tests.portals.conftest import shop_build
+
+    created = tenant_factory(name)
+    tenant = created.tenant
+    with schema_context(tenant.schema_name):
+        owner = User.objects.get(kind=User.Kind.STAFF, role=User.Role.OWNER)
+        owner.set_password(PASSWORD)
+        owner.save()
+        client_user = User.objects.create_user(
+            f"client@{tenant.schema_name}.test", PASSWORD, kind=User.Kind.CLIENT
+        )
+        shop = shop_build(client_user)
+    connection.set_schema_to_public()
+    return LiveShop(tenant, created.domain.domain, owner.email, shop)

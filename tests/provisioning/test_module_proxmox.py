@@ -1,0 +1,213 @@
+"""The Proxmox VE module against a local cluster speaking ``/api2/json``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from provisioning.modules.base import PermanentModuleError, TransientModuleError
+from provisioning.modules.proxmox import ProxmoxModule, _disk_gb
+from tests.fakes.panels.proxmox import FakeProxmox
+from tests.provisioning.conftest import HANG_S, connection_to, new_spec
+
+ACTIONS: dict[str, Callable[[ProxmoxModule, str], object]] = {
+    "create_account": lambda m, _: m.create_account(new_spec("9000", domain="")),
+    "find_account": lambda m, rid: m.find_account("someone"),
+    "suspend": lambda m, rid: m.suspend(rid, "overdue"),
+    "unsuspend": lambda m, rid: m.unsuspend(rid),
+    "terminate": lambda m, rid: m.terminate(rid),
+    "change_package": lambda m, rid: m.change_package(rid, "9001"),
+    "sso_url": lambda m, rid: m.sso_url(rid),
+    "usage": lambda m, rid: m.usage(rid),
+    "test_connection": lambda m, _: m.test_connection(),
+}
+
+
+def vps_spec(template: str = "9000", **options):
+    return new_spec(template, domain="", **options)
+
+
+@pytest.fixture
+def account(proxmox: ProxmoxModule):
+    return proxmox.create_account(vps_spec())
+
+
+def test_test_connection(proxmox: ProxmoxModule) -> None:
+    assert proxmox.test_connection() == f"Proxmox VE {FakeProxmox.VERSION} on 127.0.0.1"
+
+
+def test_create_clones_the_template(proxmox: ProxmoxModule, pve: FakeProxmox) -> None:
+    spec = vps_spec(cpu=2, ram_mb=2048, disk_gb=25)
+    result = proxmox.create_account(spec)
+    vm = pve.accounts[spec.username]
+    assert str(vm["vmid"]) == result.remote_id == "100"
+    assert vm["status"] == "running" and "lock" not in vm
+    assert (vm["config"]["cores"], vm["config"]["memory"]) == ("2", "2048")
+    assert vm["config"]["scsi0"].endswith("size=25G")
+    assert vm["config"]["cipassword"] == spec.password  # cloud-init sets the root password
+    clone = next(r for r in pve.requests if r.path.endswith("/clone"))
+    assert clone.form() == {"newid": "100", "name": spec.username, "full": "1", "target": "pve1"}
+    assert any(r.path.endswith("/status") and "qmclone" in r.path for r in pve.requests)
+
+
+def test_create_on_another_node(pve: FakeProxmox) -> None:
+    connection = connection_to(pve, pve.token_id, pve.secret, node="pve2", task_poll_s=0.01)
+    with ProxmoxModule(connection) as module:
+        result = module.create_account(vps_spec())
+    assert pve.vms[int(result.remote_id)]["node"] == "pve2"
+
+
+def test_create_is_idempotent(proxmox: ProxmoxModule, pve: FakeProxmox) -> None:
+    spec = vps_spec()
+    first = proxmox.create_account(spec)
+    second = proxmox.create_account(spec)
+    assert second.remote_id == first.remote_id and second.details["reused"] is True
+    assert list(pve.accounts) == [spec.username]
+
+
+def test_create_from_a_missing_or_plain_vm(proxmox: ProxmoxModule, account) -> None:
+    with pytest.raises(PermanentModuleError, match="does not exist"):
+        proxmox.create_account(vps_spec("8888"))
+    with pytest.raises(PermanentModuleError, match="not a template"):
+        proxmox.create_account(vps_spec(account.remote_id))
+
+
+def test_invalid_name_is_permanent(proxmox: ProxmoxModule) -> None:
+    spec = vps_spec()
+    bad = type(spec)("bad_name!", spec.password, "", "9000", {})
+    with pytest.raises(PermanentModuleError, match="HTTP 400") as caught:
+        proxmox.create_account(bad)
+    assert "valid DNS name" in caught.value.panel_message
+
+
+def test_task_timeout_is_transient(pve: FakeProxmox) -> None:
+    pve.task_polls = 1000
+    connection = connection_to(pve, pve.token_id, pve.secret, task_poll_s=0.01, task_timeout_s=0.1)
+    with (
+        ProxmoxModule(connection) as module,
+        pytest.raises(TransientModuleError, match="still running"),
+    ):
+        module.create_account(vps_spec())
+
+
+def test_failed_task_is_permanent(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
+    original = pve._task_status
+
+    def failing(upid):
+        reply = original(upid)
+        if reply.body["data"].get("status") == "stopped":
+            reply.body["data"]["exitstatus"] = "command 'qm stop' failed: got timeout"
+        return reply
+
+    pve._task_status = failing
+    with pytest.raises(PermanentModuleError, match="qmstop task failed") as caught:
+        proxmox.suspend(account.remote_id)
+    assert "got timeout" in caught.value.panel_message
+
+
+def test_find_account(proxmox: ProxmoxModule, account) -> None:
+    found = proxmox.find_account(account.username)
+    assert found.remote_id == account.remote_id and found.details["node"] == "pve1"
+    assert proxmox.find_account("debian12-small") is None  # templates are not accounts
+
+
+def test_suspend_unsuspend(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
+    vm = pve.vms[int(account.remote_id)]
+    proxmox.suspend(account.remote_id, "overdue")
+    assert vm["status"] == "stopped"
+    proxmox.suspend(account.remote_id)
+    proxmox.unsuspend(account.remote_id)
+    proxmox.unsuspend(account.remote_id)  # already running: no "already running" error
+    assert vm["status"] == "running"
+
+
+def test_terminate_is_idempotent(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
+    proxmox.terminate(account.remote_id)
+    assert pve.accounts == {}
+    delete = next(r for r in pve.requests if r.method == "DELETE")
+    assert delete.query == {"purge": "1", "destroy-unreferenced-disks": "1"}
+    proxmox.terminate(account.remote_id)
+
+
+def test_change_package_copies_the_template(
+    proxmox: ProxmoxModule, pve: FakeProxmox, account
+) -> None:
+    proxmox.change_package(account.remote_id, "9001")
+    config = pve.vms[int(account.remote_id)]["config"]
+    assert (config["cores"], config["memory"]) == ("4", "8192")
+    assert config["scsi0"].endswith("size=80G")
+    proxmox.change_package(account.remote_id, "9000")  # downgrade keeps the disk
+    assert config["memory"] == "1024" and config["scsi0"].endswith("size=80G")
+
+
+def test_sso_url(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
+    url = proxmox.sso_url(account.remote_id)
+    assert url.startswith(f"http://127.0.0.1:{pve.port}/?console=kvm&novnc=1&node=pve1")
+    assert "vncticket=PVEVNC" in url and f"vmid={account.remote_id}" in url
+
+
+def test_usage(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
+    vm = pve.vms[int(account.remote_id)]
+    vm["netin"], vm["netout"] = 30 * 1024 * 1024, 10 * 1024 * 1024
+    usage = proxmox.usage(account.remote_id)
+    assert usage.bandwidth_mb == 40.0 and usage.disk_mb == 10240.0
+
+
+@pytest.mark.parametrize(
+    ("line", "gb"),
+    [
+        ("local-lvm:vm-1-disk-0,size=32G", 32.0),
+        ("x,size=512M", 0.5),
+        ("x,size=1T", 1024.0),
+        ("none", 0.0),
+    ],
+)
+def test_disk_sizes(line: str, gb: float) -> None:
+    assert _disk_gb(line) == gb
+
+
+# Failure modes, for every action.
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_http_500_is_transient(proxmox, pve: FakeProxmox, account, action) -> None:
+    pve.fail_next(5, status=500)
+    with pytest.raises(TransientModuleError, match="HTTP 500"):
+        ACTIONS[action](proxmox, account.remote_id)
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_timeout_is_transient(proxmox, pve: FakeProxmox, account, action) -> None:
+    pve.hang_next(5, seconds=HANG_S)
+    with pytest.raises(TransientModuleError, match="did not answer"):
+        ACTIONS[action](proxmox, account.remote_id)
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_malformed_reply_is_permanent(proxmox, pve: FakeProxmox, account, action) -> None:
+    pve.malform_next(5)
+    with pytest.raises(PermanentModuleError, match="not JSON"):
+        ACTIONS[action](proxmox, account.remote_id)
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_bad_credentials_are_permanent(pve: FakeProxmox, account, action) -> None:
+    with (
+        ProxmoxModule(connection_to(pve, pve.token_id, "wrong-secret")) as module,
+        pytest.raises(PermanentModuleError, match="refused the credentials") as caught,
+    ):
+        ACTIONS[action](module, account.remote_id)
+    assert caught.value.panel_message == "authentication failure"
+
+
+def test_retry_after_a_lost_clone_reply_makes_one_vm(
+    proxmox: ProxmoxModule, pve: FakeProxmox
+) -> None:
+    spec = vps_spec()
+    pve.hang_next(1, seconds=HANG_S, after=True, path="/clone")
+    with pytest.raises(TransientModuleError):
+        proxmox.create_account(spec)
+    pve.vms[100].pop("lock", None)  # the clone task finished meanwhile
+    assert proxmox.create_account(spec).details["reused"] is True
+    assert list(pve.accounts) == [spec.username]
