@@ -41,6 +41,10 @@ CREDIT_NOTE_TEMPLATE = "billing/documents/credit_note.html"
 # the template hash and so triggers a new rendering.
 _SHARED_TEMPLATES = ("billing/documents/document.html", "billing/documents/document.css")
 
+# PDF/A-3 keeps a document readable for the years the law asks it to be kept, and it is
+# the base a Factur-X e-invoice is made from (billing.einvoices).
+PDF_VARIANT = "pdf/a-3b"
+
 DEFAULT_ACCENT_COLOR = "#1f3b57"
 _COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 # Babel locale per interface language: dates and amounts follow the document's language.
@@ -208,6 +212,7 @@ def template_hash(kind: str, document_settings: DocumentSettings) -> str:
         digest.update(_template_source(name).encode())
         digest.update(b"\0")
     digest.update(json.dumps(document_settings.fingerprint(), sort_keys=True).encode())
+    digest.update(PDF_VARIANT.encode())
     return digest.hexdigest()
 
 
@@ -228,7 +233,7 @@ def document_pdf(doc: DocumentContext) -> bytes:
     from weasyprint import HTML
 
     html = document_html(doc)
-    return HTML(string=html, url_fetcher=_url_fetcher()).write_pdf()
+    return HTML(string=html, url_fetcher=_url_fetcher()).write_pdf(pdf_variant=PDF_VARIANT)
 
 
 def logo_data_uri(file: Any) -> str:

@@ -47,6 +47,8 @@ def party_seller(settings: BillingSettings) -> dict[str, Any]:
         "tax_id": settings.tax_id,
         "registration": settings.registration,
         "email": settings.email_from_address,
+        # The address line by line as well: an e-invoice has a field for each part.
+        "address": party_address(settings),
         "bank": {
             "account_holder": settings.legal_name,
             "bank_name": settings.bank_name,
@@ -65,6 +67,19 @@ def party_buyer(client: Client) -> dict[str, Any]:
         "vat_number": client.vat_number,
         "tax_id": client.tax_id,
         "email": client.email,
+        "kind": client.kind,
+        "address": party_address(client),
+    }
+
+
+def party_address(row: BillingSettings | Client) -> dict[str, str]:
+    return {
+        "line1": row.address_line1,
+        "line2": row.address_line2,
+        "postal_code": row.postal_code,
+        "city": row.city,
+        "region": row.region,
+        "country": row.country,
     }
 
 
