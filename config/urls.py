@@ -9,12 +9,12 @@ from tenants import views as tenant_views
 urlpatterns = [
     path("", tenant_views.storefront_home, name="home"),
     path("healthz", tenant_views.healthz, name="healthz"),
-    path(
-        "login/",
-        tenant_views.login_view,
-        name="login",
-    ),
+    path("login/", tenant_views.login_view, name="login"),
+    # The same two pages under the names allauth's own pages link to.
+    path("login/", tenant_views.login_view, name="account_login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", auth_views.LogoutView.as_view(), name="account_logout"),
+    path("auth/", include("accounts.urls")),
     path("login/link/<str:uidb64>/<str:token>/", login_link, name="login-link"),
     path("console/", include(("tenants.console_urls", "console"))),
     path("api/", include("billing.api.urls")),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import views as accounts_views
 from billing.errors import BillingError
 from billing.models import Order, Plan, ProductGroup
 from billing.services.commerce import (
@@ -428,13 +428,5 @@ def brand_asset(request: HttpRequest, kind: str) -> HttpResponse:
     return response
 
 
-class PortalLoginView(LoginView):
-    template_name = "accounts/login.html"
-
-    def get_default_redirect_url(self) -> str:
-        if is_staff_user(self.request.user):
-            return reverse("console:home")
-        return reverse("account:dashboard")
-
-
-login_view = localized(PortalLoginView.as_view())
+# Where a person lands after logging in is accounts.adapters.AccountAdapter's choice.
+login_view = localized(accounts_views.login_view)

@@ -42,6 +42,9 @@ SHARED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "billing",
     "resale",
     "provisioning",
@@ -53,6 +56,11 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "django.contrib.admin",
     "accounts",
+    # Sign-in, password reset and two-factor: their tables (e-mail addresses,
+    # authenticators) sit next to the users they belong to, in every schema.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "billing",
     "resale",
     "audit",
@@ -82,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -124,7 +133,10 @@ CACHES = {
 }
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -136,6 +148,39 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
+
+# django-allauth: the login form, password reset by e-mail, TOTP two-factor with recovery
+# codes (accounts/adapters.py ties them to the tenant of the host and its brand).
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+# Accounts are made at checkout or by a tenant's staff, never through an open sign-up;
+# the address is the one the tenant knows its client by.
+ACCOUNT_EMAIL_VERIFICATION = "none"
+# Sessions last SESSION_COOKIE_AGE, as they did before allauth.
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = "accounts.tokens.SchemaPasswordResetTokenGenerator"
+ACCOUNT_PREVENT_ENUMERATION = True
+# Failed logins: per address on this host (and per IP) in the cache, whose keys carry the
+# schema, so one tenant's attackers never lock out another tenant's people.
+LOGIN_ATTEMPTS_LIMIT = env_int("TESSERA_LOGIN_ATTEMPTS_LIMIT", 5)
+LOGIN_ATTEMPTS_TIMEOUT_S = env_int("TESSERA_LOGIN_ATTEMPTS_TIMEOUT_S", 300)
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": f"20/m/ip,{LOGIN_ATTEMPTS_LIMIT}/{LOGIN_ATTEMPTS_TIMEOUT_S}s/key",
+}
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+# The per-IP limits read the client address behind our own proxies (Caddy: 1), as the
+# API's do; otherwise every visitor would share the proxy's address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TESSERA_NUM_PROXIES", 0)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_PERIOD = 30
+MFA_TOTP_DIGITS = 6
+MFA_RECOVERY_CODE_COUNT = 10
 # A session cookie belongs to the host that set it: tenant A's cookie never reaches tenant B.
 SESSION_COOKIE_DOMAIN = None
 SESSION_COOKIE_HTTPONLY = True

@@ -12,3 +12,12 @@ DATABASES["default"]["TEST"] = {  # noqa: F405
     "NAME": f"test_{DATABASES['default']['NAME']}_{TEST_RUN_ID}"  # noqa: F405
 }
 CACHES["default"]["KEY_PREFIX"] = f"tessera-test-{TEST_RUN_ID}"  # noqa: F405
+# Every test client comes from 127.0.0.1: per-IP login limits would add up across the
+# whole suite. The per-account limit, the one the tests check, stays as it is.
+ACCOUNT_RATE_LIMITS = {
+    **ACCOUNT_RATE_LIMITS,  # noqa: F405
+    "login": "10000/m/ip",
+    "login_failed": f"10000/m/ip,{LOGIN_ATTEMPTS_LIMIT}/{LOGIN_ATTEMPTS_TIMEOUT_S}s/key",  # noqa: F405
+    "reset_password": "10000/m/ip,5/m/key",
+    "reset_password_from_key": "10000/m/ip",
+}

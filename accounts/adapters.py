@@ -1,0 +1,65 @@
+"""How django-allauth fits Tessera: one set of accounts per schema, each site under its
+own brand, no open sign-up (accounts are made at checkout or by a tenant's staff)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
+from allauth.mfa.adapter import DefaultMFAAdapter
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest
+from django.shortcuts import resolve_url
+from django.urls import reverse
+from django_tenants.utils import get_public_schema_name
+
+from billing.gateways.crypto import secret_decrypt, secret_encrypt
+
+
+def _brand(request: HttpRequest | None) -> dict[str, Any]:
+    from tenants.branding import branding_context
+
+    return branding_context(request)
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        from tenants.access import is_staff_user
+
+        if connection.schema_name == get_public_schema_name():
+            return resolve_url(settings.LOGIN_REDIRECT_URL)
+        if is_staff_user(request.user):
+            return reverse("console:home")
+        return reverse("account:dashboard")
+
+    def format_email_subject(self, subject: str) -> str:
+        # allauth would prefix the host name; a reseller's clients know it by its brand.
+        name = _brand(context.request).get("brand_name")
+        return f"[{name}] {subject}" if name else str(subject)
+
+    def send_mail(self, template_prefix: str, email: str, context_data: dict) -> None:
+        request = context.request
+        brand = _brand(request)
+        site = SimpleNamespace(name=brand.get("brand_name", ""), domain=request.get_host())
+        data = {"request": request, "email": email, "current_site": site, **brand}
+        data.update(context_data)
+        self.render_mail(template_prefix, email, data).send()
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    def get_totp_issuer(self) -> str:
+        # What the authenticator app shows next to the code: the site's own name, never
+        # the host or the provider behind a reseller.
+        return _brand(context.request).get("brand_name") or context.request.get_host()
+
+    def encrypt(self, text: str) -> str:
+        return secret_encrypt(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return secret_decrypt(encrypted_text)
