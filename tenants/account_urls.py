@@ -16,6 +16,7 @@ urlpatterns = [
     path("invoices/", views.invoices, name="invoices"),
     path("invoices/<uuid:public_id>/", views.invoice_detail, name="invoice"),
     path("invoices/<uuid:public_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),
+    path("invoices/<uuid:public_id>/einvoice/", views.invoice_einvoice, name="invoice-einvoice"),
     path("invoices/<uuid:public_id>/pay/", views.invoice_pay, name="invoice-pay"),
     path("profile/", views.profile, name="profile"),
     path("privacy/", views.privacy, name="privacy"),

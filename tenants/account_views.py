@@ -10,6 +10,7 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -26,6 +27,7 @@ from billing.selectors import (
 from billing.services import client_update, contact_create, service_cancel, service_change_plan
 from tenants.access import client_page
 from tenants.account_services import contact_remove, privacy_request_create
+from tenants.einvoice_ui import FACTUR_X, einvoice_download
 from tenants.forms import CancelServiceForm, ContactForm, ProfileForm
 from tenants.locale import language_cookie_set
 from tenants.paging import paginate
@@ -213,6 +215,18 @@ def invoice_pdf(request: HttpRequest, public_id) -> HttpResponse:
     filename = f"invoice-{invoice.number.replace('/', '-')}.pdf"
     return FileResponse(
         pdf.open("rb"), as_attachment=True, filename=filename, content_type="application/pdf"
+    )
+
+
+@client_page
+def invoice_einvoice(request: HttpRequest, public_id) -> HttpResponse:
+    invoice = get_object_or_404(_invoices(request), public_id=public_id)
+    return einvoice_download(
+        request,
+        document=invoice,
+        syntax=FACTUR_X,
+        back_url=reverse("account:invoice", kwargs={"public_id": invoice.public_id}),
+        pending_template="account/pdf_pending.html",
     )
 
 

@@ -18,6 +18,18 @@ urlpatterns = [
     path("invoices/new/", views.invoice_new, name="invoice-new"),
     path("invoices/<uuid:public_id>/", views.invoice_detail, name="invoice"),
     path("invoices/<uuid:public_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),
+    path("invoices/<uuid:public_id>/einvoice/", views.invoice_einvoice, name="invoice-einvoice"),
+    path("invoices/<uuid:public_id>/fatturapa/", views.invoice_fatturapa, name="invoice-fatturapa"),
+    path(
+        "credit-notes/<uuid:public_id>/einvoice/",
+        views.credit_note_einvoice,
+        name="credit-note-einvoice",
+    ),
+    path(
+        "credit-notes/<uuid:public_id>/fatturapa/",
+        views.credit_note_fatturapa,
+        name="credit-note-fatturapa",
+    ),
     path("catalogue/", views.catalogue, name="catalogue"),
     path("catalogue/import/", views.catalogue_import_view, name="catalogue-import"),
     path("branding/", views.branding, name="branding"),

@@ -22,6 +22,7 @@ from billing.documents import invoice_pdf_get
 from billing.errors import BillingError
 from billing.models import (
     Client,
+    CreditNote,
     Invoice,
     Order,
     Product,
@@ -61,6 +62,7 @@ from tenants.branding import (
     contrast_with_white,
 )
 from tenants.charts import ChartPoint, bar_line_chart
+from tenants.einvoice_ui import FACTUR_X, FATTURAPA, einvoice_download
 from tenants.forms import (
     BrandingForm,
     ClientForm,
@@ -502,6 +504,47 @@ def invoice_pdf(request: HttpRequest, public_id) -> HttpResponse:
         filename=f"invoice-{invoice.number.replace('/', '-')}.pdf",
         content_type="application/pdf",
     )
+
+
+def _einvoice(request: HttpRequest, document, invoice: Invoice, syntax: str) -> HttpResponse:
+    return einvoice_download(
+        request,
+        document=document,
+        syntax=syntax,
+        back_url=reverse("console:invoice", kwargs={"public_id": invoice.public_id}),
+        pending_template="console/pdf_pending.html",
+    )
+
+
+def _issued_invoice(public_id) -> Invoice:
+    invoice = get_object_or_404(Invoice, public_id=public_id)
+    if invoice.status == Invoice.Status.DRAFT:
+        raise Http404
+    return invoice
+
+
+@console_page
+def invoice_einvoice(request: HttpRequest, public_id) -> HttpResponse:
+    invoice = _issued_invoice(public_id)
+    return _einvoice(request, invoice, invoice, FACTUR_X)
+
+
+@console_page
+def invoice_fatturapa(request: HttpRequest, public_id) -> HttpResponse:
+    invoice = _issued_invoice(public_id)
+    return _einvoice(request, invoice, invoice, FATTURAPA)
+
+
+@console_page
+def credit_note_einvoice(request: HttpRequest, public_id) -> HttpResponse:
+    note = get_object_or_404(CreditNote.objects.select_related("invoice"), public_id=public_id)
+    return _einvoice(request, note, note.invoice, FACTUR_X)
+
+
+@console_page
+def credit_note_fatturapa(request: HttpRequest, public_id) -> HttpResponse:
+    note = get_object_or_404(CreditNote.objects.select_related("invoice"), public_id=public_id)
+    return _einvoice(request, note, note.invoice, FATTURAPA)
 
 
 # --- catalogue ---------------------------------------------------------------------------
