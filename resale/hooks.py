@@ -1,6 +1,7 @@
 """Where resale meets its neighbours: provisioning on the provider side, billing and the
 reseller's staff on the tenant side. Kept in one module so the flow can be read in one
-place; each function runs after the transaction that caused it has committed."""
+place. Each function runs after the transaction that caused it has committed, except
+``tenant_command_done``, which runs inside it (see ``outbox._complete``)."""
 
 from __future__ import annotations
 

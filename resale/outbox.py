@@ -155,10 +155,14 @@ def _next_unsent(command: UpstreamCommand) -> int | None:
 
 
 def _complete(command: UpstreamCommand) -> None:
+    """Marks the command done and applies its result in the same transaction: a worker
+    killed after the commit must not leave a command done and its service still pending."""
+    from resale import hooks
+
     command.state = UpstreamCommand.State.DONE
     command.completed_at = timezone.now()
     command.save()
-    transaction.on_commit(lambda: _apply_result(command, ok=True, error=""), robust=True)
+    hooks.tenant_command_done(command)
 
 
 def upstream_result_apply(
@@ -280,12 +284,6 @@ def upstream_command_check(*, command_id: int) -> None:
         UpstreamCommand.objects.filter(pk=command_id).update(
             next_attempt_at=timezone.now() + timedelta(seconds=settings.RESALE_SENT_RECHECK_S)
         )
-
-
-def _apply_result(command: UpstreamCommand, *, ok: bool, error: str) -> None:
-    from resale import hooks
-
-    hooks.tenant_command_done(command)
 
 
 def _notify_failed(command: UpstreamCommand) -> None:

@@ -106,14 +106,18 @@ def wait_for(
     timeout: float = 60.0,
     interval: float = 0.1,
     what: str = "condition",
+    describe: Callable[[], object] | None = None,
 ) -> object:
+    """``describe`` says what the world looked like when the wait ran out, so a timeout in
+    CI tells where things stuck."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {what}")
+    state = f"; state: {describe()}" if describe is not None else ""
+    raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {what}{state}")
 
 
 def service_status(world: ResaleWorld, service: Service) -> str:

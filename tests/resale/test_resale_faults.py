@@ -5,6 +5,7 @@ orders, and no command is lost. Then: 50 orders at once against a balance that c
 10."""
 
 import threading
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from django.test import override_settings
 from django_tenants.utils import schema_context
 
 from billing.models import Service
+from provisioning.models import ProvisioningJob
 from provisioning.modules.simulated import SimulatedModule
 from provisioning.services import provisioning_jobs_requeue_stale
 from resale.models import BalanceEntry, UpstreamCommand, UpstreamService
@@ -49,6 +51,31 @@ def _active_count(schema: str) -> int:
         return Service.objects.filter(status=Service.Status.ACTIVE).count()
 
 
+def _world_state(world) -> dict:
+    """Where each part of the flow stands: tenant services and commands, provider
+    services and provisioning jobs."""
+    with schema_context(world.schema):
+        services = Counter(Service.objects.values_list("status", flat=True))
+        commands = Counter(UpstreamCommand.objects.values_list("state", flat=True))
+        errors = Counter(
+            UpstreamCommand.objects.exclude(last_error="").values_list("last_error", flat=True)
+        )
+    upstream = Counter(
+        UpstreamService.objects.filter(account=world.account).values_list("status", flat=True)
+    )
+    jobs = Counter(
+        ProvisioningJob.objects.filter(service__server=world.server).values_list("state", flat=True)
+    )
+    connection.set_schema_to_public()
+    return {
+        "services": dict(services),
+        "commands": dict(commands),
+        "command_errors": dict(errors.most_common(3)),
+        "upstream_services": dict(upstream),
+        "jobs": dict(jobs),
+    }
+
+
 def test_two_hundred_orders_survive_faults_and_killed_workers(
     tenant_factory, celery_worker_factory
 ):
@@ -68,7 +95,13 @@ def test_two_hundred_orders_survive_faults_and_killed_workers(
         _relay(world.schema)
         return _active_count(world.schema) == orders
 
-    wait_for(settled, timeout=400, interval=1.0, what="every service active")
+    wait_for(
+        settled,
+        timeout=400,
+        interval=1.0,
+        what="every service active",
+        describe=lambda: _world_state(world),
+    )
 
     with schema_context(world.schema):
         commands = UpstreamCommand.objects.filter(action="create")
