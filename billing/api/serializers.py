@@ -673,6 +673,20 @@ class PdfPendingSerializer(serializers.Serializer):
     detail = serializers.CharField(read_only=True)
 
 
+class EInvoiceQuerySerializer(serializers.Serializer):
+    syntax = serializers.ChoiceField(
+        choices=[
+            ("factur-x", "Factur-X: the PDF/A-3 with the CII XML embedded"),
+            ("cii", "The CII XML alone (EN 16931)"),
+            ("fatturapa", "FatturaPA XML, for sellers in Italy"),
+        ],
+        default="factur-x",
+        required=False,
+        help_text="`factur-x` (PDF), `cii` (EN 16931 CII XML) or `fatturapa` (XML; only "
+        "when the seller is in Italy).",
+    )
+
+
 # --- resale ------------------------------------------------------------------------------
 
 

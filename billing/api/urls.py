@@ -51,12 +51,22 @@ v1_patterns = [
     path("invoices/<uuid:id>/pay/", views.InvoicePayView.as_view(), name="invoice-pay"),
     path("invoices/<uuid:id>/pdf/", views.InvoicePdfView.as_view(), name="invoice-pdf"),
     path(
+        "invoices/<uuid:id>/einvoice/",
+        views.InvoiceEInvoiceView.as_view(),
+        name="invoice-einvoice",
+    ),
+    path(
         "invoices/<uuid:id>/credit-notes/",
         views.InvoiceCreditNoteListView.as_view(),
         name="invoice-credit-notes",
     ),
     path("credit-notes/", views.CreditNoteListView.as_view(), name="credit-notes"),
     path("credit-notes/<uuid:id>/", views.CreditNoteDetailView.as_view(), name="credit-note"),
+    path(
+        "credit-notes/<uuid:id>/einvoice/",
+        views.CreditNoteEInvoiceView.as_view(),
+        name="credit-note-einvoice",
+    ),
     path("payments/", views.PaymentListView.as_view(), name="payments"),
     path("payments/<uuid:id>/", views.PaymentDetailView.as_view(), name="payment"),
     path("reseller/balance/", views.ResellerBalanceView.as_view(), name="reseller-balance"),

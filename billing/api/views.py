@@ -22,7 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.models import WebhookDelivery, WebhookEndpoint
-from billing import documents
+from billing import documents, einvoices, fatturapa
 from billing import services as billing_services
 from billing.api import serializers as s
 from billing.api import services as api_services
@@ -799,6 +799,96 @@ class InvoicePdfView(ApiView):
         filename = invoice.number.replace("/", "-")
         response["Content-Disposition"] = f'inline; filename="{filename}.pdf"'
         return response
+
+
+XML = "application/xml"
+PDF = "application/pdf"
+
+
+class EInvoiceView(ApiView):
+    """The e-invoice of an issued invoice or credit note (GET .../einvoice/)."""
+
+    required_scopes = {"GET": "invoices:read"}
+    schema_tag = "Invoices"
+    extra_problem_codes = (409,)
+
+    def einvoice(self, document: Any) -> HttpResponse | Response:
+        # A plain dict: from a QueryDict, DRF would read "?syntax=" as "not given".
+        query = s.EInvoiceQuerySerializer(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        syntax = query.validated_data["syntax"]
+        try:
+            if syntax == "cii":
+                content, content_type = einvoices.document_cii_xml(document=document), XML
+            elif syntax == "fatturapa":
+                content, content_type = fatturapa.document_fatturapa_xml(document=document), XML
+            else:
+                content, content_type = einvoices.document_facturx_get(document=document), PDF
+        except einvoices.EInvoiceError as exc:
+            raise ProblemError(409, str(exc), "einvoice_unavailable") from exc
+        if content is None:
+            return Response(
+                {"status": "pending", "detail": "The PDF is being prepared."},
+                status=status.HTTP_202_ACCEPTED,
+                headers={"Retry-After": "5"},
+            )
+        response = HttpResponse(content, content_type=content_type)
+        extension = "pdf" if content_type == PDF else "xml"
+        filename = einvoices.einvoice_filename(document, extension)
+        response["Content-Disposition"] = f'attachment; filename="{syntax}-{filename}"'
+        return response
+
+
+EINVOICE_RESPONSES = {
+    (200, PDF): OpenApiResponse(
+        OpenApiTypes.BINARY, "`syntax=factur-x`: the PDF/A-3 with the CII XML embedded."
+    ),
+    (200, XML): OpenApiResponse(
+        OpenApiTypes.STR, "`syntax=cii` or `syntax=fatturapa`: the XML document."
+    ),
+    202: s.PdfPendingSerializer,
+}
+EINVOICE_DESCRIPTION = (
+    "The document as an e-invoice: Factur-X (EN 16931) by default, its CII XML alone, or "
+    "FatturaPA when the seller is in Italy. Factur-X is made from the stored PDF: 202 "
+    "while that is being rendered (retry after Retry-After seconds). 409 when the "
+    "document is a draft, or when the seller's or client's data lacks what an e-invoice "
+    "must carry (the detail says what)."
+)
+
+
+class InvoiceEInvoiceView(EInvoiceView):
+    object_model = Invoice
+
+    def get_queryset(self):
+        return Invoice.objects.all()
+
+    @extend_schema(
+        operation_id="invoices_einvoice",
+        summary="The invoice as an e-invoice",
+        description=EINVOICE_DESCRIPTION,
+        parameters=[s.EInvoiceQuerySerializer],
+        responses=EINVOICE_RESPONSES,
+    )
+    def get(self, request, id: uuid.UUID):
+        return self.einvoice(self.get_object())
+
+
+class CreditNoteEInvoiceView(EInvoiceView):
+    object_model = CreditNote
+
+    def get_queryset(self):
+        return credit_notes_queryset()
+
+    @extend_schema(
+        operation_id="credit_notes_einvoice",
+        summary="The credit note as an e-invoice",
+        description=EINVOICE_DESCRIPTION,
+        parameters=[s.EInvoiceQuerySerializer],
+        responses=EINVOICE_RESPONSES,
+    )
+    def get(self, request, id: uuid.UUID):
+        return self.einvoice(self.get_object())
 
 
 class InvoiceCreditNoteListView(ApiView):
