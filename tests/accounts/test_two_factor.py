@@ -125,3 +125,21 @@ def test_provider_console_login_asks_for_the_code(platform_client, person_factor
     done = platform_client.post(AUTHENTICATE, {"code": totp_code(secret)})
     assert done.status_code == 302 and done["Location"] == "/admin/"
     assert platform_client.get("/admin/").status_code == 200
+
+
+def test_a_one_time_login_link_still_asks_for_the_code(tenant_a, person_factory):
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    person, secret = _enrolled_staff(tenant_a, person_factory)
+    with schema_context(tenant_a.schema):
+        person.refresh_from_db()
+        token = default_token_generator.make_token(person)
+    connection.set_schema_to_public()
+    browser = tenant_a.client()
+    response = browser.get(f"/login/link/{urlsafe_base64_encode(force_bytes(person.pk))}/{token}/")
+    assert response.status_code == 302 and response["Location"] == AUTHENTICATE
+    assert "_auth_user_id" not in browser.session
+    done = browser.post(AUTHENTICATE, {"code": totp_code(secret)})
+    assert done["Location"] == "/console/"
