@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from tenants import console_api_views as api_views
 from tenants import console_views as views
 
 urlpatterns = [
@@ -37,4 +38,27 @@ urlpatterns = [
     path("staff/", views.staff_view, name="staff"),
     path("upstream/", views.upstream, name="upstream"),
     path("settings/", views.settings_view, name="settings"),
+    path("api-keys/", api_views.api_keys, name="api-keys"),
+    path(
+        "api-keys/<uuid:public_id>/revoke/",
+        api_views.api_key_revoke_view,
+        name="api-key-revoke",
+    ),
+    path("webhooks/", api_views.webhook_endpoints, name="webhooks"),
+    path("webhooks/<uuid:public_id>/", api_views.webhook_endpoint, name="webhook"),
+    path(
+        "webhooks/<uuid:public_id>/rotate-secret/",
+        api_views.webhook_secret_rotate,
+        name="webhook-rotate",
+    ),
+    path(
+        "webhooks/<uuid:public_id>/delete/",
+        api_views.webhook_endpoint_delete,
+        name="webhook-delete",
+    ),
+    path(
+        "webhooks/<uuid:public_id>/deliveries/<uuid:delivery_id>/replay/",
+        api_views.webhook_delivery_replay,
+        name="webhook-replay",
+    ),
 ]

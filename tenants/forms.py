@@ -3,11 +3,16 @@ wrong in the visitor's language; the writes are done by services."""
 
 from __future__ import annotations
 
+import ipaddress
+from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -317,3 +322,140 @@ class MarkupForm(forms.Form):
 
 
 CYCLE_CHOICES = [(value, label) for value, label in BillingCycle.choices]
+
+
+# --- API keys and webhooks -------------------------------------------------------------
+
+
+def _scope_choices() -> list[tuple[str, str]]:
+    from billing.api.keys import SCOPES
+
+    return [(scope, f"{scope} — {gettext(text)}") for scope, text in SCOPES.items()]
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("What uses the key, for example “accounting sync”."),
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("A write scope includes reading the same things."),
+        error_messages={"required": _("Choose at least one scope.")},
+    )
+    expires_on = forms.DateField(
+        label=_("Expires on (optional)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("The key works until the end of this day. Empty: it never expires."),
+    )
+    allowed_ips = forms.CharField(
+        label=_("Allowed IP addresses (optional)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "203.0.113.7\n198.51.100.0/24"}),
+        help_text=_("One address or network (CIDR) per line. Empty: the key works from anywhere."),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Built per form, so the descriptions follow the page's language.
+        self.fields["scopes"].choices = _scope_choices()
+
+    def clean_expires_on(self) -> datetime | None:
+        day = self.cleaned_data["expires_on"]
+        if day is None:
+            return None
+        if day < timezone.localdate():
+            raise forms.ValidationError(_("The expiry date is in the past."))
+        return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+    def clean_allowed_ips(self) -> list[str]:
+        entries = self.cleaned_data["allowed_ips"].replace(",", "\n").split()
+        wrong = []
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                wrong.append(entry)
+        if wrong:
+            raise forms.ValidationError(
+                _(
+                    "Not an IP address or network: %(entries)s. Write addresses like "
+                    "203.0.113.7 or 2001:db8::1 and networks like 198.51.100.0/24."
+                )
+                % {"entries": ", ".join(wrong)}
+            )
+        return entries
+
+
+def _webhook_event_choices() -> list[tuple[str, str]]:
+    from billing.api.webhook_events import EVENT_TYPES, PING
+
+    # A ping goes to one endpoint when someone asks for it; nobody subscribes to it.
+    return [(event, event) for event in sorted(EVENT_TYPES - {PING})]
+
+
+def is_local_host(hostname: str) -> bool:
+    host = (hostname or "").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def webhook_local_allowed(url: str) -> bool:
+    """A developer's own machine may receive webhooks over plain http, in DEBUG only."""
+    return settings.DEBUG and is_local_host(urlsplit(url).hostname or "")
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.URLField(
+        label=_("URL"),
+        max_length=2000,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks/billing"}),
+        help_text=_("An https:// address on the internet that answers a POST with 2xx."),
+    )
+    description = forms.CharField(label=_("Description (optional)"), max_length=200, required=False)
+    events = forms.MultipleChoiceField(
+        label=_("Events"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every event, including ones added later."),
+    )
+    is_active = forms.BooleanField(
+        label=_("Active"), required=False, help_text=_("Paused endpoints receive nothing.")
+    )
+
+    def __init__(self, *args, editing: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["events"].choices = _webhook_event_choices()
+        if not editing:
+            # A new endpoint starts active; pausing is a change made later.
+            del self.fields["is_active"]
+
+    def clean_url(self) -> str:
+        from billing.api.webhooks import webhook_url_check
+        from billing.errors import BillingError
+
+        url = self.cleaned_data["url"].strip()
+        parts = urlsplit(url)
+        local = webhook_local_allowed(url)
+        if parts.scheme != "https" and not local:
+            raise forms.ValidationError(
+                _("Use an https:// address: events carry your clients' data.")
+            )
+        if parts.username or parts.password:
+            raise forms.ValidationError(
+                _("Leave the user name and password out of the address; check the signature.")
+            )
+        try:
+            return webhook_url_check(url, private_allowed=local)
+        except BillingError as exc:
+            raise forms.ValidationError(
+                _("The address must be reachable on the internet, not a private network.")
+            ) from exc

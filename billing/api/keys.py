@@ -18,14 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from django_tenants.utils import get_public_schema_name
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.settings import api_settings
 
 from accounts.models import ApiKey
+from audit.services import audit_record
 from billing.errors import BillingError
 
 TOKEN_START = "tsk_"
@@ -33,23 +35,28 @@ TOKEN_START = "tsk_"
 # precision is enough to tell a live key from a forgotten one.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
-# Scope → what it allows. A ``:write`` scope includes its ``:read``.
+# Scope → what it allows. A ``:write`` scope includes its ``:read``. The descriptions stay
+# English here (the API documents them); the console translates them when it shows them.
 SCOPES: dict[str, str] = {
-    "clients:read": "Read clients and their contacts.",
-    "clients:write": "Create and change clients and contacts.",
-    "catalogue:read": "Read products and plans.",
-    "orders:read": "Read orders.",
-    "orders:write": "Place orders.",
-    "services:read": "Read services.",
-    "services:write": "Suspend, unsuspend, terminate services, change plans, open panels.",
-    "invoices:read": "Read invoices, credit notes and their PDFs.",
-    "invoices:write": "Create and issue invoices, issue credit notes.",
-    "payments:read": "Read payments.",
-    "payments:write": "Record payments of invoices.",
-    "resale:read": "Read the balance and ledger at the provider and upstream commands.",
-    "resale:write": "Retry failed upstream commands.",
-    "webhooks:read": "Read webhook endpoints and the delivery log.",
-    "webhooks:write": "Manage webhook endpoints and replay deliveries.",
+    "clients:read": gettext_noop("Read clients and their contacts."),
+    "clients:write": gettext_noop("Create and change clients and contacts."),
+    "catalogue:read": gettext_noop("Read products and plans."),
+    "orders:read": gettext_noop("Read orders."),
+    "orders:write": gettext_noop("Place orders."),
+    "services:read": gettext_noop("Read services."),
+    "services:write": gettext_noop(
+        "Suspend, unsuspend, terminate services, change plans, open panels."
+    ),
+    "invoices:read": gettext_noop("Read invoices, credit notes and their PDFs."),
+    "invoices:write": gettext_noop("Create and issue invoices, issue credit notes."),
+    "payments:read": gettext_noop("Read payments."),
+    "payments:write": gettext_noop("Record payments of invoices."),
+    "resale:read": gettext_noop(
+        "Read the balance and ledger at the provider and upstream commands."
+    ),
+    "resale:write": gettext_noop("Retry failed upstream commands."),
+    "webhooks:read": gettext_noop("Read webhook endpoints and the delivery log."),
+    "webhooks:write": gettext_noop("Manage webhook endpoints and replay deliveries."),
 }
 
 
@@ -89,12 +96,26 @@ def _scopes_clean(scopes: Iterable[str]) -> list[str]:
     return scopes
 
 
+def _audit_fields(key: ApiKey) -> dict[str, Any]:
+    # Never the token nor its hash: the log is exported and read by people who must not
+    # be able to use the key.
+    return {
+        "name": key.name,
+        "prefix": key.prefix,
+        "scopes": key.scopes,
+        "allowed_ips": key.allowed_ips,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+    }
+
+
 @dataclass(frozen=True)
 class CreatedApiKey:
     key: ApiKey
     token: str  # shown once; only its hash is stored
 
 
+@transaction.atomic
 def api_key_create(
     *,
     name: str,
@@ -126,13 +147,30 @@ def api_key_create(
         expires_at=expires_at,
         created_by=created_by,
     )
+    audit_record(
+        action="api_key.created",
+        object_type="api_key",
+        object_id=key.public_id,
+        after=_audit_fields(key),
+    )
     return CreatedApiKey(key, token)
 
 
+@transaction.atomic
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    """Stops the key at once. Revoking a revoked key changes nothing and logs nothing."""
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
     if key.revoked_at is None:
+        before = _audit_fields(key)
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+        audit_record(
+            action="api_key.revoked",
+            object_type="api_key",
+            object_id=key.public_id,
+            before=before,
+            after=_audit_fields(key),
+        )
     return key
 
 

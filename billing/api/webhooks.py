@@ -34,6 +34,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import WebhookDelivery, WebhookEndpoint
+from audit.services import audit_record
 from billing.api.webhook_events import EVENT_TYPES, PING
 from billing.errors import BillingError
 
@@ -139,6 +140,23 @@ class CreatedEndpoint:
     secret: str  # returned once, to the creator
 
 
+def _audit_fields(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    # Never the secret, encrypted or not.
+    return {
+        "url": endpoint.url,
+        "events": endpoint.events,
+        "description": endpoint.description,
+        "is_active": endpoint.is_active,
+    }
+
+
+def _audit(action: str, endpoint: WebhookEndpoint, **values: Any) -> None:
+    audit_record(
+        action=action, object_type="webhook_endpoint", object_id=endpoint.public_id, **values
+    )
+
+
+@transaction.atomic
 def webhook_endpoint_create(
     *,
     url: str,
@@ -158,9 +176,22 @@ def webhook_endpoint_create(
         secret_encrypted=_fernet().encrypt(secret.encode()).decode(),
         private_network_allowed=private_network_allowed,
     )
+    _audit("webhook_endpoint.created", endpoint, after=_audit_fields(endpoint))
     return CreatedEndpoint(endpoint, secret)
 
 
+@transaction.atomic
+def webhook_endpoint_secret_rotate(*, endpoint: WebhookEndpoint) -> CreatedEndpoint:
+    """A new signing secret, returned once; the old one stops at once. Deliveries still
+    waiting for a retry are signed with the new secret when they go out."""
+    secret = secret_new()
+    endpoint.secret_encrypted = _fernet().encrypt(secret.encode()).decode()
+    endpoint.save(update_fields=["secret_encrypted", "updated_at"])
+    _audit("webhook_endpoint.secret_rotated", endpoint)
+    return CreatedEndpoint(endpoint, secret)
+
+
+@transaction.atomic
 def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
     unknown = set(changes) - {"url", "events", "description", "is_active"}
     if unknown:
@@ -173,14 +204,20 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> Web
         changes["events"] = _events_clean(changes["events"])
     if "description" in changes:
         changes["description"] = (changes["description"] or "")[:200]
+    before = _audit_fields(endpoint)
     for name, value in changes.items():
         setattr(endpoint, name, value)
     endpoint.save()
+    after = _audit_fields(endpoint)
+    if after != before:
+        _audit("webhook_endpoint.updated", endpoint, before=before, after=after)
     return endpoint
 
 
+@transaction.atomic
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     """Deletes the endpoint and its delivery log."""
+    _audit("webhook_endpoint.deleted", endpoint, before=_audit_fields(endpoint))
     endpoint.delete()
 
 
@@ -258,6 +295,7 @@ def webhook_endpoint_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     return delivery
 
 
+@transaction.atomic
 def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Sends the same event (same id, same payload) to the same endpoint again, as a new
     entry in the log."""
@@ -269,6 +307,17 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
         payload=delivery.payload,
         replay_of=original,
         next_attempt_at=timezone.now(),
+    )
+    audit_record(
+        action="webhook_delivery.replayed",
+        object_type="webhook_delivery",
+        object_id=replay.public_id,
+        after={
+            "endpoint": str(delivery.endpoint.public_id),
+            "event_id": str(delivery.event_id),
+            "event_type": delivery.event_type,
+            "replay_of": str(original.public_id),
+        },
     )
     transaction.on_commit(lambda: _queue(replay.pk), robust=True)
     return replay

@@ -34,6 +34,8 @@ LIST_PAGES = [
     "/console/staff/",
     "/console/upstream/",
     "/console/settings/",
+    "/console/api-keys/",
+    "/console/webhooks/",
 ]
 # Page → the capability its POST needs.
 WRITES = {
@@ -45,6 +47,8 @@ WRITES = {
     "/console/staff/": "admin",
     "/console/upstream/": "service",
     "/console/settings/": "admin",
+    "/console/api-keys/": "admin",
+    "/console/webhooks/": "admin",
 }
 CAN = {
     "money": {"owner", "admin", "billing"},
