@@ -451,7 +451,10 @@ class WebhookEndpointForm(forms.Form):
             )
         if parts.username or parts.password:
             raise forms.ValidationError(
-                _("Leave the user name and password out of the address; check the signature.")
+                _(
+                    "Leave the user name and password out of the address: the signature "
+                    "already proves where each event comes from."
+                )
             )
         try:
             return webhook_url_check(url, private_allowed=local)

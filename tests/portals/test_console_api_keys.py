@@ -177,3 +177,20 @@ def test_another_tenants_key_is_404(tenant_a, tenant_b):
         assert ApiKey.objects.get(pk=created.key.pk).revoked_at is None
     # And B's key does nothing on A's host.
     assert Api(tenant_a.host, created.token).get("/api/v1/clients/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("it", ["Chiavi API", "Crea una chiave API", "Leggere i clienti e i loro contatti."]),
+        ("ru", ["Ключи API", "Создать ключ API", "Чтение клиентов и их контактов."]),
+    ],
+)
+def test_the_page_and_its_errors_are_translated(tenant_a, language, words):
+    browser = tenant_a.client(tenant_a.owner)
+    browser.cookies["django_language"] = language
+    body = browser.get(PAGE).content.decode()
+    for word in words:
+        assert word in body
+    error = _create(browser, allowed_ips="nope").content.decode()
+    assert {"it": "Non è un indirizzo IP", "ru": "Это не IP-адрес"}[language] in error

@@ -235,3 +235,11 @@ def test_another_tenants_endpoint_and_deliveries_are_404(tenant_a, tenant_b, que
     assert "beta.example.com" not in browser.get(PAGE).content.decode()
     with schema_context(tenant_b.schema):
         assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 1
+
+
+def test_the_page_and_its_errors_are_translated(tenant_a):
+    browser = tenant_a.client(tenant_a.owner)
+    browser.cookies["django_language"] = "it"
+    response = browser.post(PAGE, {"url": "http://hooks.example.com/x"})
+    body = response.content.decode()
+    assert "Aggiungi un endpoint" in body and "Usa un indirizzo https://" in body
