@@ -27,6 +27,7 @@ from billing.errors import BillingError
 from billing.gateways import (
     GatewayConfigError,
     GatewayUnavailable,
+    HostedPage,
     IntentStatus,
     MethodSetup,
     PaymentGateway,
@@ -274,6 +275,21 @@ def payment_method_remove(*, method: SavedPaymentMethod) -> None:
     )
 
 
+def payment_methods_expiry(*, client: Client) -> dict[str, tuple[int, int]]:
+    """When each of the client's saved cards expires, as the gateway says now. Not kept
+    here: a saved card is stored as brand and last four only."""
+    gateway = _card_gateway()
+    found: dict[str, tuple[int, int]] = {}
+    customers = GatewayCustomer.objects.filter(
+        client=client, gateway=gateway.name, account_ref=gateway.account_ref
+    )
+    for customer in customers:
+        for method in gateway.methods_list(customer_ref=customer.customer_ref):
+            if method.exp_month and method.exp_year:
+                found[method.reference] = (method.exp_month, method.exp_year)
+    return found
+
+
 def autocharge_method(client: Client | int) -> SavedPaymentMethod | None:
     client_id = client.pk if isinstance(client, Client) else client
     return (
@@ -375,6 +391,236 @@ def invoice_pay_start(
     state = gateway.payment_start(request, idempotency_key=f"attempt:{attempt.public_id}")
     attempt = payment_attempt_apply(attempt=attempt, state=state)
     return CheckoutStart(attempt=attempt, client_secret=state.client_secret)
+
+
+# --- paying on the provider's hosted page ---------------------------------------------
+
+
+def card_payments_available() -> bool:
+    """Whether this site's clients can pay by card now (without asking the gateway)."""
+    row = payment_settings_get()
+    if row.stripe_mode == PaymentSettings.StripeMode.CONNECT:
+        return bool(row.stripe_account_id and row.stripe_charges_enabled)
+    return row.stripe_mode == PaymentSettings.StripeMode.OWN_KEYS
+
+
+@dataclass(frozen=True)
+class HostedCheckout:
+    """Where to send the client's browser: the gateway's own payment page."""
+
+    attempt: PaymentAttempt | None
+    url: str
+    reference: str
+
+
+# Stripe puts the page's id where the address says {CHECKOUT_SESSION_ID}, unencoded.
+_SESSION_PARAM = "&session={CHECKOUT_SESSION_ID}"
+
+
+def _with_query(url: str, **params: str) -> str:
+    from urllib.parse import urlencode
+
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+
+
+def invoice_checkout_start(
+    *,
+    invoice: Invoice,
+    return_url: str,
+    item_name: str,
+    save_method: bool = False,
+    locale: str | None = None,
+    idempotency_key: str | None = None,
+    gateway_name: str = "stripe",
+) -> HostedCheckout:
+    """The client pays what is due on the invoice on the gateway's page. Its browser
+    comes back to ``return_url`` with ``attempt`` and the page's ``session`` in the
+    query (or ``attempt`` and ``cancelled=1`` when it gave up); the attempt is settled by
+    ``invoice_checkout_finish`` or by the gateway's webhook, whichever comes first, and
+    the money is booked once."""
+    due = _open_amount(invoice)
+    gateway = _card_gateway(gateway_name)
+    customer = None
+    if save_method:
+        customer = gateway_customer_ensure(client=invoice.client, gateway=gateway)
+    attempt, _created = PaymentAttempt.objects.get_or_create(
+        idempotency_key=idempotency_key or f"hosted:{uuid.uuid4()}",
+        defaults={
+            "invoice": invoice,
+            "client_id": invoice.client_id,
+            "kind": PaymentAttempt.Kind.CHECKOUT,
+            "gateway": gateway.name,
+            "account_ref": gateway.account_ref,
+            "currency": due.currency,
+            "amount": due.amount,
+            # The gateway's page asks for 3-D Secure itself: no e-mail with a link.
+            "action_notified_at": timezone.now(),
+        },
+    )
+    if attempt.invoice_id != invoice.pk:
+        raise BillingError("This idempotency key was already used for another payment.")
+    page = gateway.hosted_payment_start(
+        PaymentRequest(
+            amount=attempt.money,
+            order_ref=str(invoice.public_id),
+            schema=_schema(),
+            description=item_name,
+            customer_ref=customer.customer_ref if customer else None,
+            save_method=save_method,
+            metadata={META_ATTEMPT: str(attempt.public_id)},
+        ),
+        # Per attempt: a retried request gets the same page back, not a second one.
+        idempotency_key=f"hosted-attempt:{attempt.public_id}",
+        success_url=_with_query(return_url, attempt=str(attempt.public_id)) + _SESSION_PARAM,
+        cancel_url=_with_query(return_url, attempt=str(attempt.public_id), cancelled="1"),
+        locale=locale,
+    )
+    if not page.url:
+        raise GatewayConfigError("The payment page has no address.")
+    PaymentAttempt.objects.filter(pk=attempt.pk, status=A.CREATED).update(
+        status=A.PENDING, updated_at=timezone.now()
+    )
+    attempt.refresh_from_db()
+    return HostedCheckout(attempt=attempt, url=page.url, reference=page.reference)
+
+
+def invoice_checkout_finish(*, attempt: PaymentAttempt, reference: str) -> PaymentAttempt:
+    """The client's browser is back from the gateway's page ``reference``: its payment is
+    read from the gateway and applied now, so the invoice page that follows shows it
+    whether or not the webhook came first."""
+    gateway = gateway_for(attempt.gateway)
+    page = gateway.hosted_page_get(reference=reference)
+    if page.mode != "payment" or page.metadata.get(META_ATTEMPT) != str(attempt.public_id):
+        raise BillingError("That payment page is not this payment's.")
+    return _hosted_payment_apply(attempt=attempt, page=page, gateway=gateway)
+
+
+def _hosted_payment_apply(
+    *, attempt: PaymentAttempt, page: HostedPage, gateway: PaymentGateway
+) -> PaymentAttempt:
+    if page.customer_ref:
+        # The client asked to keep the card: it shows among its saved cards at once.
+        customer = GatewayCustomer.objects.filter(
+            gateway=gateway.name, customer_ref=page.customer_ref, client_id=attempt.client_id
+        ).first()
+        if customer is not None and page.complete:
+            payment_methods_sync(customer=customer)
+    if page.payment_reference:
+        state = gateway.payment_finish(reference=page.payment_reference)
+        return payment_attempt_apply(attempt=attempt, state=state)
+    if page.expired:
+        return invoice_checkout_expire(attempt=attempt)
+    return attempt
+
+
+def invoice_checkout_expire(*, attempt: PaymentAttempt) -> PaymentAttempt:
+    """The gateway's page expired before the client paid anything on it."""
+    PaymentAttempt.objects.filter(
+        pk=attempt.pk, intent_ref="", status__in=[A.CREATED, A.PENDING]
+    ).update(status=A.CANCELED, completed_at=timezone.now(), updated_at=timezone.now())
+    attempt.refresh_from_db()
+    return attempt
+
+
+def hosted_page_effect_prepare(*, reference: str, gateway_name: str = "stripe") -> Any:
+    """What a webhook about a finished or expired hosted page changes here: the attempt it
+    paid, or the card it saved. Reads the gateway now (outside any transaction) and
+    returns the change to apply inside one, or None."""
+    gateway = gateway_for(gateway_name)
+    page = gateway.hosted_page_get(reference=reference)
+    if page.mode == "payment":
+        attempt = PaymentAttempt.objects.filter(
+            public_id=_uuid_or_none(page.metadata.get(META_ATTEMPT))
+        ).first()
+        if attempt is None:
+            return None
+        state = (
+            gateway.payment_finish(reference=page.payment_reference)
+            if page.payment_reference
+            else None
+        )
+        if state is not None:
+            return lambda: payment_attempt_apply(attempt=attempt, state=state)
+        if page.expired:
+            return lambda: invoice_checkout_expire(attempt=attempt)
+        return None
+    if not (page.complete and page.customer_ref):
+        return None
+    customer = GatewayCustomer.objects.filter(
+        gateway=gateway.name, customer_ref=page.customer_ref
+    ).first()
+    if customer is None:
+        return None
+    listed = gateway.methods_list(customer_ref=page.customer_ref)
+    consent_at = consent_from_metadata(dict(page.setup_metadata))
+    return lambda: payment_methods_apply(
+        customer=customer,
+        listed=listed,
+        autocharge_ref=page.method_ref if consent_at else None,
+        consent_at=consent_at,
+    )
+
+
+def _uuid_or_none(value: str | None) -> str | None:
+    try:
+        return str(uuid.UUID(value or ""))
+    except ValueError:
+        return None
+
+
+def payment_method_checkout_start(
+    *,
+    client: Client,
+    return_url: str,
+    autocharge: bool = False,
+    locale: str | None = None,
+    gateway_name: str = "stripe",
+) -> HostedCheckout:
+    """The client saves a card on the gateway's page. Its browser comes back to
+    ``return_url`` with ``session`` in the query (or ``cancelled=1``). ``autocharge`` is
+    its consent, given now, to have its invoices charged to that card."""
+    gateway = _card_gateway(gateway_name)
+    customer = gateway_customer_ensure(client=client, gateway=gateway)
+    metadata = {META_CLIENT: str(client.public_id), "tenant_schema": _schema()}
+    if autocharge:
+        metadata |= {META_AUTOCHARGE: "1", META_CONSENT_AT: timezone.now().isoformat()}
+    page = gateway.hosted_setup_start(
+        customer_ref=customer.customer_ref,
+        idempotency_key=f"hosted-setup:{uuid.uuid4()}",
+        # Stripe puts the page's id where the address says {CHECKOUT_SESSION_ID}.
+        success_url=_with_query(return_url, saved="1") + _SESSION_PARAM,
+        cancel_url=_with_query(return_url, cancelled="1"),
+        locale=locale,
+        metadata=metadata,
+    )
+    if not page.url:
+        raise GatewayConfigError("The payment page has no address.")
+    return HostedCheckout(attempt=None, url=page.url, reference=page.reference)
+
+
+def payment_method_checkout_finish(
+    *, client: Client, reference: str, gateway_name: str = "stripe"
+) -> SavedPaymentMethod | None:
+    """The client is back from saving a card: the card it saved, now listed here, or None
+    when the page was not completed."""
+    gateway = gateway_for(gateway_name)
+    page = gateway.hosted_page_get(reference=reference)
+    if page.mode != "setup" or page.metadata.get(META_CLIENT) != str(client.public_id):
+        raise BillingError("That payment page is not yours.")
+    customer = GatewayCustomer.objects.filter(
+        gateway=gateway.name, customer_ref=page.customer_ref or "", client=client
+    ).first()
+    if customer is None or not page.complete or not page.method_ref:
+        return None
+    consent_at = consent_from_metadata(dict(page.setup_metadata))
+    payment_methods_sync(
+        customer=customer,
+        autocharge_ref=page.method_ref if consent_at else None,
+        consent_at=consent_at,
+    )
+    return SavedPaymentMethod.objects.filter(
+        gateway=gateway.name, method_ref=page.method_ref, client=client
+    ).first()
 
 
 def payment_attempt_sync(*, attempt: PaymentAttempt) -> PaymentAttempt:

@@ -263,6 +263,38 @@ class Refund:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckoutSession:
+    """A Stripe-hosted payment page. ``payment_intent`` (mode "payment") exists once the
+    cardholder submitted a card; ``setup_intent`` (mode "setup") from the start."""
+
+    id: str
+    mode: str
+    status: str  # open | complete | expired
+    payment_status: str  # unpaid | paid | no_payment_required
+    url: str | None
+    customer: str | None
+    payment_intent: str | None
+    setup_intent: str | None
+    # From the expanded SetupIntent: the card it saved and the metadata it carries.
+    setup_payment_method: str | None
+    setup_metadata: dict[str, str]
+    amount_total_minor: int | None
+    currency: str | None
+    metadata: dict[str, str]
+    account: str | None
+
+    @property
+    def amount_total(self) -> Decimal | None:
+        if self.amount_total_minor is None or not self.currency:
+            return None
+        return from_minor(self.amount_total_minor, self.currency)
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectedAccount:
     id: str
     type: str | None
@@ -496,6 +528,28 @@ def _payment_intent(data: dict[str, Any], account: str | None) -> PaymentIntent:
         last_payment_error_decline_code=error.get("decline_code"),
         application_fee_amount_minor=data.get("application_fee_amount"),
         amount_refunded_minor=charge.get("amount_refunded") if isinstance(charge, dict) else None,
+        metadata=_metadata(data.get("metadata")),
+        account=account,
+    )
+
+
+def _checkout_session(data: dict[str, Any], account: str | None) -> CheckoutSession:
+    setup = data.get("setup_intent")
+    setup = setup if isinstance(setup, dict) else {}
+    currency = data.get("currency")
+    return CheckoutSession(
+        id=data["id"],
+        mode=data.get("mode") or "payment",
+        status=data.get("status") or "open",
+        payment_status=data.get("payment_status") or "unpaid",
+        url=data.get("url"),
+        customer=_id(data.get("customer")),
+        payment_intent=_id(data.get("payment_intent")),
+        setup_intent=_id(data.get("setup_intent")),
+        setup_payment_method=_id(setup.get("payment_method")),
+        setup_metadata=_metadata(setup.get("metadata")),
+        amount_total_minor=data.get("amount_total"),
+        currency=currency.upper() if currency else None,
         metadata=_metadata(data.get("metadata")),
         account=account,
     )
@@ -765,6 +819,109 @@ def refund_create(
             params=params, options=_options(account, idempotency_key)
         )
     return _refund(_plain(obj), account)
+
+
+# --- Checkout (the payment page Stripe hosts) ----------------------------------------
+
+
+def checkout_session_create(
+    *,
+    api_key: str,
+    account: str | None,
+    idempotency_key: str,
+    mode: Literal["payment", "setup"],
+    success_url: str,
+    cancel_url: str,
+    customer_id: str | None = None,
+    amount: Decimal | None = None,
+    currency: str | None = None,
+    item_name: str | None = None,
+    invoice_id: str | None = None,
+    tenant_schema: str | None = None,
+    application_fee: Decimal | None = None,
+    setup_future_usage: Literal["off_session", "on_session"] | None = None,
+    description: str | None = None,
+    locale: str | None = None,
+    client_reference_id: str | None = None,
+    intent_metadata: Mapping[str, str] | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> CheckoutSession:
+    """A hosted page where the cardholder pays ``amount`` (mode "payment", one line named
+    ``item_name``) or saves a card (mode "setup"), then is sent to ``success_url``; Stripe
+    puts the session id where ``success_url`` says ``{CHECKOUT_SESSION_ID}``.
+
+    ``intent_metadata`` goes on the PaymentIntent or SetupIntent the page creates, so
+    their webhooks carry it too; in payment mode it gets the invoice id and tenant schema
+    like ``payment_intent_create``. ``application_fee`` is the platform's cut of a direct
+    charge and needs ``account``."""
+    params: dict[str, Any] = {
+        "mode": mode,
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "payment_method_types": ["card"],
+        "metadata": _metadata(metadata),
+    }
+    if customer_id:
+        params["customer"] = customer_id
+    if locale:
+        params["locale"] = locale
+    if client_reference_id:
+        params["client_reference_id"] = client_reference_id
+    if mode == "payment":
+        if amount is None or not currency or not item_name:
+            raise ValueError("A payment page needs an amount, its currency and an item name.")
+        code = currency_validate(currency)
+        params["line_items"] = [
+            {
+                "price_data": {
+                    "currency": code.lower(),
+                    "unit_amount": _positive_minor(amount, code, "amount"),
+                    "product_data": {"name": item_name},
+                },
+                "quantity": 1,
+            }
+        ]
+        intent: dict[str, Any] = {"metadata": _metadata(intent_metadata)}
+        if invoice_id is not None:
+            intent["metadata"][META_INVOICE_ID] = str(invoice_id)
+        if tenant_schema is not None:
+            intent["metadata"][META_TENANT_SCHEMA] = tenant_schema
+        if application_fee is not None:
+            if not account:
+                raise ValueError(
+                    "A platform fee applies only to a direct charge on a connected account."
+                )
+            intent["application_fee_amount"] = to_minor(application_fee, code)
+        if setup_future_usage:
+            intent["setup_future_usage"] = setup_future_usage
+        if description:
+            intent["description"] = description
+        params["payment_intent_data"] = intent
+    else:
+        if amount is not None or application_fee is not None or setup_future_usage:
+            raise ValueError("A page that saves a card charges nothing.")
+        params["setup_intent_data"] = {"metadata": _metadata(intent_metadata)}
+        if description:
+            params["setup_intent_data"]["description"] = description
+    with _stripe_errors():
+        obj = _client(api_key).v1.checkout.sessions.create(
+            params=params, options=_options(account, idempotency_key)
+        )
+    return _checkout_session(_plain(obj), account)
+
+
+def checkout_session_retrieve(
+    *,
+    api_key: str,
+    account: str | None,
+    session_id: str,
+) -> CheckoutSession:
+    """The session now, with its SetupIntent expanded (the card a setup page saved)."""
+    with _stripe_errors():
+        obj = _client(api_key).v1.checkout.sessions.retrieve(
+            session_id, params={"expand": ["setup_intent"]}, options=_options(account)
+        )
+    return _checkout_session(_plain(obj), account)
 
 
 # --- Connect --------------------------------------------------------------------------

@@ -212,7 +212,21 @@ def _prepare(event: stripe_api.WebhookEvent) -> Effect | None:
         return _methods_effect(customer_ref=customer_ref)
     if kind == "account.updated":
         return _account_effect(obj.get("id"))
+    if kind in _HOSTED_PAGE_EVENTS and obj.get("object") == "checkout.session":
+        from billing.payment_flows import hosted_page_effect_prepare
+
+        return hosted_page_effect_prepare(reference=obj.get("id") or "")
     return None
+
+
+# A Checkout page finished (paid, saved a card, or the bank settled a delayed payment)
+# or expired unpaid.
+_HOSTED_PAGE_EVENTS = {
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+}
 
 
 def _intent_effect(intent_id: str | None, metadata: dict) -> Effect | None:

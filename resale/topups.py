@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from billing import stripe_api
 from billing.gateways import (
     GatewayConfigError,
     GatewayUnavailable,
+    HostedPage,
     IntentStatus,
     MethodSetup,
     PaymentRequest,
@@ -136,6 +138,96 @@ def reseller_topup_start(
     if save_card and topup.status == T.SUCCEEDED:
         reseller_card_sync(account=account, method_ref=state.method_ref)
     return TopUpStart(topup, state.client_secret)
+
+
+def reseller_topup_checkout_start(
+    *,
+    account: ResellerAccount,
+    amount: Any,
+    return_url: str,
+    item_name: str,
+    save_card: bool = False,
+    locale: str | None = None,
+) -> tuple[ResellerTopUp, str]:
+    """The reseller tops up on Stripe's payment page, on the provider's own account. Its
+    browser comes back to ``return_url`` with ``topup`` and the page's ``session`` (or
+    ``cancelled=1``); the return or the platform's webhook, whichever comes first, adds
+    the money to the balance, once. Returns the top-up and the page's address."""
+    try:
+        money = amount_validate(amount, account.currency)
+    except (TypeError, ValueError) as exc:
+        raise ResaleError(str(exc)) from exc
+    if money.amount <= 0:
+        raise ResaleError("A top-up must be more than zero.")
+    gateway = stripe_gateway_for_platform()
+    customer_ref = _customer_ensure(account) if save_card else None
+    topup = ResellerTopUp.objects.create(
+        account=account,
+        currency=money.currency,
+        amount_value=money.amount,
+        idempotency_key=f"topup-page:{uuid.uuid4()}",
+    )
+    separator = "&" if "?" in return_url else "?"
+    back = f"{return_url}{separator}topup={topup.public_id}"
+    page = gateway.hosted_payment_start(
+        PaymentRequest(
+            amount=money,
+            order_ref=f"topup:{topup.public_id}",
+            schema=get_public_schema_name(),
+            description=item_name,
+            customer_ref=customer_ref,
+            save_method=save_card,
+            metadata={META_TOPUP: topup.public_id, META_RESELLER: account.public_id},
+        ),
+        idempotency_key=f"topup-page:{topup.public_id}",
+        # Stripe puts the page's id where the address says {CHECKOUT_SESSION_ID}.
+        success_url=f"{back}&session={{CHECKOUT_SESSION_ID}}",
+        cancel_url=f"{back}&cancelled=1",
+        locale=locale,
+    )
+    if not page.url:
+        raise GatewayConfigError("The payment page has no address.")
+    ResellerTopUp.objects.filter(pk=topup.pk, status=T.CREATED).update(status=T.PENDING)
+    topup.refresh_from_db()
+    return topup, page.url
+
+
+def reseller_topup_checkout_finish(*, topup: ResellerTopUp, reference: str) -> ResellerTopUp:
+    """The reseller is back from Stripe's page ``reference``: its payment is applied now."""
+    gateway = stripe_gateway_for_platform()
+    page = gateway.hosted_page_get(reference=reference)
+    if page.mode != "payment" or page.metadata.get(META_TOPUP) != topup.public_id:
+        raise ResaleError("That payment page is not this top-up's.")
+    return _topup_page_effect(topup=topup, page=page)()
+
+
+def _topup_page_effect(*, topup: ResellerTopUp, page: HostedPage) -> Callable[[], ResellerTopUp]:
+    """Reads what the page did from Stripe now; the returned function applies it (in
+    the webhook's transaction, or at once on the reseller's return)."""
+    gateway = stripe_gateway_for_platform()
+    state = (
+        gateway.payment_finish(reference=page.payment_reference) if page.payment_reference else None
+    )
+    listed = None
+    if state is not None and state.succeeded and page.customer_ref:
+        # The reseller asked to keep the card for the next top-ups.
+        listed = gateway.methods_list(customer_ref=page.customer_ref)
+
+    def apply() -> ResellerTopUp:
+        if state is not None:
+            applied = reseller_topup_apply(topup=topup, state=state)
+            if listed is not None and applied.status == T.SUCCEEDED:
+                reseller_card_apply(
+                    account=applied.account, listed=listed, method_ref=state.method_ref
+                )
+            return applied
+        if page.expired:
+            ResellerTopUp.objects.filter(pk=topup.pk, intent_id="", status__in=_IN_FLIGHT).update(
+                status=T.CANCELED, completed_at=timezone.now()
+            )
+        return ResellerTopUp.objects.get(pk=topup.pk)
+
+    return apply
 
 
 def reseller_topup_sync(*, topup: ResellerTopUp) -> ResellerTopUp:
@@ -414,6 +506,15 @@ def platform_event_process(event: stripe_api.WebhookEvent) -> str:
     return "processed" if effect is not None else "ignored"
 
 
+# A Checkout page of a top-up finished (paid, or settled later) or expired unpaid.
+_PAGE_EVENTS = {
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+}
+
+
 def _prepare(event: stripe_api.WebhookEvent):
     obj = event.data_object
     metadata = obj.get("metadata") or {}
@@ -429,6 +530,14 @@ def _prepare(event: stripe_api.WebhookEvent):
             return None
         state = stripe_gateway_for_platform().payment_finish(reference=intent_id)
         return lambda: reseller_topup_apply(topup=topup, state=state)
+    if event.type in _PAGE_EVENTS and metadata.get(META_TOPUP):
+        topup = ResellerTopUp.objects.filter(public_id=metadata[META_TOPUP]).first()
+        if topup is None or not obj.get("id"):
+            return None
+        page = stripe_gateway_for_platform().hosted_page_get(reference=obj["id"])
+        if page.metadata.get(META_TOPUP) != topup.public_id:
+            return None
+        return _topup_page_effect(topup=topup, page=page)
     if event.type == "setup_intent.succeeded" and metadata.get(META_RESELLER):
         account = ResellerAccount.objects.filter(public_id=metadata[META_RESELLER]).first()
         if account is None:

@@ -110,13 +110,36 @@ class MethodSetup:
 
 
 @dataclass(frozen=True)
+class HostedPage:
+    """A page the provider hosts where the client pays or saves a card without our pages
+    ever seeing the card. The browser is sent to ``url`` and comes back to the success
+    or cancel address it was given. ``payment_reference`` is the payment it made (once
+    the client submitted a card), ``method_ref`` the method a setup page saved."""
+
+    reference: str
+    mode: str  # payment | setup
+    complete: bool
+    expired: bool
+    url: str | None = None
+    customer_ref: str | None = None
+    payment_reference: str | None = None
+    method_ref: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    # The metadata of what the page set up (consent to automatic charges, say).
+    setup_metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class StoredMethod:
-    """A saved method as the client may see it: never more than brand and last four."""
+    """A saved method as the client may see it: never more than brand, last four and
+    expiry."""
 
     reference: str
     kind: str
     brand: str
     last4: str
+    exp_month: int | None = None
+    exp_year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +216,35 @@ class PaymentGateway(ABC):
     def charge_saved(self, request: PaymentRequest, *, idempotency_key: str) -> PaymentState:
         """Charges a saved method without the client present."""
         raise GatewayUnsupported(f"{self.name} cannot charge a saved method.")
+
+    def hosted_payment_start(
+        self,
+        request: PaymentRequest,
+        *,
+        idempotency_key: str,
+        success_url: str,
+        cancel_url: str,
+        locale: str | None = None,
+    ) -> HostedPage:
+        """A page of the provider's where the client pays ``request.amount``."""
+        raise GatewayUnsupported(f"{self.name} has no payment page.")
+
+    def hosted_setup_start(
+        self,
+        *,
+        customer_ref: str,
+        idempotency_key: str,
+        success_url: str,
+        cancel_url: str,
+        locale: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> HostedPage:
+        """A page of the provider's where the client saves a method for later."""
+        raise GatewayUnsupported(f"{self.name} has no payment page.")
+
+    def hosted_page_get(self, *, reference: str) -> HostedPage:
+        """A hosted page as it is now (after the browser came back, or an event)."""
+        raise GatewayUnsupported(f"{self.name} has no payment page.")
 
     @abstractmethod
     def refund(

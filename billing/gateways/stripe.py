@@ -15,6 +15,7 @@ from billing import stripe_api
 from billing.gateways.base import (
     GatewayConfigError,
     GatewayUnavailable,
+    HostedPage,
     IntentStatus,
     MethodSetup,
     PaymentGateway,
@@ -181,6 +182,71 @@ class StripeGateway(PaymentGateway):
             return self.payment_finish(reference=reference)
         return payment_state(intent)
 
+    def hosted_payment_start(
+        self,
+        request: PaymentRequest,
+        *,
+        idempotency_key: str,
+        success_url: str,
+        cancel_url: str,
+        locale: str | None = None,
+    ) -> HostedPage:
+        with _errors():
+            session = stripe_api.checkout_session_create(
+                api_key=self.api_key,
+                account=self.account,
+                idempotency_key=idempotency_key,
+                mode="payment",
+                success_url=success_url,
+                cancel_url=cancel_url,
+                customer_id=request.customer_ref,
+                amount=request.amount.amount,
+                currency=request.amount.currency,
+                item_name=request.description or request.order_ref,
+                invoice_id=request.order_ref,
+                tenant_schema=request.schema,
+                application_fee=self._fee(request.amount),
+                setup_future_usage="off_session" if request.save_method else None,
+                description=request.description or None,
+                locale=locale,
+                client_reference_id=request.order_ref,
+                intent_metadata={**request.metadata, META_ORDER_REF: request.order_ref},
+                metadata={**request.metadata, META_ORDER_REF: request.order_ref},
+            )
+        return hosted_page(session)
+
+    def hosted_setup_start(
+        self,
+        *,
+        customer_ref: str,
+        idempotency_key: str,
+        success_url: str,
+        cancel_url: str,
+        locale: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> HostedPage:
+        with _errors():
+            session = stripe_api.checkout_session_create(
+                api_key=self.api_key,
+                account=self.account,
+                idempotency_key=idempotency_key,
+                mode="setup",
+                success_url=success_url,
+                cancel_url=cancel_url,
+                customer_id=customer_ref,
+                locale=locale,
+                intent_metadata=metadata,
+                metadata=metadata,
+            )
+        return hosted_page(session)
+
+    def hosted_page_get(self, *, reference: str) -> HostedPage:
+        with _errors():
+            session = stripe_api.checkout_session_retrieve(
+                api_key=self.api_key, account=self.account, session_id=reference
+            )
+        return hosted_page(session)
+
     def customer_create(
         self,
         *,
@@ -247,7 +313,12 @@ class StripeGateway(PaymentGateway):
             )
         return [
             StoredMethod(
-                reference=m.id, kind=m.type, brand=m.card_brand or "", last4=m.card_last4 or ""
+                reference=m.id,
+                kind=m.type,
+                brand=m.card_brand or "",
+                last4=m.card_last4 or "",
+                exp_month=m.card_exp_month,
+                exp_year=m.card_exp_year,
             )
             for m in methods
         ]
@@ -285,6 +356,21 @@ class StripeGateway(PaymentGateway):
         except stripe_api.PaymentDeclined as exc:
             raise GatewayConfigError(exc.message, code=exc.code) from exc
         return refund_state(refund)
+
+
+def hosted_page(session: stripe_api.CheckoutSession) -> HostedPage:
+    return HostedPage(
+        reference=session.id,
+        mode=session.mode,
+        complete=session.complete,
+        expired=session.status == "expired",
+        url=session.url,
+        customer_ref=session.customer,
+        payment_reference=session.payment_intent,
+        method_ref=session.setup_payment_method,
+        metadata=dict(session.metadata),
+        setup_metadata=dict(session.setup_metadata),
+    )
 
 
 def refund_state(refund: stripe_api.Refund) -> RefundState:

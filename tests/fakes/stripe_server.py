@@ -11,6 +11,10 @@ Test cards are Stripe's payment method tokens (``pm_card_visa``, ``pm_card_charg
 as Stripe does. Every state change is recorded as an Event on the account it happened on,
 and ``webhook_payload`` signs an event with Stripe's scheme for delivery to the app.
 
+Checkout Sessions get a hosted page at ``/c/pay/<session id>`` where a person types one of
+Stripe's test card numbers (``TEST_CARD_NUMBERS``); 3D Secure goes through ``/3ds/<id>``
+as for any PaymentIntent, then back to the page, which sends the browser to success_url.
+
     with StripeServer() as server:
         platform = server.register_key("sk_test_platform")
         os.environ["STRIPE_API_BASE"] = server.url
@@ -21,6 +25,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import html
 import json
 import re
 import secrets
@@ -102,6 +107,20 @@ TEST_CARDS: dict[str, TestCard] = {
     "pm_card_threeDSecure2Required": TestCard("visa", "3220", "authenticate", "authenticate"),
     "pm_card_authenticationRequiredOnSetup": TestCard("visa", "3155", "authenticate", "succeed"),
 }
+
+
+# Card numbers typed on a hosted Checkout page, as Stripe's test cards.
+TEST_CARD_NUMBERS: dict[str, str] = {
+    "4242424242424242": "pm_card_visa",
+    "5555555555554444": "pm_card_mastercard",
+    "4000000000000002": "pm_card_chargeDeclined",
+    "4000000000009995": "pm_card_chargeDeclinedInsufficientFunds",
+    "4000000000000069": "pm_card_chargeDeclinedExpiredCard",
+    "4000002760003184": "pm_card_authenticationRequired",
+    "4000000000003220": "pm_card_threeDSecure2Required",
+    "4000002500003155": "pm_card_authenticationRequiredOnSetup",
+}
+CHECKOUT_SESSION_TTL_S = 24 * 3600
 
 
 class StripeApiError(Exception):
@@ -277,6 +296,9 @@ class StripeServer:
         self._idempotency: dict[tuple[str, str, str], tuple[str, _Response]] = {}
         self._faults: deque[_Fault] = deque()
         self._links: dict[str, dict[str, Any]] = {}
+        # Checkout Session id -> what it was created with but does not show (line items,
+        # payment_intent_data, the page's last error).
+        self._checkout: dict[str, dict[str, Any]] = {}
         self.charges: list[ChargeRecord] = []
         self.requests: list[RecordedRequest] = []
 
@@ -487,7 +509,7 @@ class StripeServer:
     def _handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> _Response:
         url = urlsplit(raw_path)
         if not url.path.startswith("/v1/"):
-            return self._browser(url.path, url.query)
+            return self._browser(url.path, url.query, method=method, body=body)
         api_key = _bearer(headers.get("Authorization"))
         stripe_account = headers.get("Stripe-Account")
         idempotency_key = headers.get("Idempotency-Key") if method == "POST" else None
@@ -603,11 +625,21 @@ class StripeServer:
             "or we can help at https://support.stripe.com/.",
         )
 
-    def _browser(self, path: str, query: str) -> _Response:
-        """The pages a person would open: Connect onboarding and the 3D Secure challenge."""
+    def _browser(
+        self, path: str, query: str, *, method: str = "GET", body: bytes = b""
+    ) -> _Response:
+        """The pages a person would open: Connect onboarding, the 3D Secure challenge and
+        the hosted Checkout page."""
         onboarding = re.fullmatch(r"/connect/onboarding/([A-Za-z0-9]+)", path)
         challenge = re.fullmatch(r"/3ds/((?:pi|seti)_[A-Za-z0-9]+)", path)
+        checkout = re.fullmatch(r"/c/pay/(cs_[A-Za-z0-9_]+)(/return)?", path)
         with self._lock:
+            if checkout and checkout.group(1) in self._checkout:
+                if checkout.group(2):
+                    return self._checkout_page_return(checkout.group(1))
+                if method == "POST":
+                    return self._checkout_page_submit(checkout.group(1), body)
+                return self._checkout_page(checkout.group(1))
             if onboarding and onboarding.group(1) in self._links:
                 link = self._links[onboarding.group(1)]
                 if link["used"] or link["expires_at"] < time.time():
@@ -1017,7 +1049,9 @@ class StripeServer:
 
     # payment intents
 
-    def _payment_intent_create(self, ctx: _Context, p: dict[str, Any]) -> dict[str, Any]:
+    def _payment_intent_create(
+        self, ctx: _Context, p: dict[str, Any], intent_id: str | None = None
+    ) -> dict[str, Any]:
         _allow(
             p,
             {
@@ -1095,7 +1129,7 @@ class StripeServer:
             customer = self._find(ctx, p["customer"], "customer", param="customer", status=400)[
                 "id"
             ]
-        pi_id = new_id("pi")
+        pi_id = intent_id or new_id("pi")
         intent = {
             "id": pi_id,
             "object": "payment_intent",
@@ -1470,6 +1504,349 @@ class StripeServer:
             "url": f"{self.url}/connect/onboarding/{token}",
         }
 
+    # checkout sessions
+
+    def _checkout_session_create(self, ctx: _Context, p: dict[str, Any]) -> dict[str, Any]:
+        _allow(
+            p,
+            {
+                "mode",
+                "success_url",
+                "cancel_url",
+                "line_items",
+                "customer",
+                "customer_email",
+                "client_reference_id",
+                "currency",
+                "locale",
+                "metadata",
+                "payment_intent_data",
+                "setup_intent_data",
+                "payment_method_types",
+                "expires_at",
+            },
+        )
+        mode = _required(p, "mode")
+        if mode not in ("payment", "setup"):
+            raise StripeApiError(400, f"Invalid mode: {mode}", param="mode")
+        success_url = str(_required(p, "success_url"))
+        for name in ("success_url", "cancel_url"):
+            if p.get(name) and not re.match(r"https?://", str(p[name])):
+                raise StripeApiError(400, "Not a valid URL", param=name)
+        customer = None
+        if p.get("customer"):
+            customer = self._find(ctx, p["customer"], "customer", param="customer", status=400)
+        session_id = f"cs_test_{_token(58)}"
+        now = int(time.time())
+        session: dict[str, Any] = {
+            "id": session_id,
+            "object": "checkout.session",
+            "amount_subtotal": None,
+            "amount_total": None,
+            "cancel_url": p.get("cancel_url"),
+            "client_reference_id": p.get("client_reference_id"),
+            "created": now,
+            "currency": None,
+            "customer": customer["id"] if customer else None,
+            "customer_details": None,
+            "customer_email": p.get("customer_email"),
+            "expires_at": _int(p, "expires_at", now + CHECKOUT_SESSION_TTL_S),
+            "livemode": False,
+            "locale": p.get("locale"),
+            "metadata": _metadata(p),
+            "mode": mode,
+            "payment_intent": None,
+            "payment_method_types": p.get("payment_method_types") or ["card"],
+            "payment_status": "unpaid",
+            "setup_intent": None,
+            "status": "open",
+            "success_url": success_url,
+            "url": f"{self.url}/c/pay/{session_id}",
+        }
+        private: dict[str, Any] = {"error": None}
+        if mode == "payment":
+            if p.get("setup_intent_data"):
+                raise StripeApiError(
+                    400,
+                    "You can not pass `setup_intent_data` in `payment` mode.",
+                    param="setup_intent_data",
+                )
+            items = p.get("line_items")
+            if not isinstance(items, list) or not items:
+                raise StripeApiError(
+                    400,
+                    "`line_items` is required in `payment` mode.",
+                    code="parameter_missing",
+                    param="line_items",
+                )
+            total, currency = 0, None
+            for index, item in enumerate(items):
+                price = item.get("price_data") if isinstance(item, dict) else None
+                if not isinstance(price, dict):
+                    raise StripeApiError(
+                        400,
+                        "Each line item needs `price_data` on this server.",
+                        param=f"line_items[{index}][price_data]",
+                    )
+                unit = _int(price, "unit_amount")
+                quantity = _int(item, "quantity", 1)
+                line_currency = str(price.get("currency") or "")
+                if unit is None or unit < 0 or quantity is None or quantity < 1:
+                    raise StripeApiError(
+                        400, "Invalid line item amount.", param=f"line_items[{index}]"
+                    )
+                if not re.fullmatch(r"[a-z]{3}", line_currency) or currency not in (
+                    None,
+                    line_currency,
+                ):
+                    raise StripeApiError(
+                        400,
+                        "All line items must share one valid currency.",
+                        param=f"line_items[{index}][price_data][currency]",
+                    )
+                if not (price.get("product_data") or {}).get("name"):
+                    raise StripeApiError(
+                        400,
+                        "Missing required param: line_items[0][price_data][product_data][name].",
+                        code="parameter_missing",
+                        param=f"line_items[{index}][price_data][product_data][name]",
+                    )
+                total += unit * quantity
+                currency = line_currency
+            if total < 1:
+                raise StripeApiError(
+                    400,
+                    "The Checkout Session's total amount due must be at least 1.",
+                    param="line_items",
+                )
+            intent_data = p.get("payment_intent_data") or {}
+            fee = _int(intent_data, "application_fee_amount")
+            if fee is not None and (ctx.account == ctx.platform or not 0 <= fee <= total):
+                raise StripeApiError(
+                    400,
+                    "Can only apply an application_fee_amount, at most the amount, to a direct "
+                    "payment (using an OAuth key or Stripe-Account header).",
+                    param="payment_intent_data[application_fee_amount]",
+                )
+            session.update(amount_subtotal=total, amount_total=total, currency=currency)
+            private["lines"] = copy.deepcopy(items)
+            private["intent_data"] = intent_data
+        else:
+            if p.get("line_items") or p.get("payment_intent_data"):
+                raise StripeApiError(
+                    400,
+                    "You can not pass `line_items` or `payment_intent_data` in `setup` mode.",
+                    param="line_items",
+                )
+            setup_data = p.get("setup_intent_data") or {}
+            setup = self._setup_intent_create(
+                ctx,
+                {
+                    "customer": session["customer"],
+                    "metadata": setup_data.get("metadata") or {},
+                    "description": setup_data.get("description"),
+                    "payment_method_types": session["payment_method_types"],
+                    "usage": "off_session",
+                },
+            )
+            session["setup_intent"] = setup["id"]
+            session["currency"] = p.get("currency")
+        self._store(ctx.account, session)
+        self._checkout[session_id] = private
+        return self._render(ctx, session, p.get("expand"))
+
+    def _checkout_session_retrieve(
+        self, ctx: _Context, p: dict[str, Any], session_id: str
+    ) -> dict[str, Any]:
+        _allow(p, set())
+        session = self._find(ctx, session_id, "checkout.session")
+        self._checkout_expire_if_due(ctx, session)
+        return self._render(ctx, session, p.get("expand"))
+
+    def _checkout_session_expire(
+        self, ctx: _Context, p: dict[str, Any], session_id: str
+    ) -> dict[str, Any]:
+        _allow(p, set())
+        session = self._find(ctx, session_id, "checkout.session")
+        if session["status"] != "open":
+            raise StripeApiError(
+                400,
+                f'Only Checkout Sessions with a status in ["open"] can be expired. This '
+                f'Checkout Session has a status of "{session["status"]}".',
+            )
+        self._checkout_expire(ctx, session)
+        return self._render(ctx, session, p.get("expand"))
+
+    def expire_checkout_session(self, session_id: str) -> dict[str, Any]:
+        """Time passes: an open Checkout Session expires, as after its ``expires_at``."""
+        with self._lock:
+            ctx = self._ctx_of(session_id)
+            session = self._objects[ctx.account][session_id]
+            if session["status"] == "open":
+                self._checkout_expire(ctx, session)
+            return copy.deepcopy(session)
+
+    def _ctx_of(self, object_id: str) -> _Context:
+        account = self._home[object_id]
+        return _Context(account=account, platform=self._platform_of[account] or account)
+
+    def _checkout_expire_if_due(self, ctx: _Context, session: dict[str, Any]) -> None:
+        if session["status"] == "open" and session["expires_at"] <= time.time():
+            self._checkout_expire(ctx, session)
+
+    def _checkout_expire(self, ctx: _Context, session: dict[str, Any]) -> None:
+        intent_id = session["payment_intent"] or session["setup_intent"]
+        intent = self._objects[ctx.account].get(intent_id) if intent_id else None
+        if intent is not None and intent["status"] not in ("succeeded", "canceled"):
+            intent.update(status="canceled", next_action=None)
+            self._emit(ctx.account, f"{intent['object']}.canceled", intent, ctx)
+        session.update(status="expired", url=None)
+        self._emit(ctx.account, "checkout.session.expired", session, ctx)
+
+    def _checkout_complete(self, ctx: _Context, session: dict[str, Any]) -> _Response:
+        if session["status"] == "open":
+            paid = session["mode"] == "payment"
+            session.update(
+                status="complete",
+                payment_status="paid" if paid else "no_payment_required",
+                url=None,
+            )
+            customer = (
+                self._objects[ctx.account].get(session["customer"]) if session["customer"] else None
+            )
+            session["customer_details"] = {
+                "email": (customer or {}).get("email") or session["customer_email"],
+                "name": (customer or {}).get("name"),
+            }
+            self._emit(ctx.account, "checkout.session.completed", session, ctx)
+        return _redirect(
+            session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"]), status=303
+        )
+
+    def _checkout_page(
+        self, session_id: str, *, error: str | None = None, status: int = 200
+    ) -> _Response:
+        ctx = self._ctx_of(session_id)
+        session = self._objects[ctx.account][session_id]
+        self._checkout_expire_if_due(ctx, session)
+        if session["status"] == "complete":
+            return _redirect(
+                session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id), status=303
+            )
+        if session["status"] == "expired":
+            return _html(410, "<h1>This page has expired</h1>")
+        private = self._checkout[session_id]
+        if session["mode"] == "payment":
+            names = ", ".join(
+                html.escape(str(line["price_data"]["product_data"]["name"]))
+                for line in private["lines"]
+            )
+            amount = f"{session['amount_total']} {session['currency'].upper()} (minor units)"
+            heading = f'<h1>Pay {names}</h1><p id="amount">{amount}</p>'
+            button = "Pay"
+        else:
+            heading = "<h1>Save a card</h1>"
+            button = "Save card"
+        message = error or private["error"]
+        alert = f'<p role="alert" class="error">{html.escape(message)}</p>' if message else ""
+        back = (
+            f'<p><a href="{html.escape(session["cancel_url"])}">Back</a></p>'
+            if session["cancel_url"]
+            else ""
+        )
+        page = (
+            f"{heading}{alert}"
+            f'<form method="post" action="/c/pay/{session_id}">'
+            '<label>Card number <input name="cardnumber" inputmode="numeric"></label>'
+            '<label>Expiry <input name="exp" placeholder="MM / YY"></label>'
+            '<label>CVC <input name="cvc"></label>'
+            f'<button type="submit">{button}</button></form>{back}'
+        )
+        return _html(status, page)
+
+    def _checkout_page_submit(self, session_id: str, body: bytes) -> _Response:
+        ctx = self._ctx_of(session_id)
+        session = self._objects[ctx.account][session_id]
+        self._checkout_expire_if_due(ctx, session)
+        if session["status"] != "open":
+            return self._checkout_page(session_id)
+        form = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        number = re.sub(r"\D", "", form.get("cardnumber", ""))
+        token = TEST_CARD_NUMBERS.get(number)
+        if token is None:
+            return self._checkout_page(session_id, error="Your card number is invalid.", status=400)
+        private = self._checkout[session_id]
+        private["error"] = None
+        return_url = f"{self.url}/c/pay/{session_id}/return"
+        try:
+            if session["mode"] == "payment":
+                intent = self._checkout_payment_confirm(ctx, session, token, return_url)
+            else:
+                intent = self._setup_intent_confirm(
+                    ctx,
+                    {"payment_method": token, "return_url": return_url},
+                    session["setup_intent"],
+                )
+        except StripeApiError as exc:
+            # Declined: Checkout keeps the page open and says why, nothing else changes.
+            private["error"] = exc.error.get("message")
+            return self._checkout_page(session_id, status=402)
+        return self._checkout_after_confirm(ctx, session, intent)
+
+    def _checkout_payment_confirm(
+        self, ctx: _Context, session: dict[str, Any], token: str, return_url: str
+    ) -> dict[str, Any]:
+        if session["payment_intent"]:
+            # Another card after a refused one: the same PaymentIntent, confirmed again.
+            return self._payment_intent_confirm(
+                ctx, {"payment_method": token, "return_url": return_url}, session["payment_intent"]
+            )
+        data = self._checkout[session["id"]]["intent_data"]
+        params: dict[str, Any] = {
+            "amount": str(session["amount_total"]),
+            "currency": session["currency"],
+            "payment_method": token,
+            "payment_method_types": session["payment_method_types"],
+            "metadata": data.get("metadata") or {},
+            "confirm": "true",
+            "return_url": return_url,
+        }
+        for name in ("application_fee_amount", "setup_future_usage", "description"):
+            if data.get(name) not in (None, ""):
+                params[name] = data[name]
+        if session["customer"]:
+            params["customer"] = session["customer"]
+        # Created by the page when the card is submitted, as in current API versions.
+        intent_id = new_id("pi")
+        try:
+            intent = self._payment_intent_create(ctx, params, intent_id=intent_id)
+        finally:
+            if intent_id in self._home:
+                session["payment_intent"] = intent_id
+        return intent
+
+    def _checkout_after_confirm(
+        self, ctx: _Context, session: dict[str, Any], intent: dict[str, Any]
+    ) -> _Response:
+        if intent["status"] == "succeeded":
+            return self._checkout_complete(ctx, session)
+        if intent["status"] == "requires_action":
+            return _redirect(intent["next_action"]["redirect_to_url"]["url"], status=303)
+        return self._checkout_page(session["id"])
+
+    def _checkout_page_return(self, session_id: str) -> _Response:
+        """Back from 3D Secure: complete the session, or show the page with the refusal."""
+        ctx = self._ctx_of(session_id)
+        session = self._objects[ctx.account][session_id]
+        intent_id = session["payment_intent"] or session["setup_intent"]
+        intent = self._objects[ctx.account].get(intent_id) if intent_id else None
+        if intent is None or session["status"] != "open":
+            return self._checkout_page(session_id)
+        error = intent.get("last_payment_error") or intent.get("last_setup_error")
+        if intent["status"] != "succeeded" and error:
+            self._checkout[session_id]["error"] = error.get("message")
+        return self._checkout_after_confirm(ctx, session, intent)
+
     # events
 
     def _event_list(self, ctx: _Context, p: dict[str, Any]) -> dict[str, Any]:
@@ -1514,6 +1891,9 @@ _ROUTES = [
         ("GET", "/v1/accounts/{id}", "_account_retrieve"),
         ("GET", "/v1/account", "_account_current"),
         ("POST", "/v1/account_links", "_account_link_create"),
+        ("POST", "/v1/checkout/sessions", "_checkout_session_create"),
+        ("GET", "/v1/checkout/sessions/{id}", "_checkout_session_retrieve"),
+        ("POST", "/v1/checkout/sessions/{id}/expire", "_checkout_session_expire"),
         ("GET", "/v1/events", "_event_list"),
         ("GET", "/v1/events/{id}", "_event_retrieve"),
     ]
@@ -1538,8 +1918,17 @@ def _json(status: int, body: dict[str, Any]) -> _Response:
     )
 
 
-def _redirect(location: str) -> _Response:
-    return _Response(302, b"", {"Location": location})
+def _redirect(location: str, *, status: int = 302) -> _Response:
+    return _Response(status, b"", {"Location": location})
+
+
+def _html(status: int, body: str) -> _Response:
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Checkout</title></head><body>{body}</body></html>"
+    )
+    return _Response(status, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
 
 
 def _fault_error(status: int) -> StripeApiError:
