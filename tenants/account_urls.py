@@ -18,6 +18,18 @@ urlpatterns = [
     path("invoices/<uuid:public_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),
     path("invoices/<uuid:public_id>/einvoice/", views.invoice_einvoice, name="invoice-einvoice"),
     path("invoices/<uuid:public_id>/pay/", views.invoice_pay, name="invoice-pay"),
+    path("invoices/<uuid:public_id>/card/", views.invoice_card, name="invoice-card"),
+    path(
+        "invoices/<uuid:public_id>/card/return/",
+        views.invoice_card_return,
+        name="invoice-card-return",
+    ),
+    path("payment-methods/", views.payment_methods, name="payment-methods"),
+    path(
+        "payment-methods/return/",
+        views.payment_methods_return,
+        name="payment-methods-return",
+    ),
     path("profile/", views.profile, name="profile"),
     path("privacy/", views.privacy, name="privacy"),
 ]

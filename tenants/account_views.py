@@ -4,11 +4,13 @@ so another client's id is a 404."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,7 +19,19 @@ from django.views.decorators.http import require_POST
 from accounts.models import PrivacyRequest
 from billing.documents import invoice_pdf_get
 from billing.errors import BillingError
+from billing.gateways import GatewayConfigError, GatewayError, GatewayUnavailable
 from billing.models import Invoice, Plan, PlanPrice, Service
+from billing.models.gateway import PaymentAttempt, SavedPaymentMethod
+from billing.payment_flows import (
+    card_payments_available,
+    invoice_checkout_finish,
+    invoice_checkout_start,
+    payment_method_autocharge_set,
+    payment_method_checkout_finish,
+    payment_method_checkout_start,
+    payment_method_remove,
+    payment_methods_expiry,
+)
 from billing.selectors import (
     client_amount_due,
     client_credit,
@@ -29,7 +43,7 @@ from tenants.access import client_page
 from tenants.account_services import contact_remove, privacy_request_create
 from tenants.einvoice_ui import FACTUR_X, einvoice_download
 from tenants.forms import CancelServiceForm, ContactForm, ProfileForm
-from tenants.locale import language_cookie_set
+from tenants.locale import language_cookie_set, money_format
 from tenants.paging import paginate
 from tenants.panel import PanelUnavailable, service_is_resold, service_panel_url
 from tenants.payments_ui import invoice_pay_context
@@ -237,6 +251,196 @@ def invoice_pay(request: HttpRequest, public_id) -> HttpResponse:
         messages.info(request, _("This invoice has nothing left to pay."))
         return redirect("account:invoice", public_id=invoice.public_id)
     return render(request, "account/invoice_pay.html", {"pay": invoice_pay_context(invoice)})
+
+
+def _card_trouble(request: HttpRequest, exc: Exception) -> None:
+    if isinstance(exc, GatewayUnavailable):
+        messages.error(
+            request,
+            _("The card payment service could not be reached. Please try again in a few minutes."),
+        )
+    else:
+        messages.error(
+            request,
+            _("Card payments are not available at the moment. Please pay by bank transfer."),
+        )
+
+
+@client_page
+def invoice_card(request: HttpRequest, public_id) -> HttpResponse:
+    """Sends the client to the card payment page Stripe hosts for this invoice."""
+    invoice = get_object_or_404(_invoices(request), public_id=public_id)
+    if request.method != "POST":
+        return redirect("account:invoice-pay", public_id=invoice.public_id)
+    back = redirect("account:invoice", public_id=invoice.public_id)
+    if not invoice.is_open or invoice.amount_due.amount <= 0:
+        messages.info(request, _("This invoice has nothing left to pay."))
+        return back
+    return_url = request.build_absolute_uri(
+        reverse("account:invoice-card-return", args=[invoice.public_id])
+    )
+    try:
+        started = invoice_checkout_start(
+            invoice=invoice,
+            return_url=return_url,
+            item_name=_("Invoice %(number)s") % {"number": invoice.number},
+            save_method=request.POST.get("save_card") == "1",
+            locale=request.LANGUAGE_CODE,
+        )
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return back
+    except (GatewayConfigError, GatewayUnavailable) as exc:
+        _card_trouble(request, exc)
+        return back
+    return HttpResponseRedirect(started.url)
+
+
+def _uuid(value: str | None) -> str | None:
+    try:
+        return str(uuid.UUID(value or ""))
+    except ValueError:
+        return None
+
+
+@client_page
+def invoice_card_return(request: HttpRequest, public_id) -> HttpResponse:
+    """The client is back from the card payment page: paid, still processing, refused or
+    given up. The payment is read from Stripe now, so the invoice shows it at once."""
+    invoice = get_object_or_404(_invoices(request), public_id=public_id)
+    attempt = PaymentAttempt.objects.filter(
+        invoice=invoice,
+        client=request.client,
+        kind=PaymentAttempt.Kind.CHECKOUT,
+        public_id=_uuid(request.GET.get("attempt")),
+    ).first()
+    if attempt is None:
+        raise Http404
+    session = request.GET.get("session", "")
+    if session and not request.GET.get("cancelled"):
+        try:
+            attempt = invoice_checkout_finish(attempt=attempt, reference=session)
+        except BillingError:
+            raise Http404 from None
+        except (GatewayConfigError, GatewayUnavailable):
+            # The webhook settles it; the client is told what it knows.
+            attempt.status = PaymentAttempt.Status.PROCESSING
+    else:
+        attempt.refresh_from_db()
+    _card_outcome_message(request, attempt, cancelled=bool(request.GET.get("cancelled")))
+    return redirect("account:invoice", public_id=invoice.public_id)
+
+
+def _card_outcome_message(request: HttpRequest, attempt: PaymentAttempt, *, cancelled: bool):
+    status = attempt.status
+    S = PaymentAttempt.Status
+    if status == S.SUCCEEDED:
+        messages.success(
+            request,
+            _("Thank you: your card payment of %(amount)s has been received.")
+            % {"amount": money_format(attempt.money)},
+        )
+    elif status == S.FAILED:
+        messages.error(
+            request,
+            _("Your card payment did not go through: %(reason)s Nothing was charged.")
+            % {"reason": attempt.error_message or _("the card was declined.")},
+        )
+    elif status in (S.PROCESSING, S.REQUIRES_ACTION) or (status == S.PENDING and not cancelled):
+        messages.info(
+            request,
+            _(
+                "Your card payment is being processed. The invoice will show it as paid as "
+                "soon as your bank confirms it."
+            ),
+        )
+    else:
+        messages.info(request, _("The card payment was not completed. Nothing was charged."))
+
+
+@client_page
+def payment_methods(request: HttpRequest) -> HttpResponse:
+    """The client's saved cards: add one (on Stripe's page), remove one, and choose the
+    one its invoices are charged to automatically."""
+    client = request.client
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action == "add":
+            return_url = request.build_absolute_uri(reverse("account:payment-methods-return"))
+            try:
+                started = payment_method_checkout_start(
+                    client=client,
+                    return_url=return_url,
+                    autocharge=request.POST.get("autocharge") == "1",
+                    locale=request.LANGUAGE_CODE,
+                )
+            except (GatewayConfigError, GatewayUnavailable) as exc:
+                _card_trouble(request, exc)
+            else:
+                return HttpResponseRedirect(started.url)
+            return redirect("account:payment-methods")
+        method = get_object_or_404(
+            SavedPaymentMethod.objects.filter(client=client, removed_at__isnull=True),
+            public_id=_uuid(request.POST.get("method")),
+        )
+        try:
+            if action == "remove":
+                payment_method_remove(method=method)
+                messages.success(request, _("The card has been removed."))
+            elif action in ("autocharge_on", "autocharge_off"):
+                enabled = action == "autocharge_on"
+                payment_method_autocharge_set(method=method, enabled=enabled)
+                messages.success(
+                    request,
+                    _("Your invoices will be charged to this card automatically.")
+                    if enabled
+                    else _("Automatic payment is off: you will pay each invoice yourself."),
+                )
+        except BillingError as exc:
+            messages.error(request, str(exc))
+        except (GatewayConfigError, GatewayUnavailable) as exc:
+            _card_trouble(request, exc)
+        return redirect("account:payment-methods")
+    methods = list(SavedPaymentMethod.objects.filter(client=client, removed_at__isnull=True))
+    can_add = card_payments_available()
+    expiry: dict[str, tuple[int, int]] = {}
+    if methods and can_add:
+        try:
+            expiry = payment_methods_expiry(client=client)
+        except GatewayError:
+            # The list still shows; only the expiry dates wait for Stripe.
+            expiry = {}
+    for method in methods:
+        method.expiry = expiry.get(method.method_ref)
+    return render(
+        request,
+        "account/payment_methods.html",
+        {"methods": methods, "can_add": can_add},
+    )
+
+
+@client_page
+def payment_methods_return(request: HttpRequest) -> HttpResponse:
+    session = request.GET.get("session", "")
+    if request.GET.get("cancelled") or not session:
+        messages.info(request, _("No card was saved."))
+        return redirect("account:payment-methods")
+    try:
+        method = payment_method_checkout_finish(client=request.client, reference=session)
+    except BillingError:
+        raise Http404 from None
+    except (GatewayConfigError, GatewayUnavailable):
+        method = None
+        messages.info(request, _("Your card is being saved. It will be listed here shortly."))
+    else:
+        if method is not None:
+            messages.success(
+                request,
+                _("Your card ending in %(last4)s has been saved.") % {"last4": method.last4},
+            )
+        else:
+            messages.info(request, _("No card was saved."))
+    return redirect("account:payment-methods")
 
 
 @client_page

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from tenants import console_api_views as api_views
+from tenants import console_payments_views as payment_views
 from tenants import console_views as views
 
 urlpatterns = [
@@ -61,4 +62,9 @@ urlpatterns = [
         api_views.webhook_delivery_replay,
         name="webhook-replay",
     ),
+    path("payments/", payment_views.payments, name="payments"),
+    path("payments/return/", payment_views.payments_return, name="payments-return"),
+    path("payments/refresh/", payment_views.payments_refresh, name="payments-refresh"),
+    path("balance/", payment_views.balance_view, name="balance"),
+    path("balance/return/", payment_views.balance_return, name="balance-return"),
 ]

@@ -1,5 +1,5 @@
 """What a client needs to pay an invoice: the bank transfer details and reference, and
-the card payment page when the payments app provides one."""
+the card payment form when the site takes cards."""
 
 from __future__ import annotations
 
@@ -10,12 +10,17 @@ from django.urls import NoReverseMatch, reverse
 from billing.models import Invoice
 from billing.selectors import billing_settings_get
 
-# The card payment page of billing.payment_views, when it is routed, takes the invoice's
-# public id under this URL name.
-CARD_PAYMENT_URL_NAME = "payments:invoice-pay"
+# Where the client's "Pay by card" form posts: it takes the invoice's public id and sends
+# the browser on to the card payment page Stripe hosts.
+CARD_PAYMENT_URL_NAME = "account:invoice-card"
 
 
 def card_payment_url(invoice: Invoice) -> str:
+    """Empty while this site takes no card payments: the client sees bank details only."""
+    from billing.payment_flows import card_payments_available
+
+    if not card_payments_available():
+        return ""
     try:
         return reverse(CARD_PAYMENT_URL_NAME, args=[invoice.public_id])
     except NoReverseMatch:

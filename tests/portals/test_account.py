@@ -20,6 +20,7 @@ PAGES = [
     "/account/",
     "/account/services/",
     "/account/invoices/",
+    "/account/payment-methods/",
     "/account/profile/",
     "/account/privacy/",
 ]

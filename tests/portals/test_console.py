@@ -36,6 +36,8 @@ LIST_PAGES = [
     "/console/settings/",
     "/console/api-keys/",
     "/console/webhooks/",
+    "/console/payments/",
+    "/console/balance/",
 ]
 # Page → the capability its POST needs.
 WRITES = {
@@ -49,6 +51,8 @@ WRITES = {
     "/console/settings/": "admin",
     "/console/api-keys/": "admin",
     "/console/webhooks/": "admin",
+    "/console/payments/": "admin",
+    "/console/balance/": "money",
 }
 CAN = {
     "money": {"owner", "admin", "billing"},
