@@ -16,6 +16,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.api.errors import PROBLEM_BASE
 from resale.models import BalanceEntry, ResaleCredential, ResellerAccount, WholesalePrice
 from resale.selectors import (
     reseller_statement_summary,
@@ -69,7 +70,7 @@ class HasResaleCredential(BasePermission):
 def problem(status_code: int, title: str, detail: str, code: str) -> Response:
     return Response(
         {
-            "type": f"https://tessera.dev/problems/{code}",
+            "type": PROBLEM_BASE + code,
             "title": title,
             "status": status_code,
             "detail": detail,

@@ -18,7 +18,9 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-PROBLEM_BASE = "https://tessera.dev/problems/"
+# A relative reference (RFC 9457 allows one): resolved against the site's own host, so
+# an error never names the platform a reseller's site runs on.
+PROBLEM_BASE = "/api/problems/"
 
 TITLES = {
     400: "Invalid request",
@@ -172,7 +174,7 @@ class ProblemFieldErrorSerializer(serializers.Serializer):
 class ProblemSerializer(serializers.Serializer):
     """For the schema: the shape of every error."""
 
-    type = serializers.URLField()
+    type = serializers.CharField(help_text="A URI reference naming the kind of problem.")
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()

@@ -104,3 +104,18 @@ class TenantApiSchema(AutoSchema):
                 }
             responses[code] = response
         return responses
+
+
+def schema_brand(result: dict, generator, request, public: bool) -> dict:
+    """The document carries the site's own brand: a reseller's integrators read its API
+    reference and must not learn which platform runs it."""
+    from django.db import connection
+    from django_tenants.utils import get_public_schema_name
+
+    if connection.schema_name != get_public_schema_name():
+        from tenants.branding import branding_get
+
+        brand = branding_get().company_name or getattr(connection.tenant, "name", "")
+        if brand:
+            result.setdefault("info", {})["title"] = f"{brand} API"
+    return result

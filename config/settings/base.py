@@ -294,12 +294,13 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env_int("TESSERA_NUM_PROXIES", 0) or None,
 }
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Tessera API",
-    "DESCRIPTION": "The REST API of one Tessera site (a reseller or the provider's retail "
-    "brand), for integrations: clients, orders, services, invoices, payments, the balance "
-    "at the provider and webhooks. Authenticate with an API key of the site "
-    "(`Authorization: Bearer tsk_…`); each key has scopes. Every POST accepts an "
-    "`Idempotency-Key`. Errors are RFC 9457 problem documents.",
+    # A tenant's document is titled with its own brand (billing.api.schema.schema_brand):
+    # nothing in it names the platform.
+    "TITLE": "Site API",
+    "DESCRIPTION": "The REST API of this site, for integrations: clients, orders, services, "
+    "invoices, payments, the balance at the provider and webhooks. Authenticate with an "
+    "API key of the site (`Authorization: Bearer tsk_…`); each key has scopes. Every POST "
+    "accepts an `Idempotency-Key`. Errors are RFC 9457 problem documents.",
     "VERSION": "1.0.0",
     "OAS_VERSION": "3.1.0",
     # Separate request and response components: read-only fields are not asked for in
@@ -307,6 +308,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "billing.api.schema.schema_brand",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ClientStatusEnum": "billing.models.Client.Status",
         "InvoiceStatusEnum": "billing.models.Invoice.Status",

@@ -17,7 +17,7 @@ def test_validation_errors_name_each_field(api_a):
     assert response.status_code == 400
     assert response["Content-Type"] == PROBLEM
     body = response.json()
-    assert body["type"].startswith("https://")
+    assert body["type"] == "/api/problems/validation-failed"
     assert body["title"] and body["status"] == 400 and body["code"] == "validation_failed"
     assert body["instance"] == "/api/v1/orders/"
     fields = {error["field"] for error in body["errors"]}
