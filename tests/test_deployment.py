@@ -79,3 +79,15 @@ def test_tls_ask_allows_only_verified_hosts(tenant_a):
     assert caddy.get("/tls/ask", {"domain": tenant_a.host}).status_code == 200
     assert caddy.get("/tls/ask", {"domain": "unverified.example.com"}).status_code == 404
     assert caddy.get("/tls/ask", {"domain": "nobody.example.org"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_app_serves_its_own_static_files(tenant_a, platform_client):
+    """Caddy only proxies: gunicorn (through WhiteNoise) must serve the console's styles,
+    on the platform host and on a tenant's host alike."""
+    from django.test import Client
+
+    for browser in (platform_client, Client(HTTP_HOST=tenant_a.host)):
+        response = browser.get("/static/admin/css/base.css")
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/css")

@@ -83,6 +83,9 @@ DATABASE_ROUTERS = [
 ]
 
 MIDDLEWARE = [
+    # Static files (the provider console's styles) are the same for every host: served
+    # before any tenant is looked up, by gunicorn itself in production.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -194,7 +197,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / ".local" / "static"
+# Filled by collectstatic for production; in development and tests WhiteNoise serves the
+# apps' own files (WHITENOISE_USE_FINDERS follows DEBUG) and needs no such folder.
+STATIC_ROOT = None if DEBUG else BASE_DIR / ".local" / "static"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / ".local" / "media")
 MEDIA_URL = "/media/"
 STORAGES = {

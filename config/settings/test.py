@@ -21,3 +21,6 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "10000/m/ip,5/m/key",
     "reset_password_from_key": "10000/m/ip",
 }
+# Static files straight from the apps, without a collectstatic step before the suite.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None
