@@ -986,6 +986,14 @@ def account_retrieve(*, api_key: str, account: str) -> ConnectedAccount:
     return _account(_plain(obj))
 
 
+def account_current_retrieve(*, api_key: str) -> ConnectedAccount:
+    """The account ``api_key`` itself belongs to (``GET /v1/account``): the cheapest call
+    that proves a tenant's own key is genuine and says whose account it opens."""
+    with _stripe_errors():
+        obj = _client(api_key).v1.accounts.retrieve_current(options=_options(None))
+    return _account(_plain(obj))
+
+
 # --- webhooks -------------------------------------------------------------------------
 
 

@@ -228,6 +228,29 @@ _HOSTED_PAGE_EVENTS = {
     "checkout.session.expired",
 }
 
+# What a tenant's own Stripe account must send to its endpoint, as the console tells it:
+# the events ``_prepare`` acts on for an account of its own (``account.updated`` is a
+# Connect event, delivered to the platform's endpoint).
+TENANT_ENDPOINT_EVENTS = (
+    *sorted(_HOSTED_PAGE_EVENTS),
+    "payment_intent.succeeded",
+    "payment_intent.processing",
+    "payment_intent.requires_action",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "setup_intent.succeeded",
+    "payment_method.attached",
+    "payment_method.detached",
+    "payment_method.updated",
+    "payment_method.automatically_updated",
+    "refund.created",
+    "refund.updated",
+    "charge.refund.updated",
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+)
+
 
 def _intent_effect(intent_id: str | None, metadata: dict) -> Effect | None:
     from billing.payment_flows import META_ATTEMPT, payment_attempt_apply

@@ -1,6 +1,7 @@
 """The console's payment pages: the tenant's own Stripe account, where its clients' card
-payments land (Connect onboarding), and its prepaid balance at the provider, topped up by
-card on the provider's own Stripe account. Thin: forms check input, the services in
+payments land (Connect onboarding, or the keys of an account of its own), when saved cards
+are charged and retried, and its prepaid balance at the provider, topped up by card on the
+provider's own Stripe account. Thin: forms check input, the services in
 ``billing.gateways.config`` and ``resale.topups`` act."""
 
 from __future__ import annotations
@@ -13,19 +14,31 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from billing.errors import BillingError
 from billing.gateways import GatewayConfigError, GatewayUnavailable
 from billing.gateways.config import (
     payment_settings_get,
+    payment_settings_update,
+    secret_masked,
     stripe_connect_onboard_start,
     stripe_connect_refresh,
+    stripe_keys_check,
 )
+from billing.gateways.crypto import secret_decrypt
 from billing.models.gateway import PaymentSettings
 from billing.money import Money
 from billing.selectors import billing_settings_get
+from billing.webhooks import TENANT_ENDPOINT_EVENTS
 from tenants import console_selectors
 from tenants.access import capability_require, console_page
 from tenants.locale import money_format
-from tenants.payment_forms import AutoTopUpForm, TopUpForm
+from tenants.payment_forms import (
+    AutoTopUpForm,
+    CollectionForm,
+    StripeAccountForm,
+    StripeKeyTestForm,
+    TopUpForm,
+)
 
 # --- the tenant's Stripe account ------------------------------------------------------
 
@@ -59,19 +72,103 @@ def _onboarding(request: HttpRequest) -> HttpResponse:
 
 @console_page(write="admin")
 def payments(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        action = request.POST.get("action")
-        if action == "connect":
-            return _onboarding(request)
-        if action == "refresh":
-            _refresh(request)
+    action = request.POST.get("action") if request.method == "POST" else None
+    if action == "connect":
+        return _onboarding(request)
+    if action == "refresh":
+        _refresh(request)
         return redirect("console:payments")
     row = payment_settings_get()
+    if action == "test_keys":
+        _keys_test(request, StripeKeyTestForm(request.POST))
+        return redirect("console:payments")
+    stripe_form = StripeAccountForm(request.POST if action == "stripe" else None, row=row)
+    collection_form = CollectionForm(
+        request.POST if action == "collection" else None, initial=CollectionForm.initial_for(row)
+    )
+    if action == "stripe":
+        if stripe_form.is_valid() and _settings_save(request, stripe_form, stripe_form.changes()):
+            return redirect("console:payments")
+    elif action == "collection":
+        form = collection_form
+        if form.is_valid() and _settings_save(request, form, form.cleaned_data):
+            return redirect("console:payments")
+    elif request.method == "POST":
+        return redirect("console:payments")
+    failed = any(form.is_bound and form.errors for form in (stripe_form, collection_form))
     return render(
         request,
         "console/payments.html",
-        {"row": row, "state": _connect_state(row)},
+        {
+            "row": row,
+            "state": _connect_state(row),
+            "stripe_form": stripe_form,
+            "collection_form": collection_form,
+            "secrets": _secrets_shown(request, row),
+            # Stripe sends webhooks to public HTTPS addresses only.
+            "webhook_url": f"https://{request.get_host()}{reverse('payments:stripe-webhook')}",
+            "webhook_events": TENANT_ENDPOINT_EVENTS,
+        },
+        status=400 if failed else 200,
     )
+
+
+def _secrets_shown(request: HttpRequest, row: PaymentSettings) -> dict[str, str]:
+    """What the page says of each stored secret: masked for those who may replace it,
+    only whether there is one for the others."""
+    shown = {}
+    for name, stored in (
+        ("secret_key", row.stripe_secret_key_encrypted),
+        ("webhook_secret", row.stripe_webhook_secret_encrypted),
+    ):
+        if not stored:
+            shown[name] = ""
+        elif request.console_can["admin"]:
+            shown[name] = secret_masked(secret_decrypt(stored))
+        else:
+            shown[name] = _("stored")
+    return shown
+
+
+def _settings_save(request: HttpRequest, form, changes: dict) -> bool:
+    try:
+        payment_settings_update(**changes)
+    except BillingError as exc:
+        form.add_error(None, str(exc))
+        return False
+    messages.success(request, _("Payment settings saved."))
+    return True
+
+
+def _keys_test(request: HttpRequest, form: StripeKeyTestForm) -> None:
+    """Tells the result of asking Stripe about the key just typed, or the stored one."""
+    if not form.is_valid():
+        for error in form.errors.get("stripe_secret_key", []):
+            messages.error(request, error)
+        return
+    typed = form.cleaned_data["stripe_secret_key"]
+    key = typed or secret_decrypt(payment_settings_get().stripe_secret_key_encrypted)
+    if not key:
+        messages.error(request, _("Enter a secret key to test."))
+        return
+    try:
+        account = stripe_keys_check(secret_key=key)
+    except GatewayUnavailable:
+        messages.error(request, _("Stripe could not be reached. Try again."))
+        return
+    except GatewayConfigError as exc:
+        messages.error(request, _("Stripe refused the key: %(reason)s") % {"reason": exc.message})
+        return
+    text = (
+        _("The key works: it opens the live Stripe account %(account)s.")
+        if "_live_" in key
+        else _("The key works: it opens the Stripe test account %(account)s.")
+    ) % {"account": account.id}
+    if typed:
+        text = f"{text} {_('It is not saved yet: enter it again and save.')}"
+    messages.success(request, text)
+    if not account.charges_enabled:
+        messages.warning(request, _("Stripe says this account cannot take payments yet."))
 
 
 def _refresh(request: HttpRequest) -> None:

@@ -19,15 +19,22 @@ from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
+from audit.services import audit_record
 from billing import stripe_api
 from billing.errors import BillingError
 from billing.gateways.bank_transfer import BankTransferGateway
-from billing.gateways.base import GatewayConfigError
+from billing.gateways.base import GatewayConfigError, GatewayUnavailable
 from billing.gateways.crypto import secret_decrypt, secret_encrypt
 from billing.gateways.stripe import StripeGateway
 from billing.models.gateway import PaymentSettings
 
 MAX_DUNNING_DAY = 60
+# Each retry e-mails the client: more than this is harassment, not collection.
+MAX_DUNNING_RETRIES = 10
+
+SECRET_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
+PUBLISHABLE_KEY_PREFIXES = ("pk_test_", "pk_live_")
+WEBHOOK_SECRET_PREFIX = "whsec_"
 
 
 def payment_settings_get() -> PaymentSettings:
@@ -53,7 +60,24 @@ def _dunning_days(value: Any) -> list[int]:
         raise BillingError("Dunning days are whole numbers of days.") from exc
     if any(day < 1 or day > MAX_DUNNING_DAY for day in days):
         raise BillingError(f"Dunning days are between 1 and {MAX_DUNNING_DAY}.")
+    if len(days) > MAX_DUNNING_RETRIES:
+        raise BillingError(f"At most {MAX_DUNNING_RETRIES} dunning days.")
     return days
+
+
+def secret_masked(value: str) -> str:
+    """A secret as people may see it: its kind and last four characters
+    (``sk_live_…abcd``), enough to tell which key is stored, useless to anyone else."""
+    if not value:
+        return ""
+    kind = ""
+    for prefix in (*SECRET_KEY_PREFIXES, WEBHOOK_SECRET_PREFIX):
+        if value.startswith(prefix):
+            kind = prefix
+            break
+    # A short secret would be shown almost whole: only its kind then.
+    tail = value[-4:] if len(value) >= len(kind) + 12 else ""
+    return f"{kind}…{tail}"
 
 
 # What the tenant's staff may change; the connected account and its state come from
@@ -69,33 +93,70 @@ _TENANT_FIELDS = {
 }
 
 
+_SECRET_FIELDS = {
+    "stripe_secret_key": "stripe_secret_key_encrypted",
+    "stripe_webhook_secret": "stripe_webhook_secret_encrypted",
+}
+
+
+def _tenant_values(row: PaymentSettings) -> dict[str, Any]:
+    """The tenant's settings with the secrets in clear: compared, never written out."""
+    values = {name: getattr(row, name) for name in _TENANT_FIELDS - set(_SECRET_FIELDS)}
+    values["dunning_days"] = list(row.dunning_days or [])
+    for name, column in _SECRET_FIELDS.items():
+        values[name] = secret_decrypt(getattr(row, column))
+    return values
+
+
+def _audit_changes(before: dict[str, Any], after: dict[str, Any]) -> None:
+    changed = sorted(name for name in after if after[name] != before[name])
+    if not changed:
+        return
+
+    def shown(values: dict[str, Any]) -> dict[str, Any]:
+        # A replaced secret may keep its last four characters; it is listed all the same.
+        return {
+            name: secret_masked(values[name]) if name in _SECRET_FIELDS else values[name]
+            for name in changed
+        }
+
+    audit_record(
+        action="payment_settings.updated",
+        object_type="payment_settings",
+        object_id=PaymentSettings.SINGLETON_ID,
+        before=shown(before),
+        after=shown(after),
+    )
+
+
 @transaction.atomic
 def payment_settings_update(**changes: Any) -> PaymentSettings:
     """Changes the tenant's payment settings. Secrets are given in clear and stored
-    encrypted; an empty string removes one."""
+    encrypted; an empty string removes one. What changed is audited, secrets masked."""
     unknown = set(changes) - _TENANT_FIELDS
     if unknown:
         raise BillingError(f"These payment settings cannot be changed here: {sorted(unknown)}.")
     row = _locked()
+    before = _tenant_values(row)
     if "stripe_mode" in changes:
         if changes["stripe_mode"] not in PaymentSettings.StripeMode.values:
             raise BillingError(f"“{changes['stripe_mode']}” is not a Stripe mode.")
         row.stripe_mode = changes["stripe_mode"]
     if "stripe_secret_key" in changes:
         key = (changes["stripe_secret_key"] or "").strip()
-        if key and not key.startswith(("sk_test_", "sk_live_", "rk_test_", "rk_live_")):
+        if key and not key.startswith(SECRET_KEY_PREFIXES):
             raise BillingError("A Stripe secret key starts with sk_ or rk_.")
         if key and key == (django_settings.STRIPE_SECRET_KEY or None):
             raise BillingError("That is the platform's key; enter the key of your own account.")
         row.stripe_secret_key_encrypted = secret_encrypt(key)
     if "stripe_publishable_key" in changes:
         key = (changes["stripe_publishable_key"] or "").strip()
-        if key and not key.startswith(("pk_test_", "pk_live_")):
+        if key and not key.startswith(PUBLISHABLE_KEY_PREFIXES):
             raise BillingError("A Stripe publishable key starts with pk_.")
         row.stripe_publishable_key = key
     if "stripe_webhook_secret" in changes:
         secret = (changes["stripe_webhook_secret"] or "").strip()
-        if secret and not secret.startswith("whsec_"):
+        if secret and not secret.startswith(WEBHOOK_SECRET_PREFIX):
             raise BillingError("A Stripe webhook signing secret starts with whsec_.")
         row.stripe_webhook_secret_encrypted = secret_encrypt(secret)
     if "bank_transfer_enabled" in changes:
@@ -111,6 +172,7 @@ def payment_settings_update(**changes: Any) -> PaymentSettings:
     ):
         raise BillingError("Enter the secret key of your Stripe account to use your own keys.")
     row.save()
+    _audit_changes(before, _tenant_values(row))
     return row
 
 
@@ -127,6 +189,24 @@ def payment_platform_fee_set(*, tenant: Any, percent: Decimal | str) -> PaymentS
         row.platform_fee_percent = value
         row.save(update_fields=["platform_fee_percent", "updated_at"])
         return row
+
+
+def stripe_keys_check(*, secret_key: str = "") -> stripe_api.ConnectedAccount:
+    """Asks Stripe which account a secret key opens: ``secret_key`` when given (typed,
+    not saved yet), else the stored one. Changes nothing; Stripe's refusal comes back as
+    ``GatewayConfigError`` with Stripe's own message, an unreachable Stripe as
+    ``GatewayUnavailable``."""
+    key = (secret_key or "").strip()
+    if not key:
+        key = secret_decrypt(payment_settings_get().stripe_secret_key_encrypted)
+    if not key:
+        raise GatewayConfigError("There is no secret key to test.")
+    try:
+        return stripe_api.account_current_retrieve(api_key=key)
+    except stripe_api.PaymentTransientError as exc:
+        raise GatewayUnavailable(exc.message, code=exc.code) from exc
+    except stripe_api.PaymentError as exc:
+        raise GatewayConfigError(exc.message, code=exc.code) from exc
 
 
 def stripe_webhook_secret(row: PaymentSettings | None = None) -> str:

@@ -136,6 +136,7 @@ def test_secrets_are_stored_encrypted(tenant_a):
         ({"stripe_webhook_secret": "secret"}, "whsec_"),
         ({"stripe_mode": "own_keys"}, "secret key"),
         ({"dunning_days": [0, 3]}, "between 1 and"),
+        ({"dunning_days": list(range(1, 12))}, "At most 10 dunning days"),
         ({"platform_fee_percent": "5"}, "cannot be changed here"),
         ({"stripe_account_id": "acct_123"}, "cannot be changed here"),
     ],
