@@ -147,7 +147,5 @@ def provisioning_job_report_missing(*, service: UpstreamService, action: str) ->
 
     ok = action == "terminate"
     error = "" if ok else "The service has no control panel account."
-    transaction.on_commit(
-        lambda: upstream_service_result(service_id=service.pk, action=action, ok=ok, error=error),
-        robust=True,
-    )
+    # In the caller's transaction: the outcome commits with the command it answers.
+    upstream_service_result(service_id=service.pk, action=action, ok=ok, error=error)

@@ -1,7 +1,9 @@
 """Where resale meets its neighbours: provisioning on the provider side, billing and the
 reseller's staff on the tenant side. Kept in one module so the flow can be read in one
 place. Each function runs after the transaction that caused it has committed, except
-``tenant_command_done``, which runs inside it (see ``outbox._complete``)."""
+``provision`` and ``tenant_command_done``, which write their rows inside it so that a
+killed worker cannot separate them from their cause (``services._provision``,
+``outbox._complete``)."""
 
 from __future__ import annotations
 

@@ -317,7 +317,7 @@ def _create(account, key, payload):
         idempotency_key=f"order:{key}",
         upstream_service=service,
     )
-    transaction.on_commit(lambda: _provision(service, "create"), robust=True)
+    _provision(service, "create")
     return service, {
         "status": "accepted",
         "service_ref": service.public_id,
@@ -359,7 +359,7 @@ def upstream_service_renew(*, service: UpstreamService, account: ResellerAccount
     if service.suspend_reason == UpstreamService.SuspendReason.UNPAID:
         service.suspend_reason = ""
         fields.append("suspend_reason")
-        transaction.on_commit(lambda: _provision(service, "unsuspend"), robust=True)
+        _provision(service, "unsuspend")
     service.save(update_fields=fields)
     return {
         "period_start": period_start.isoformat(),
@@ -381,7 +381,7 @@ def _state_change(action: str, allowed_from: set[str], new_status: str | None):
                 UpstreamService.SuspendReason.RESELLER if action == "suspend" else ""
             )
             service.save(update_fields=["status", "suspend_reason", "updated_at"])
-        transaction.on_commit(lambda: _provision(service, action), robust=True)
+        _provision(service, action)
         return service, {"status": "accepted", "service_ref": service.public_id}
 
     return handler
@@ -409,7 +409,7 @@ def _change_plan(account, key, payload):
     service.plan = plan
     service.price = new_price
     service.save(update_fields=["plan", "price_amount", "updated_at"])
-    transaction.on_commit(lambda: _provision(service, "change_plan"), robust=True)
+    _provision(service, "change_plan")
     return service, {"status": "accepted", "service_ref": service.public_id}
 
 
@@ -431,9 +431,20 @@ _HANDLERS = {
 
 
 def _provision(service: UpstreamService, action: str) -> None:
+    """Queues the panel job in the caller's transaction, so the accepted command and its
+    job commit together: a worker killed right after the commit cannot leave a paid
+    service with no job. Only the job's Celery message waits for the commit, and a lost
+    one is sent again by ``provisioning_jobs_requeue_stale``. A job that cannot be made
+    at all (no server for the plan) fails the service now, with the reason."""
+    from provisioning.services import ProvisioningError
     from resale import hooks
 
-    hooks.provision(service, action)
+    try:
+        with transaction.atomic():
+            hooks.provision(service, action)
+    except ProvisioningError as exc:
+        logger.warning("No panel job for %s %s: %s", action, service.public_id, exc)
+        upstream_service_result(service_id=service.pk, action=action, ok=False, error=str(exc))
 
 
 def _low_balance_check(account_id: int, *, force: bool = False) -> None:
@@ -540,7 +551,7 @@ def upstream_services_renew_due(
                 )
                 service.save(update_fields=["status", "suspend_reason", "last_error", "updated_at"])
                 outcome["suspended"] += 1
-                transaction.on_commit(lambda s=service: _provision(s, "suspend"), robust=True)
+                _provision(service, "suspend")
                 transaction.on_commit(
                     lambda a=account: _low_balance_check(a.pk, force=True), robust=True
                 )

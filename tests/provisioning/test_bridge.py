@@ -171,8 +171,15 @@ def test_lifecycle_commands_drive_the_panel(
     assert upstream_service_provision(service=service, action="suspend") is None
 
 
+@pytest.fixture
+def never_provisioned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upstream services whose panel job was never made (accepted before a server group
+    for their plan existed, say)."""
+    monkeypatch.setattr("resale.hooks.provision", lambda service, action: None)
+
+
 def test_terminate_of_a_service_never_provisioned(
-    account, reports, django_capture_on_commit_callbacks
+    account, reports, django_capture_on_commit_callbacks, never_provisioned
 ) -> None:
     service = order(account)
     with django_capture_on_commit_callbacks(execute=True):
@@ -180,7 +187,7 @@ def test_terminate_of_a_service_never_provisioned(
     assert reports == [("terminate", True, "")]
 
 
-def test_sso_without_an_account(account) -> None:
+def test_sso_without_an_account(account, never_provisioned) -> None:
     service = order(account)
     with pytest.raises(ResaleError, match="no control panel account"):
         upstream_service_sso_url(service=service)
