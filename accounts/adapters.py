@@ -9,11 +9,13 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
 from django.shortcuts import resolve_url
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import get_public_schema_name
 
 from billing.gateways.crypto import secret_decrypt, secret_encrypt
@@ -53,10 +55,25 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class MFAAdapter(DefaultMFAAdapter):
+    error_messages = {
+        **DefaultMFAAdapter.error_messages,
+        "cannot_delete_authenticator": _(
+            "Two-factor authentication is required for your account here: it cannot be turned off."
+        ),
+    }
+
     def get_totp_issuer(self) -> str:
         # What the authenticator app shows next to the code: the site's own name, never
         # the host or the provider behind a reseller.
         return _brand(context.request).get("brand_name") or context.request.get_host()
+
+    def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
+        # Turning it off would only send the person back to the set-up page.
+        from accounts.two_factor import two_factor_required_for
+
+        if authenticator.type != Authenticator.Type.TOTP:
+            return True
+        return not two_factor_required_for(authenticator.user)
 
     def encrypt(self, text: str) -> str:
         return secret_encrypt(text)

@@ -301,3 +301,31 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.endpoint_id} ({self.state})"
+
+
+# --- Sign-in rules of a tenant's staff (tenant schemas only) -----------------------------
+
+
+class SecuritySettings(models.Model):
+    """How a tenant's staff must sign in: one row per tenant schema, changed by an owner
+    only (tenants.staff.staff_two_factor_require_set). The provider's own staff follow
+    ``PROVIDER_REQUIRE_2FA`` instead, which comes from the environment."""
+
+    schema_placement = "tenant"
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID)
+    staff_two_factor_required = models.BooleanField(
+        _("two-factor authentication required for staff"), default=False
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("security settings")
+        verbose_name_plural = _("security settings")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="accounts_security_single_row"),
+        ]
+
+    def __str__(self) -> str:
+        return "Security settings"

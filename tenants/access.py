@@ -7,9 +7,13 @@ Every staff role reads the whole console; writes need a capability:
 | ``money`` | owner, admin, billing | invoices, credit notes, payments, clients' billing details |
 | ``service`` | owner, admin, support | service actions, the upstream command queue |
 | ``admin`` | owner, admin | catalogue, branding, domains, staff, settings |
+| ``owner`` | owner | whether staff must use two-factor authentication |
 
 Read-only staff read. A client sees only what belongs to its own client record; anything
 else is a 404, never a 403, so that ids of other clients give nothing away.
+
+When the tenant requires two-factor authentication, a staff member without it is sent from
+every console page to the set-up page first (accounts.two_factor).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from accounts.two_factor import two_factor_setup_redirect
 from tenants.locale import localized
 
 OWNER, ADMIN, BILLING, SUPPORT, READONLY = "owner", "admin", "billing", "support", "readonly"
@@ -31,6 +36,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "money": frozenset({OWNER, ADMIN, BILLING}),
     "service": frozenset({OWNER, ADMIN, SUPPORT}),
     "admin": frozenset({OWNER, ADMIN}),
+    "owner": frozenset({OWNER}),
 }
 
 
@@ -56,14 +62,18 @@ def capabilities_for(user) -> dict[str, bool]:
 
 
 def console_page(view: Callable[..., HttpResponse] | None = None, *, write: str | None = None):
-    """A console page: this tenant's staff only (others go to the login page). With
-    ``write``, a POST needs that capability too."""
+    """A console page: this tenant's staff only (others go to the login page), with
+    two-factor authentication when the tenant requires it. With ``write``, a POST needs
+    that capability too."""
 
     def decorate(func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(func)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if not is_staff_user(request.user):
                 return redirect_to_login(request.get_full_path())
+            setup = two_factor_setup_redirect(request)
+            if setup is not None:
+                return setup
             if write and request.method == "POST":
                 capability_require(request, write)
             request.console_can = capabilities_for(request.user)

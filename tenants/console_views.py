@@ -18,6 +18,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import PrivacyRequest, User
+from accounts.two_factor import (
+    security_settings_get,
+    staff_two_factor_annotate,
+    staff_without_two_factor_count,
+    two_factor_enabled,
+)
 from billing.documents import invoice_pdf_get
 from billing.errors import BillingError
 from billing.models import (
@@ -54,7 +60,7 @@ from billing.services import (
     tax_rule_set,
 )
 from tenants import catalogue_import, console_selectors, domains, staff
-from tenants.access import console_page
+from tenants.access import capability_require, console_page
 from tenants.branding import (
     branding_get,
     branding_update,
@@ -73,6 +79,7 @@ from tenants.forms import (
     PaymentForm,
     SettingsForm,
     StaffInviteForm,
+    StaffTwoFactorForm,
     TaxRuleForm,
 )
 from tenants.locale import babel_locale, number_format
@@ -766,8 +773,11 @@ def staff_view(request: HttpRequest) -> HttpResponse:
         "console/staff.html",
         {
             "form": form,
-            "members": User.objects.filter(kind=User.Kind.STAFF).order_by("-is_active", "email"),
+            "members": staff_two_factor_annotate(
+                User.objects.filter(kind=User.Kind.STAFF).order_by("-is_active", "email")
+            ),
             "roles": User.Role.choices,
+            "two_factor_required": security_settings_get().staff_two_factor_required,
         },
         status=400 if form.errors else 200,
     )
@@ -823,6 +833,31 @@ def settings_view(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action") if request.method == "POST" else None
     form = SettingsForm(request.POST if action == "settings" else None, initial=initial)
     tax_form = TaxRuleForm(request.POST if action == "tax" else None, prefix="tax")
+    security = security_settings_get()
+    two_factor_form = StaffTwoFactorForm(
+        request.POST if action == "two_factor" else None,
+        initial={"required": security.staff_two_factor_required},
+        prefix="two_factor",
+    )
+    if action == "two_factor":
+        # Administrators may save the rest of this page, but not this.
+        capability_require(request, "owner")
+    if action == "two_factor" and two_factor_form.is_valid():
+        required = two_factor_form.cleaned_data["required"]
+        try:
+            staff.staff_two_factor_require_set(required=required, changed_by=request.user)
+        except ValidationError as exc:
+            two_factor_form.add_error(None, exc)
+        else:
+            if required:
+                saved = _(
+                    "Two-factor authentication is now required for all staff. Those who have "
+                    "not set it up will be asked to the next time they open the console."
+                )
+            else:
+                saved = _("Two-factor authentication is no longer required.")
+            messages.success(request, saved)
+            return redirect("console:settings")
     if action == "settings" and form.is_valid():
         data = dict(form.cleaned_data)
         language = data.pop("default_language")
@@ -856,8 +891,12 @@ def settings_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "tax_form": tax_form,
             "rules": TaxRule.objects.filter(is_active=True),
+            "two_factor_form": two_factor_form,
+            "two_factor_required": security.staff_two_factor_required,
+            "two_factor_own": two_factor_enabled(request.user),
+            "staff_without_two_factor": staff_without_two_factor_count(),
         },
-        status=400 if form.errors or tax_form.errors else 200,
+        status=400 if form.errors or tax_form.errors or two_factor_form.errors else 200,
     )
 
 

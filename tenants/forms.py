@@ -241,6 +241,12 @@ class StaffRoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=User.Role.choices)
 
 
+class StaffTwoFactorForm(forms.Form):
+    required = forms.BooleanField(
+        label=_("Require two-factor authentication for all staff"), required=False
+    )
+
+
 class SettingsForm(forms.Form):
     legal_name = forms.CharField(label=_("Legal name"), max_length=200)
     address_line1 = forms.CharField(label=_("Address"), max_length=200, required=False)

@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.ProviderTwoFactorMiddleware",
 ]
 
 TEMPLATES = [
@@ -184,6 +185,10 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_PERIOD = 30
 MFA_TOTP_DIGITS = 6
 MFA_RECOVERY_CODE_COUNT = 10
+# Provider staff without a TOTP authenticator are sent from the provider console to its
+# set-up page. Off by default so an existing installation keeps letting its staff in; a
+# tenant's owner decides the same for the tenant's staff in the console.
+PROVIDER_REQUIRE_2FA = env_bool("TESSERA_PROVIDER_REQUIRE_2FA", default=False)
 # A session cookie belongs to the host that set it: tenant A's cookie never reaches tenant B.
 SESSION_COOKIE_DOMAIN = None
 SESSION_COOKIE_HTTPONLY = True
