@@ -177,7 +177,7 @@ class ApiKey(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100)
     # The visible start of the token ("tsk_…"), to tell keys apart in lists and logs.
-    prefix = models.CharField(max_length=32, unique=True)
+    prefix = models.CharField(max_length=32)
     token_hash = models.CharField(max_length=64)
     scopes = models.JSONField(default=list, blank=True)
     # Addresses or networks (CIDR) the key may be used from; empty means anywhere.
@@ -195,6 +195,9 @@ class ApiKey(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("API key")
+        constraints = [
+            models.UniqueConstraint(fields=["prefix"], name="accounts_apikey_prefix_key")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -206,7 +209,8 @@ class ApiIdempotencyRecord(models.Model):
 
     schema_placement = "tenant"
 
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    # accounts_idempotency_once (api_key, key) serves lookups by API key.
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+", db_index=False)
     key = models.CharField(max_length=255)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=500)

@@ -413,11 +413,11 @@ class UpstreamCommand(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    public_id = models.CharField(max_length=32, unique=True, default=_public_id)
-    idempotency_key = models.CharField(max_length=128, unique=True)
+    public_id = models.CharField(max_length=32, default=_public_id)
+    idempotency_key = models.CharField(max_length=128)
     action = models.CharField(max_length=16, choices=Action.choices)
     # The tenant's own service (billing) this command is about.
-    service_ref = models.CharField(max_length=64, db_index=True)
+    service_ref = models.CharField(max_length=64)
     payload = models.JSONField(default=dict)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -431,7 +431,18 @@ class UpstreamCommand(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["service_ref"], name="resale_command_service_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["public_id"], name="resale_upstreamcommand_public_id_key"
+            ),
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="resale_upstreamcommand_idempotency_key_key"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.service_ref} ({self.state})"

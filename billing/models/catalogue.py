@@ -18,13 +18,16 @@ from billing.money import MoneyField
 
 class ProductGroup(TenantModel):
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, db_index=False)
     description = models.TextField(blank=True)
     is_visible = models.BooleanField(default=True)
     sort_order = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["sort_order", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["slug"], name="billing_productgroup_slug_key")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -46,7 +49,7 @@ class Product(TenantModel):
     public_id = public_id_column()
     group = models.ForeignKey(ProductGroup, on_delete=models.PROTECT, related_name="products")
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, db_index=False)
     description = models.TextField(blank=True)
     type = models.CharField(max_length=16, choices=Type.choices, default=Type.OTHER)
     visibility = models.CharField(
@@ -59,6 +62,7 @@ class Product(TenantModel):
 
     class Meta:
         ordering = ["group__sort_order", "sort_order", "name"]
+        constraints = [models.UniqueConstraint(fields=["slug"], name="billing_product_slug_key")]
 
     def __str__(self) -> str:
         return self.name
@@ -95,7 +99,8 @@ class Plan(TenantModel):
 class PlanPrice(TenantModel):
     """The price of a plan for one billing cycle; a cycle without a row is not sold."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="prices")
+    # billing_planprice_unique (plan, cycle) serves lookups by plan.
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="prices", db_index=False)
     cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
     currency = currency_column()
     price_amount = money_column()
@@ -152,8 +157,9 @@ class ConfigurableOptionChoice(TenantModel):
 
 
 class ConfigurableOptionPrice(TenantModel):
+    # billing_configurableoptionprice_unique (choice, cycle) serves lookups by choice.
     choice = models.ForeignKey(
-        ConfigurableOptionChoice, on_delete=models.CASCADE, related_name="prices"
+        ConfigurableOptionChoice, on_delete=models.CASCADE, related_name="prices", db_index=False
     )
     cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
     currency = currency_column()

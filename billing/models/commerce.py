@@ -25,7 +25,7 @@ class Coupon(TenantModel):
         RECURRING = "recurring", _("Every period")
 
     # Stored upper-case: codes are typed by people and compared without case.
-    code = models.CharField(max_length=50, unique=True)
+    code = models.CharField(max_length=50)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     value = models.DecimalField(
         max_digits=14, decimal_places=4, help_text="Percent (10 = 10 %) or an amount."
@@ -47,6 +47,7 @@ class Coupon(TenantModel):
     class Meta:
         ordering = ["code"]
         constraints = [
+            models.UniqueConstraint(fields=["code"], name="billing_coupon_code_key"),
             models.CheckConstraint(condition=models.Q(value__gt=0), name="billing_coupon_positive"),
             models.CheckConstraint(
                 condition=~models.Q(kind="percent") | models.Q(value__lte=100),
@@ -83,7 +84,9 @@ class Cart(TenantModel):
     client = models.ForeignKey(
         "billing.Client", on_delete=models.CASCADE, null=True, blank=True, related_name="carts"
     )
-    session_key = models.CharField(max_length=64, blank=True, db_index=True)
+    # Only recorded: a cart is found again by its public id (kept in the session) or its
+    # client, so the column needs no index.
+    session_key = models.CharField(max_length=64, blank=True)
     coupon = models.ForeignKey(Coupon, on_delete=models.SET_NULL, null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -114,7 +117,10 @@ class CartItem(TenantModel):
 
 
 class CartItemOption(TenantModel):
-    item = models.ForeignKey(CartItem, on_delete=models.CASCADE, related_name="options")
+    # billing_cartitemoption_once (item, option) serves lookups by item.
+    item = models.ForeignKey(
+        CartItem, on_delete=models.CASCADE, related_name="options", db_index=False
+    )
     option = models.ForeignKey("billing.ConfigurableOption", on_delete=models.CASCADE)
     choice = models.ForeignKey("billing.ConfigurableOptionChoice", on_delete=models.CASCADE)
     quantity = models.PositiveIntegerField(default=1)
@@ -147,7 +153,7 @@ class Order(TenantModel):
         blank=True,
         related_name="order",
     )
-    idempotency_key = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
 
     subtotal = MoneyField("subtotal_amount")
@@ -157,6 +163,11 @@ class Order(TenantModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="billing_order_idempotency_key_key"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Order {self.public_id}"

@@ -171,8 +171,9 @@ class PaymentAttempt(TenantModel):
     FINAL_STATUSES = (Status.SUCCEEDED, Status.CANCELED)
 
     public_id = public_id_column()
+    # billing_attempt_invoice_idx (invoice, status) serves lookups by invoice.
     invoice = models.ForeignKey(
-        "billing.Invoice", on_delete=models.PROTECT, related_name="payment_attempts"
+        "billing.Invoice", on_delete=models.PROTECT, related_name="payment_attempts", db_index=False
     )
     client = models.ForeignKey(
         "billing.Client", on_delete=models.PROTECT, related_name="payment_attempts"
@@ -195,7 +196,7 @@ class PaymentAttempt(TenantModel):
         "billing.Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     # A retried request (a double click, a second billing run) finds this row again.
-    idempotency_key = models.CharField(max_length=150, unique=True)
+    idempotency_key = models.CharField(max_length=150)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
     action_url = models.URLField(max_length=2000, blank=True)
@@ -210,6 +211,9 @@ class PaymentAttempt(TenantModel):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["invoice", "status"], name="billing_attempt_invoice_idx")]
         constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="billing_paymentattempt_idempotency_key_key"
+            ),
             models.UniqueConstraint(
                 fields=["gateway", "intent_ref"],
                 condition=~models.Q(intent_ref=""),

@@ -32,7 +32,10 @@ class Service(TenantModel):
         CANCELLED = "cancelled", _("Cancelled")
 
     public_id = public_id_column()
-    client = models.ForeignKey("billing.Client", on_delete=models.PROTECT, related_name="services")
+    # billing_service_client_idx (client, status) serves lookups by client.
+    client = models.ForeignKey(
+        "billing.Client", on_delete=models.PROTECT, related_name="services", db_index=False
+    )
     plan = models.ForeignKey("billing.Plan", on_delete=models.PROTECT, related_name="services")
     order_item = models.ForeignKey(
         "billing.OrderItem",
@@ -91,7 +94,10 @@ class Service(TenantModel):
 
 
 class ServiceOption(TenantModel):
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="options")
+    # billing_serviceoption_once (service, option) serves lookups by service.
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="options", db_index=False
+    )
     option = models.ForeignKey("billing.ConfigurableOption", on_delete=models.PROTECT)
     choice = models.ForeignKey("billing.ConfigurableOptionChoice", on_delete=models.PROTECT)
     quantity = models.PositiveIntegerField(default=1)
