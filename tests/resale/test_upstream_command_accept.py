@@ -6,6 +6,8 @@ import pytest
 from django.db import connection, connections
 
 from billing.money import Money
+from provisioning.models import PlanMapping, ServerGroup
+from provisioning.services import server_create
 from resale.models import BalanceEntry, UpstreamService
 from resale.services import (
     ResaleError,
@@ -140,6 +142,13 @@ def test_concurrent_orders_never_overdraw(tenant_factory):
     catalogue = wholesale_catalogue(code_prefix=f"c{uuid.uuid4().hex[:6]}-")
     account = account_on(created.tenant, catalogue["price_list"])
     plan_code = catalogue["web-s"].code
+    # A panel to provision on: an accepted order queues its job in the same transaction,
+    # and a plan with nowhere to go would be failed and refunded at once.
+    group = ServerGroup.objects.create(name=f"sim-{plan_code}", module="simulated")
+    server_create(
+        group=group, name=f"{plan_code}-node", hostname=f"{plan_code}.panel.test", port=443
+    )
+    PlanMapping.objects.create(plan_code=plan_code, group=group, package="web-s")
     reseller_balance_topup(account=account, amount="25.00", reference="x", idempotency_key="t")
     results: list[str] = []
     barrier = threading.Barrier(10)
