@@ -23,23 +23,25 @@ def _bench_database_url(url: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _ensure_database(url: str) -> None:
+def _fresh_database(url: str) -> None:
+    """A new database for every run: benchmarks create and drop hundreds of schemas, and
+    the dead catalogue rows they leave (where autovacuum is off or behind) would slow
+    the next run down and make runs incomparable."""
     import psycopg
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def main(names: list[str]) -> int:
     url = _bench_database_url(
         os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1/tessera")
     )
-    _ensure_database(url)
+    _fresh_database(url)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
