@@ -52,6 +52,10 @@ class LiveShop:
     owner_email: str
     shop: object
 
+    @property
+    def schema(self) -> str:
+        return self.tenant.schema_name
+
 
 def live_shop_make(tenant_factory, name: str = "Gamma Hosting") -> LiveShop:
     """A committed tenant with the portal test shop and an owner who can log in."""

@@ -44,6 +44,24 @@ def test_order_debits_the_wholesale_price_once_per_key(account):
     assert UpstreamService.objects.filter(account=account).count() == 1
 
 
+def test_an_order_with_no_panel_job_possible_is_failed_and_refunded_at_once(account, monkeypatch):
+    """The panel job is queued in the accepting transaction; when it cannot be made, the
+    service fails with the reason there and then, instead of waiting for ever."""
+    from provisioning.services import ProvisioningError
+
+    def refuse(service, action):
+        raise ProvisioningError("No server group offers this plan.")
+
+    monkeypatch.setattr("resale.hooks.provision", refuse)
+    monkeypatch.setattr("resale.hooks.report", lambda *args: None)
+    reseller_balance_topup(account=account, amount="10.00", reference="bank", idempotency_key="t1")
+    ref = _order(account, "k1").response["service_ref"]
+    service = UpstreamService.objects.get(public_id=ref)
+    assert service.status == UpstreamService.Status.FAILED
+    assert service.last_error == "No server group offers this plan."
+    assert reseller_balance(account=account) == Money(Decimal("10.00"), "EUR")
+
+
 def test_same_key_with_another_command_is_refused(account):
     reseller_balance_topup(account=account, amount="10", reference="bank", idempotency_key="t1")
     _order(account, "k1")
