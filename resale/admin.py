@@ -8,8 +8,8 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
 from resale.models import (
@@ -118,7 +118,11 @@ class ResellerAccountAdmin(admin.ModelAdmin):
 
     def balance_view(self, request, pk: int):
         """Top-up (money received) or adjustment (a correction with a reason)."""
-        account = ResellerAccount.objects.get(pk=pk)
+        account = get_object_or_404(ResellerAccount, pk=pk)
+        if not request.user.has_perm("resale.view_balanceentry"):
+            raise PermissionDenied
+        if request.method == "POST" and not request.user.has_perm("resale.add_balanceentry"):
+            raise PermissionDenied
         form = BalanceForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
