@@ -68,7 +68,7 @@ class ServerAdmin(admin.ModelAdmin):
     list_filter = ["group", "is_active"]
     actions = ["test_connection"]
 
-    @admin.action(description=_("Test the connection"))
+    @admin.action(description=_("Test the connection"), permissions=["change"])
     def test_connection(self, request, queryset) -> None:
         for server in queryset:
             try:
@@ -147,7 +147,7 @@ class ProvisioningJobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description=_("Run again"))
+    @admin.action(description=_("Run again"), permissions=["change"])
     def run_again(self, request, queryset) -> None:
         for job in queryset:
             try:

@@ -84,3 +84,13 @@ def test_a_missing_account_is_a_404(tenant_a):
     assert (
         _console("billing").get("/admin/resale/reselleraccount/999999/balance/").status_code == 404
     )
+
+
+def _actions(browser: Client) -> str:
+    form = browser.get("/admin/provisioning/provisioningjob/").context["action_form"]
+    return "" if form is None else str(form.fields["action"].choices)
+
+
+def test_only_staff_who_may_change_jobs_can_run_them_again():
+    assert "run_again" not in _actions(_console("readonly"))
+    assert "run_again" in _actions(_console("support"))
