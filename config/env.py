@@ -23,15 +23,26 @@ def env_required(name: str) -> str:
     return value
 
 
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
+    value = env_str(name)
     if value is None:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name} must be true or false (1/0, yes/no, on/off), not {value!r}."
+    )
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
+    value = env_str(name)
     if value is None or value.strip() == "":
         return default
     try:
@@ -41,7 +52,7 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
-    value = os.environ.get(name)
+    value = env_str(name)
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
