@@ -80,6 +80,9 @@ class EParty:
     registration: str = ""
     email: str = ""
     is_company: bool = True
+    # Italy's delivery channel for e-invoices (FatturaPA): recipient code, or PEC address.
+    sdi_code: str = ""
+    pec_email: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,8 @@ def party_from_snapshot(snapshot: Mapping[str, Any] | None) -> EParty:
         tax_id=_text(data.get("tax_id")),
         registration=_text(data.get("registration")),
         email=_text(data.get("email")),
+        sdi_code=_text(data.get("sdi_code")).upper(),
+        pec_email=_text(data.get("pec_email")),
         is_company=kind != "person" if kind else bool(_text(data.get("vat_number"))),
     )
 

@@ -29,7 +29,8 @@ TIPO_NOTA_DI_CREDITO = "TD04"
 # Ordinary tax regime; the settings have no field for the others yet.
 REGIME_ORDINARIO = "RF01"
 # SdI delivery codes: a buyer abroad, and a buyer in Italy who gave no code (SdI then
-# leaves the invoice in the buyer's reserved area, or sends it to its registered channel).
+# sends the invoice to the PEC address given with it, or to the buyer's registered
+# channel, or leaves it in the buyer's reserved area).
 CODICE_ESTERO = "XXXXXXX"
 CODICE_NESSUNO = "0000000"
 # Nature of a line without VAT (Natura, tables of the Agenzia delle Entrate).
@@ -93,6 +94,17 @@ def _sede(party: EParty) -> fa.Sede:
     )
 
 
+def _recipient(buyer: EParty) -> tuple[str, str | None]:
+    """CodiceDestinatario and PECDestinatario: the buyer's SdI code when it gave one, else
+    seven zeros with its PEC address when it gave one (SdI delivers there), else seven
+    zeros alone; a buyer abroad is always XXXXXXX."""
+    if buyer.country != "IT":
+        return CODICE_ESTERO, None
+    if buyer.sdi_code:
+        return buyer.sdi_code, None
+    return CODICE_NESSUNO, buyer.pec_email or None
+
+
 def _natura(category: str, buyer: EParty) -> str | None:
     if category == VatCategory.STANDARD:
         return None
@@ -112,11 +124,13 @@ def fatturapa_build(*, doc: EDocument) -> fa.FatturaPrivati12:
     if seller.country != "IT":
         raise EInvoiceError("FatturaPA is for sellers in Italy.")
     transmitter = seller.tax_id or seller.vat_number[2:]
+    codice_destinatario, pec_destinatario = _recipient(buyer)
     header = fa.FatturaElettronicaHeader(
         dati_trasmissione=fa.DatiTrasmissione(
             id_trasmittente=fa.IdTrasmittente(id_paese="IT", id_codice=transmitter or None),
             progressivo_invio=progressivo_invio(doc),
-            codice_destinatario=CODICE_NESSUNO if buyer.country == "IT" else CODICE_ESTERO,
+            codice_destinatario=codice_destinatario,
+            pec_destinatario=pec_destinatario,
         ),
         cedente_prestatore=fa.CedentePrestatore(
             dati_anagrafici=fa.DatiAnagraficiCedentePrestatore(

@@ -45,6 +45,8 @@ CLIENT_PERSONAL_FIELDS = (
     "region",
     "vat_number",
     "tax_id",
+    "sdi_code",
+    "pec_email",
     "notes",
 )
 

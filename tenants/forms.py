@@ -4,6 +4,7 @@ wrong in the visitor's language; the writes are done by services."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
@@ -26,6 +27,49 @@ def _country(value: str) -> str:
     if value and (len(value) != 2 or not value.isalpha()):
         raise forms.ValidationError(_("Use the two-letter country code, for example IT or DE."))
     return value
+
+
+SDI_CODE_RE = re.compile(r"[A-Z0-9]{7}")
+
+
+def _tax_id_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Tax code"),
+        max_length=32,
+        required=False,
+        help_text=_(
+            "The personal or company tax code, where the country has one (Italy: codice fiscale)."
+        ),
+    )
+
+
+def _sdi_code_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("SdI recipient code"),
+        max_length=7,
+        required=False,
+        help_text=_("Italy: the seven-character code e-invoices are delivered to."),
+    )
+
+
+def _pec_email_field() -> forms.EmailField:
+    return forms.EmailField(
+        label=_("PEC address"),
+        required=False,
+        help_text=_("Italy: the certified e-mail address for e-invoices, if there is no SdI code."),
+    )
+
+
+class ItalianDeliveryCleaning:
+    """The SdI code as SdI writes it: upper case, seven letters and digits."""
+
+    def clean_sdi_code(self) -> str:
+        value = (self.cleaned_data.get("sdi_code") or "").strip().upper()
+        if value and not SDI_CODE_RE.fullmatch(value):
+            raise forms.ValidationError(
+                _("An SdI recipient code has seven letters and digits, for example M5UXCR1.")
+            )
+        return value
 
 
 class SignupForm(forms.Form):
@@ -72,7 +116,7 @@ class SignupForm(forms.Form):
         return data
 
 
-class ProfileForm(forms.Form):
+class ProfileForm(ItalianDeliveryCleaning, forms.Form):
     name = forms.CharField(label=_("Full name"), max_length=200)
     company_name = forms.CharField(label=_("Company"), max_length=200, required=False)
     email = forms.EmailField(label=_("Billing e-mail address"))
@@ -84,6 +128,9 @@ class ProfileForm(forms.Form):
     region = forms.CharField(label=_("Region"), max_length=100, required=False)
     country = forms.CharField(label=_("Country"), max_length=2, required=False)
     vat_number = forms.CharField(label=_("VAT number"), max_length=32, required=False)
+    tax_id = _tax_id_field()
+    sdi_code = _sdi_code_field()
+    pec_email = _pec_email_field()
     language = forms.ChoiceField(label=_("Language"), choices=LANGUAGE_CHOICES)
 
     def clean_country(self) -> str:
@@ -142,7 +189,7 @@ class AmountField(forms.CharField):
         return _amount(value) if value not in (None, "") else None
 
 
-class ClientForm(forms.Form):
+class ClientForm(ItalianDeliveryCleaning, forms.Form):
     name = forms.CharField(label=_("Contact person"), max_length=200)
     company_name = forms.CharField(label=_("Company"), max_length=200, required=False)
     email = forms.EmailField(label=_("E-mail address"))
@@ -152,6 +199,9 @@ class ClientForm(forms.Form):
     city = forms.CharField(label=_("City"), max_length=100, required=False)
     country = forms.CharField(label=_("Country"), max_length=2, required=False)
     vat_number = forms.CharField(label=_("VAT number"), max_length=32, required=False)
+    tax_id = _tax_id_field()
+    sdi_code = _sdi_code_field()
+    pec_email = _pec_email_field()
     language = forms.ChoiceField(label=_("Language"), choices=LANGUAGE_CHOICES)
     notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea)
 

@@ -173,6 +173,10 @@ class FastOutput:
 
 class ClientSerializer(FastOutput, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
+    # Plain text, not format "email": empty when the client gave none.
+    pec_email = serializers.CharField(
+        read_only=True, help_text="Italy: the certified e-mail address for e-invoices, or empty"
+    )
 
     class Meta:
         model = Client
@@ -191,6 +195,8 @@ class ClientSerializer(FastOutput, serializers.ModelSerializer):
             "country",
             "vat_number",
             "tax_id",
+            "sdi_code",
+            "pec_email",
             "tax_exempt",
             "language",
             "status",
@@ -215,6 +221,18 @@ class ClientInputSerializer(serializers.Serializer):
     country = f.Text(max_length=2, required=False, allow_blank=True, help_text="ISO 3166-1 alpha-2")
     vat_number = f.Text(max_length=32, required=False, allow_blank=True)
     tax_id = f.Text(max_length=32, required=False, allow_blank=True)
+    sdi_code = f.Text(
+        max_length=7,
+        required=False,
+        allow_blank=True,
+        help_text="Italy: the SdI recipient code for e-invoices (seven letters and digits)",
+    )
+    pec_email = f.Email(
+        max_length=254,
+        required=False,
+        allow_blank=True,
+        help_text="Italy: the certified e-mail address for e-invoices, when there is no SdI code",
+    )
     tax_exempt = f.Boolean(required=False)
     language = f.Text(max_length=8, required=False, allow_blank=True)
     status = f.Choice(choices=Client.Status.choices, required=False)

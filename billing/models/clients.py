@@ -35,6 +35,10 @@ class Client(TenantModel):
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1")
     vat_number = models.CharField(_("VAT number"), max_length=32, blank=True)
     tax_id = models.CharField(_("tax id"), max_length=32, blank=True)
+    # Italy: where the Sistema di Interscambio delivers the client's e-invoices, either a
+    # seven-character recipient code or, failing that, a certified e-mail (PEC) address.
+    sdi_code = models.CharField(_("SdI recipient code"), max_length=7, blank=True)
+    pec_email = models.EmailField(_("PEC address"), blank=True)
     tax_exempt = models.BooleanField(default=False)
     language = models.CharField(max_length=8, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)

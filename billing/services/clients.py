@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -11,6 +12,7 @@ from django.db import transaction
 from billing.errors import BillingError
 from billing.models import Client, ClientUser, Contact
 
+SDI_CODE_RE = re.compile(r"[A-Z0-9]{7}")
 _EDITABLE = {
     "kind",
     "name",
@@ -25,6 +27,8 @@ _EDITABLE = {
     "country",
     "vat_number",
     "tax_id",
+    "sdi_code",
+    "pec_email",
     "tax_exempt",
     "language",
     "status",
@@ -45,6 +49,18 @@ def _clean(client: Client) -> Client:
     if client.country and (len(client.country) != 2 or not client.country.isalpha()):
         raise BillingError(f"“{client.country}” is not a two-letter country code.")
     client.vat_number = (client.vat_number or "").replace(" ", "").upper()
+    client.tax_id = (client.tax_id or "").strip().upper()
+    client.sdi_code = (client.sdi_code or "").strip().upper()
+    if client.sdi_code and not SDI_CODE_RE.fullmatch(client.sdi_code):
+        raise BillingError(
+            f"“{client.sdi_code}” is not an SdI recipient code: seven letters and digits."
+        )
+    client.pec_email = (client.pec_email or "").strip().lower()
+    if client.pec_email:
+        try:
+            validate_email(client.pec_email)
+        except ValidationError as exc:
+            raise BillingError(f"“{client.pec_email}” is not a valid PEC address.") from exc
     if client.kind == Client.Kind.COMPANY and not client.company_name.strip():
         raise BillingError("A company client needs a company name.")
     if client.kind not in Client.Kind.values or client.status not in Client.Status.values:

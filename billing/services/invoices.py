@@ -66,6 +66,8 @@ def party_buyer(client: Client) -> dict[str, Any]:
         "country": client.country,
         "vat_number": client.vat_number,
         "tax_id": client.tax_id,
+        "sdi_code": client.sdi_code,
+        "pec_email": client.pec_email,
         "email": client.email,
         "kind": client.kind,
         "address": party_address(client),

@@ -139,3 +139,81 @@ def test_a_seller_outside_italy_has_no_fatturapa(shop):
     assert not fatturapa.fatturapa_supported(invoice)
     with pytest.raises(EInvoiceError, match="Italy"):
         fatturapa.document_fatturapa_xml(document=invoice)
+
+
+def _strictly_valid(xml: bytes) -> fa.FatturaPrivati12:
+    invoice = fa.auto_from_etree(etree.fromstring(xml))
+    validation = Validation()
+    invoice.validate(validation)
+    assert validation.errors == []
+    return invoice
+
+
+def test_a_buyer_with_an_sdi_code_gets_its_invoices_there(shop, italian_client):
+    services.client_update(client=italian_client, sdi_code=" m5uxcr1 ")
+    invoice = invoice_for(italian_client, ("Hosting Pro", eur("30.00")))
+
+    transmission = _strictly_valid(
+        fatturapa.document_fatturapa_xml(document=invoice)
+    ).fattura_elettronica_header.dati_trasmissione
+
+    assert transmission.codice_destinatario == "M5UXCR1"
+    assert transmission.pec_destinatario is None
+
+
+def test_a_buyer_with_only_a_pec_address_gets_seven_zeros_and_the_pec(shop, italian_client):
+    services.client_update(client=italian_client, pec_email="Rossi.Web@PEC.test")
+    invoice = invoice_for(italian_client, ("Hosting Pro", eur("30.00")))
+
+    transmission = _strictly_valid(
+        fatturapa.document_fatturapa_xml(document=invoice)
+    ).fattura_elettronica_header.dati_trasmissione
+
+    assert transmission.codice_destinatario == "0000000"
+    assert transmission.pec_destinatario == "rossi.web@pec.test"
+
+
+def test_the_delivery_channel_is_the_one_the_invoice_was_issued_with(shop, italian_client):
+    services.client_update(client=italian_client, sdi_code="M5UXCR1")
+    invoice = invoice_for(italian_client, ("Hosting Pro", eur("30.00")))
+    services.client_update(client=italian_client, sdi_code="ABC1234")
+
+    transmission = parsed(
+        fatturapa.document_fatturapa_xml(document=invoice)
+    ).fattura_elettronica_header.dati_trasmissione
+
+    assert transmission.codice_destinatario == "M5UXCR1"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"sdi_code": "ABC12"}, "not an SdI recipient code"),
+        ({"sdi_code": "ABC-123"}, "not an SdI recipient code"),
+        ({"pec_email": "not-an-address"}, "not a valid PEC address"),
+    ],
+)
+def test_a_bad_delivery_channel_is_refused_and_changes_nothing(
+    shop, italian_client, fields, message
+):
+    from billing.errors import BillingError
+    from billing.models import Client
+
+    with pytest.raises(BillingError, match=message):
+        services.client_update(client=italian_client, **fields)
+
+    stored = Client.objects.get(pk=italian_client.pk)
+    assert (stored.sdi_code, stored.pec_email) == ("", "")
+
+
+def test_the_client_forms_explain_a_bad_sdi_code_and_normalise_a_good_one(shop):
+    from tenants.forms import ClientForm
+
+    base = {"name": "Rossi", "email": "a@rossi.test", "language": "it", "country": "it"}
+    bad = ClientForm(data={**base, "sdi_code": "12"})
+    assert not bad.is_valid()
+    assert "seven letters and digits" in bad.errors["sdi_code"][0]
+
+    good = ClientForm(data={**base, "sdi_code": "m5uxcr1", "pec_email": "rossi@pec.test"})
+    assert good.is_valid(), good.errors
+    assert good.cleaned_data["sdi_code"] == "M5UXCR1"
