@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.utils.translation import gettext as _
 from lxml import etree
 
 from billing import documents
@@ -252,7 +253,7 @@ def einvoice_document(document: Any) -> EDocument:
 
     if isinstance(document, Invoice):
         if document.status == Invoice.Status.DRAFT or not document.number:
-            raise EInvoiceError("A draft is not an invoice yet; issue it first.")
+            raise EInvoiceError(_("A draft is not an invoice yet; issue it first."))
         kind, related_number, related_date, due_date = "invoice", "", None, document.due_date
         notes = (document.tax_note, document.notes)
     elif isinstance(document, CreditNote):
@@ -292,20 +293,21 @@ def einvoice_check(doc: EDocument) -> None:
     e-invoice must carry (EN 16931 BR-6, BR-7, BR-9, BR-11, BR-S-02, BR-AE-02)."""
     missing = []
     if not doc.seller.name:
-        missing.append("the seller's legal name")
+        missing.append(_("the seller's legal name"))
     if not doc.seller.country:
-        missing.append("the seller's country")
+        missing.append(_("the seller's country"))
     if not (doc.seller.vat_number or doc.seller.tax_id):
-        missing.append("the seller's VAT number or tax id")
+        missing.append(_("the seller's VAT number or tax id"))
     if not doc.buyer.name:
-        missing.append("the client's name")
+        missing.append(_("the client's name"))
     if not doc.buyer.country:
-        missing.append("the client's country")
+        missing.append(_("the client's country"))
     if doc.reverse_charge and not doc.buyer.vat_number:
-        missing.append("the client's VAT number (reverse charge)")
+        missing.append(_("the client's VAT number (reverse charge)"))
     if missing:
         raise EInvoiceError(
-            f"{doc.number} cannot be exported as an e-invoice: it lacks {', '.join(missing)}."
+            _("%(number)s cannot be exported as an e-invoice: it lacks %(missing)s.")
+            % {"number": doc.number, "missing": ", ".join(missing)}
         )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import a38.fattura as fa
 from a38.validation import Validation
+from django.utils.translation import gettext as _
 from lxml import etree
 
 from billing.einvoices import (
@@ -122,7 +123,7 @@ def _money(value: Decimal) -> Decimal:
 def fatturapa_build(*, doc: EDocument) -> fa.FatturaPrivati12:
     seller, buyer = doc.seller, doc.buyer
     if seller.country != "IT":
-        raise EInvoiceError("FatturaPA is for sellers in Italy.")
+        raise EInvoiceError(_("FatturaPA is for sellers in Italy."))
     transmitter = seller.tax_id or seller.vat_number[2:]
     codice_destinatario, pec_destinatario = _recipient(buyer)
     header = fa.FatturaElettronicaHeader(
@@ -227,6 +228,10 @@ def document_fatturapa_xml(*, document: Any) -> bytes:
     invoice = fatturapa_build(doc=doc)
     errors = fatturapa_errors(invoice)
     if errors:
-        raise EInvoiceError(f"{doc.number} cannot be exported as FatturaPA: {'; '.join(errors)}.")
+        # a38's findings stay as a38 words them: they name the XML elements SdI checks.
+        raise EInvoiceError(
+            _("%(number)s cannot be exported as FatturaPA: %(findings)s.")
+            % {"number": doc.number, "findings": "; ".join(errors)}
+        )
     tree = invoice.build_etree(lxml=True)
     return etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)

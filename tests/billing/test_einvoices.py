@@ -277,3 +277,23 @@ def test_an_old_snapshot_without_structured_address_still_exports(shop):
     assert_valid(xml)
     assert one(xml, "//ram:SellerTradeParty//ram:LineOne/text()") == "Via Roma 1"
     assert one(xml, "//ram:SellerTradeParty//ram:CountryID/text()") == "IT"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("it", "la partita IVA o il codice fiscale del venditore"),
+        ("ru", "номер плательщика НДС или налоговый номер продавца"),
+    ],
+)
+def test_what_to_complete_is_said_in_the_readers_language(shop, language, expected):
+    from django.utils import translation
+
+    services.billing_settings_update(vat_number="", tax_id="")
+    invoice = invoice_for(shop.client, ("Hosting", eur("10.00")))
+
+    with translation.override(language), pytest.raises(EInvoiceError) as refused:
+        einvoices.document_cii_xml(document=invoice)
+
+    assert expected in str(refused.value)
+    assert invoice.number in str(refused.value)
