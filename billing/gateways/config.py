@@ -186,8 +186,18 @@ def payment_platform_fee_set(*, tenant: Any, percent: Decimal | str) -> PaymentS
         raise BillingError("The platform fee is a percentage from 0 to 99.99.")
     with schema_context(tenant.schema_name), transaction.atomic():
         row = _locked()
+        before = row.platform_fee_percent
         row.platform_fee_percent = value
         row.save(update_fields=["platform_fee_percent", "updated_at"])
+        if before != value:
+            # In the tenant's own log: the reseller sees when the provider changed its cut.
+            audit_record(
+                action="payment_settings.platform_fee_set",
+                object_type="payment_settings",
+                object_id=PaymentSettings.SINGLETON_ID,
+                before={"platform_fee_percent": before},
+                after={"platform_fee_percent": value},
+            )
         return row
 
 
@@ -316,9 +326,17 @@ def stripe_connect_onboard_start(
         with transaction.atomic():
             row = _locked()
             if not row.stripe_account_id:
+                before = {"stripe_account_id": "", "stripe_mode": row.stripe_mode}
                 row.stripe_account_id = account_id
                 row.stripe_mode = PaymentSettings.StripeMode.CONNECT
                 row.save(update_fields=["stripe_account_id", "stripe_mode", "updated_at"])
+                audit_record(
+                    action="payment_settings.connect_account_created",
+                    object_type="payment_settings",
+                    object_id=PaymentSettings.SINGLETON_ID,
+                    before=before,
+                    after={"stripe_account_id": account_id, "stripe_mode": row.stripe_mode},
+                )
             account_id = row.stripe_account_id
             ConnectedAccountRoute.objects.update_or_create(
                 account_id=account_id, defaults={"tenant": tenant}
@@ -338,9 +356,26 @@ def stripe_connect_status_apply(account: stripe_api.ConnectedAccount) -> Payment
         row = _locked()
         if row.stripe_account_id != account.id:
             return None
+        before = {
+            "stripe_charges_enabled": row.stripe_charges_enabled,
+            "stripe_details_submitted": row.stripe_details_submitted,
+        }
+        after = {
+            "stripe_charges_enabled": account.charges_enabled,
+            "stripe_details_submitted": account.details_submitted,
+        }
+        if before == after:
+            return row
         row.stripe_charges_enabled = account.charges_enabled
         row.stripe_details_submitted = account.details_submitted
         row.save(update_fields=["stripe_charges_enabled", "stripe_details_submitted", "updated_at"])
+        audit_record(
+            action="payment_settings.connect_status",
+            object_type="payment_settings",
+            object_id=PaymentSettings.SINGLETON_ID,
+            before=before,
+            after=after,
+        )
         return row
 
 

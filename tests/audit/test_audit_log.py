@@ -119,7 +119,42 @@ def case_service_change_plan(shop):
     return "service.plan_changed", str(change.service.public_id)
 
 
+def case_platform_fee_set(shop):
+    from billing.gateways.config import payment_platform_fee_set
+    from billing.models.gateway import PaymentSettings
+
+    payment_platform_fee_set(tenant=connection.tenant, percent="2.50")
+    return "payment_settings.platform_fee_set", str(PaymentSettings.SINGLETON_ID)
+
+
+def case_connect_status(shop):
+    from billing import stripe_api
+    from billing.gateways.config import payment_settings_get, stripe_connect_status_apply
+    from billing.models.gateway import PaymentSettings
+
+    row = payment_settings_get()
+    row.stripe_account_id = "acct_audit"
+    row.save(update_fields=["stripe_account_id"])
+    stripe_connect_status_apply(
+        stripe_api.ConnectedAccount(
+            id="acct_audit",
+            type="standard",
+            country="IT",
+            email=None,
+            default_currency="eur",
+            charges_enabled=True,
+            payouts_enabled=True,
+            details_submitted=True,
+            requirements_due=(),
+            metadata={},
+        )
+    )
+    return "payment_settings.connect_status", str(PaymentSettings.SINGLETON_ID)
+
+
 TENANT_CASES = [
+    case_platform_fee_set,
+    case_connect_status,
     case_invoice_issue,
     case_payment_record,
     case_payment_refund,
