@@ -7,7 +7,12 @@ from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
-app = CeleryApp("tessera")
+
+class TesseraApp(CeleryApp):
+    task_cls = "config.tasks:SchemaCheckedTask"
+
+
+app = TesseraApp("tessera")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -202,8 +202,29 @@ def _test_database_url() -> str:
     return f"postgresql://{auth}@{host}{port}/{db['NAME']}"
 
 
+# Every queue a worker was started on, purged with the run's own when the session ends.
+WORKER_QUEUES: set[str] = set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_queues_purged():
+    """Tasks that no worker took (queued by tests that start none, or left when a test's
+    worker stopped) leave with the run instead of waiting in Redis for the next worker."""
+    from config.celery import app
+
+    run_queue = app.conf.task_default_queue
+    yield
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in {run_queue, *WORKER_QUEUES}:
+            for name in (queue, f"{queue}-documents"):
+                channel.queue_purge(name)
+
+
 def _worker_launch(queue: str, extra_env: dict[str, str] | None = None) -> WorkerHandle:
     from config.celery import app
+
+    WORKER_QUEUES.add(queue)
 
     env = dict(
         os.environ,

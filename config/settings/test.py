@@ -12,6 +12,11 @@ DATABASES["default"]["TEST"] = {  # noqa: F405
     "NAME": f"test_{DATABASES['default']['NAME']}_{TEST_RUN_ID}"  # noqa: F405
 }
 CACHES["default"]["KEY_PREFIX"] = f"tessera-test-{TEST_RUN_ID}"  # noqa: F405
+# Tasks queued by tests that start no worker go to a queue of the run's own, purged when
+# the run ends: on the default queue, the next `make run` on this machine would pick them
+# up for tenants that never existed in its database. A worker a test starts names its
+# queue in CELERY_QUEUE.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or f"tessera-test-{TEST_RUN_ID}"
 # Every test client comes from 127.0.0.1: per-IP login limits would add up across the
 # whole suite. The per-account limit, the one the tests check, stays as it is.
 ACCOUNT_RATE_LIMITS = {
