@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
@@ -168,7 +169,22 @@ def tenant_factory(live_db):
     connection.set_schema_to_public()
     for tenant in made:
         provider_rows_delete(tenant)
-        tenant.delete(force_drop=True)
+        tenant_drop(tenant)
+
+
+def tenant_drop(tenant) -> None:
+    """Drops a throw-away tenant and its schema. The session's worker may still be busy
+    with a task the test queued in that schema (an invoice e-mail after a billing run);
+    PostgreSQL then breaks the lock cycle by failing one side, and when that is the drop,
+    it waits for the task and tries again."""
+    for attempt in range(20):
+        try:
+            tenant.delete(force_drop=True)
+            return
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.DeadlockDetected) or attempt == 19:
+                raise
+            time.sleep(0.5)
 
 
 def provider_rows_delete(tenant) -> None:
