@@ -80,7 +80,7 @@ def payments(request: HttpRequest) -> HttpResponse:
         return redirect("console:payments")
     row = payment_settings_get()
     if action == "test_keys":
-        _keys_test(request, StripeKeyTestForm(request.POST))
+        _keys_test(request, StripeKeyTestForm(request.POST), row)
         return redirect("console:payments")
     stripe_form = StripeAccountForm(request.POST if action == "stripe" else None, row=row)
     collection_form = CollectionForm(
@@ -140,14 +140,14 @@ def _settings_save(request: HttpRequest, form, changes: dict) -> bool:
     return True
 
 
-def _keys_test(request: HttpRequest, form: StripeKeyTestForm) -> None:
+def _keys_test(request: HttpRequest, form: StripeKeyTestForm, row: PaymentSettings) -> None:
     """Tells the result of asking Stripe about the key just typed, or the stored one."""
     if not form.is_valid():
         for error in form.errors.get("stripe_secret_key", []):
             messages.error(request, error)
         return
     typed = form.cleaned_data["stripe_secret_key"]
-    key = typed or secret_decrypt(payment_settings_get().stripe_secret_key_encrypted)
+    key = typed or secret_decrypt(row.stripe_secret_key_encrypted)
     if not key:
         messages.error(request, _("Enter a secret key to test."))
         return

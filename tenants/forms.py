@@ -4,7 +4,6 @@ wrong in the visitor's language; the writes are done by services."""
 from __future__ import annotations
 
 import ipaddress
-import re
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
@@ -18,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from billing.models import BillingCycle, Client, Payment
+from billing.services.clients import SDI_CODE_RE
 
 LANGUAGE_CHOICES = [(code, name) for code, name in settings.LANGUAGES]
 
@@ -27,9 +27,6 @@ def _country(value: str) -> str:
     if value and (len(value) != 2 or not value.isalpha()):
         raise forms.ValidationError(_("Use the two-letter country code, for example IT or DE."))
     return value
-
-
-SDI_CODE_RE = re.compile(r"[A-Z0-9]{7}")
 
 
 def _tax_id_field() -> forms.CharField:

@@ -27,6 +27,7 @@ import pytest
 from django.conf import settings
 from django.db import OperationalError, connection
 from django.test import Client
+from django.utils import translation
 from django_tenants.utils import schema_context
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,6 +136,10 @@ def platform_client(django_db_setup) -> Client:
 def _back_to_public():
     yield
     connection.set_schema_to_public()
+    # A request in Italian or Russian leaves its language active in this thread
+    # (LocaleMiddleware activates, nothing deactivates): the next test would read its
+    # messages in that language.
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -201,18 +201,12 @@ def payment_platform_fee_set(*, tenant: Any, percent: Decimal | str) -> PaymentS
         return row
 
 
-def stripe_keys_check(*, secret_key: str = "") -> stripe_api.ConnectedAccount:
-    """Asks Stripe which account a secret key opens: ``secret_key`` when given (typed,
-    not saved yet), else the stored one. Changes nothing; Stripe's refusal comes back as
-    ``GatewayConfigError`` with Stripe's own message, an unreachable Stripe as
-    ``GatewayUnavailable``."""
-    key = (secret_key or "").strip()
-    if not key:
-        key = secret_decrypt(payment_settings_get().stripe_secret_key_encrypted)
-    if not key:
-        raise GatewayConfigError("There is no secret key to test.")
+def stripe_keys_check(*, secret_key: str) -> stripe_api.ConnectedAccount:
+    """Asks Stripe which account ``secret_key`` opens. Changes nothing; Stripe's refusal
+    comes back as ``GatewayConfigError`` with Stripe's own message, an unreachable Stripe
+    as ``GatewayUnavailable``."""
     try:
-        return stripe_api.account_current_retrieve(api_key=key)
+        return stripe_api.account_current_retrieve(api_key=secret_key)
     except stripe_api.PaymentTransientError as exc:
         raise GatewayUnavailable(exc.message, code=exc.code) from exc
     except stripe_api.PaymentError as exc:
