@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import get_public_schema_name
 
-from billing.gateways.crypto import secret_decrypt, secret_encrypt
+from billing.payments.gateways.crypto import secret_decrypt, secret_encrypt
 
 
 def _brand(request: HttpRequest | None) -> dict[str, Any]:
@@ -32,7 +32,7 @@ class AccountAdapter(DefaultAccountAdapter):
         return False
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
-        from tenants.access import is_staff_user
+        from portals.common.access import is_staff_user
 
         if connection.schema_name == get_public_schema_name():
             return resolve_url(settings.LOGIN_REDIRECT_URL)

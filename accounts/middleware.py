@@ -1,6 +1,6 @@
 """Two-factor authentication required of the provider's staff on the provider console.
 
-The reseller console checks this in ``tenants.access.console_page``; the provider console
+The reseller console checks this in ``portals.common.access.console_page``; the provider console
 is the Django admin, whose views are Django's own, so the check sits here, for the views of
 the ``admin`` namespace only."""
 

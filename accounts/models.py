@@ -163,14 +163,14 @@ class PrivacyRequest(models.Model):
 # --- Tenant API access: keys, idempotency records, outgoing webhooks ---------------------
 # Tenant schemas only (config.routers.SchemaPlacementRouter): a key, a stored response or a
 # webhook of one tenant does not exist on another tenant's host. Services and the REST API
-# that use these live in billing.api.
+# that use these live in api.
 
 import uuid  # noqa: E402  (kept inside this block so the block stays self-contained)
 
 
 class ApiKey(models.Model):
     """A credential for the tenant's REST API. Only the SHA-256 of the token is kept; the
-    token is shown once, when the key is made (billing.api.keys.api_key_create)."""
+    token is shown once, when the key is made (api.keys.api_key_create)."""
 
     schema_placement = "tenant"
 

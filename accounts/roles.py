@@ -4,7 +4,7 @@ platform host). Owners and administrators do everything; billing staff move mone
 provisioning jobs; read-only staff look. Everyone on the provider's staff may look at
 everything the console shows, which never includes a reseller's end clients.
 
-Reseller staff are checked by ``tenants.access`` in their own console; this backend
+Reseller staff are checked by ``portals.common.access`` in their own console; this backend
 answers only on the platform host."""
 
 from __future__ import annotations

@@ -171,7 +171,7 @@ def _wait_ready(server: subprocess.Popen, port: int, host: str) -> None:
 
 
 def _seed(host: str):
-    from billing.api.keys import api_key_create
+    from api.keys import api_key_create
     from billing.models import Client
     from tenants.services import tenant_create
 

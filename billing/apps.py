@@ -10,10 +10,7 @@ class BillingConfig(AppConfig):
 
         # Client e-mails (invoice issued, welcome, suspension) follow billing events.
         listeners_register()
-        from billing.payment_flows import payment_listeners_connect
+        from billing.payments.flows import payment_listeners_connect
 
         # Auto-charge the moment an invoice is issued, for clients who opted in.
         payment_listeners_connect()
-        from billing.api import hooks
-
-        hooks.connect()

@@ -41,7 +41,7 @@ from billing.models import (
     Service,
 )
 from billing.money import Money
-from billing.payment_flows import payments_autocharge_due
+from billing.payments.flows import payments_autocharge_due
 from billing.selectors import billing_settings_get, tax_rules
 from billing.services.invoices import SUSPENSION_OVERDUE, party_buyer, party_seller
 from billing.taxes import TaxDecision, line_amounts, tax_decide

@@ -3,7 +3,8 @@
 An amount is a ``Decimal`` with an explicit ISO 4217 currency. There is one rounding rule
 for the whole code base, ``round_money``: half-up to the currency's minor unit as Babel
 knows it (2 for EUR, 0 for JPY, 3 for KWD). Floats are refused outright. Conversion to
-integer minor units happens only at the payment gateway boundary (billing.stripe_api).
+integer minor units happens only at the payment gateway boundary
+(``billing.payments.gateways.stripe``).
 """
 
 from __future__ import annotations

@@ -118,4 +118,4 @@ def billing_run_all_tenants(run_date: str | None = None) -> int:
 
 
 # Payment tasks live in their own module; importing them here registers them on workers.
-from billing.payment_tasks import *  # noqa: E402, F403
+from billing.payments.tasks import *  # noqa: E402, F403

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.views import login_link
-from tenants import views as tenant_views
+from portals.common import views as tenant_views
 
 urlpatterns = [
     path("", tenant_views.storefront_home, name="home"),
@@ -16,9 +16,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="account_logout"),
     path("auth/", include("accounts.urls")),
     path("login/link/<str:uidb64>/<str:token>/", login_link, name="login-link"),
-    path("console/", include(("tenants.console_urls", "console"))),
-    path("api/", include("billing.api.urls")),
-    path("payments/", include("billing.payment_urls")),
-    path("account/", include("tenants.account_urls")),
-    path("", include("tenants.storefront_urls")),
+    path("console/", include(("portals.console.urls", "console"))),
+    path("api/", include("api.urls")),
+    path("payments/", include("billing.payments.urls")),
+    path("account/", include("portals.client_area.urls")),
+    path("", include("portals.storefront.urls")),
 ]

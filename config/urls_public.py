@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.views import admin_login, login_link, login_view
-from tenants import views as tenant_views
+from portals.common import views as tenant_views
 from tenants.locale import localized
 
 admin.site.site_header = "Provider console"
@@ -26,6 +26,6 @@ urlpatterns = [
     path("auth/", include("accounts.urls")),
     path("login/link/<str:uidb64>/<str:token>/", login_link, name="login-link"),
     path("api/resale/v1/", include("resale.api_urls")),
-    path("payments/", include("billing.payment_urls")),
+    path("payments/", include("billing.payments.urls")),
     path("admin/", admin.site.urls),
 ]

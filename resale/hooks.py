@@ -55,7 +55,7 @@ def funds_arrived(account: ResellerAccount) -> None:
 
 
 def low_balance(account: ResellerAccount, balance: Money) -> None:
-    from billing.payment_tasks import reseller_auto_topups_task
+    from billing.payments.tasks import reseller_auto_topups_task
     from resale.tasks import in_schema, tenant_staff_alert_task
 
     # Resellers who chose automatic top-ups are charged before they are alarmed.

@@ -22,8 +22,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
-from billing import stripe_api
-from billing.gateways import (
+from billing.money import Money, amount_validate
+from billing.payments.gateways import (
     GatewayConfigError,
     GatewayUnavailable,
     HostedPage,
@@ -33,8 +33,8 @@ from billing.gateways import (
     PaymentState,
     StoredMethod,
 )
-from billing.gateways.config import stripe_gateway_for_platform
-from billing.money import Money, amount_validate
+from billing.payments.gateways.config import stripe_gateway_for_platform
+from billing.payments.gateways.stripe import api as stripe_api
 from resale.models import (
     PlatformWebhookEvent,
     ResellerAccount,
@@ -458,7 +458,7 @@ def _auto_topup_resume(topup: ResellerTopUp) -> None:
 def _auto_topup_failed_email(topup: ResellerTopUp) -> None:
     from django.conf import settings
 
-    from billing.payment_emails import plain_email_send
+    from billing.payments.emails import plain_email_send
 
     account = topup.account
 

@@ -18,7 +18,7 @@ class TenantMiddleware(TenantMainMiddleware):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         if request.path == "/tls/ask":
             # Caddy asks from inside the network, under its own host name.
-            from tenants.views import tls_ask
+            from portals.common.views import tls_ask
 
             connection.set_schema_to_public()
             return tls_ask(request)

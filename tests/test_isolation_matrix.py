@@ -171,14 +171,14 @@ class Row:
 EVERYONE_200 = ("200", "200", "200", "200")
 EVERYONE_404 = ("404", "404", "404", "404")
 EVERYONE_405 = ("405", "405", "405", "405")
-# tenants.access.console_page: this tenant's staff only; clients and visitors log in.
+# portals.common.access.console_page: this tenant's staff only; clients and visitors log in.
 STAFF_READ = (LOGIN, "200", "200", LOGIN)
 STAFF_LET_IN = (LOGIN, OK, OK, LOGIN)
 # capability_require on GET as well: read-only staff are refused.
 STAFF_ADMIN_ONLY = (LOGIN, "200", "403", LOGIN)
 # An empty POST to a page with ``write=``: the capability is checked before anything else.
 WRITE_REFUSED = {ANON: LOGIN, READONLY: "403", CLIENT: LOGIN}
-# tenants.access.client_page: the signed-in client; staff go to the console.
+# portals.common.access.client_page: the signed-in client; staff go to the console.
 CLIENT_READ = (LOGIN, CONSOLE, CONSOLE, "200")
 CLIENT_LET_IN = (LOGIN, CONSOLE, CONSOLE, OK)
 # allauth pages that need a signed-in person.
@@ -483,8 +483,8 @@ def call(made: Browser, method: str, path: str, body=None):
 def tenant_objects(world) -> dict[str, str]:
     """One of everything in ``world``'s schema, by name, as the URL shows it; the
     client user acts for the client."""
+    from api.keys import api_key_create
     from billing import services
-    from billing.api.keys import api_key_create
     from billing.models.gateway import PaymentAttempt
 
     with schema_context(world.schema):

@@ -4,7 +4,7 @@ the dunning of failed automatic charges, disputes, and the webhook events alread
 processed.
 
 Secrets (a tenant's own API key, its webhook signing secret) are stored encrypted with
-Fernet (``billing.gateways.crypto``); nothing here holds a card number, only the brand
+Fernet (``billing.payments.gateways.crypto``); nothing here holds a card number, only the brand
 and last four digits a client needs to recognise a saved card."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class PaymentSettings(TenantModel):
     stripe_account_id = models.CharField(max_length=64, blank=True)
     stripe_charges_enabled = models.BooleanField(default=False)
     stripe_details_submitted = models.BooleanField(default=False)
-    # Set by the provider only (billing.gateways.config.payment_platform_fee_set).
+    # Set by the provider only (billing.payments.gateways.config.payment_platform_fee_set).
     platform_fee_percent = models.DecimalField(max_digits=5, decimal_places=2, default=0)
     stripe_secret_key_encrypted = models.TextField(blank=True)
     stripe_publishable_key = models.CharField(max_length=255, blank=True)

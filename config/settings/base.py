@@ -49,6 +49,8 @@ SHARED_APPS = [
     "resale",
     "provisioning",
     "audit",
+    "api",
+    "portals",
 ]
 # django.contrib.admin is the provider console only: tenant schemas have no admin log
 # (their changes are in the audit log), one table fewer to copy for every new tenant.
@@ -112,7 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "tenants.context_processors.tenant",
+                "portals.common.context_processors.tenant",
             ],
         },
     },
@@ -250,7 +252,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(day_of_month=1, hour=3, minute=0),
     },
     "resale-auto-topups": {
-        "task": "billing.payment_tasks.reseller_auto_topups_task",
+        "task": "billing.payments.tasks.reseller_auto_topups_task",
         "schedule": 900.0,
     },
     "provisioning-jobs-relay": {
@@ -295,19 +297,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     # Secure by default: a DRF view that names nothing needs a tenant API key with the
-    # scope it declares (billing.api). The resale API sets its own classes.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["billing.api.keys.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["billing.api.permissions.HasScope"],
+    # scope it declares (api). The resale API sets its own classes.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.keys.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasScope"],
     # Errors as RFC 9457 application/problem+json.
-    "EXCEPTION_HANDLER": "billing.api.errors.problem_exception_handler",
-    # Requests a minute per API key unless the key says otherwise (billing.api.throttling).
+    "EXCEPTION_HANDLER": "api.errors.problem_exception_handler",
+    # Requests a minute per API key unless the key says otherwise (api.throttling).
     "DEFAULT_THROTTLE_RATES": {"api_key": env_str("TESSERA_API_RATE_LIMIT") or "600/minute"},
     # Proxies of ours in front of the app (Caddy: 1); the API key IP allow-list reads the
     # client address from X-Forwarded-For only behind them.
     "NUM_PROXIES": env_int("TESSERA_NUM_PROXIES", 0) or None,
 }
 SPECTACULAR_SETTINGS = {
-    # A tenant's document is titled with its own brand (billing.api.schema.schema_brand):
+    # A tenant's document is titled with its own brand (api.schema.schema_brand):
     # nothing in it names the platform.
     "TITLE": "Site API",
     "DESCRIPTION": "The REST API of this site, for integrations: clients, orders, services, "
@@ -323,7 +325,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "billing.api.schema.schema_brand",
+        "api.schema.schema_brand",
     ],
     "ENUM_NAME_OVERRIDES": {
         "ClientStatusEnum": "billing.models.Client.Status",

@@ -13,9 +13,9 @@ import pytest
 from django.test import Client as HttpClient
 from django_tenants.utils import schema_context
 
+from api.keys import SCOPES, api_key_create
+from api.webhooks import webhook_endpoint_create, webhook_event_publish
 from billing import services
-from billing.api.keys import SCOPES, api_key_create
-from billing.api.webhooks import webhook_endpoint_create, webhook_event_publish
 from billing.models import Client, Invoice, Order, Plan, Product, Service
 from billing.money import Money
 

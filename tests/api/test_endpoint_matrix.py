@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from billing.api.keys import SCOPES, scopes_granting
-from billing.api.permissions import required_scope
+from api.keys import SCOPES, scopes_granting
+from api.permissions import required_scope
 from tests.api.conftest import Api, make_key, public_id_of
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def api_v1_routes() -> list[Route]:
     """Everything the tenant URLconf serves under /api/v1/."""
     routes = [r for r in _walk(get_resolver("config.urls").url_patterns, "/") if r.template]
     found = [r for r in routes if r.template.startswith("/api/v1/")]
-    assert found, "no /api/v1/ routes: is billing.api.urls mounted in config.urls?"
+    assert found, "no /api/v1/ routes: is api.urls mounted in config.urls?"
     return found
 
 

@@ -83,7 +83,7 @@ def test_a_request_still_running_is_409(api_a, tenant_a, key_a):
     with schema_context(tenant_a.schema):
         # The prefix is the token up to its second underscore.
         key = ApiKey.objects.get(prefix="_".join(key_a.split("_")[:2]))
-        from billing.api.idempotency import request_fingerprint
+        from api.idempotency import request_fingerprint
 
         ApiIdempotencyRecord.objects.create(
             api_key=key,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import ApiKey
-from billing.api.keys import api_key_create, api_key_revoke
+from api.keys import api_key_create, api_key_revoke
 from billing.errors import BillingError
 from tests.api.conftest import Api
 

@@ -27,7 +27,7 @@ def test_over_the_limit_is_429_with_retry_after(tenant_a):
 def test_the_platform_default_applies_without_a_key_limit(tenant_a, settings):
     from rest_framework.settings import api_settings
 
-    from billing.api.throttling import default_per_minute
+    from api.throttling import default_per_minute
 
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,

@@ -41,7 +41,7 @@ def openapi_document() -> dict:
     built here because collection happens before any database exists."""
     from drf_spectacular.generators import SchemaGenerator
 
-    from billing.api.urls import schema_patterns
+    from api.urls import schema_patterns
 
     return SchemaGenerator(patterns=schema_patterns).get_schema(request=None, public=True)
 

@@ -17,9 +17,9 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import WebhookDelivery
+from api import webhooks
+from api.keys import SCOPES, api_key_create
 from billing import services
-from billing.api import webhooks
-from billing.api.keys import SCOPES, api_key_create
 from billing.money import Money
 from tests.api.conftest import Api, shop_build
 

@@ -120,17 +120,17 @@ def case_service_change_plan(shop):
 
 
 def case_platform_fee_set(shop):
-    from billing.gateways.config import payment_platform_fee_set
     from billing.models.gateway import PaymentSettings
+    from billing.payments.gateways.config import payment_platform_fee_set
 
     payment_platform_fee_set(tenant=connection.tenant, percent="2.50")
     return "payment_settings.platform_fee_set", str(PaymentSettings.SINGLETON_ID)
 
 
 def case_connect_status(shop):
-    from billing import stripe_api
-    from billing.gateways.config import payment_settings_get, stripe_connect_status_apply
     from billing.models.gateway import PaymentSettings
+    from billing.payments.gateways.config import payment_settings_get, stripe_connect_status_apply
+    from billing.payments.gateways.stripe import api as stripe_api
 
     row = payment_settings_get()
     row.stripe_account_id = "acct_audit"

@@ -1,5 +1,6 @@
 """Fixtures for the Stripe boundary: a local Stripe server and the settings that point
-``billing.stripe_api`` at it. No database; these tests run with or without pytest-django."""
+``billing.payments.gateways.stripe.api`` at it. No database; these tests run with or
+without pytest-django."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from billing import stripe_api
-from tests.fakes.stripe_server import StripeServer
+from billing.payments.gateways.stripe import api as stripe_api
+from sandbox.stripe_server import StripeServer
 
 PLATFORM_KEY = "sk_test_platform_0123456789abcdef"
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef"

@@ -16,16 +16,16 @@ from django.test import Client as Browser
 from django_tenants.utils import schema_context
 
 from billing import services
-from billing.gateways.config import (
+from billing.models import Client, Invoice
+from billing.money import Money
+from billing.payments.gateways.config import (
     payment_platform_fee_set,
     payment_settings_update,
     stripe_connect_onboard_start,
     stripe_connect_refresh,
 )
-from billing.models import Client, Invoice
-from billing.money import Money
+from sandbox.stripe_server import StripeServer
 from tests.conftest import PROVIDER_CLEANUP_BEFORE
-from tests.fakes.stripe_server import StripeServer
 
 from .conftest import PLATFORM_KEY, WEBHOOK_SECRET, Platform, StripeSettings
 

@@ -10,17 +10,17 @@ from django.core import mail
 from django_tenants.utils import schema_context
 
 from billing.billing_run import BillingRunResult, invoices_mark_overdue
-from billing.gateways.config import payment_settings_update
 from billing.models import Invoice, Payment
 from billing.models.gateway import InvoiceDunning, PaymentAttempt, SavedPaymentMethod
-from billing.payment_flows import (
+from billing.payments.flows import (
     invoice_pay_start,
     invoice_payment_state,
     payment_method_remove,
     payment_method_setup_start,
     payments_autocharge_due,
 )
-from billing.payment_tasks import payments_autocharge_due_task
+from billing.payments.gateways.config import payment_settings_update
+from billing.payments.tasks import payments_autocharge_due_task
 
 from .helpers import client_make, deliver, invoice_make, platform_configure, shop_connect
 

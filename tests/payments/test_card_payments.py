@@ -7,12 +7,12 @@ import pytest
 from django.core import mail
 from django_tenants.utils import schema_context
 
-from billing.gateways import GatewayConfigError
-from billing.gateways.config import payment_settings_get
 from billing.models import Invoice, Payment
 from billing.models.gateway import PaymentAttempt
-from billing.payment_flows import invoice_pay_start, payment_attempt_sync
-from tests.fakes.stripe_server import StripeServer
+from billing.payments.flows import invoice_pay_start, payment_attempt_sync
+from billing.payments.gateways import GatewayConfigError
+from billing.payments.gateways.config import payment_settings_get
+from sandbox.stripe_server import StripeServer
 
 from .helpers import (
     browser_get,
@@ -160,7 +160,7 @@ def test_without_its_own_account_a_tenant_cannot_take_cards(
 def test_an_unfinished_onboarding_takes_no_payment(
     tenant_a, stripe_server, platform, stripe_settings, settings
 ):
-    from billing.gateways.config import stripe_connect_onboard_start
+    from billing.payments.gateways.config import stripe_connect_onboard_start
 
     platform_configure(stripe_settings, settings)
     with schema_context(tenant_a.schema):
@@ -181,7 +181,10 @@ def test_an_unfinished_onboarding_takes_no_payment(
 def test_account_updated_webhook_enables_charges(
     tenant_a, stripe_server: StripeServer, platform, stripe_settings, settings
 ):
-    from billing.gateways.config import payment_settings_update, stripe_connect_onboard_start
+    from billing.payments.gateways.config import (
+        payment_settings_update,
+        stripe_connect_onboard_start,
+    )
 
     from .helpers import CONNECT_WEBHOOK_SECRET
 

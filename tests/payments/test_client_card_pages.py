@@ -232,7 +232,7 @@ def test_another_tenants_or_clients_invoice_cannot_be_paid_here(
 
 def test_without_card_payments_the_invoice_shows_bank_details_only(tenant_a, browser, client_row):
     with schema_context(tenant_a.schema):
-        from billing.gateways.config import payment_settings_update
+        from billing.payments.gateways.config import payment_settings_update
 
         payment_settings_update(stripe_mode="disabled")
     invoice = _invoice(tenant_a, client_row, "10.00")

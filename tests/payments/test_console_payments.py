@@ -11,7 +11,7 @@ import pytest
 from django.test import Client as Browser
 from django_tenants.utils import schema_context
 
-from billing.gateways.config import payment_settings_get
+from billing.payments.gateways.config import payment_settings_get
 from resale.models import ResellerAccount, ResellerTopUp
 from resale.services import reseller_balance
 from tests.portals.conftest import staff_member

@@ -11,8 +11,11 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from billing.errors import BillingError
-from billing.gateways import _BUILDERS as BUILDERS
-from billing.gateways import (
+from billing.models import CreditNote, Invoice, Payment
+from billing.money import Money
+from billing.payments.flows import invoice_pay_start, payment_refund_through_gateway
+from billing.payments.gateways import _BUILDERS as BUILDERS
+from billing.payments.gateways import (
     IntentStatus,
     PaymentGateway,
     PaymentRequest,
@@ -21,16 +24,13 @@ from billing.gateways import (
     gateway_names,
     gateway_register,
 )
-from billing.gateways.config import (
+from billing.payments.gateways.config import (
     payment_platform_fee_set,
     payment_settings_get,
     payment_settings_update,
     stripe_gateway_for_tenant,
     stripe_webhook_secret,
 )
-from billing.models import CreditNote, Invoice, Payment
-from billing.money import Money
-from billing.payment_flows import invoice_pay_start, payment_refund_through_gateway
 from billing.services import billing_settings_update
 
 from .helpers import client_make, invoice_make

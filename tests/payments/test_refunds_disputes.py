@@ -9,16 +9,17 @@ import pytest
 from django.core import mail
 from django_tenants.utils import schema_context
 
-from billing import services, stripe_api
+from billing import services
 from billing.models import CreditNote, Invoice, Payment, Refund
 from billing.models.gateway import Dispute
-from billing.payment_flows import (
+from billing.payments.flows import (
     bank_transfer_record,
     invoice_for_payment_reference,
     invoice_pay_start,
     invoice_payment_reference,
     payment_refund_through_gateway,
 )
+from billing.payments.gateways.stripe import api as stripe_api
 from billing.selectors import client_balance, client_credit, invoice_ledger_due
 
 from .helpers import client_make, deliver, eur, invoice_make, platform_configure, shop_connect

@@ -1,4 +1,5 @@
-"""billing.stripe_api through the real ``stripe`` library against the local Stripe server."""
+"""billing.payments.gateways.stripe.api through the real ``stripe`` library against the local
+Stripe server."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing import stripe_api
-from billing.stripe_api import (
+from billing.payments.gateways.stripe import api as stripe_api
+from billing.payments.gateways.stripe.api import (
     PaymentConfigError,
     PaymentDeclined,
     PaymentTransientError,
@@ -21,7 +22,7 @@ from billing.stripe_api import (
     to_minor,
     webhook_event_construct,
 )
-from tests.fakes.stripe_server import StripeServer, webhook_signature_header
+from sandbox.stripe_server import StripeServer, webhook_signature_header
 
 from .conftest import WEBHOOK_SECRET, Platform, StripeSettings
 

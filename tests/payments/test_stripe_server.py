@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import stripe
 
-from tests.fakes.stripe_server import StripeServer, decode_form, webhook_signature_header
+from sandbox.stripe_server import StripeServer, decode_form, webhook_signature_header
 
 from .conftest import PLATFORM_KEY, WEBHOOK_SECRET, Platform
 

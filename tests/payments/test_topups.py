@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from billing.models import Invoice
-from billing.payment_flows import invoice_pay_start
+from billing.payments.flows import invoice_pay_start
 from resale.models import ResellerAccount, ResellerTopUp, UpstreamCommand, UpstreamService
 from resale.services import reseller_balance, reseller_balance_adjust
 from resale.topups import (

@@ -16,7 +16,6 @@ from django.db import connection
 from django.test import Client as Browser
 from django_tenants.utils import schema_context
 
-from billing import stripe_api
 from billing.models import CreditNote, Invoice, LedgerEntry, Payment, Refund
 from billing.models.gateway import (
     Dispute,
@@ -25,14 +24,15 @@ from billing.models.gateway import (
     ProcessedWebhookEvent,
     SavedPaymentMethod,
 )
-from billing.payment_flows import (
+from billing.payments.flows import (
     invoice_autocharge,
     invoice_pay_start,
     payment_method_setup_start,
     payment_refund_through_gateway,
 )
+from billing.payments.gateways.stripe import api as stripe_api
 from billing.selectors import client_balance, client_credit
-from tests.fakes.stripe_server import webhook_signature_header
+from sandbox.stripe_server import webhook_signature_header
 
 from .conftest import WEBHOOK_SECRET
 from .helpers import (
@@ -403,7 +403,7 @@ def test_a_late_consent_never_overrides_a_later_choice(shops, stripe_server):
         chosen = SavedPaymentMethod.objects.get(client=client, autocharge=True)
         assert chosen.brand == "visa"
         # The client's own later choice holds against any replayed consent too.
-        from billing.payment_flows import payment_method_autocharge_set
+        from billing.payments.flows import payment_method_autocharge_set
 
         other = SavedPaymentMethod.objects.get(client=client, brand="mastercard")
         payment_method_autocharge_set(method=other, enabled=True)

@@ -4,4 +4,4 @@ from django.urls import include, path
 
 from config.urls import urlpatterns as tenant_urlpatterns
 
-urlpatterns = [*tenant_urlpatterns, path("payments/", include("billing.payment_urls"))]
+urlpatterns = [*tenant_urlpatterns, path("payments/", include("billing.payments.urls"))]

@@ -17,8 +17,8 @@ from django_tenants.utils import schema_context
 from billing import services
 from billing.models import BillingSettings, Client, Plan
 from billing.money import Money
+from sandbox.rdap_server import RdapServer
 from tests.conftest import PASSWORD
-from tests.fakes.rdap_server import RdapServer
 
 
 def eur(value: str | int) -> Money:

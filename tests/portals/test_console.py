@@ -12,8 +12,8 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from billing import services
 from billing.models import CreditNote, Invoice, Payment, Plan, PlanPrice, Service, TaxRule
+from resale.catalogue_import import Markup
 from resale.models import UpstreamCommand
-from tenants.catalogue_import import Markup
 from tests.portals.conftest import eur, staff_member
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ import pytest
 from django_tenants.utils import schema_context
 
 from accounts.models import ApiKey
+from api.keys import SCOPES, api_key_create, token_hash
 from audit.models import AuditEntry
-from billing.api.keys import SCOPES, api_key_create, token_hash
 from tests.api.conftest import Api
 from tests.portals.conftest import staff_member
 

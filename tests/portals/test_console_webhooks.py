@@ -12,9 +12,9 @@ import pytest
 from django_tenants.utils import schema_context
 
 from accounts.models import WebhookDelivery, WebhookEndpoint
+from api import webhooks
 from audit.models import AuditEntry
 from billing import services
-from billing.api import webhooks
 from billing.money import Money
 from tests.api.test_webhooks import Receiver
 from tests.portals.conftest import staff_member

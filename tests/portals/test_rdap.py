@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tenants import rdap
+from provisioning.registrars import rdap
 
 
 def test_shipped_bootstrap_has_the_iana_shape_and_common_tlds():

@@ -12,9 +12,9 @@ from django.conf import settings
 from django_tenants.utils import schema_context
 
 from accounts.models import PrivacyRequest
+from api.keys import api_key_create
+from api.webhooks import webhook_endpoint_create, webhook_endpoint_ping
 from billing import services
-from billing.api.keys import api_key_create
-from billing.api.webhooks import webhook_endpoint_create, webhook_endpoint_ping
 from resale.models import UpstreamCommand
 from tenants.domains import custom_domain_add
 from tests.portals.conftest import eur

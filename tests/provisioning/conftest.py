@@ -17,10 +17,10 @@ from provisioning.modules.plesk import PleskModule
 from provisioning.modules.proxmox import ProxmoxModule
 from provisioning.modules.simulated import SimulatedModule
 from provisioning.modules.vmmanager import VmmanagerModule
-from tests.fakes.panels.plesk import FakePlesk
-from tests.fakes.panels.proxmox import FakeProxmox
-from tests.fakes.panels.vmmanager import FakeVmmanager
-from tests.fakes.panels.whm import FakeWhm
+from sandbox.panels.plesk import FakePlesk
+from sandbox.panels.proxmox import FakeProxmox
+from sandbox.panels.vmmanager import FakeVmmanager
+from sandbox.panels.whm import FakeWhm
 
 # Short enough to keep hang tests fast, long enough for a loaded CI machine.
 CLIENT_TIMEOUT_S = 0.5

@@ -7,7 +7,7 @@ import uuid
 
 from provisioning.models import ServerGroup
 from provisioning.services import server_create
-from tests.fakes.panels.whm import FakeWhm
+from sandbox.panels.whm import FakeWhm
 from tests.provisioning.conftest import CLIENT_TIMEOUT_S, REDIS_URL
 
 

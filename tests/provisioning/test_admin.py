@@ -8,7 +8,7 @@ from django.test import Client
 from accounts.models import User
 from provisioning.models import ProvisionedService, ProvisioningJob, Server
 from provisioning.services import provisioned_service_create, provisioning_job_run
-from tests.fakes.panels.whm import FakeWhm
+from sandbox.panels.whm import FakeWhm
 from tests.provisioning.factories import whm_group
 
 pytestmark = pytest.mark.django_db

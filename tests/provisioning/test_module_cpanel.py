@@ -14,8 +14,8 @@ from provisioning.modules.base import (
     TransientModuleError,
 )
 from provisioning.modules.cpanel import CpanelModule, _size_to_mb
-from tests.fakes.panels.base import Reply
-from tests.fakes.panels.whm import FakeWhm
+from sandbox.panels.base import Reply
+from sandbox.panels.whm import FakeWhm
 from tests.provisioning.conftest import HANG_S, connection_to, new_spec
 
 ACTIONS: dict[str, Callable[[CpanelModule, str], object]] = {

@@ -13,7 +13,7 @@ from provisioning.modules.base import (
     TransientModuleError,
 )
 from provisioning.modules.plesk import PleskModule
-from tests.fakes.panels.plesk import FakePlesk
+from sandbox.panels.plesk import FakePlesk
 from tests.provisioning.conftest import HANG_S, connection_to, new_spec
 
 ACTIONS: dict[str, Callable[[PleskModule, str], object]] = {

@@ -8,7 +8,7 @@ import pytest
 
 from provisioning.modules.base import PermanentModuleError, TransientModuleError
 from provisioning.modules.proxmox import ProxmoxModule, _disk_gb
-from tests.fakes.panels.proxmox import FakeProxmox
+from sandbox.panels.proxmox import FakeProxmox
 from tests.provisioning.conftest import HANG_S, connection_to, new_spec
 
 ACTIONS: dict[str, Callable[[ProxmoxModule, str], object]] = {

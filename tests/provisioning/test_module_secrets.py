@@ -17,8 +17,8 @@ from dataclasses import asdict, replace
 import pytest
 
 from provisioning.modules.base import AccountSpec, ModuleError, ServerModule
-from tests.fakes.panels.base import FakePanel, Reply
-from tests.fakes.panels.whm import FakeWhm
+from sandbox.panels.base import FakePanel, Reply
+from sandbox.panels.whm import FakeWhm
 from tests.provisioning.conftest import HANG_S, new_spec
 
 PANELS = {

@@ -8,7 +8,7 @@ import pytest
 
 from provisioning.modules.base import PermanentModuleError, TransientModuleError
 from provisioning.modules.vmmanager import VmmanagerModule
-from tests.fakes.panels.vmmanager import FakeVmmanager
+from sandbox.panels.vmmanager import FakeVmmanager
 from tests.provisioning.conftest import HANG_S, connection_to, new_spec
 
 ACTIONS: dict[str, Callable[[VmmanagerModule, str], object]] = {
@@ -201,7 +201,7 @@ def test_bad_credentials_are_permanent(vmm_panel: FakeVmmanager, account, action
 
 
 def test_token_without_token_field_is_permanent(vmm_panel: FakeVmmanager) -> None:
-    from tests.fakes.panels.base import Reply
+    from sandbox.panels.base import Reply
 
     vmm_panel.handle = lambda request: Reply(200, {"id": "1"})
     with (

@@ -23,7 +23,7 @@ from provisioning.services import (
     provisioning_job_run,
     provisioning_jobs_requeue_stale,
 )
-from tests.fakes.panels.whm import FakeWhm
+from sandbox.panels.whm import FakeWhm
 from tests.provisioning.conftest import HANG_S
 from tests.provisioning.factories import whm_group
 

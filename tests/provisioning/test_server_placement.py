@@ -7,7 +7,7 @@ import pytest
 from provisioning.models import ProvisionedService, ProvisioningJob, ServerGroup
 from provisioning.selectors import server_for_placement
 from provisioning.services import provisioned_service_create, provisioning_job_run
-from tests.fakes.panels.whm import FakeWhm
+from sandbox.panels.whm import FakeWhm
 from tests.provisioning.factories import whm_group
 
 pytestmark = pytest.mark.django_db

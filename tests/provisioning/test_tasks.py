@@ -8,7 +8,7 @@ from celery.exceptions import Retry
 from provisioning.models import ProvisioningJob
 from provisioning.services import provisioned_service_create
 from provisioning.tasks import provisioning_job_run_task, provisioning_jobs_requeue_stale_task
-from tests.fakes.panels.whm import FakeWhm
+from sandbox.panels.whm import FakeWhm
 from tests.provisioning.factories import whm_group
 
 pytestmark = pytest.mark.django_db

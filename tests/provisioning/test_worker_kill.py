@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from provisioning.models import ProvisionedService, ProvisioningJob
 from provisioning.services import provisioned_service_create, provisioning_jobs_requeue_stale
-from tests.fakes.panels.whm import FakeWhm
+from sandbox.panels.whm import FakeWhm
 from tests.provisioning.factories import whm_group
 
 pytestmark = pytest.mark.worker

@@ -1,0 +1,35 @@
+"""Client area routes of a tenant host (namespace ``account``)."""
+
+from django.urls import path
+
+from portals.client_area import views
+
+app_name = "account"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("services/", views.services, name="services"),
+    path("services/<uuid:public_id>/", views.service_detail, name="service"),
+    path("services/<uuid:public_id>/panel/", views.service_panel, name="service-panel"),
+    path("services/<uuid:public_id>/upgrade/", views.service_upgrade, name="service-upgrade"),
+    path("services/<uuid:public_id>/cancel/", views.service_cancel_view, name="service-cancel"),
+    path("invoices/", views.invoices, name="invoices"),
+    path("invoices/<uuid:public_id>/", views.invoice_detail, name="invoice"),
+    path("invoices/<uuid:public_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),
+    path("invoices/<uuid:public_id>/einvoice/", views.invoice_einvoice, name="invoice-einvoice"),
+    path("invoices/<uuid:public_id>/pay/", views.invoice_pay, name="invoice-pay"),
+    path("invoices/<uuid:public_id>/card/", views.invoice_card, name="invoice-card"),
+    path(
+        "invoices/<uuid:public_id>/card/return/",
+        views.invoice_card_return,
+        name="invoice-card-return",
+    ),
+    path("payment-methods/", views.payment_methods, name="payment-methods"),
+    path(
+        "payment-methods/return/",
+        views.payment_methods_return,
+        name="payment-methods-return",
+    ),
+    path("profile/", views.profile, name="profile"),
+    path("privacy/", views.privacy, name="privacy"),
+]

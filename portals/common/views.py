@@ -1,0 +1,42 @@
+"""Views of both URLconfs that belong to no portal area: health, the platform's home page,
+Caddy's on-demand TLS question, and the entry points of tenant hosts (the storefront's
+home page and the login)."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+
+from portals.storefront import views as storefront_views
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok", "schema": connection.schema_name})
+
+
+storefront_home = storefront_views.home
+login_view = storefront_views.login_view
+
+
+def platform_home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and request.user.is_staff:
+        return redirect("admin:index")
+    return render(request, "tenants/platform_home.html")
+
+
+def tls_ask(request: HttpRequest) -> HttpResponse:
+    """Caddy's on-demand TLS asks here before getting a certificate for a host: yes only
+    for a verified domain of an active tenant (or the platform itself)."""
+    from tenants.models import Domain
+
+    hostname = (request.GET.get("domain") or "").strip().lower().rstrip(".")
+    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+    allowed = bool(
+        domain
+        and domain.is_verified
+        and (domain.tenant.schema_name == "public" or domain.tenant.is_active)
+    )
+    return HttpResponse("ok" if allowed else "unknown host", status=200 if allowed else 404)

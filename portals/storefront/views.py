@@ -1,0 +1,433 @@
+"""The storefront of a tenant host: catalogue, plan configuration with a live price,
+domain search, cart, checkout with sign-up or login, and the order confirmation."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import views as accounts_views
+from billing.errors import BillingError
+from billing.models import Order, Plan, ProductGroup
+from billing.services.commerce import (
+    cart_coupon_apply,
+    cart_coupon_remove,
+    cart_item_add,
+    cart_item_remove,
+    checkout_place,
+)
+from portals.client_area.payments import invoice_pay_context
+from portals.client_area.services import client_signup
+from portals.common.access import is_staff_user
+from portals.common.forms import DomainSearchForm, SignupForm
+from portals.storefront import cart as shop
+from provisioning.registrars import rdap
+from tenants.branding import branding_content_type, branding_get
+from tenants.locale import language_cookie_set, language_normalize, localized, money_format
+
+MAX_DOMAIN_SUGGESTIONS = 8
+
+
+def _visible_groups():
+    products = shop.sellable_plans().values_list("product__group_id", flat=True)
+    return ProductGroup.objects.filter(is_visible=True, pk__in=products).order_by(
+        "sort_order", "name"
+    )
+
+
+# Where the payments app sends a browser back from its bank: /?payment=<attempt status>.
+PAYMENT_RETURN_MESSAGES = {
+    "succeeded": (messages.SUCCESS, gettext_lazy("Thank you: your payment went through.")),
+    "processing": (messages.INFO, gettext_lazy("Your payment is being processed; we e-mail you.")),
+    "pending": (messages.INFO, gettext_lazy("Your payment is being processed; we e-mail you.")),
+    "requires_action": (
+        messages.WARNING,
+        gettext_lazy("Your bank still needs you to confirm the payment; follow its instructions."),
+    ),
+    "failed": (
+        messages.ERROR,
+        gettext_lazy("The payment did not go through. You can try again from the invoice."),
+    ),
+    "canceled": (
+        messages.ERROR,
+        gettext_lazy("The payment did not go through. You can try again from the invoice."),
+    ),
+}
+
+
+@localized
+def home(request: HttpRequest) -> HttpResponse:
+    returned = PAYMENT_RETURN_MESSAGES.get(request.GET.get("payment", ""))
+    if returned is not None:
+        messages.add_message(request, *returned)
+        return redirect("account:invoices" if shop.request_client(request) else "home")
+    return render(
+        request,
+        "storefront/home.html",
+        {"groups": _visible_groups(), "sells_domains": bool(shop.domain_plans())},
+    )
+
+
+@localized
+def group_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    group = get_object_or_404(ProductGroup, slug=slug, is_visible=True)
+    plans = (
+        shop.sellable_plans()
+        .filter(product__group=group)
+        .prefetch_related("prices")
+        .order_by("product__sort_order", "product__name", "sort_order", "name")
+    )
+    products: dict = {}
+    for plan in plans:
+        cycles = shop.plan_cycles(plan)
+        if cycles:
+            products.setdefault(plan.product, []).append({"plan": plan, "from": cycles[0]})
+    return render(
+        request,
+        "storefront/group.html",
+        {"group": group, "products": products, "groups": _visible_groups()},
+    )
+
+
+def _plan_or_404(public_id) -> Plan:
+    plan = shop.sellable_plans().filter(public_id=public_id).first()
+    if plan is None or not plan.prices.exists():
+        raise Http404
+    return plan
+
+
+def _selected_cycle(plan: Plan, requested: str) -> str:
+    cycles = [row.cycle for row in shop.plan_cycles(plan)]
+    return requested if requested in cycles else cycles[0]
+
+
+def _quote_or_errors(request: HttpRequest, plan: Plan, data) -> tuple[shop.Quote | None, str]:
+    cycle = _selected_cycle(plan, data.get("cycle", ""))
+    domain_name = data.get("domain_name", "").strip()
+    try:
+        options = shop.options_from_data(plan, data)
+        quote = shop.plan_quote(
+            plan=plan,
+            cycle=cycle,
+            options=options,
+            # The price does not depend on the name; a placeholder keeps a half-typed
+            # name from hiding the price.
+            domain_name=domain_name
+            if not plan.product.requires_domain or domain_name
+            else "example.com",
+            client=shop.request_client(request),
+            country=data.get("country", ""),
+        )
+    except BillingError as exc:
+        return None, str(exc)
+    return quote, ""
+
+
+@localized
+def plan_detail(request: HttpRequest, public_id) -> HttpResponse:
+    plan = _plan_or_404(public_id)
+    data = request.POST if request.method == "POST" else request.GET
+    cycle = _selected_cycle(plan, data.get("cycle", ""))
+    error = ""
+    if request.method == "POST" and data.get("action") != "quote":
+        try:
+            options = shop.options_from_data(plan, data)
+            cart = shop.cart_for_request(request, create=True)
+            cart_item_add(
+                cart=cart,
+                plan=plan,
+                cycle=cycle,
+                domain_name=data.get("domain_name", ""),
+                options=options,
+            )
+        except BillingError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, _("“%(plan)s” is in your cart.") % {"plan": plan})
+            return redirect("shop:cart")
+    quote, quote_error = _quote_or_errors(request, plan, data)
+    options = shop.plan_options(plan, cycle)
+    for entry in options:
+        entry["selected"] = data.get(f"option_{entry['option'].pk}", "")
+        entry["quantity"] = data.get(f"qty_{entry['option'].pk}", "0")
+    return render(
+        request,
+        "storefront/plan.html",
+        {
+            "plan": plan,
+            "product": plan.product,
+            "cycles": shop.plan_cycles(plan),
+            "cycle": cycle,
+            "options": options,
+            "domain_name": data.get("domain_name", ""),
+            "quote": quote,
+            "error": error or quote_error,
+        },
+        status=400 if error else 200,
+    )
+
+
+@require_GET
+@localized
+def plan_price(request: HttpRequest, public_id) -> JsonResponse:
+    """The live price of a configuration, computed here, for the plan page's script."""
+    plan = _plan_or_404(public_id)
+    quote, error = _quote_or_errors(request, plan, request.GET)
+    if quote is None:
+        return JsonResponse({"ok": False, "errors": [error]}, status=400)
+    return JsonResponse(quote.as_json(money_format))
+
+
+# --- domains ---------------------------------------------------------------------------
+
+
+@localized
+def domain_search(request: HttpRequest) -> HttpResponse:
+    plans = shop.domain_plans()
+    form = DomainSearchForm(request.GET or None)
+    results = []
+    if form.is_valid():
+        try:
+            names = rdap.search_candidates(form.cleaned_data["q"], list(plans))
+        except rdap.DomainNameInvalid:
+            form.add_error("q", _("Type a name like yourname or yourname.com."))
+        else:
+            for found in rdap.domains_availability(names[:MAX_DOMAIN_SUGGESTIONS]):
+                plan = plans.get(found.tld)
+                price = shop.domain_plan_cycle(plan) if plan else None
+                results.append({"result": found, "plan": plan, "price": price})
+    return render(
+        request,
+        "storefront/domains.html",
+        {"form": form, "results": results, "tlds": sorted(plans)},
+    )
+
+
+@require_POST
+@localized
+def domain_add(request: HttpRequest) -> HttpResponse:
+    """Puts an available domain in the cart, after asking its registry once more."""
+    plans = shop.domain_plans()
+    try:
+        _unicode, ascii_name = rdap.domain_normalize(request.POST.get("domain", ""))
+    except rdap.DomainNameInvalid:
+        messages.error(request, _("That is not a domain name."))
+        return redirect("shop:domains")
+    plan = plans.get(ascii_name.rsplit(".", 1)[-1])
+    if plan is None:
+        messages.error(request, _("We do not sell that extension."))
+        return redirect("shop:domains")
+    found = rdap.domain_availability(ascii_name)
+    if not found.is_available:
+        messages.error(
+            request, _("%(domain)s is not available for registration.") % {"domain": found.domain}
+        )
+        return redirect(f"{reverse('shop:domains')}?q={ascii_name}")
+    price = shop.domain_plan_cycle(plan)
+    try:
+        cart = shop.cart_for_request(request, create=True)
+        cart_item_add(cart=cart, plan=plan, cycle=price.cycle, domain_name=ascii_name)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("shop:domains")
+    messages.success(request, _("%(domain)s is in your cart.") % {"domain": found.domain})
+    return redirect("shop:cart")
+
+
+# --- cart and checkout -------------------------------------------------------------------
+
+
+@localized
+def cart_view(request: HttpRequest) -> HttpResponse:
+    cart = shop.cart_for_request(request)
+    if request.method == "POST" and cart is not None:
+        action = request.POST.get("action")
+        try:
+            if action == "remove":
+                item = cart.items.filter(pk=_int(request.POST.get("item"))).first()
+                if item is not None:
+                    cart_item_remove(item=item)
+            elif action == "coupon":
+                coupon = cart_coupon_apply(cart=cart, code=request.POST.get("code", ""))
+                messages.success(request, _("Coupon %(code)s applied.") % {"code": coupon.code})
+            elif action == "coupon_remove":
+                cart_coupon_remove(cart=cart)
+        except BillingError as exc:
+            messages.error(request, str(exc))
+        return redirect("shop:cart")
+    quote = None
+    error = ""
+    if cart is not None and cart.items.exists():
+        try:
+            quote = shop.cart_quote(cart=cart, client=shop.request_client(request))
+        except BillingError as exc:
+            error = str(exc)
+    items = list(cart.items.select_related("plan__product")) if cart else []
+    lines = quote.lines if quote else [None] * len(items)
+    return render(
+        request,
+        "storefront/cart.html",
+        {
+            "cart": cart,
+            "rows": [{"item": item, "line": line} for item, line in zip(items, lines, strict=True)],
+            "quote": quote,
+            "error": error,
+        },
+    )
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+@localized
+def checkout(request: HttpRequest) -> HttpResponse:
+    cart = shop.cart_for_request(request)
+    if cart is None or not cart.items.exists():
+        messages.info(request, _("Your cart is empty."))
+        return redirect("shop:cart")
+    if is_staff_user(request.user):
+        messages.error(request, _("Staff accounts cannot place orders; log in as a client."))
+        return redirect("shop:cart")
+    client = shop.request_client(request)
+    terms_required = bool(branding_get().terms_text)
+    form = None
+    error = ""
+    if client is None:
+        form = SignupForm(
+            request.POST if request.method == "POST" else None, terms_required=terms_required
+        )
+    if request.method == "POST":
+        try:
+            if client is not None:
+                order = checkout_place(
+                    cart=cart, client=client, idempotency_key=f"checkout:{cart.public_id}"
+                )
+                return redirect("shop:order", public_id=order.public_id)
+            if form.is_valid():
+                data = form.cleaned_data
+                with transaction.atomic():
+                    user, client = client_signup(
+                        email=data["email"],
+                        password=data["password"],
+                        name=data["name"],
+                        company_name=data["company_name"],
+                        country=data["country"],
+                        vat_number=data["vat_number"],
+                        phone=data["phone"],
+                        language=request.LANGUAGE_CODE,
+                    )
+                    order = checkout_place(
+                        cart=cart, client=client, idempotency_key=f"checkout:{cart.public_id}"
+                    )
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                return redirect("shop:order", public_id=order.public_id)
+        except ValidationError as exc:
+            if form is not None:
+                form.add_error(None, exc)
+            else:
+                error = " ".join(exc.messages)
+        except BillingError as exc:
+            error = str(exc)
+    country = form.data.get("country", "") if form is not None and form.is_bound else ""
+    try:
+        quote = shop.cart_quote(cart=cart, client=client, country=country)
+    except BillingError as exc:
+        quote, error = None, error or str(exc)
+    return render(
+        request,
+        "storefront/checkout.html",
+        {
+            "cart": cart,
+            "quote": quote,
+            "client": client,
+            "form": form,
+            "error": error,
+            "terms_required": terms_required,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@localized
+def order_detail(request: HttpRequest, public_id) -> HttpResponse:
+    client = shop.request_client(request)
+    if client is None:
+        return redirect(f"{reverse('login')}?next={request.path}")
+    order = get_object_or_404(
+        Order.objects.select_related("invoice"), public_id=public_id, client=client
+    )
+    invoice = order.invoice
+    return render(
+        request,
+        "storefront/order.html",
+        {
+            "order": order,
+            "items": order.items.select_related("plan"),
+            "invoice": invoice,
+            "pay": invoice_pay_context(invoice) if invoice and invoice.is_open else None,
+        },
+    )
+
+
+# --- site-wide ---------------------------------------------------------------------------
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """Switches the site's language for this browser (and for the signed-in person)."""
+    language = language_normalize(request.POST.get("language"))
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/"
+    response = redirect(target)
+    if language:
+        language_cookie_set(response, language)
+        user = request.user
+        if user.is_authenticated and user.language != language:
+            user.language = language
+            user.save(update_fields=["language"])
+    return response
+
+
+@localized
+def terms(request: HttpRequest) -> HttpResponse:
+    branding = branding_get()
+    if not branding.terms_text:
+        raise Http404
+    return render(request, "storefront/terms.html", {"terms_text": branding.terms_text})
+
+
+def brand_asset(request: HttpRequest, kind: str) -> HttpResponse:
+    """The tenant's logo or favicon, from its own host, sandboxed: even an image that
+    slipped past the checks cannot run script here."""
+    if kind not in ("logo", "favicon"):
+        raise Http404
+    file = getattr(branding_get(), kind)
+    if not file:
+        raise Http404
+    try:
+        handle = file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(handle, content_type=branding_content_type(file.name))
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+# Where a person lands after logging in is accounts.adapters.AccountAdapter's choice.
+login_view = localized(accounts_views.login_view)
