@@ -6,8 +6,9 @@ class ResaleConfig(AppConfig):
     verbose_name = "Resale"
 
     def ready(self) -> None:
-        from billing import events, resale_bridge
+        from billing import events
+        from resale import billing_bridge
 
-        if resale_bridge.on_service_event not in events.service_event_tx_listeners:
-            events.service_event_tx_listeners.append(resale_bridge.on_service_event)
-            events.invoice_event_tx_listeners.append(resale_bridge.on_invoice_event)
+        if billing_bridge.on_service_event not in events.service_event_tx_listeners:
+            events.service_event_tx_listeners.append(billing_bridge.on_service_event)
+            events.invoice_event_tx_listeners.append(billing_bridge.on_invoice_event)

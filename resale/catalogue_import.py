@@ -2,7 +2,7 @@
 
 The wholesale offer is what the reseller's price list at the provider prices. Imported
 plans keep the wholesale plan's code in ``Plan.upstream_plan_ref``: that is what makes a
-sale of them resold (billing.resale_bridge). Importing a plan again reprices it instead of
+sale of them resold (resale.billing_bridge). Importing a plan again reprices it instead of
 duplicating it.
 """
 

@@ -89,7 +89,7 @@ def staff_alert_send(*, subject: str, body: str) -> int:
 
 
 def tenant_command_done(command: UpstreamCommand) -> None:
-    from billing.resale_bridge import upstream_command_completed
+    from resale.billing_bridge import upstream_command_completed
 
     upstream_command_completed(command=command)
 
