@@ -1,0 +1,81 @@
+"""The console's catalogue: the products and plans on sale, and the import of the
+provider's wholesale plans with a markup."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from billing.errors import BillingError
+from billing.models import Product
+from billing.selectors import billing_settings_get
+from portals.common.access import console_page
+from portals.common.forms import MarkupForm
+from resale import catalogue_import
+
+
+@console_page(write="admin")
+def catalogue(request: HttpRequest) -> HttpResponse:
+    products = Product.objects.select_related("group").prefetch_related("plans__prices")
+    return render(request, "console/catalogue.html", {"products": products})
+
+
+@console_page(write="admin")
+def catalogue_import_view(request: HttpRequest) -> HttpResponse:
+    form = MarkupForm(request.POST if request.method == "POST" else None)
+    markup = catalogue_import.Markup()
+    error = ""
+    if form.is_bound and form.is_valid():
+        markup = catalogue_import.Markup(
+            form.cleaned_data["kind"], form.cleaned_data["value"], form.cleaned_data["rounding"]
+        )
+    try:
+        offers = catalogue_import.wholesale_offer(tenant=request.tenant)
+    except BillingError as exc:
+        offers, error = [], str(exc)
+    if request.method == "POST" and request.POST.get("action") == "import" and form.is_valid():
+        codes = request.POST.getlist("plans")
+        if not codes:
+            messages.error(request, _("Tick the plans to import."))
+        else:
+            try:
+                result = catalogue_import.wholesale_plans_import(
+                    tenant=request.tenant, codes=codes, markup=markup
+                )
+            except BillingError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(
+                    request,
+                    _("%(created)s plans imported, %(repriced)s repriced.")
+                    % {"created": len(result.created), "repriced": len(result.repriced)},
+                )
+                return redirect("console:catalogue")
+    currency = billing_settings_get().currency
+    rows = []
+    for offer in offers:
+        retail = offer.retail(markup) if offer.currency == currency else {}
+        rows.append(
+            {
+                "offer": offer,
+                "cycles": [
+                    {
+                        "cycle": cycle,
+                        "cost": price,
+                        "retail": retail.get(cycle, (None, None))[0],
+                        "setup_cost": setup,
+                        "setup_retail": retail.get(cycle, (None, None))[1],
+                    }
+                    for cycle, (price, setup) in offer.prices.items()
+                ],
+                "same_currency": offer.currency == currency,
+            }
+        )
+    return render(
+        request,
+        "console/catalogue_import.html",
+        {"form": form, "rows": rows, "error": error, "selected": request.POST.getlist("plans")},
+        status=400 if form.is_bound and form.errors else 200,
+    )

@@ -1,0 +1,132 @@
+"""The console's clients: the list, a new client, a client's page with its billing
+details, and the data-protection work on it (export, erasure, requests)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from accounts.models import PrivacyRequest, User
+from billing.errors import BillingError
+from billing.gdpr import client_data_export
+from billing.models import Client, Invoice
+from billing.selectors import client_amount_due, client_credit
+from billing.services import client_create, client_update
+from portals.client_area.services import client_erasure_carry_out, privacy_request_close
+from portals.common.access import capability_require, console_page
+from portals.common.forms import ClientForm
+from portals.common.paging import paginate
+from portals.console.views._helpers import uuid_or_none
+
+
+@console_page
+def clients(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    rows = Client.objects.all()
+    if query:
+        rows = rows.filter(
+            Q(name__icontains=query) | Q(company_name__icontains=query) | Q(email__icontains=query)
+        )
+    return render(
+        request, "console/clients.html", {"page": paginate(request, rows), "query": query}
+    )
+
+
+@console_page(write="money")
+def client_new(request: HttpRequest) -> HttpResponse:
+    form = ClientForm(
+        request.POST if request.method == "POST" else None,
+        initial={"language": request.tenant.default_language},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        data["kind"] = Client.Kind.COMPANY if data["company_name"] else Client.Kind.PERSON
+        try:
+            client = client_create(**data)
+        except BillingError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Client created."))
+            return redirect("console:client", public_id=client.public_id)
+    return render(
+        request,
+        "console/client_form.html",
+        {"form": form, "client": None},
+        status=400 if form.errors else 200,
+    )
+
+
+@console_page(write="money")
+def client_detail(request: HttpRequest, public_id) -> HttpResponse:
+    client = get_object_or_404(Client, public_id=public_id)
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    if action.startswith("privacy_") or action == "erase":
+        return _client_privacy(request, client, action)
+    form = ClientForm(
+        request.POST if request.method == "POST" else None,
+        initial={name: getattr(client, name) for name in ClientForm.base_fields},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        if data["company_name"]:
+            data["kind"] = Client.Kind.COMPANY
+        try:
+            client_update(client=client, **data)
+        except BillingError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Client saved."))
+            return redirect("console:client", public_id=client.public_id)
+    return render(
+        request,
+        "console/client.html",
+        {
+            "client": client,
+            "form": form,
+            "services": client.services.select_related("plan__product")[:50],
+            "invoices": client.invoices.exclude(status=Invoice.Status.DRAFT)[:50],
+            "amount_due": client_amount_due(client=client),
+            "credit": client_credit(client=client),
+            "privacy_requests": PrivacyRequest.objects.filter(client=client),
+            "users": User.objects.filter(client_link__client=client),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _client_privacy(request: HttpRequest, client: Client, action: str) -> HttpResponse:
+    """Data-protection work on a client: personal data is the owners' and admins' to
+    hand out or erase."""
+    capability_require(request, "admin")
+    try:
+        if action == "erase":
+            if request.POST.get("confirm") != client.email:
+                raise ValidationError(_("Type the client's e-mail address to confirm."))
+            client_erasure_carry_out(client=client)
+            messages.success(request, _("The client's personal data has been erased."))
+        else:
+            item = get_object_or_404(
+                PrivacyRequest,
+                client=client,
+                public_id=uuid_or_none(request.POST.get("request", "")),
+            )
+            status = "completed" if action == "privacy_complete" else "refused"
+            privacy_request_close(privacy_request=item, status=status)
+            messages.success(request, _("Request closed."))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("console:client", public_id=client.public_id)
+
+
+@console_page
+def client_export(request: HttpRequest, public_id) -> HttpResponse:
+    """The client's data as billing.gdpr packs it (a zip), for an export request."""
+    capability_require(request, "admin")
+    client = get_object_or_404(Client, public_id=public_id)
+    response = HttpResponse(client_data_export(client), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="client-{client.public_id}.zip"'
+    return response
