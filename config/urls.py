@@ -5,9 +5,10 @@ from django.urls import include, path
 
 from accounts.views import login_link
 from portals.common import views as tenant_views
+from portals.storefront import views as storefront_views
 
 urlpatterns = [
-    path("", tenant_views.storefront_home, name="home"),
+    path("", storefront_views.home, name="home"),
     path("healthz", tenant_views.healthz, name="healthz"),
     path("login/", tenant_views.login_view, name="login"),
     # The same two pages under the names allauth's own pages link to.

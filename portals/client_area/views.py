@@ -39,12 +39,12 @@ from billing.selectors import (
     service_list,
 )
 from billing.services import client_update, contact_create, service_cancel, service_change_plan
+from portals.client_area.forms import CancelServiceForm, ContactForm, ProfileForm
 from portals.client_area.panel import PanelUnavailable, service_is_resold, service_panel_url
 from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import contact_remove, privacy_request_create
 from portals.common.access import client_page
 from portals.common.einvoices import FACTUR_X, einvoice_download
-from portals.common.forms import CancelServiceForm, ContactForm, ProfileForm
 from portals.common.paging import paginate
 from tenants.locale import language_cookie_set, money_format
 

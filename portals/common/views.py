@@ -1,6 +1,5 @@
 """Views of both URLconfs that belong to no portal area: health, the platform's home page,
-Caddy's on-demand TLS question, and the entry points of tenant hosts (the storefront's
-home page and the login)."""
+Caddy's on-demand TLS question, and the login of tenant hosts."""
 
 from __future__ import annotations
 
@@ -8,7 +7,8 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
-from portals.storefront import views as storefront_views
+from accounts import views as accounts_views
+from tenants.locale import localized
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -17,8 +17,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "schema": connection.schema_name})
 
 
-storefront_home = storefront_views.home
-login_view = storefront_views.login_view
+# Where a person lands after logging in is accounts.adapters.AccountAdapter's choice.
+login_view = localized(accounts_views.login_view)
 
 
 def platform_home(request: HttpRequest) -> HttpResponse:

@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import views as accounts_views
 from billing.errors import BillingError
 from billing.models import Order, Plan, ProductGroup
 from billing.services.commerce import (
@@ -28,8 +27,8 @@ from billing.services.commerce import (
 from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import client_signup
 from portals.common.access import is_staff_user
-from portals.common.forms import DomainSearchForm, SignupForm
 from portals.storefront import cart as shop
+from portals.storefront.forms import DomainSearchForm, SignupForm
 from provisioning.registrars import rdap
 from tenants.branding import branding_content_type, branding_get
 from tenants.locale import language_cookie_set, language_normalize, localized, money_format
@@ -427,7 +426,3 @@ def brand_asset(request: HttpRequest, kind: str) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "public, max-age=86400"
     return response
-
-
-# Where a person lands after logging in is accounts.adapters.AccountAdapter's choice.
-login_view = localized(accounts_views.login_view)

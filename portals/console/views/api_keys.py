@@ -20,8 +20,8 @@ from api import webhooks
 from api.keys import api_key_create, api_key_revoke
 from billing.errors import BillingError
 from portals.common.access import capability_require, console_page
-from portals.common.forms import ApiKeyForm, WebhookEndpointForm, webhook_local_allowed
 from portals.common.paging import paginate
+from portals.console.forms import ApiKeyForm, WebhookEndpointForm, webhook_local_allowed
 
 API_DOCS_URL = "/api/docs/"
 

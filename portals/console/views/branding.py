@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from portals.common.access import console_page
-from portals.common.forms import BrandingForm
+from portals.console.forms import BrandingForm
 from tenants.branding import branding_get, branding_update, color_or_default, contrast_with_white
 
 

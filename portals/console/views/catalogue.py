@@ -12,7 +12,7 @@ from billing.errors import BillingError
 from billing.models import Product
 from billing.selectors import billing_settings_get
 from portals.common.access import console_page
-from portals.common.forms import MarkupForm
+from portals.console.forms import MarkupForm
 from resale import catalogue_import
 
 

@@ -18,8 +18,8 @@ from billing.selectors import client_amount_due, client_credit
 from billing.services import client_create, client_update
 from portals.client_area.services import client_erasure_carry_out, privacy_request_close
 from portals.common.access import capability_require, console_page
-from portals.common.forms import ClientForm
 from portals.common.paging import paginate
+from portals.console.forms import ClientForm
 from portals.console.views._helpers import uuid_or_none
 
 

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from portals.common.access import console_page
-from portals.common.forms import DomainAddForm
+from portals.console.forms import DomainAddForm
 from portals.console.views._helpers import post_int
 from tenants import domains
 from tenants.models import Domain

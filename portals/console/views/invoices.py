@@ -29,8 +29,8 @@ from billing.services import (
 )
 from portals.common.access import console_page
 from portals.common.einvoices import FACTUR_X, FATTURAPA, einvoice_download
-from portals.common.forms import CreditNoteForm, InvoiceNewForm, PaymentForm
 from portals.common.paging import paginate
+from portals.console.forms import CreditNoteForm, InvoiceNewForm, PaymentForm
 from portals.console.views._helpers import form_token, uuid_or_none
 
 

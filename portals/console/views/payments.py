@@ -31,7 +31,7 @@ from billing.payments.webhooks import TENANT_ENDPOINT_EVENTS
 from billing.selectors import billing_settings_get
 from portals.common.access import capability_require, console_page
 from portals.console import selectors as console_selectors
-from portals.console.payment_forms import (
+from portals.console.forms_payments import (
     AutoTopUpForm,
     CollectionForm,
     StripeAccountForm,

@@ -20,7 +20,7 @@ from billing.models import TaxRule
 from billing.selectors import billing_settings_get
 from billing.services import billing_settings_update, tax_rule_set
 from portals.common.access import capability_require, console_page
-from portals.common.forms import SettingsForm, StaffTwoFactorForm, TaxRuleForm
+from portals.console.forms import SettingsForm, StaffTwoFactorForm, TaxRuleForm
 from portals.console.views._helpers import post_int
 from tenants import staff
 from tenants.models import Tenant

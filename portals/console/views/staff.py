@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.two_factor import security_settings_get, staff_two_factor_annotate
 from portals.common.access import console_page
-from portals.common.forms import StaffInviteForm
+from portals.console.forms import StaffInviteForm
 from portals.console.views._helpers import post_int
 from tenants import staff
 from tenants.branding import branding_get
