@@ -12,6 +12,7 @@ from billing.services.catalogue import (
 )
 from billing.services.clients import (
     client_create,
+    client_details_save,
     client_update,
     client_user_link,
     contact_create,
@@ -77,6 +78,7 @@ __all__ = [
     "cart_price",
     "checkout_place",
     "client_create",
+    "client_details_save",
     "client_update",
     "client_user_link",
     "configurable_option_create",

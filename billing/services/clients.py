@@ -90,6 +90,38 @@ def client_update(*, client: Client, **changes: Any) -> Client:
     return client
 
 
+def _kind_for(company_name: str) -> str:
+    return Client.Kind.COMPANY if company_name.strip() else Client.Kind.PERSON
+
+
+@transaction.atomic
+def client_details_save(
+    *, client: Client | None = None, name: str, email: str, company_name: str = "", **details: Any
+) -> Client:
+    """Creates a client (``client`` None) or changes one from the details a person typed,
+    deciding here, and only here, whether it is a company or a person: a company name
+    makes it a company, none makes it a person. A company that becomes a person leaves
+    the company's name and VAT number behind, so that invoices to the person are no
+    longer issued as business-to-business ones (reverse charge)."""
+    if "kind" in details:
+        raise BillingError("Whether a client is a company follows from its company name.")
+    kind = _kind_for(company_name)
+    if client is None:
+        return client_create(
+            name=name, email=email, company_name=company_name.strip(), kind=kind, **details
+        )
+    if kind == Client.Kind.PERSON and client.kind == Client.Kind.COMPANY:
+        details["vat_number"] = ""
+    return client_update(
+        client=client,
+        name=name,
+        email=email,
+        company_name=company_name.strip(),
+        kind=kind,
+        **details,
+    )
+
+
 def contact_create(
     *,
     client: Client,

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from accounts.models import PrivacyRequest, User
 from billing.errors import BillingError
 from billing.models import Client, ClientUser, Contact
-from billing.services import client_create, client_user_link
+from billing.services import client_details_save, client_user_link
 
 
 @transaction.atomic
@@ -35,11 +35,10 @@ def client_signup(
             _("An account with this e-mail address already exists; log in instead.")
         )
     try:
-        client = client_create(
+        client = client_details_save(
             name=name,
             email=email,
-            kind=Client.Kind.COMPANY if company_name.strip() else Client.Kind.PERSON,
-            company_name=company_name.strip(),
+            company_name=company_name,
             country=country,
             vat_number=vat_number,
             phone=phone,

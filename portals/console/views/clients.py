@@ -15,7 +15,7 @@ from billing.errors import BillingError
 from billing.gdpr import client_data_export
 from billing.models import Client, Invoice
 from billing.selectors import client_amount_due, client_credit
-from billing.services import client_create, client_update
+from billing.services import client_details_save
 from portals.client_area.services import client_erasure_carry_out, privacy_request_close
 from portals.common.access import capability_require, console_page
 from portals.common.paging import paginate
@@ -43,10 +43,8 @@ def client_new(request: HttpRequest) -> HttpResponse:
         initial={"language": request.tenant.default_language},
     )
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        data["kind"] = Client.Kind.COMPANY if data["company_name"] else Client.Kind.PERSON
         try:
-            client = client_create(**data)
+            client = client_details_save(**form.cleaned_data)
         except BillingError as exc:
             form.add_error(None, str(exc))
         else:
@@ -71,11 +69,8 @@ def client_detail(request: HttpRequest, public_id) -> HttpResponse:
         initial={name: getattr(client, name) for name in ClientForm.base_fields},
     )
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        if data["company_name"]:
-            data["kind"] = Client.Kind.COMPANY
         try:
-            client_update(client=client, **data)
+            client_details_save(client=client, **form.cleaned_data)
         except BillingError as exc:
             form.add_error(None, str(exc))
         else:

@@ -48,3 +48,20 @@ def test_contacts(in_tenant_a):
     assert list(client.contacts.all()) == [contact]
     with pytest.raises(BillingError):
         services.contact_create(client=client, name="Bob", email="nope")
+
+
+def test_company_or_person_follows_the_company_name(in_tenant_a):
+    person = services.client_details_save(
+        name="Ada Lovelace", email="ada@example.test", vat_number="GB123"
+    )
+    assert (person.kind, person.vat_number) == (Client.Kind.PERSON, "GB123")
+    company = services.client_details_save(
+        client=person, name="Ada Lovelace", email="ada@example.test", company_name=" Engines "
+    )
+    assert (company.kind, company.company_name) == (Client.Kind.COMPANY, "Engines")
+    back = services.client_details_save(
+        client=company, name="Ada Lovelace", email="ada@example.test"
+    )
+    assert (back.kind, back.company_name, back.vat_number) == (Client.Kind.PERSON, "", "")
+    with pytest.raises(BillingError, match="follows from its company name"):
+        services.client_details_save(name="Bob", email="bob@example.test", kind=Client.Kind.COMPANY)
