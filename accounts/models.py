@@ -312,7 +312,7 @@ class WebhookDelivery(models.Model):
 
 class SecuritySettings(models.Model):
     """How a tenant's staff must sign in: one row per tenant schema, changed by an owner
-    only (tenants.staff.staff_two_factor_require_set). The provider's own staff follow
+    only (accounts.two_factor.staff_two_factor_require_set). The provider's own staff follow
     ``PROVIDER_REQUIRE_2FA`` instead, which comes from the environment."""
 
     schema_placement = "tenant"

@@ -13,7 +13,8 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
-from django.db import connection
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -21,6 +22,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name
 
 from accounts.models import SecuritySettings, User
+from audit.services import audit_record
 
 SETUP_URL_NAME = "mfa_activate_totp"
 
@@ -77,3 +79,37 @@ def staff_without_two_factor_count() -> int:
     """Active staff of this site who have not set two-factor authentication up."""
     active = User.objects.filter(kind=User.Kind.STAFF, is_active=True)
     return staff_two_factor_annotate(active).filter(two_factor=False).count()
+
+
+@transaction.atomic
+def staff_two_factor_require_set(*, required: bool, changed_by: User) -> SecuritySettings:
+    """Requires two-factor authentication of every staff member of the site, or stops
+    requiring it. The owner who turns it on must already use it. Staff who have not set it
+    up are asked to the next time they open the console; nobody is logged out. Setting the
+    value it already has logs nothing."""
+    if not (changed_by.is_tenant_staff and changed_by.role == User.Role.OWNER):
+        raise PermissionDenied(_("Only an owner can decide this."))
+    if required and not two_factor_enabled(changed_by):
+        # Otherwise the owner's very next page would be the set-up page.
+        raise ValidationError(
+            _(
+                "Set up two-factor authentication for your own account first: once it is "
+                "required, you need it too."
+            )
+        )
+    row, _created = SecuritySettings.objects.select_for_update().get_or_create(
+        pk=SecuritySettings.SINGLETON_ID
+    )
+    if row.staff_two_factor_required == required:
+        return row
+    before = {"staff_two_factor_required": row.staff_two_factor_required}
+    row.staff_two_factor_required = required
+    row.save(update_fields=["staff_two_factor_required", "updated_at"])
+    audit_record(
+        action="security.staff_two_factor_required",
+        object_type="security_settings",
+        object_id=row.pk,
+        before=before,
+        after={"staff_two_factor_required": required},
+    )
+    return row

@@ -120,6 +120,18 @@ def tenant_create(
     return tenant, domain
 
 
+def tenant_default_language_set(*, tenant: Tenant, language: str) -> Tenant:
+    """The language the tenant's pages open in for a visitor who has not chosen one. The
+    tenant row lives in the public schema, whichever schema the caller is in."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError(f"“{language}” is not a language of this platform.")
+    if tenant.default_language != language:
+        with schema_context(get_public_schema_name()):
+            Tenant.objects.filter(pk=tenant.pk).update(default_language=language)
+        tenant.default_language = language
+    return tenant
+
+
 def login_link_make(*, user, hostname: str) -> str:
     """A link that logs the user in once: the token hashes last_login, so using it
     invalidates it."""

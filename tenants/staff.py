@@ -1,18 +1,16 @@
-"""A tenant's staff: invitations, roles, deactivation, and whether they must use two-factor
-authentication. A site always keeps one active owner, nobody changes their own role, and
-only an owner makes or unmakes owners or decides about two-factor authentication."""
+"""A tenant's staff: invitations, roles and deactivation. A site always keeps one active
+owner, nobody changes their own role, and only an owner makes or unmakes owners. Whether
+staff must use two-factor authentication is accounts.two_factor's."""
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
-from accounts.models import SecuritySettings, User
-from accounts.two_factor import two_factor_enabled
-from audit.services import audit_record
+from accounts.models import User
 from tenants.services import login_link_make
 
 
@@ -81,37 +79,3 @@ def staff_active_set(*, user: User, active: bool, changed_by: User) -> User:
     user.is_active = active
     user.save(update_fields=["is_active"])
     return user
-
-
-@transaction.atomic
-def staff_two_factor_require_set(*, required: bool, changed_by: User) -> SecuritySettings:
-    """Requires two-factor authentication of every staff member of the site, or stops
-    requiring it. The owner who turns it on must already use it. Staff who have not set it
-    up are asked to the next time they open the console; nobody is logged out. Setting the
-    value it already has logs nothing."""
-    if not (changed_by.is_tenant_staff and changed_by.role == User.Role.OWNER):
-        raise PermissionDenied(_("Only an owner can decide this."))
-    if required and not two_factor_enabled(changed_by):
-        # Otherwise the owner's very next page would be the set-up page.
-        raise ValidationError(
-            _(
-                "Set up two-factor authentication for your own account first: once it is "
-                "required, you need it too."
-            )
-        )
-    row, _created = SecuritySettings.objects.select_for_update().get_or_create(
-        pk=SecuritySettings.SINGLETON_ID
-    )
-    if row.staff_two_factor_required == required:
-        return row
-    before = {"staff_two_factor_required": row.staff_two_factor_required}
-    row.staff_two_factor_required = required
-    row.save(update_fields=["staff_two_factor_required", "updated_at"])
-    audit_record(
-        action="security.staff_two_factor_required",
-        object_type="security_settings",
-        object_id=row.pk,
-        before=before,
-        after={"staff_two_factor_required": required},
-    )
-    return row

@@ -47,7 +47,7 @@ from billing.services.payments import (
     payment_record,
     payment_refund,
 )
-from billing.services.settings import billing_settings_update
+from billing.services.settings import billing_settings_update, tax_rule_remove
 from billing.services.subscriptions import (
     PlanChange,
     service_activate,
@@ -110,5 +110,6 @@ __all__ = [
     "service_suspend",
     "service_terminate",
     "service_unsuspend",
+    "tax_rule_remove",
     "tax_rule_set",
 ]

@@ -1,4 +1,4 @@
-"""Changing the tenant's billing settings."""
+"""Changing the tenant's billing settings and its tax rules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from billing.errors import BillingError
-from billing.models import BillingSettings, Invoice
+from billing.models import BillingSettings, Invoice, TaxRule
 from billing.money import currency_validate
 from billing.numbering import number_format_validate
 from billing.selectors import billing_settings_get
@@ -60,3 +60,10 @@ def billing_settings_update(**changes: Any) -> BillingSettings:
         raise BillingError(f"Invalid billing settings: {exc}") from exc
     settings.save()
     return settings
+
+
+def tax_rule_remove(*, rule: TaxRule) -> TaxRule:
+    """Stops applying the rule. It is never deleted: issued invoices name it."""
+    rule.is_active = False
+    rule.save(update_fields=["is_active"])
+    return rule
