@@ -6,14 +6,19 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from billing.models import (
     BillingSettings,
     Client,
     ClientUser,
+    Contact,
+    CreditNote,
     Invoice,
+    InvoiceLine,
     LedgerEntry,
+    Order,
+    Payment,
     Plan,
     PlanPrice,
     Product,
@@ -78,10 +83,57 @@ def invoice_tax_summary(*, invoice: Invoice) -> list[TaxSummaryRow]:
     return tax_summary(invoice.lines.all(), invoice.currency)
 
 
+# The lists below are read by the console's pages and the tenant API alike, each with
+# what both show of a row, in the model's order unless said otherwise.
+
+
+def client_list(*, search: str = "") -> QuerySet[Client]:
+    """The tenant's clients; ``search`` matches the name, company name or e-mail address."""
+    clients = Client.objects.all()
+    search = search.strip()
+    if search:
+        clients = clients.filter(
+            Q(name__icontains=search)
+            | Q(company_name__icontains=search)
+            | Q(email__icontains=search)
+        )
+    return clients
+
+
+def contact_list(*, client: Client) -> QuerySet[Contact]:
+    return Contact.objects.filter(client=client)
+
+
+def product_list() -> QuerySet[Product]:
+    """Every product of the catalogue, hidden and inactive ones included, with its plans
+    and their prices."""
+    return Product.objects.select_related("group").prefetch_related("plans__prices")
+
+
+def plan_list() -> QuerySet[Plan]:
+    return Plan.objects.select_related("product").prefetch_related(
+        "prices", "configurable_options__choices__prices"
+    )
+
+
+def order_list(*, status: str | None = None) -> QuerySet[Order]:
+    orders = Order.objects.select_related("client", "invoice").prefetch_related(
+        "items__plan", "items__services"
+    )
+    if status:
+        orders = orders.filter(status=status)
+    return orders
+
+
 def invoice_list(
     *, client: Client | None = None, statuses: list[str] | None = None
 ) -> QuerySet[Invoice]:
-    invoices = Invoice.objects.select_related("client")
+    invoices = Invoice.objects.select_related("client").prefetch_related(
+        Prefetch(
+            "lines",
+            queryset=InvoiceLine.objects.select_related("service").order_by("position", "id"),
+        )
+    )
     if client is not None:
         invoices = invoices.filter(client=client)
     if statuses:
@@ -89,14 +141,27 @@ def invoice_list(
     return invoices
 
 
+def credit_note_list(*, invoice: Invoice | None = None) -> QuerySet[CreditNote]:
+    notes = CreditNote.objects.select_related("client", "invoice")
+    if invoice is not None:
+        notes = notes.filter(invoice=invoice)
+    return notes
+
+
+def payment_list() -> QuerySet[Payment]:
+    return Payment.objects.select_related("client", "invoice")
+
+
 def invoice_open_overdue(*, today: date) -> QuerySet[Invoice]:
     return Invoice.objects.filter(status__in=Invoice.OPEN_STATUSES, due_date__lt=today)
 
 
-def service_list(*, client: Client | None = None) -> QuerySet[Service]:
+def service_list(*, client: Client | None = None, status: str | None = None) -> QuerySet[Service]:
     services = Service.objects.select_related("plan__product", "client")
     if client is not None:
         services = services.filter(client=client)
+    if status:
+        services = services.filter(status=status)
     return services
 
 
@@ -105,11 +170,13 @@ def client_for_user(*, user) -> Client | None:
     return link.client if link else None
 
 
+def tax_rule_list() -> QuerySet[TaxRule]:
+    """The rules in force; removed ones stay in the table for the invoices that name them."""
+    return TaxRule.objects.filter(is_active=True)
+
+
 def tax_rules() -> dict[str, tuple[Decimal, str]]:
-    return {
-        rule.country.upper(): (rule.rate, rule.name)
-        for rule in TaxRule.objects.filter(is_active=True)
-    }
+    return {rule.country.upper(): (rule.rate, rule.name) for rule in tax_rule_list()}
 
 
 def client_tax_decision(*, client: Client, settings: BillingSettings | None = None) -> TaxDecision:

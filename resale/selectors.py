@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.db.models import QuerySet
+
 from billing.money import Money
-from resale.models import ResellerAccount, UpstreamService
+from resale.models import ResellerAccount, UpstreamCommand, UpstreamService
 from resale.services import ResaleError, reseller_balance
 
 
@@ -49,3 +51,15 @@ def reseller_statement_summary(*, account: ResellerAccount) -> dict:
         "available": str((balance + Money(account.credit_limit, account.currency)).amount),
         "low_balance_threshold": str(account.low_balance_threshold),
     }
+
+
+def upstream_command_list(
+    *, state: str | None = None, service_ref: str | None = None, newest_first: bool = False
+) -> QuerySet[UpstreamCommand]:
+    """This tenant's outbox of commands to its upstream, oldest first unless asked."""
+    commands = UpstreamCommand.objects.all()
+    if state:
+        commands = commands.filter(state=state)
+    if service_ref is not None:
+        commands = commands.filter(service_ref=service_ref)
+    return commands.order_by("-created_at", "-id") if newest_first else commands

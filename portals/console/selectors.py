@@ -1,4 +1,6 @@
-"""Reads of the reseller console: the dashboard's figures and the provider balance."""
+"""Reads that only the reseller console's pages need: the dashboard's figures, the
+provider balance, and what a client's, an order's or a service's page shows beside it.
+Lists that the tenant API shows too are billing's (billing.selectors)."""
 
 from __future__ import annotations
 
@@ -6,13 +8,29 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, DecimalField, F, Q, Sum, Value, When
+from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from accounts.models import PrivacyRequest, User
+from accounts.two_factor import staff_two_factor_annotate
 from billing.cycles import CYCLE_MONTHS, add_months
-from billing.models import Client, Invoice, Order, Payment, Refund, Service
+from billing.models import (
+    Client,
+    Invoice,
+    InvoiceLine,
+    Order,
+    OrderItem,
+    Payment,
+    Refund,
+    Service,
+    ServiceOption,
+)
 from billing.money import Money
-from billing.selectors import tenant_currency
+from billing.selectors import client_amount_due, client_credit, tenant_currency
+from resale.models import UpstreamCommand
+from resale.selectors import upstream_command_list
+from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
 
 
 def month_starts(today: date, count: int = 12) -> list[date]:
@@ -103,8 +121,6 @@ def overdue_invoices(today: date):
 
 
 def dashboard_counts() -> dict[str, int]:
-    from resale.models import UpstreamCommand
-
     return {
         "clients": Client.objects.filter(status=Client.Status.ACTIVE).count(),
         "services": Service.objects.filter(status=Service.Status.ACTIVE).count(),
@@ -131,10 +147,6 @@ class ProviderBalance:
 
 def provider_balance() -> ProviderBalance:
     """This tenant's prepaid balance at its upstream, as the upstream reports it."""
-    from django.utils.translation import gettext as _
-
-    from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
-
     try:
         summary = upstream_for_current_tenant().balance()
     except UpstreamRejected as exc:
@@ -150,3 +162,61 @@ def provider_balance() -> ProviderBalance:
         return Money.of(value, currency) if value not in (None, "") else None
 
     return ProviderBalance(money("balance"), money("available"), money("low_balance_threshold"))
+
+
+# --- the pages of one client, order or service ------------------------------------------
+
+# A page shows the latest rows of each list; the full lists are on their own pages.
+PAGE_ROWS = 50
+
+
+@dataclass(frozen=True)
+class ClientOverview:
+    services: QuerySet[Service]
+    invoices: QuerySet[Invoice]
+    amount_due: Money
+    credit: Money
+    privacy_requests: QuerySet[PrivacyRequest]
+    users: QuerySet[User]
+
+
+def client_overview(*, client: Client) -> ClientOverview:
+    return ClientOverview(
+        services=client.services.select_related("plan__product")[:PAGE_ROWS],
+        invoices=client.invoices.exclude(status=Invoice.Status.DRAFT)[:PAGE_ROWS],
+        amount_due=client_amount_due(client=client),
+        credit=client_credit(client=client),
+        privacy_requests=PrivacyRequest.objects.filter(client=client),
+        users=User.objects.filter(client_link__client=client),
+    )
+
+
+def order_items(*, order: Order) -> QuerySet[OrderItem]:
+    return order.items.select_related("plan")
+
+
+def order_services(*, order: Order) -> QuerySet[Service]:
+    return Service.objects.filter(order_item__order=order).select_related("plan")
+
+
+@dataclass(frozen=True)
+class ServiceOverview:
+    options: QuerySet[ServiceOption]
+    commands: QuerySet[UpstreamCommand]
+    lines: QuerySet[InvoiceLine]
+
+
+def service_overview(*, service: Service) -> ServiceOverview:
+    return ServiceOverview(
+        options=service.options.select_related("option", "choice"),
+        commands=upstream_command_list(service_ref=str(service.public_id)),
+        lines=service.invoice_lines.select_related("invoice").order_by("-id")[:20],
+    )
+
+
+def staff_members() -> QuerySet[User]:
+    """The site's staff, active ones first, each marked with whether it uses two-factor
+    authentication."""
+    return staff_two_factor_annotate(
+        User.objects.filter(kind=User.Kind.STAFF).order_by("-is_active", "email")
+    )

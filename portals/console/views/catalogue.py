@@ -9,8 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from billing.errors import BillingError
-from billing.models import Product
-from billing.selectors import billing_settings_get
+from billing.selectors import billing_settings_get, product_list
 from portals.common.access import console_page
 from portals.console.forms import MarkupForm
 from resale import catalogue_import
@@ -18,7 +17,7 @@ from resale import catalogue_import
 
 @console_page(write="admin")
 def catalogue(request: HttpRequest) -> HttpResponse:
-    products = Product.objects.select_related("group").prefetch_related("plans__prices")
+    products = product_list()
     return render(request, "console/catalogue.html", {"products": products})
 
 

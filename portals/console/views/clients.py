@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
-from accounts.models import PrivacyRequest, User
+from accounts.models import PrivacyRequest
 from billing.errors import BillingError
 from billing.gdpr import client_data_export
-from billing.models import Client, Invoice
-from billing.selectors import client_amount_due, client_credit
+from billing.models import Client
+from billing.selectors import client_list
 from billing.services import client_details_save
 from portals.client_area.services import client_erasure_carry_out, privacy_request_close
 from portals.common.access import capability_require, console_page
 from portals.common.paging import paginate
+from portals.console import selectors as console_selectors
 from portals.console.forms import ClientForm
 from portals.console.views._helpers import uuid_or_none
 
@@ -26,11 +26,7 @@ from portals.console.views._helpers import uuid_or_none
 @console_page
 def clients(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    rows = Client.objects.all()
-    if query:
-        rows = rows.filter(
-            Q(name__icontains=query) | Q(company_name__icontains=query) | Q(email__icontains=query)
-        )
+    rows = client_list(search=query)
     return render(
         request, "console/clients.html", {"page": paginate(request, rows), "query": query}
     )
@@ -76,18 +72,19 @@ def client_detail(request: HttpRequest, public_id) -> HttpResponse:
         else:
             messages.success(request, _("Client saved."))
             return redirect("console:client", public_id=client.public_id)
+    overview = console_selectors.client_overview(client=client)
     return render(
         request,
         "console/client.html",
         {
             "client": client,
             "form": form,
-            "services": client.services.select_related("plan__product")[:50],
-            "invoices": client.invoices.exclude(status=Invoice.Status.DRAFT)[:50],
-            "amount_due": client_amount_due(client=client),
-            "credit": client_credit(client=client),
-            "privacy_requests": PrivacyRequest.objects.filter(client=client),
-            "users": User.objects.filter(client_link__client=client),
+            "services": overview.services,
+            "invoices": overview.invoices,
+            "amount_due": overview.amount_due,
+            "credit": overview.credit,
+            "privacy_requests": overview.privacy_requests,
+            "users": overview.users,
         },
         status=400 if form.errors else 200,
     )

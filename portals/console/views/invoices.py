@@ -15,9 +15,10 @@ from django.utils.translation import gettext as _
 
 from billing.documents import invoice_pdf_get
 from billing.errors import BillingError
-from billing.models import Client, CreditNote, Invoice
+from billing.models import Client, Invoice
 from billing.money import Money
-from billing.selectors import invoice_tax_summary
+from billing.payments.flows import bank_transfer_record
+from billing.selectors import credit_note_list, invoice_list, invoice_tax_summary
 from billing.services import (
     CreditLine,
     credit_note_issue,
@@ -37,11 +38,10 @@ from portals.console.views._helpers import form_token, uuid_or_none
 @console_page
 def invoices(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    rows = Invoice.objects.select_related("client")
     if status == "open":
-        rows = rows.filter(status__in=Invoice.OPEN_STATUSES)
-    elif status in Invoice.Status.values:
-        rows = rows.filter(status=status)
+        rows = invoice_list(statuses=list(Invoice.OPEN_STATUSES))
+    else:
+        rows = invoice_list(statuses=[status] if status in Invoice.Status.values else None)
     return render(
         request,
         "console/invoices.html",
@@ -87,7 +87,7 @@ def _invoice_make(data: dict) -> Invoice:
 
 @console_page(write="money")
 def invoice_detail(request: HttpRequest, public_id) -> HttpResponse:
-    invoice = get_object_or_404(Invoice.objects.select_related("client"), public_id=public_id)
+    invoice = get_object_or_404(invoice_list(), public_id=public_id)
     payment_form = PaymentForm(
         initial={"amount": invoice.amount_due.amount, "token": form_token()}, prefix="payment"
     )
@@ -140,8 +140,6 @@ def invoice_detail(request: HttpRequest, public_id) -> HttpResponse:
 def _payment_record(request: HttpRequest, invoice: Invoice, data: dict) -> None:
     amount = Money(data["amount"], invoice.currency)
     if data["method"] == "bank_transfer" and data["reference"]:
-        from billing.payments.flows import bank_transfer_record
-
         bank_transfer_record(
             invoice=invoice,
             amount=amount,
@@ -224,11 +222,11 @@ def invoice_fatturapa(request: HttpRequest, public_id) -> HttpResponse:
 
 @console_page
 def credit_note_einvoice(request: HttpRequest, public_id) -> HttpResponse:
-    note = get_object_or_404(CreditNote.objects.select_related("invoice"), public_id=public_id)
+    note = get_object_or_404(credit_note_list(), public_id=public_id)
     return _einvoice(request, note, note.invoice, FACTUR_X)
 
 
 @console_page
 def credit_note_fatturapa(request: HttpRequest, public_id) -> HttpResponse:
-    note = get_object_or_404(CreditNote.objects.select_related("invoice"), public_id=public_id)
+    note = get_object_or_404(credit_note_list(), public_id=public_id)
     return _einvoice(request, note, note.invoice, FATTURAPA)

@@ -5,17 +5,17 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from billing.models import Order, Service
+from billing.models import Order
+from billing.selectors import order_list
 from portals.common.access import console_page
 from portals.common.paging import paginate
+from portals.console import selectors as console_selectors
 
 
 @console_page
 def orders(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    rows = Order.objects.select_related("client", "invoice")
-    if status in Order.Status.values:
-        rows = rows.filter(status=status)
+    rows = order_list(status=status if status in Order.Status.values else None)
     return render(
         request,
         "console/orders.html",
@@ -25,15 +25,13 @@ def orders(request: HttpRequest) -> HttpResponse:
 
 @console_page
 def order_detail(request: HttpRequest, public_id) -> HttpResponse:
-    order = get_object_or_404(
-        Order.objects.select_related("client", "invoice"), public_id=public_id
-    )
+    order = get_object_or_404(order_list(), public_id=public_id)
     return render(
         request,
         "console/order.html",
         {
             "order": order,
-            "items": order.items.select_related("plan"),
-            "services": Service.objects.filter(order_item__order=order).select_related("plan"),
+            "items": console_selectors.order_items(order=order),
+            "services": console_selectors.order_services(order=order),
         },
     )

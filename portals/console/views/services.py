@@ -10,18 +10,17 @@ from django.utils.translation import gettext as _
 
 from billing.errors import BillingError
 from billing.models import Service
+from billing.selectors import service_list
 from billing.services import service_cancel, service_suspend, service_terminate, service_unsuspend
 from portals.common.access import console_page
 from portals.common.paging import paginate
-from resale.models import UpstreamCommand
+from portals.console import selectors as console_selectors
 
 
 @console_page
 def services(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    rows = Service.objects.select_related("plan__product", "client")
-    if status in Service.Status.values:
-        rows = rows.filter(status=status)
+    rows = service_list(status=status if status in Service.Status.values else None)
     return render(
         request,
         "console/services.html",
@@ -42,9 +41,7 @@ SERVICE_ACTIONS = {
 
 @console_page(write="service")
 def service_detail(request: HttpRequest, public_id) -> HttpResponse:
-    service = get_object_or_404(
-        Service.objects.select_related("plan__product", "client"), public_id=public_id
-    )
+    service = get_object_or_404(service_list(), public_id=public_id)
     if request.method == "POST":
         action = SERVICE_ACTIONS.get(request.POST.get("action", ""))
         if action is None:
@@ -57,13 +54,14 @@ def service_detail(request: HttpRequest, public_id) -> HttpResponse:
             else:
                 messages.success(request, _("Done."))
         return redirect("console:service", public_id=service.public_id)
+    overview = console_selectors.service_overview(service=service)
     return render(
         request,
         "console/service.html",
         {
             "service": service,
-            "options": service.options.select_related("option", "choice"),
-            "commands": UpstreamCommand.objects.filter(service_ref=str(service.public_id)),
-            "lines": service.invoice_lines.select_related("invoice").order_by("-id")[:20],
+            "options": overview.options,
+            "commands": overview.commands,
+            "lines": overview.lines,
         },
     )

@@ -21,7 +21,7 @@ from accounts.two_factor import (
 )
 from billing.errors import BillingError
 from billing.models import TaxRule
-from billing.selectors import billing_settings_get
+from billing.selectors import billing_settings_get, tax_rule_list
 from billing.services import billing_settings_update, tax_rule_remove, tax_rule_set
 from portals.common.access import capability_require, console_page
 from portals.console.forms import SettingsForm, StaffTwoFactorForm, TaxRuleForm
@@ -135,7 +135,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         {
             "form": page.settings,
             "tax_form": page.tax,
-            "rules": TaxRule.objects.filter(is_active=True),
+            "rules": tax_rule_list(),
             "two_factor_form": page.two_factor,
             "two_factor_required": security_settings_get().staff_two_factor_required,
             "two_factor_own": two_factor_enabled(request.user),

@@ -9,8 +9,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from accounts.two_factor import security_settings_get, staff_two_factor_annotate
+from accounts.two_factor import security_settings_get
 from portals.common.access import console_page
+from portals.console import selectors as console_selectors
 from portals.console.forms import StaffInviteForm
 from portals.console.views._helpers import post_int
 from tenants import staff
@@ -63,9 +64,7 @@ def staff_view(request: HttpRequest) -> HttpResponse:
         "console/staff.html",
         {
             "form": form,
-            "members": staff_two_factor_annotate(
-                User.objects.filter(kind=User.Kind.STAFF).order_by("-is_active", "email")
-            ),
+            "members": console_selectors.staff_members(),
             "roles": User.Role.choices,
             "two_factor_required": security_settings_get().staff_two_factor_required,
         },

@@ -16,6 +16,7 @@ from portals.common.paging import paginate
 from portals.console import selectors as console_selectors
 from resale.models import UpstreamCommand
 from resale.outbox import upstream_command_retry
+from resale.selectors import upstream_command_list
 
 
 @console_page(write="service")
@@ -29,9 +30,9 @@ def upstream(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("The command is queued again."))
         return redirect(f"{request.path}?{request.GET.urlencode()}")
     state = request.GET.get("state", "")
-    rows = UpstreamCommand.objects.order_by("-created_at", "-id")
-    if state in UpstreamCommand.State.values:
-        rows = rows.filter(state=state)
+    rows = upstream_command_list(
+        state=state if state in UpstreamCommand.State.values else None, newest_first=True
+    )
     page = paginate(request, rows)
     for command in page.object_list:
         try:
