@@ -22,6 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.models import WebhookDelivery, WebhookEndpoint
+from api import selectors as api_selectors
 from api import serializers as s
 from api import services as api_services
 from api import webhooks
@@ -41,14 +42,12 @@ from api.keys import ApiKeyAuthentication
 from api.permissions import HasScope
 from api.schema import TenantApiSchema
 from api.throttling import ApiKeyRateThrottle
-from billing import documents, einvoices, fatturapa
+from billing import documents, einvoices, fatturapa, selectors
 from billing import services as billing_services
 from billing.models import (
     Client,
-    Contact,
     CreditNote,
     Invoice,
-    InvoiceLine,
     Order,
     Payment,
     Plan,
@@ -56,6 +55,7 @@ from billing.models import (
     Service,
 )
 from resale.models import BalanceEntry, UpstreamCommand
+from resale.selectors import upstream_command_list
 
 # --- the base ------------------------------------------------------------------------------
 
@@ -200,7 +200,7 @@ class ClientListView(ApiView):
     schema_tag = "Clients"
 
     def get_queryset(self):
-        return Client.objects.all()
+        return selectors.client_list()
 
     @extend_schema(operation_id="clients_list", responses=s.ClientSerializer(many=True))
     def get(self, request):
@@ -228,7 +228,7 @@ class ClientDetailView(ApiView):
     schema_tag = "Clients"
 
     def get_queryset(self):
-        return Client.objects.all()
+        return selectors.client_list()
 
     @extend_schema(operation_id="clients_retrieve", responses=s.ClientSerializer)
     def get(self, request, id: uuid.UUID):
@@ -259,12 +259,12 @@ class ClientContactListView(ApiView):
     schema_tag = "Clients"
 
     def get_queryset(self):
-        return Client.objects.all()
+        return selectors.client_list()
 
     @extend_schema(operation_id="clients_contacts_list", responses=s.ContactSerializer(many=True))
     def get(self, request, id: uuid.UUID):
         client = self.get_object()
-        return self.list_response(Contact.objects.filter(client=client), s.ContactSerializer)
+        return self.list_response(selectors.contact_list(client=client), s.ContactSerializer)
 
     @extend_schema(
         operation_id="clients_contacts_create",
@@ -292,12 +292,6 @@ class ProductFilter(FilterSerializer):
     search_columns = ("name", "slug", "description")
 
 
-def products_queryset():
-    return Product.objects.select_related("group").prefetch_related(
-        models.Prefetch("plans", queryset=Plan.objects.only("public_id", "product_id"))
-    )
-
-
 class ProductListView(ApiView):
     required_scopes = {"GET": "catalogue:read"}
     filter_serializer = ProductFilter
@@ -305,7 +299,7 @@ class ProductListView(ApiView):
     schema_tag = "Catalogue"
 
     def get_queryset(self):
-        return products_queryset()
+        return selectors.product_list()
 
     @extend_schema(operation_id="products_list", responses=s.ProductSerializer(many=True))
     def get(self, request):
@@ -318,7 +312,7 @@ class ProductDetailView(ApiView):
     schema_tag = "Catalogue"
 
     def get_queryset(self):
-        return products_queryset()
+        return selectors.product_list()
 
     @extend_schema(operation_id="products_retrieve", responses=s.ProductSerializer)
     def get(self, request, id: uuid.UUID):
@@ -334,12 +328,6 @@ class PlanFilter(FilterSerializer):
     search_columns = ("name", "description")
 
 
-def plans_queryset():
-    return Plan.objects.select_related("product").prefetch_related(
-        "prices", "configurable_options__choices__prices"
-    )
-
-
 class PlanListView(ApiView):
     required_scopes = {"GET": "catalogue:read"}
     filter_serializer = PlanFilter
@@ -347,7 +335,7 @@ class PlanListView(ApiView):
     schema_tag = "Catalogue"
 
     def get_queryset(self):
-        return plans_queryset()
+        return selectors.plan_list()
 
     @extend_schema(operation_id="plans_list", responses=s.PlanSerializer(many=True))
     def get(self, request):
@@ -360,7 +348,7 @@ class PlanDetailView(ApiView):
     schema_tag = "Catalogue"
 
     def get_queryset(self):
-        return plans_queryset()
+        return selectors.plan_list()
 
     @extend_schema(operation_id="plans_retrieve", responses=s.PlanSerializer)
     def get(self, request, id: uuid.UUID):
@@ -383,12 +371,6 @@ class OrderFilter(FilterSerializer):
     }
 
 
-def orders_queryset():
-    return Order.objects.select_related("client", "invoice").prefetch_related(
-        "items__plan", "items__services"
-    )
-
-
 class OrderListView(ApiView):
     required_scopes = {"GET": "orders:read", "POST": "orders:write"}
     filter_serializer = OrderFilter
@@ -396,7 +378,7 @@ class OrderListView(ApiView):
     schema_tag = "Orders"
 
     def get_queryset(self):
-        return orders_queryset()
+        return selectors.order_list()
 
     @extend_schema(operation_id="orders_list", responses=s.OrderSerializer(many=True))
     def get(self, request):
@@ -434,7 +416,7 @@ class OrderListView(ApiView):
             coupon_code=data["coupon_code"],
             idempotency_key=self.service_key("order"),
         )
-        order = orders_queryset().get(pk=order.pk)
+        order = selectors.order_list().get(pk=order.pk)
         return self.render(
             s.OrderSerializer, order, status_code=201, Location=f"/api/v1/orders/{order.public_id}/"
         )
@@ -446,7 +428,7 @@ class OrderDetailView(ApiView):
     schema_tag = "Orders"
 
     def get_queryset(self):
-        return orders_queryset()
+        return selectors.order_list()
 
     @extend_schema(operation_id="orders_retrieve", responses=s.OrderSerializer)
     def get(self, request, id: uuid.UUID):
@@ -471,10 +453,6 @@ class ServiceFilter(FilterSerializer):
     }
 
 
-def services_queryset():
-    return Service.objects.select_related("client", "plan")
-
-
 class ServiceListView(ApiView):
     required_scopes = {"GET": "services:read"}
     filter_serializer = ServiceFilter
@@ -482,7 +460,7 @@ class ServiceListView(ApiView):
     schema_tag = "Services"
 
     def get_queryset(self):
-        return services_queryset()
+        return selectors.service_list()
 
     @extend_schema(operation_id="services_list", responses=s.ServiceSerializer(many=True))
     def get(self, request):
@@ -495,7 +473,7 @@ class ServiceDetailView(ApiView):
     schema_tag = "Services"
 
     def get_queryset(self):
-        return services_queryset()
+        return selectors.service_list()
 
     @extend_schema(operation_id="services_retrieve", responses=s.ServiceSerializer)
     def get(self, request, id: uuid.UUID):
@@ -508,7 +486,7 @@ class ServiceActionView(ApiView):
     schema_tag = "Services"
 
     def get_queryset(self):
-        return services_queryset()
+        return selectors.service_list()
 
 
 class ServiceSuspendView(ServiceActionView):
@@ -566,7 +544,7 @@ class ServiceChangePlanView(ServiceActionView):
             service=service, plan=plan, cycle=data.get("cycle")
         )
         body = {
-            "service": s.ServiceSerializer(services_queryset().get(pk=change.service.pk)).data,
+            "service": s.ServiceSerializer(selectors.service_list().get(pk=change.service.pk)).data,
             "invoice": str(change.invoice.public_id) if change.invoice else None,
             "credit": str(change.credit.amount),
             "charge": str(change.charge.amount),
@@ -617,14 +595,6 @@ class InvoiceFilter(FilterSerializer):
     }
 
 
-def invoices_queryset():
-    return Invoice.objects.select_related("client").prefetch_related(
-        models.Prefetch(
-            "lines", queryset=InvoiceLine.objects.select_related("service").order_by("position")
-        )
-    )
-
-
 class InvoiceListView(ApiView):
     required_scopes = {"GET": "invoices:read", "POST": "invoices:write"}
     filter_serializer = InvoiceFilter
@@ -638,7 +608,7 @@ class InvoiceListView(ApiView):
     schema_tag = "Invoices"
 
     def get_queryset(self):
-        return invoices_queryset()
+        return selectors.invoice_list()
 
     @extend_schema(operation_id="invoices_list", responses=s.InvoiceSerializer(many=True))
     def get(self, request):
@@ -672,7 +642,7 @@ class InvoiceListView(ApiView):
         )
         return self.render(
             s.InvoiceSerializer,
-            invoices_queryset().get(pk=invoice.pk),
+            selectors.invoice_list().get(pk=invoice.pk),
             status_code=201,
             Location=f"/api/v1/invoices/{invoice.public_id}/",
         )
@@ -684,7 +654,7 @@ class InvoiceDetailView(ApiView):
     schema_tag = "Invoices"
 
     def get_queryset(self):
-        return invoices_queryset()
+        return selectors.invoice_list()
 
     @extend_schema(operation_id="invoices_retrieve", responses=s.InvoiceSerializer)
     def get(self, request, id: uuid.UUID):
@@ -697,11 +667,13 @@ class InvoiceActionView(ApiView):
     schema_tag = "Invoices"
 
     def get_queryset(self):
-        return invoices_queryset()
+        return selectors.invoice_list()
 
     def rendered(self, invoice: Invoice, status_code: int = 200) -> Response:
         return self.render(
-            s.InvoiceSerializer, invoices_queryset().get(pk=invoice.pk), status_code=status_code
+            s.InvoiceSerializer,
+            selectors.invoice_list().get(pk=invoice.pk),
+            status_code=status_code,
         )
 
 
@@ -754,7 +726,7 @@ class InvoicePayView(InvoiceActionView):
             received_at=data["received_at"],
             idempotency_key=self.service_key("payment") or f"api:payment:{uuid.uuid4().hex}",
         )
-        payment = Payment.objects.select_related("client", "invoice").get(pk=payment.pk)
+        payment = selectors.payment_list().get(pk=payment.pk)
         return self.render(
             s.PaymentSerializer,
             payment,
@@ -770,7 +742,7 @@ class InvoicePdfView(ApiView):
     extra_problem_codes = (409,)
 
     def get_queryset(self):
-        return Invoice.objects.all()
+        return selectors.invoice_list()
 
     @extend_schema(
         operation_id="invoices_pdf",
@@ -861,7 +833,7 @@ class InvoiceEInvoiceView(EInvoiceView):
     object_model = Invoice
 
     def get_queryset(self):
-        return Invoice.objects.all()
+        return selectors.invoice_list()
 
     @extend_schema(
         operation_id="invoices_einvoice",
@@ -878,7 +850,7 @@ class CreditNoteEInvoiceView(EInvoiceView):
     object_model = CreditNote
 
     def get_queryset(self):
-        return credit_notes_queryset()
+        return selectors.credit_note_list()
 
     @extend_schema(
         operation_id="credit_notes_einvoice",
@@ -898,7 +870,7 @@ class InvoiceCreditNoteListView(ApiView):
     schema_tag = "Invoices"
 
     def get_queryset(self):
-        return Invoice.objects.all()
+        return selectors.invoice_list()
 
     @extend_schema(
         operation_id="invoices_credit_notes_list", responses=s.CreditNoteSerializer(many=True)
@@ -906,7 +878,7 @@ class InvoiceCreditNoteListView(ApiView):
     def get(self, request, id: uuid.UUID):
         invoice = self.get_object()
         return self.list_response(
-            credit_notes_queryset().filter(invoice=invoice), s.CreditNoteSerializer
+            selectors.credit_note_list(invoice=invoice), s.CreditNoteSerializer
         )
 
     @extend_schema(
@@ -930,7 +902,7 @@ class InvoiceCreditNoteListView(ApiView):
         )
         return self.render(
             s.CreditNoteSerializer,
-            credit_notes_queryset().get(pk=credit_note.pk),
+            selectors.credit_note_list().get(pk=credit_note.pk),
             status_code=201,
             Location=f"/api/v1/credit-notes/{credit_note.public_id}/",
         )
@@ -953,10 +925,6 @@ class CreditNoteFilter(FilterSerializer):
     }
 
 
-def credit_notes_queryset():
-    return CreditNote.objects.select_related("client", "invoice")
-
-
 class CreditNoteListView(ApiView):
     required_scopes = {"GET": "invoices:read"}
     filter_serializer = CreditNoteFilter
@@ -964,7 +932,7 @@ class CreditNoteListView(ApiView):
     schema_tag = "Invoices"
 
     def get_queryset(self):
-        return credit_notes_queryset()
+        return selectors.credit_note_list()
 
     @extend_schema(operation_id="credit_notes_list", responses=s.CreditNoteSerializer(many=True))
     def get(self, request):
@@ -977,7 +945,7 @@ class CreditNoteDetailView(ApiView):
     schema_tag = "Invoices"
 
     def get_queryset(self):
-        return credit_notes_queryset()
+        return selectors.credit_note_list()
 
     @extend_schema(operation_id="credit_notes_retrieve", responses=s.CreditNoteSerializer)
     def get(self, request, id: uuid.UUID):
@@ -999,10 +967,6 @@ class PaymentFilter(FilterSerializer):
     }
 
 
-def payments_queryset():
-    return Payment.objects.select_related("client", "invoice")
-
-
 class PaymentListView(ApiView):
     required_scopes = {"GET": "payments:read"}
     filter_serializer = PaymentFilter
@@ -1010,7 +974,7 @@ class PaymentListView(ApiView):
     schema_tag = "Payments"
 
     def get_queryset(self):
-        return payments_queryset()
+        return selectors.payment_list()
 
     @extend_schema(operation_id="payments_list", responses=s.PaymentSerializer(many=True))
     def get(self, request):
@@ -1023,7 +987,7 @@ class PaymentDetailView(ApiView):
     schema_tag = "Payments"
 
     def get_queryset(self):
-        return payments_queryset()
+        return selectors.payment_list()
 
     @extend_schema(operation_id="payments_retrieve", responses=s.PaymentSerializer)
     def get(self, request, id: uuid.UUID):
@@ -1119,7 +1083,7 @@ class UpstreamCommandView(ApiView):
     schema_tag = "Resale"
 
     def get_queryset(self):
-        return UpstreamCommand.objects.all()
+        return upstream_command_list()
 
     def get_object(self) -> UpstreamCommand:
         # Stored as 32 hex digits; the API shows every id as a UUID.
@@ -1186,7 +1150,7 @@ class WebhookEndpointListView(ApiView):
     schema_tag = "Webhooks"
 
     def get_queryset(self):
-        return WebhookEndpoint.objects.all()
+        return api_selectors.webhook_endpoint_list()
 
     @extend_schema(
         operation_id="webhook_endpoints_list", responses=s.WebhookEndpointSerializer(many=True)
@@ -1228,7 +1192,7 @@ class WebhookEndpointDetailView(ApiView):
     schema_tag = "Webhooks"
 
     def get_queryset(self):
-        return WebhookEndpoint.objects.all()
+        return api_selectors.webhook_endpoint_list()
 
     @extend_schema(operation_id="webhook_endpoints_retrieve", responses=s.WebhookEndpointSerializer)
     def get(self, request, id: uuid.UUID):
@@ -1257,7 +1221,7 @@ class WebhookEndpointPingView(ApiView):
     schema_tag = "Webhooks"
 
     def get_queryset(self):
-        return WebhookEndpoint.objects.all()
+        return api_selectors.webhook_endpoint_list()
 
     @extend_schema(
         operation_id="webhook_endpoints_ping",
@@ -1281,10 +1245,6 @@ class WebhookDeliveryFilter(FilterSerializer):
     lookups = {"endpoint": "endpoint__public_id"}
 
 
-def deliveries_queryset():
-    return WebhookDelivery.objects.select_related("endpoint", "replay_of")
-
-
 class WebhookDeliveryListView(ApiView):
     required_scopes = {"GET": "webhooks:read"}
     filter_serializer = WebhookDeliveryFilter
@@ -1292,7 +1252,7 @@ class WebhookDeliveryListView(ApiView):
     schema_tag = "Webhooks"
 
     def get_queryset(self):
-        return deliveries_queryset()
+        return api_selectors.webhook_delivery_list()
 
     @extend_schema(
         operation_id="webhook_deliveries_list",
@@ -1309,7 +1269,7 @@ class WebhookDeliveryDetailView(ApiView):
     schema_tag = "Webhooks"
 
     def get_queryset(self):
-        return deliveries_queryset()
+        return api_selectors.webhook_delivery_list()
 
     @extend_schema(
         operation_id="webhook_deliveries_retrieve", responses=s.WebhookDeliverySerializer
@@ -1324,7 +1284,7 @@ class WebhookDeliveryReplayView(ApiView):
     schema_tag = "Webhooks"
 
     def get_queryset(self):
-        return deliveries_queryset()
+        return api_selectors.webhook_delivery_list()
 
     @extend_schema(
         operation_id="webhook_deliveries_replay",
@@ -1337,5 +1297,7 @@ class WebhookDeliveryReplayView(ApiView):
         self.validated(s.EmptyInputSerializer)
         replay = webhooks.webhook_delivery_replay(delivery=delivery)
         return self.render(
-            s.WebhookDeliverySerializer, deliveries_queryset().get(pk=replay.pk), status_code=202
+            s.WebhookDeliverySerializer,
+            api_selectors.webhook_delivery_list().get(pk=replay.pk),
+            status_code=202,
         )

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from accounts.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from api import webhooks
 from api.keys import api_key_create, api_key_revoke
+from api.selectors import api_key_list, webhook_delivery_list, webhook_endpoint_list
 from billing.errors import BillingError
 from portals.common.access import capability_require, console_page
 from portals.common.paging import paginate
@@ -50,7 +51,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         )
         form = ApiKeyForm()
     now = timezone.now()
-    keys = list(ApiKey.objects.select_related("created_by"))
+    keys = list(api_key_list())
     for key in keys:
         if key.revoked_at is not None:
             key.state = "revoked"
@@ -115,7 +116,7 @@ def webhook_endpoints(request: HttpRequest) -> HttpResponse:
         )
         form = WebhookEndpointForm()
     can_manage = request.console_can["admin"]
-    endpoints = list(WebhookEndpoint.objects.all())
+    endpoints = list(webhook_endpoint_list())
     for endpoint in endpoints:
         endpoint.url_shown = _url_shown(endpoint.url, can_manage)
     response = render(
@@ -160,9 +161,7 @@ def webhook_endpoint(request: HttpRequest, public_id) -> HttpResponse:
         webhooks.webhook_endpoint_ping(endpoint=endpoint)
         messages.success(request, _("A test event is on its way; it appears in the log below."))
         return redirect("console:webhook", public_id=endpoint.public_id)
-    deliveries = paginate(
-        request, endpoint.deliveries.select_related("replay_of").order_by("-created_at", "-id")
-    )
+    deliveries = paginate(request, webhook_delivery_list(endpoint=endpoint, newest_first=True))
     endpoint.url_shown = _url_shown(endpoint.url, request.console_can["admin"])
     return render(
         request,
