@@ -22,7 +22,7 @@ from billing.payments.gateways.stripe.api import (
     to_minor,
     webhook_event_construct,
 )
-from sandbox.stripe_server import StripeServer, webhook_signature_header
+from sandbox.stripe import StripeServer, webhook_signature_header
 
 from .conftest import WEBHOOK_SECRET, Platform, StripeSettings
 
@@ -212,7 +212,8 @@ def test_payment_succeeds_with_metadata_and_minor_units(
     sent = stripe_server.requests[-1].params
     assert sent["amount"] == "1050"
     assert sent["metadata"] == {"invoice_id": "INV-1", "tenant_schema": "reseller_a"}
-    assert sent["payment_method_types"] == ["card"]
+    assert sent["allowed_payment_method_types"] == ["card"]
+    assert "payment_method_types" not in sent
 
 
 @pytest.mark.parametrize(
@@ -784,6 +785,18 @@ def test_webhook_stale_timestamp(platform: Platform, stripe_server: StripeServer
     assert (
         webhook_event_construct(payload, header, WEBHOOK_SECRET, tolerance_s=600).id == event["id"]
     )
+
+
+def test_webhook_timestamp_in_the_future(platform: Platform, stripe_server: StripeServer) -> None:
+    event = _succeeded_event(platform, stripe_server)
+    ahead = int(time.time()) + 301
+    payload, header = stripe_server.webhook_payload(event, WEBHOOK_SECRET, timestamp=ahead)
+    with pytest.raises(WebhookVerificationError, match="tolerance"):
+        webhook_event_construct(payload, header, WEBHOOK_SECRET)
+    # A clock a little ahead of ours is within the tolerance, as an old one is.
+    slightly = int(time.time()) + 60
+    payload, header = stripe_server.webhook_payload(event, WEBHOOK_SECRET, timestamp=slightly)
+    assert webhook_event_construct(payload, header, WEBHOOK_SECRET).id == event["id"]
 
 
 def test_webhook_signed_with_another_secret(

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from billing.money import Money, round_money
 from billing.payments.gateways.base import (
+    DisputeState,
     GatewayConfigError,
     GatewayUnavailable,
     HostedPage,
@@ -380,4 +381,22 @@ def refund_state(refund: stripe_api.Refund) -> RefundState:
         amount=Money(refund.amount, refund.currency),
         payment_reference=refund.payment_intent,
         failure_reason=refund.failure_reason,
+    )
+
+
+def event_refund(event: stripe_api.WebhookEvent) -> RefundState:
+    """The refund a ``refund.*`` event carries; ValueError when it carries none."""
+    return refund_state(event.refund())
+
+
+def event_dispute(event: stripe_api.WebhookEvent) -> DisputeState:
+    """The dispute a ``charge.dispute.*`` event carries; ValueError when it carries none."""
+    dispute = event.dispute()
+    return DisputeState(
+        reference=dispute.id,
+        status=dispute.status,
+        amount=Money(dispute.amount, dispute.currency),
+        reason=dispute.reason or "",
+        charge_ref=dispute.charge or "",
+        payment_reference=dispute.payment_intent or "",
     )
