@@ -178,7 +178,11 @@ def parameter_names(typed_dict: type) -> frozenset[str]:
 def params_check(endpoint: Endpoint, params: Mapping[str, Any]) -> None:
     """Raises ParamError for the first parameter the call does not take or whose shape
     (hash, list, integer, boolean) is not the one declared."""
-    typed_dict = endpoint.params_type()
+    params_check_type(endpoint.params_type(), params)
+
+
+def params_check_type(typed_dict: type | None, params: Mapping[str, Any]) -> None:
+    """``params_check`` against one generated ``TypedDict`` (None: the call takes none)."""
     if typed_dict is None:
         if params:
             name = next(iter(params))
@@ -221,7 +225,7 @@ def _check_value(hint: Any, value: Any, name: str) -> None:
         except ParamError as exc:
             errors.append(exc)
     # An unknown key deep inside a hash says more than "this is not a string".
-    errors.sort(key=lambda e: (e.code == _UNKNOWN, len(e.param)), reverse=True)
+    errors.sort(key=lambda e: (e.code == _UNKNOWN, len(e.param), e.code is not None), reverse=True)
     raise errors[0]
 
 
@@ -247,6 +251,9 @@ def _check_one(hint: Any, value: Any, name: str) -> None:
             _check_value(item_hint, item, _param_name(name, index))
         return
     if origin in (dict, typing.Dict) or _is_untyped_object(hint):  # noqa: UP006
+        if value == "":
+            # Free-key hashes (metadata) are emptied by posting an empty value.
+            return
         if not isinstance(value, dict):
             raise ParamError(f"Invalid hash: {name}", param=name, code="parameter_invalid_hash")
         args = typing.get_args(hint)
