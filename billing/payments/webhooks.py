@@ -8,11 +8,14 @@ Two endpoints, both ``/payments/stripe/webhook/``:
   ``resale.topups``) and for Connect events of connected accounts, which are handled in
   the schema of the tenant the account belongs to (``ConnectedAccountRoute``).
 
-The signature is checked on the raw body (``stripe_api.webhook_event_construct``: a bad
-signature, another secret or a timestamp older than five minutes is refused), then the
-account and the live mode must be the tenant's. Each event id is written to
-``ProcessedWebhookEvent`` in the same transaction as its effect, so a redelivery finds it
-and does nothing. Events do not carry the truth, they say where to look: the handler
+Deliveries follow Stripe's webhook documentation (https://docs.stripe.com/webhooks, events
+of API version 2026-10-28.endive, https://docs.stripe.com/api/events/types). The signature
+is checked on the raw body (``stripe_api.webhook_event_construct``: a bad signature,
+another secret or a timestamp more than five minutes from now, before or after, is
+refused), then the account and the live mode must be the tenant's. Each event id is
+written to ``ProcessedWebhookEvent`` in the same transaction as its effect, so a
+redelivery finds it and does nothing. Refunds and disputes are read from the event by the
+Stripe gateway (amounts as ``Money``). Events do not carry the truth, they say where to look: the handler
 reads the PaymentIntent's (or account's, or saved cards') current state from Stripe
 and applies that, which leaves the same result whatever order the events come in.
 """
@@ -67,8 +70,8 @@ class WebhookRefused(Exception):
 
 
 def event_verify(payload: bytes, signature: str, secrets: list[str]) -> stripe_api.WebhookEvent:
-    """The event, if one of ``secrets`` signed exactly these bytes less than five
-    minutes ago."""
+    """The event, if one of ``secrets`` signed exactly these bytes within five minutes
+    of now."""
     if not signature:
         raise WebhookRefused("The Stripe-Signature header is missing.")
     for secret in secrets:

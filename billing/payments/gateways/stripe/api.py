@@ -1,6 +1,15 @@
 """Every call Tessera makes to Stripe, one function per API call.
 
-Nothing else in the code base should import ``stripe``. Each function takes the secret key of the
+The calls follow Stripe's API reference for API version 2026-10-28.endive
+(https://docs.stripe.com/api?api-version=2026-10-28.endive), the version stripe-python
+16.1.0 pins and sends: PaymentIntents and SetupIntents narrow their methods with
+``allowed_payment_method_types``, Checkout Sessions too (``payment_method_types`` was
+removed from all three, https://docs.stripe.com/changelog/endive/2026-09-30), and webhooks
+are verified as https://docs.stripe.com/webhooks#verify-manually describes. The local
+Stripe (``sandbox.stripe``) checks each call against the library's own parameter types,
+so a library upgrade that changes a call fails the tests.
+
+Nothing else in the application should import ``stripe``. Each function takes the secret key of the
 Stripe account that collects the money and, for direct charges on a Connect account, the
 connected account id (sent as the ``Stripe-Account`` header; ``None`` acts as the key's own
 account). The functions return small frozen dataclasses, never ``StripeObject``s, and raise
@@ -12,8 +21,8 @@ Amounts cross this boundary as ``Decimal`` plus currency; integer minor units ex
 inside this module (``to_minor`` / ``from_minor``).
 
 The API base address comes from the Django setting or environment variable
-``STRIPE_API_BASE`` (tests point it at the local Stripe, ``sandbox.stripe``), the client timeout
-from ``STRIPE_TIMEOUT_S`` and the library's own retries from ``STRIPE_MAX_NETWORK_RETRIES``.
+``STRIPE_API_BASE`` (tests point it at the local Stripe), the client timeout from
+``STRIPE_TIMEOUT_S`` and the library's own retries from ``STRIPE_MAX_NETWORK_RETRIES``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
 """Stripe as a payment gateway, through ``billing.payments.gateways.stripe.api`` and nothing else.
 
 One instance holds the credentials of one Stripe account: a connected account reached
-with the platform's key (direct charges, optionally with the platform's fee), a tenant's
-own key, or the platform's own account (reseller top-ups)."""
+with the platform's key (direct charges, optionally with the platform's fee,
+https://docs.stripe.com/connect/direct-charges), a tenant's own key, or the platform's own
+account (reseller top-ups). The objects behind the neutral types are those of Stripe's API
+reference for version 2026-10-28.endive (https://docs.stripe.com/api?api-version=2026-10-28.endive);
+the refunds and disputes that webhooks carry are read here too (``event_refund``,
+``event_dispute``), so billing receives ``Money`` and never Stripe's minor units."""
 
 from __future__ import annotations
 
