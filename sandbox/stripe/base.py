@@ -425,6 +425,11 @@ class StripeServerBase:
                 return copy.deepcopy(self._accounts[object_id])
             return copy.deepcopy(self._objects[self._home[object_id]][object_id])
 
+    def account_ids(self) -> list[str]:
+        """Every account the server knows: those owning keys and those they connected."""
+        with self._lock:
+            return list(self._accounts)
+
     def account_of(self, object_id: str) -> str:
         with self._lock:
             return self._home[object_id]
