@@ -20,12 +20,11 @@ share.
         platform = server.register_key("sk_test_platform")
         os.environ["STRIPE_API_BASE"] = server.url
 
-or, for a process of its own, ``serve(port=12111)``.
+or ``server = serve(port=12111, keys=("sk_test_...",))`` to run one beside the app
+(``server.stop()`` ends it).
 """
 
 from __future__ import annotations
-
-import threading
 
 from sandbox.stripe.base import (
     API_VERSION,
@@ -83,12 +82,3 @@ def serve(*, host: str = "127.0.0.1", port: int = 0, keys: tuple[str, ...] = ())
     for key in keys:
         server.register_key(key)
     return server
-
-
-def serve_forever(*, host: str = "127.0.0.1", port: int = 0, keys: tuple[str, ...] = ()) -> None:
-    """``serve`` for a process of its own: blocks until the process is stopped."""
-    server = serve(host=host, port=port, keys=keys)
-    try:
-        threading.Event().wait()
-    finally:
-        server.stop()

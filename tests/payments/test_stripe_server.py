@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import stripe
 
-from sandbox.stripe import StripeServer, decode_form, webhook_signature_header
+from sandbox.stripe import StripeServer, decode_form, serve, webhook_signature_header
 
 from .conftest import PLATFORM_KEY, WEBHOOK_SECRET, Platform
 
@@ -71,6 +71,21 @@ def test_listens_on_loopback_only_and_stops() -> None:
         port = parts.port
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass
+
+
+def test_serve_starts_one_with_its_keys_for_the_library() -> None:
+    server = serve(keys=("sk_test_standalone_0000000000",))
+    try:
+        client = stripe.StripeClient(
+            "sk_test_standalone_0000000000",
+            base_addresses={"api": server.url},
+            max_network_retries=0,
+        )
+        customer = client.v1.customers.create(params={"email": "a@b.test"})
+        assert server.get(customer.id)["email"] == "a@b.test"
+        assert urlsplit(server.url).hostname == "127.0.0.1"
+    finally:
+        server.stop()
 
 
 def test_bracket_notation_is_decoded() -> None:
