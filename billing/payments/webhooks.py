@@ -15,9 +15,10 @@ another secret or a timestamp more than five minutes from now, before or after, 
 refused), then the account and the live mode must be the tenant's. Each event id is
 written to ``ProcessedWebhookEvent`` in the same transaction as its effect, so a
 redelivery finds it and does nothing. Refunds and disputes are read from the event by the
-Stripe gateway (amounts as ``Money``). Events do not carry the truth, they say where to look: the handler
-reads the PaymentIntent's (or account's, or saved cards') current state from Stripe
-and applies that, which leaves the same result whatever order the events come in.
+Stripe gateway (amounts as ``Money``). Events do not carry the truth, they say where to
+look: the handler reads the PaymentIntent's (or account's, or saved cards') current state
+from Stripe and applies that, which leaves the same result whatever order the events come
+in.
 """
 
 from __future__ import annotations
