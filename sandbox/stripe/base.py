@@ -49,9 +49,9 @@ _ALPHABET = string.ascii_letters + string.digits
 _DEFAULT_CURRENCY = {"US": "usd", "GB": "gbp", "JP": "jpy", "CH": "chf", "CA": "cad", "AU": "aud"}
 
 # Calls from which the 2026-09-30.endive release removed ``payment_method_types``: Stripe
-# answers them with a code of their own, not ``parameter_unknown``
-# (https://docs.stripe.com/changelog/endive/2026-09-30/removes-the-payment-method-types-parameter-from-payment-intents-and-setup-intents,
-# https://docs.stripe.com/changelog/endive/2026-09-30/remove-payment-method-types-checkout-sessions).
+# answers them with a code of their own, not ``parameter_unknown``. See the changelog
+# entries "Removes the payment method types parameter from Payment Intents and Setup
+# Intents" and "... from Checkout Sessions" (https://docs.stripe.com/changelog/endive).
 _PAYMENT_METHOD_TYPES_REMOVED = {
     ("POST", "/v1/payment_intents"),
     ("POST", "/v1/payment_intents/{intent}"),
