@@ -50,13 +50,17 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
 @require_GET
 def payment_return(request: HttpRequest, reference: str) -> HttpResponse:
     """The browser is back from 3-D Secure: the payment's state is read from Stripe at
-    once, so the page that follows shows it, whether or not the webhook came first."""
+    once, so the page that follows shows it, whether or not the webhook came first.
+
+    Both references, a top-up's and a payment attempt's, are UUIDs: anything else is a
+    404 before it reaches a query."""
+    reference_uuid = _uuid_or_404(reference)
     try:
         if _on_platform():
             from resale.models import ResellerTopUp
             from resale.topups import reseller_topup_sync
 
-            topup = ResellerTopUp.objects.filter(public_id=reference).first()
+            topup = ResellerTopUp.objects.filter(public_id=reference_uuid.hex).first()
             if topup is None:
                 raise Http404
             status = reseller_topup_sync(topup=topup).status
@@ -64,7 +68,7 @@ def payment_return(request: HttpRequest, reference: str) -> HttpResponse:
             from billing.models.gateway import PaymentAttempt
             from billing.payments.flows import payment_attempt_sync
 
-            attempt = PaymentAttempt.objects.filter(public_id=_uuid_or_404(reference)).first()
+            attempt = PaymentAttempt.objects.filter(public_id=reference_uuid).first()
             if attempt is None:
                 raise Http404
             status = payment_attempt_sync(attempt=attempt).status
@@ -73,8 +77,8 @@ def payment_return(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect(f"/?payment={status}")
 
 
-def _uuid_or_404(value: str) -> str:
+def _uuid_or_404(value: str) -> uuid.UUID:
     try:
-        return str(uuid.UUID(value))
+        return uuid.UUID(value)
     except ValueError:
         raise Http404 from None

@@ -8,13 +8,17 @@ Two endpoints, both ``/payments/stripe/webhook/``:
   ``resale.topups``) and for Connect events of connected accounts, which are handled in
   the schema of the tenant the account belongs to (``ConnectedAccountRoute``).
 
-The signature is checked on the raw body (``stripe_api.webhook_event_construct``: a bad
-signature, another secret or a timestamp older than five minutes is refused), then the
-account and the live mode must be the tenant's. Each event id is written to
-``ProcessedWebhookEvent`` in the same transaction as its effect, so a redelivery finds it
-and does nothing. Events do not carry the truth, they say where to look: the handler
-reads the PaymentIntent's (or account's, or saved cards') current state from Stripe
-and applies that, which leaves the same result whatever order the events come in.
+Deliveries follow Stripe's webhook documentation (https://docs.stripe.com/webhooks, events
+of API version 2026-10-28.endive, https://docs.stripe.com/api/events/types). The signature
+is checked on the raw body (``stripe_api.webhook_event_construct``: a bad signature,
+another secret or a timestamp more than five minutes from now, before or after, is
+refused), then the account and the live mode must be the tenant's. Each event id is
+written to ``ProcessedWebhookEvent`` in the same transaction as its effect, so a
+redelivery finds it and does nothing. Refunds and disputes are read from the event by the
+Stripe gateway (amounts as ``Money``). Events do not carry the truth, they say where to
+look: the handler reads the PaymentIntent's (or account's, or saved cards') current state
+from Stripe and applies that, which leaves the same result whatever order the events come
+in.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -41,7 +44,6 @@ from billing.money import Money
 from billing.payments.gateways import (
     GatewayConfigError,
     GatewayUnavailable,
-    RefundState,
     gateway_for,
 )
 from billing.payments.gateways.config import (
@@ -51,6 +53,7 @@ from billing.payments.gateways.config import (
     stripe_webhook_secret,
 )
 from billing.payments.gateways.stripe import api as stripe_api
+from billing.payments.gateways.stripe import gateway as stripe_gateway
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +71,8 @@ class WebhookRefused(Exception):
 
 
 def event_verify(payload: bytes, signature: str, secrets: list[str]) -> stripe_api.WebhookEvent:
-    """The event, if one of ``secrets`` signed exactly these bytes less than five
-    minutes ago."""
+    """The event, if one of ``secrets`` signed exactly these bytes within five minutes
+    of now."""
     if not signature:
         raise WebhookRefused("The Stripe-Signature header is missing.")
     for secret in secrets:
@@ -196,9 +199,9 @@ def _prepare(event: stripe_api.WebhookEvent) -> Effect | None:
     if kind in ("charge.succeeded", "charge.failed", "charge.pending"):
         return _intent_effect(obj.get("payment_intent"), obj.get("metadata") or {})
     if kind in ("refund.created", "refund.updated", "charge.refund.updated"):
-        return _refund_effect(obj)
+        return _refund_effect(event)
     if kind.startswith("charge.dispute."):
-        return _dispute_effect(obj)
+        return _dispute_effect(event)
     if kind == "setup_intent.succeeded":
         from billing.payments.flows import consent_from_metadata
 
@@ -276,45 +279,47 @@ def _intent_effect(intent_id: str | None, metadata: dict) -> Effect | None:
     return lambda: payment_attempt_apply(attempt=attempt, state=state)
 
 
-def _refund_effect(obj: dict) -> Effect | None:
+def _refund_effect(event: stripe_api.WebhookEvent) -> Effect | None:
     from billing.payments.flows import refund_from_gateway_apply
 
-    intent_id = obj.get("payment_intent")
-    if not intent_id or obj.get("object") != "refund":
+    if event.object_type != "refund":
         return None
-    payment = Payment.objects.filter(gateway=GATEWAY, gateway_reference=intent_id).first()
+    try:
+        refund = stripe_gateway.event_refund(event)
+    except ValueError as exc:
+        logger.error("Stripe event %s (%s) is unreadable: %s", event.id, event.type, exc)
+        return None
+    if not refund.payment_reference:
+        return None
+    payment = Payment.objects.filter(
+        gateway=GATEWAY, gateway_reference=refund.payment_reference
+    ).first()
     if payment is None:
-        return None
-    currency = str(obj.get("currency") or "").upper()
-    refund = RefundState(
-        reference=str(obj.get("id") or ""),
-        status=str(obj.get("status") or ""),
-        amount=Money(stripe_api.from_minor(int(obj.get("amount") or 0), currency), currency),
-        payment_reference=intent_id,
-        failure_reason=obj.get("failure_reason"),
-    )
-    if not refund.reference:
         return None
     return lambda: refund_from_gateway_apply(
         payment=payment, refund=refund, reason="Refunded in the Stripe dashboard"
     )
 
 
-def _dispute_effect(obj: dict) -> Effect | None:
+def _dispute_effect(event: stripe_api.WebhookEvent) -> Effect | None:
     from billing.payments.flows import dispute_record
 
-    if obj.get("object") != "dispute" or not obj.get("id"):
+    if event.object_type != "dispute":
         return None
-    currency = str(obj.get("currency") or "").upper()
-    amount = Money(stripe_api.from_minor(int(obj.get("amount") or 0), currency), currency)
+    try:
+        dispute = stripe_gateway.event_dispute(event)
+    except ValueError as exc:
+        logger.error("Stripe event %s (%s) is unreadable: %s", event.id, event.type, exc)
+        return None
+    amount = dispute.amount
     return lambda: dispute_record(
         gateway=GATEWAY,
-        dispute_ref=obj["id"],
-        amount=amount if amount.amount >= 0 else Money(Decimal(0), currency),
-        status=str(obj.get("status") or ""),
-        reason=str(obj.get("reason") or ""),
-        charge_ref=str(obj.get("charge") or ""),
-        intent_ref=str(obj.get("payment_intent") or ""),
+        dispute_ref=dispute.reference,
+        amount=amount if amount.amount >= 0 else Money.zero(amount.currency),
+        status=dispute.status,
+        reason=dispute.reason,
+        charge_ref=dispute.charge_ref,
+        intent_ref=dispute.payment_reference,
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from billing.payments.gateways.stripe import api as stripe_api
-from sandbox.stripe_server import StripeServer
+from sandbox.stripe import StripeServer
 
 PLATFORM_KEY = "sk_test_platform_0123456789abcdef"
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef"

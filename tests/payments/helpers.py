@@ -24,7 +24,7 @@ from billing.payments.gateways.config import (
     stripe_connect_onboard_start,
     stripe_connect_refresh,
 )
-from sandbox.stripe_server import StripeServer
+from sandbox.stripe import StripeServer
 from tests.conftest import PROVIDER_CLEANUP_BEFORE
 
 from .conftest import PLATFORM_KEY, WEBHOOK_SECRET, Platform, StripeSettings

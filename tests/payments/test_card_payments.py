@@ -12,7 +12,7 @@ from billing.models.gateway import PaymentAttempt
 from billing.payments.flows import invoice_pay_start, payment_attempt_sync
 from billing.payments.gateways import GatewayConfigError
 from billing.payments.gateways.config import payment_settings_get
-from sandbox.stripe_server import StripeServer
+from sandbox.stripe import StripeServer
 
 from .helpers import (
     browser_get,

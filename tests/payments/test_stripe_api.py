@@ -4,15 +4,19 @@ Stripe server."""
 from __future__ import annotations
 
 import http.client
+import re
 import time
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing.money import Money
 from billing.payments.gateways.stripe import api as stripe_api
+from billing.payments.gateways.stripe import gateway as stripe_gateway
 from billing.payments.gateways.stripe.api import (
     PaymentConfigError,
     PaymentDeclined,
@@ -22,7 +26,7 @@ from billing.payments.gateways.stripe.api import (
     to_minor,
     webhook_event_construct,
 )
-from sandbox.stripe_server import StripeServer, webhook_signature_header
+from sandbox.stripe import StripeServer, webhook_signature_header
 
 from .conftest import WEBHOOK_SECRET, Platform, StripeSettings
 
@@ -212,7 +216,8 @@ def test_payment_succeeds_with_metadata_and_minor_units(
     sent = stripe_server.requests[-1].params
     assert sent["amount"] == "1050"
     assert sent["metadata"] == {"invoice_id": "INV-1", "tenant_schema": "reseller_a"}
-    assert sent["payment_method_types"] == ["card"]
+    assert sent["allowed_payment_method_types"] == ["card"]
+    assert "payment_method_types" not in sent
 
 
 @pytest.mark.parametrize(
@@ -786,6 +791,18 @@ def test_webhook_stale_timestamp(platform: Platform, stripe_server: StripeServer
     )
 
 
+def test_webhook_timestamp_in_the_future(platform: Platform, stripe_server: StripeServer) -> None:
+    event = _succeeded_event(platform, stripe_server)
+    ahead = int(time.time()) + 301
+    payload, header = stripe_server.webhook_payload(event, WEBHOOK_SECRET, timestamp=ahead)
+    with pytest.raises(WebhookVerificationError, match="tolerance"):
+        webhook_event_construct(payload, header, WEBHOOK_SECRET)
+    # A clock a little ahead of ours is within the tolerance, as an old one is.
+    slightly = int(time.time()) + 60
+    payload, header = stripe_server.webhook_payload(event, WEBHOOK_SECRET, timestamp=slightly)
+    assert webhook_event_construct(payload, header, WEBHOOK_SECRET).id == event["id"]
+
+
 def test_webhook_signed_with_another_secret(
     platform: Platform, stripe_server: StripeServer
 ) -> None:
@@ -831,6 +848,63 @@ def test_webhook_events_for_refund_dispute_and_setup(
         *stripe_server.webhook_payload(refunded, WEBHOOK_SECRET), WEBHOOK_SECRET
     )
     assert verified.previous_attributes == {"amount_refunded": 0, "refunded": False}
+
+
+@pytest.mark.parametrize(("amount", "currency"), [("7.50", "EUR"), ("900", "JPY"), ("5", "ISK")])
+def test_the_gateway_reads_refunds_and_disputes_of_events_as_money(
+    platform: Platform, stripe_server: StripeServer, amount: str, currency: str
+) -> None:
+    intent = _pay(
+        platform,
+        f"pay-{currency}",
+        amount=Decimal(1000),
+        currency=currency,
+        payment_method_id="pm_card_visa",
+    )
+    stripe_api.refund_create(
+        api_key=platform.api_key,
+        account=None,
+        idempotency_key=f"refund-{currency}",
+        payment_intent_id=intent.id,
+        amount=Decimal(amount),
+        currency=currency,
+    )
+    stripe_server.create_dispute(intent.latest_charge)
+
+    def delivered(kind: str) -> stripe_api.WebhookEvent:
+        (event,) = stripe_server.events(platform.account, kind)
+        return webhook_event_construct(
+            *stripe_server.webhook_payload(event, WEBHOOK_SECRET), WEBHOOK_SECRET
+        )
+
+    refund = stripe_gateway.event_refund(delivered("refund.created"))
+    assert refund.amount == Money(Decimal(amount), currency)
+    assert (refund.payment_reference, refund.status) == (intent.id, "succeeded")
+    dispute = stripe_gateway.event_dispute(delivered("charge.dispute.created"))
+    assert dispute.amount == Money(Decimal(1000), currency)
+    assert (dispute.charge_ref, dispute.payment_reference) == (intent.latest_charge, intent.id)
+    assert dispute.status == "needs_response"
+    with pytest.raises(ValueError, match="does not carry a Refund"):
+        stripe_gateway.event_refund(delivered("charge.dispute.created"))
+    with pytest.raises(ValueError, match="does not carry a Dispute"):
+        stripe_gateway.event_dispute(delivered("refund.created"))
+
+
+def test_minor_units_do_not_leave_the_stripe_package() -> None:
+    """Stripe's integer amounts are converted inside ``gateways/stripe`` only: everything
+    else gets ``Decimal`` or ``Money``."""
+    root = Path(__file__).resolve().parents[2]
+    inside = root / "billing" / "payments" / "gateways" / "stripe"
+    apps = ["accounts", "api", "audit", "billing", "config", "portals", "provisioning"]
+    apps += ["resale", "tenants"]
+    offenders = [
+        str(path.relative_to(root))
+        for app in apps
+        for path in (root / app).rglob("*.py")
+        if inside not in path.parents
+        and re.search(r"\b(from_minor|to_minor|\w+_minor)\b", path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
 
 
 # --- minor units ----------------------------------------------------------------------

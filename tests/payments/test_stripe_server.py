@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import stripe
 
-from sandbox.stripe_server import StripeServer, decode_form, webhook_signature_header
+from sandbox.stripe import StripeServer, decode_form, serve, webhook_signature_header
 
 from .conftest import PLATFORM_KEY, WEBHOOK_SECRET, Platform
 
@@ -73,15 +73,30 @@ def test_listens_on_loopback_only_and_stops() -> None:
         pass
 
 
+def test_serve_starts_one_with_its_keys_for_the_library() -> None:
+    server = serve(keys=("sk_test_standalone_0000000000",))
+    try:
+        client = stripe.StripeClient(
+            "sk_test_standalone_0000000000",
+            base_addresses={"api": server.url},
+            max_network_retries=0,
+        )
+        customer = client.v1.customers.create(params={"email": "a@b.test"})
+        assert server.get(customer.id)["email"] == "a@b.test"
+        assert urlsplit(server.url).hostname == "127.0.0.1"
+    finally:
+        server.stop()
+
+
 def test_bracket_notation_is_decoded() -> None:
     assert decode_form(
         "metadata[invoice_id]=INV-1&metadata[tenant_schema]=a&expand[]=latest_charge"
-        "&expand[]=customer&payment_method_types[0]=card"
+        "&expand[]=customer&allowed_payment_method_types[0]=card"
         "&capabilities[card_payments][requested]=true&description="
     ) == {
         "metadata": {"invoice_id": "INV-1", "tenant_schema": "a"},
         "expand": ["latest_charge", "customer"],
-        "payment_method_types": ["card"],
+        "allowed_payment_method_types": ["card"],
         "capabilities": {"card_payments": {"requested": "true"}},
         "description": "",
     }
@@ -173,6 +188,8 @@ def test_unknown_parameter_and_unknown_url(platform: Platform, stripe_server: St
     assert status == 400
     assert body["error"] == {
         "type": "invalid_request_error",
+        "code": "parameter_unknown",
+        "doc_url": "https://stripe.com/docs/error-codes/parameter-unknown",
         "message": "Received unknown parameter: colour",
         "param": "colour",
     }

@@ -29,7 +29,7 @@ from provisioning.models import PlanMapping, ServerGroup
 from provisioning.services import server_create
 from resale.models import UpstreamService
 from resale.services import reseller_balance, reseller_balance_topup
-from sandbox.stripe_server import StripeServer
+from sandbox.stripe import StripeServer
 from tests.conftest import PASSWORD, ROOT
 from tests.payments.conftest import PLATFORM_KEY, WEBHOOK_SECRET, Platform, StripeSettings
 from tests.payments.helpers import CONNECT_WEBHOOK_SECRET, shop_connect

@@ -155,6 +155,18 @@ class RefundState:
         return self.status in ("pending", "succeeded")
 
 
+@dataclass(frozen=True)
+class DisputeState:
+    """A chargeback as the provider reports it."""
+
+    reference: str
+    status: str
+    amount: Money
+    reason: str = ""
+    charge_ref: str = ""
+    payment_reference: str = ""
+
+
 class PaymentGateway(ABC):
     """One payment provider, with the credentials of one account."""
 

@@ -1,6 +1,15 @@
 """Every call Tessera makes to Stripe, one function per API call.
 
-Nothing else in the code base should import ``stripe``. Each function takes the secret key of the
+The calls follow Stripe's API reference for API version 2026-10-28.endive
+(https://docs.stripe.com/api?api-version=2026-10-28.endive), the version stripe-python
+16.1.0 pins and sends: PaymentIntents and SetupIntents narrow their methods with
+``allowed_payment_method_types``, Checkout Sessions too (``payment_method_types`` was
+removed from all three, https://docs.stripe.com/changelog/endive/2026-09-30), and webhooks
+are verified as https://docs.stripe.com/webhooks#verify-manually describes. The local
+Stripe (``sandbox.stripe``) checks each call against the library's own parameter types,
+so a library upgrade that changes a call fails the tests.
+
+Nothing else in the application should import ``stripe``. Each function takes the secret key of the
 Stripe account that collects the money and, for direct charges on a Connect account, the
 connected account id (sent as the ``Stripe-Account`` header; ``None`` acts as the key's own
 account). The functions return small frozen dataclasses, never ``StripeObject``s, and raise
@@ -12,20 +21,21 @@ Amounts cross this boundary as ``Decimal`` plus currency; integer minor units ex
 inside this module (``to_minor`` / ``from_minor``).
 
 The API base address comes from the Django setting or environment variable
-``STRIPE_API_BASE`` (tests point it at ``sandbox.stripe_server``), the client timeout
-from ``STRIPE_TIMEOUT_S`` and the library's own retries from ``STRIPE_MAX_NETWORK_RETRIES``.
+``STRIPE_API_BASE`` (tests point it at the local Stripe), the client timeout from
+``STRIPE_TIMEOUT_S`` and the library's own retries from ``STRIPE_MAX_NETWORK_RETRIES``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import stripe
 from babel.numbers import get_currency_precision
@@ -47,6 +57,8 @@ _LIST_PAGE_SIZE = 100
 # Stripe keeps ISK two-decimal in its API for backwards compatibility although the króna
 # has no minor unit any more: 5 ISK is sent as 500 and must be a multiple of 100.
 _STRIPE_API_EXPONENT = {"ISK": 2}
+
+_T = TypeVar("_T")
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -263,6 +275,23 @@ class Refund:
 
 
 @dataclass(frozen=True, slots=True)
+class Dispute:
+    """A cardholder's bank disputing a charge."""
+
+    id: str
+    status: str
+    amount_minor: int
+    currency: str
+    reason: str | None
+    charge: str | None
+    payment_intent: str | None
+
+    @property
+    def amount(self) -> Decimal:
+        return from_minor(self.amount_minor, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
 class CheckoutSession:
     """A Stripe-hosted payment page. ``payment_intent`` (mode "payment") exists once the
     cardholder submitted a card; ``setup_intent`` (mode "setup") from the start."""
@@ -341,6 +370,18 @@ class WebhookEvent:
         if self.object_type != "payment_intent":
             raise ValueError(f"Event {self.id} ({self.type}) does not carry a PaymentIntent.")
         return _payment_intent(self.data_object, self.account)
+
+    def refund(self) -> Refund:
+        """The Refund of a ``refund.*`` event (or ``charge.refund.updated``)."""
+        if self.object_type != "refund":
+            raise ValueError(f"Event {self.id} ({self.type}) does not carry a Refund.")
+        return _parsed(_refund, self.data_object, self.account)
+
+    def dispute(self) -> Dispute:
+        """The Dispute of a ``charge.dispute.*`` event."""
+        if self.object_type != "dispute":
+            raise ValueError(f"Event {self.id} ({self.type}) does not carry a Dispute.")
+        return _parsed(_dispute, self.data_object)
 
 
 # --- configuration and client ---------------------------------------------------------
@@ -570,6 +611,26 @@ def _refund(data: dict[str, Any], account: str | None) -> Refund:
     )
 
 
+def _dispute(data: dict[str, Any]) -> Dispute:
+    return Dispute(
+        id=data["id"],
+        status=data["status"],
+        amount_minor=int(data["amount"]),
+        currency=data["currency"].upper(),
+        reason=data.get("reason"),
+        charge=_id(data.get("charge")),
+        payment_intent=_id(data.get("payment_intent")),
+    )
+
+
+def _parsed(parse: Callable[..., _T], data: dict[str, Any], *args: Any) -> _T:
+    """An event's object parsed, or ValueError: an event body is read, not trusted."""
+    try:
+        return parse(data, *args)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ValueError(f"The event's {data.get('object')} cannot be read: {exc!r}") from exc
+
+
 def _account(data: dict[str, Any]) -> ConnectedAccount:
     requirements = data.get("requirements") or {}
     return ConnectedAccount(
@@ -647,7 +708,7 @@ def setup_intent_create(
     idempotency_key: str | None = None,
     customer_id: str,
     usage: Literal["off_session", "on_session"] = "off_session",
-    payment_method_types: Sequence[str] = ("card",),
+    allowed_payment_method_types: Sequence[str] = ("card",),
     payment_method_id: str | None = None,
     confirm: bool = False,
     return_url: str | None = None,
@@ -658,7 +719,7 @@ def setup_intent_create(
     params: dict[str, Any] = {
         "customer": customer_id,
         "usage": usage,
-        "payment_method_types": list(payment_method_types),
+        "allowed_payment_method_types": list(allowed_payment_method_types),
         "metadata": _metadata(metadata),
     }
     if payment_method_id:
@@ -694,7 +755,7 @@ def payment_intent_create(
     application_fee: Decimal | None = None,
     setup_future_usage: Literal["off_session", "on_session"] | None = None,
     description: str | None = None,
-    payment_method_types: Sequence[str] = ("card",),
+    allowed_payment_method_types: Sequence[str] = ("card",),
     metadata: Mapping[str, str] | None = None,
 ) -> PaymentIntent:
     """Creates (and with ``confirm`` charges) a PaymentIntent for an invoice.
@@ -712,7 +773,7 @@ def payment_intent_create(
     params: dict[str, Any] = {
         "amount": _positive_minor(amount, code, "amount"),
         "currency": code.lower(),
-        "payment_method_types": list(payment_method_types),
+        "allowed_payment_method_types": list(allowed_payment_method_types),
         "metadata": {
             **_metadata(metadata),
             META_INVOICE_ID: str(invoice_id),
@@ -858,7 +919,7 @@ def checkout_session_create(
         "mode": mode,
         "success_url": success_url,
         "cancel_url": cancel_url,
-        "payment_method_types": ["card"],
+        "allowed_payment_method_types": ["card"],
         "metadata": _metadata(metadata),
     }
     if customer_id:
@@ -900,6 +961,9 @@ def checkout_session_create(
     else:
         if amount is not None or application_fee is not None or setup_future_usage:
             raise ValueError("A page that saves a card charges nothing.")
+        if currency:
+            # Narrows the methods offered to those that work in the client's currency.
+            params["currency"] = currency_validate(currency).lower()
         params["setup_intent_data"] = {"metadata": _metadata(intent_metadata)}
         if description:
             params["setup_intent_data"]["description"] = description
@@ -997,17 +1061,33 @@ def account_current_retrieve(*, api_key: str) -> ConnectedAccount:
 # --- webhooks -------------------------------------------------------------------------
 
 
+def _signed_at(sig_header: str) -> int:
+    """The ``t=`` of a Stripe-Signature header the library has already accepted."""
+    for item in sig_header.split(","):
+        name, _, value = item.strip().partition("=")
+        if name == "t":
+            try:
+                return int(value)
+            except ValueError:
+                break
+    raise WebhookVerificationError("The Stripe-Signature header has no timestamp.")
+
+
 def webhook_event_construct(
     payload: bytes, sig_header: str, secret: str, tolerance_s: int = 300
 ) -> WebhookEvent:
     """Verifies a webhook with Stripe's signature scheme and returns its event.
 
     ``payload`` must be the request body exactly as received: the signature covers
-    the bytes, so a re-serialised body never verifies."""
+    the bytes, so a re-serialised body never verifies. The signed timestamp must lie
+    within ``tolerance_s`` of now, either way: the library only refuses old ones, and a
+    timestamp ahead of the clock would keep a captured delivery replayable for as long."""
     try:
         stripe.WebhookSignature.verify_header(payload, sig_header, secret, tolerance_s)
     except stripe.SignatureVerificationError as exc:
         raise WebhookVerificationError(str(exc)) from exc
+    if _signed_at(sig_header) > time.time() + tolerance_s:
+        raise WebhookVerificationError("Timestamp outside the tolerance zone (in the future).")
     try:
         data = json.loads(payload)
         obj = data["data"]["object"]

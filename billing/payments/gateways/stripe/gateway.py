@@ -1,8 +1,12 @@
 """Stripe as a payment gateway, through ``billing.payments.gateways.stripe.api`` and nothing else.
 
 One instance holds the credentials of one Stripe account: a connected account reached
-with the platform's key (direct charges, optionally with the platform's fee), a tenant's
-own key, or the platform's own account (reseller top-ups)."""
+with the platform's key (direct charges, optionally with the platform's fee,
+https://docs.stripe.com/connect/direct-charges), a tenant's own key, or the platform's own
+account (reseller top-ups). The objects behind the neutral types are those of Stripe's API
+reference for version 2026-10-28.endive (https://docs.stripe.com/api?api-version=2026-10-28.endive);
+the refunds and disputes that webhooks carry are read here too (``event_refund``,
+``event_dispute``), so billing receives ``Money`` and never Stripe's minor units."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from decimal import Decimal
 
 from billing.money import Money, round_money
 from billing.payments.gateways.base import (
+    DisputeState,
     GatewayConfigError,
     GatewayUnavailable,
     HostedPage,
@@ -380,4 +385,22 @@ def refund_state(refund: stripe_api.Refund) -> RefundState:
         amount=Money(refund.amount, refund.currency),
         payment_reference=refund.payment_intent,
         failure_reason=refund.failure_reason,
+    )
+
+
+def event_refund(event: stripe_api.WebhookEvent) -> RefundState:
+    """The refund a ``refund.*`` event carries; ValueError when it carries none."""
+    return refund_state(event.refund())
+
+
+def event_dispute(event: stripe_api.WebhookEvent) -> DisputeState:
+    """The dispute a ``charge.dispute.*`` event carries; ValueError when it carries none."""
+    dispute = event.dispute()
+    return DisputeState(
+        reference=dispute.id,
+        status=dispute.status,
+        amount=Money(dispute.amount, dispute.currency),
+        reason=dispute.reason or "",
+        charge_ref=dispute.charge or "",
+        payment_reference=dispute.payment_intent or "",
     )
