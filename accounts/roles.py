@@ -26,7 +26,7 @@ ROLE_WRITES: dict[str, frozenset[str]] = {
 FULL_ACCESS = frozenset({Role.OWNER, Role.ADMIN})
 
 
-def _provider_staff(user) -> bool:
+def is_provider_staff(user) -> bool:
     return (
         connection.schema_name == get_public_schema_name()
         and getattr(user, "is_active", False)
@@ -51,7 +51,7 @@ class ProviderRoleBackend(BaseBackend):
     nobody (the other backends do)."""
 
     def has_perm(self, user_obj, perm: str, obj=None) -> bool:
-        return _provider_staff(user_obj) and provider_role_allows(role=user_obj.role, perm=perm)
+        return is_provider_staff(user_obj) and provider_role_allows(role=user_obj.role, perm=perm)
 
     def has_module_perms(self, user_obj, app_label: str) -> bool:
-        return _provider_staff(user_obj)
+        return is_provider_staff(user_obj)
