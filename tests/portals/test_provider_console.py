@@ -85,6 +85,11 @@ def test_every_page_opens_for_the_provider_in_three_languages(owner, account):
             assert response.status_code == 200, (language, page)
         home = owner.get("/provider/").content.decode()
         assert heading in home
+        assert {
+            "en": "Prepaid balance held",
+            "it": "Saldo prepagato detenuto",
+            "ru": "Предоплаченные остатки",
+        }[language] in home
         reseller_page = owner.get(f"/provider/resellers/{account.public_id}/").content.decode()
         # Babel, in the currency's precision: never "1234.5000 EUR".
         assert amount in reseller_page
