@@ -197,6 +197,10 @@ class UpstreamServiceAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Its ledger rows point at it: a service is terminated, never deleted.
+        return False
+
 
 @admin.register(UpstreamRequest)
 class UpstreamRequestAdmin(admin.ModelAdmin):
@@ -205,6 +209,10 @@ class UpstreamRequestAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in UpstreamRequest._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # The memory of idempotency keys: deleting a row would let a command run twice.
         return False
 
 

@@ -496,3 +496,19 @@ def test_a_failed_reseller_command_is_in_the_queue_and_sent_again(owner, tenant_
     other = ResellerAccount.objects.exclude(pk=account.pk).first()
     foreign = f"/provider/operations/commands/{other.public_id}/{command.public_id}/retry/"
     assert owner.post(foreign).status_code == 404
+
+
+def test_no_ledger_like_row_can_be_deleted_in_the_admin(owner, account):
+    reseller_balance_topup(account=account, amount="10", reference="w", idempotency_key="adm")
+    result = upstream_command_accept(
+        account=account,
+        idempotency_key="adm-create",
+        action="create",
+        payload={"plan": "pc-web-s", "cycle": "monthly", "client_ref": "c_adm"},
+    )
+    service = UpstreamService.objects.get(public_id=result.response["service_ref"])
+    request = service.requests.get()
+    for model, row in (("upstreamservice", service), ("upstreamrequest", request)):
+        listing = owner.get(f"/admin/resale/{model}/").content.decode()
+        assert "delete_selected" not in listing
+        assert owner.get(f"/admin/resale/{model}/{row.pk}/delete/").status_code == 403
