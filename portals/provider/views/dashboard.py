@@ -46,14 +46,14 @@ def home(request: HttpRequest) -> HttpResponse:
     orders = selectors.orders_per_day()
     orders_chart = bar_line_chart(
         [
-            ChartPoint(format_date(day, "d MMM", locale=locale), Decimal(n), Decimal(n))
+            ChartPoint(format_date(day, "d MMM", locale=locale), Decimal(n), Decimal(0))
             for day, n in orders
         ],
         title=_("Orders per day, last 14 days"),
         bar_name=_("Orders"),
-        line_name=_("Orders"),
+        line_name="",
         axis_format=_axis_number,
-        height=180,
+        height=200,
     )
     resellers = selectors.resellers_with_balances()
     health = upstream_command_health()

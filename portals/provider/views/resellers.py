@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import uuid
-from datetime import date
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from billing.cycles import add_months
 from billing.money import Money
 from portals.common.paging import paginate
 from portals.provider.access import MONEY, RESELLERS, provider_can, provider_page
@@ -128,13 +129,11 @@ def _ledger(request: HttpRequest, account: ResellerAccount):
 def reseller(request: HttpRequest, public_id: str) -> HttpResponse:
     account = _account(public_id)
     ledger_form, entries = _ledger(request, account)
-    today = timezone.localdate()
-    statements = [date(today.year, today.month, 1)]
-    for _month in range(5):
-        previous = statements[-1]
-        statements.append(
-            date(previous.year - (previous.month == 1), (previous.month - 2) % 12 + 1, 1)
-        )
+    first = timezone.localdate().replace(day=1)
+    statements = [
+        (add_months(first, -offset), add_months(first, 1 - offset) - timedelta(days=1))
+        for offset in range(6)
+    ]
     balance = reseller_balance(account=account)
     return render(
         request,
@@ -158,8 +157,10 @@ def reseller(request: HttpRequest, public_id: str) -> HttpResponse:
             "balance_form": BalanceForm(initial={"token": uuid.uuid4().hex}),
             "terms_form": TermsForm(
                 initial={
-                    "credit_limit": account.credit_limit,
-                    "low_balance_threshold": account.low_balance_threshold,
+                    "credit_limit": Money(account.credit_limit, account.currency).rounded().amount,
+                    "low_balance_threshold": Money(account.low_balance_threshold, account.currency)
+                    .rounded()
+                    .amount,
                     "price_list": account.price_list,
                 }
             ),
