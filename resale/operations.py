@@ -241,7 +241,21 @@ def operations_job_retry(*, public_id: str) -> ProvisioningJob:
     job = _job_get(public_id)
     if "cancelled" in (job.params or {}):
         raise ResaleError("A cancelled job is not run again.")
+    if job.state == ProvisioningJob.State.SUCCEEDED:
+        raise ResaleError("The job already succeeded.")
     service = _upstream_service_of(job)
+    if service is not None and job.action == ProvisioningJob.Action.CREATE:
+        price = Money(service.price_amount, service.currency)
+        if service.status == UpstreamService.Status.FAILED and (
+            reseller_available(account=service.account) < price
+        ):
+            raise InsufficientFunds(
+                f"The reseller's available balance does not cover {price} to run it again."
+            )
+    if service is not None:
+        # First, so that the job's result, however soon it comes, finds the reseller's
+        # command waiting for it.
+        _tenant_commands_retry(service)
     try:
         with transaction.atomic():
             if service is not None and job.action == ProvisioningJob.Action.CREATE:
@@ -249,8 +263,6 @@ def operations_job_retry(*, public_id: str) -> ProvisioningJob:
             job = provisioning_job_rerun(job=job)
     except ProvisioningError as exc:
         raise ResaleError(str(exc)) from exc
-    if service is not None:
-        _tenant_commands_retry(service)
     return job
 
 
