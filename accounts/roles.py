@@ -1,7 +1,8 @@
-"""What each provider staff role may do in the provider console (the Django admin on the
-platform host). Owners and administrators do everything; billing staff move money
-(reseller balances, price lists, wholesale invoices); support staff run the servers and
-provisioning jobs; read-only staff look. Everyone on the provider's staff may look at
+"""What each provider staff role may do in the provider console on the platform host
+(``portals.provider``, and the raw model pages of the Django admin). Owners and
+administrators do everything; billing staff move money (reseller balances, price lists,
+wholesale invoices) and manage resellers and the catalogue; support staff run the servers
+and provisioning jobs; read-only staff look. Everyone on the provider's staff may look at
 everything the console shows, which never includes a reseller's end clients.
 
 Reseller staff are checked by ``portals.common.access`` in their own console; this backend
