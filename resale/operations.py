@@ -61,7 +61,7 @@ def _net_paid(service: UpstreamService) -> Money:
     return Money(-total, service.currency)
 
 
-def _job_state(job: ProvisioningJob, now: datetime) -> str:
+def _job_state(job: ProvisioningJob) -> str:
     if job.state == ProvisioningJob.State.FAILED:
         return FAILED
     if job.state == ProvisioningJob.State.QUEUED and job.attempts and job.error:
@@ -86,7 +86,7 @@ def _job_items(now: datetime) -> list[QueueItem]:
                 public_id=str(job.public_id),
                 account=service.account if service else None,
                 action=str(job.get_action_display()),
-                state=_job_state(job, now),
+                state=_job_state(job),
                 reason=job.error or job.panel_message,
                 since=job.created_at,
                 paid=paid if paid and paid.amount > 0 else None,

@@ -15,12 +15,17 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
+from django.utils.translation import gettext
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
+from accounts.models import User
 from billing.money import currency_validate
+from resale.models import PriceList
+from resale.services import ResaleError, reseller_account_create, reseller_balance_topup
 from tenants.cloning import schema_clone
 from tenants.models import Domain, Tenant
 
@@ -150,8 +155,6 @@ class ResellerTerms:
 
 
 def _reseller_terms_validate(terms: ResellerTerms) -> None:
-    from resale.models import PriceList
-
     try:
         currency_validate(terms.currency)
     except ValueError as exc:
@@ -195,10 +198,6 @@ def reseller_create(
     """The tenant, its domain, its account at the provider (with its opening balance) and
     its first admin, who is sent an invitation with a one-time login link: all or
     nothing. The console's form and ``create_reseller`` both come here."""
-    from accounts.models import User
-    from resale.models import PriceList
-    from resale.services import ResaleError, reseller_account_create, reseller_balance_topup
-
     terms = terms or ResellerTerms()
     name = name.strip()
     if not name:
@@ -247,20 +246,24 @@ def reseller_create(
         login_url = login_link_make(user=admin, hostname=domain.domain)
     connection.set_schema_to_public()
     context = {"site_name": name, "link": login_url, "platform": settings.PLATFORM_NAME}
-    transaction.on_commit(
-        lambda: send_mail(
-            f"Your reseller site {name} is ready",
-            render_to_string("tenants/emails/reseller_invitation.txt", context),
-            None,
-            [admin_email],
-        )
-    )
+    transaction.on_commit(lambda: _invitation_send(admin_email, context, language=default_language))
     return NewTenant(
         tenant=tenant,
         domain=domain,
         portal_url=portal_url_for(domain.domain),
         login_url=login_url,
     )
+
+
+def _invitation_send(email: str, context: dict, *, language: str) -> None:
+    """The first admin's invitation, in the language the reseller's site speaks."""
+    with translation.override(language):
+        send_mail(
+            gettext("Your site %(site)s is ready") % {"site": context["site_name"]},
+            render_to_string("tenants/emails/reseller_invitation.txt", context),
+            None,
+            [email],
+        )
 
 
 def platform_ensure(*, hostname: str | None = None) -> Tenant:

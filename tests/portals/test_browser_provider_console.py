@@ -54,6 +54,11 @@ def _normal(text: str) -> str:
     return re.sub(r"[\u00a0\u202f]", " ", text)
 
 
+def _fits(page) -> bool:
+    """Whether the page is no wider than the screen (tables scroll inside themselves)."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
 def _on_port(link: str, port: int) -> str:
     parts = urlsplit(link)
     return f"http://{parts.hostname}:{port}{parts.path}"
@@ -202,6 +207,7 @@ def test_the_provider_runs_the_business_from_its_console(
         phone_page.context.add_cookies(provider.context.cookies())
         phone_page.goto(platform + "/provider/")
         _shot(phone_page, "03-dashboard-phone")
+        assert _fits(phone_page), "the dashboard scrolls sideways on a phone"
 
         # 7. The reseller's page: the debit in its ledger, the service, its MRR.
         provider.goto(f"{platform}/provider/resellers/{account.public_id}/")
@@ -216,4 +222,5 @@ def test_the_provider_runs_the_business_from_its_console(
         _shot(provider, "04-reseller")
         phone_page.goto(f"{platform}/provider/resellers/{account.public_id}/")
         _shot(phone_page, "05-reseller-phone")
+        assert _fits(phone_page), "the reseller's page scrolls sideways on a phone"
         browser.close()

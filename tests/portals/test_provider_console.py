@@ -192,6 +192,8 @@ def test_a_reseller_is_made_from_the_form_in_one_step(owner, django_capture_on_c
         assert admin.role == User.Role.OWNER
     invitation = next(m for m in mail.outbox if m.to == ["boss@gamma.test"])
     assert "/login/link/" in invitation.body
+    # In the language the new site speaks.
+    assert invitation.subject == "Il tuo sito Gamma Web è pronto"
 
 
 @pytest.mark.parametrize(
@@ -512,3 +514,20 @@ def test_no_ledger_like_row_can_be_deleted_in_the_admin(owner, account):
         listing = owner.get(f"/admin/resale/{model}/").content.decode()
         assert "delete_selected" not in listing
         assert owner.get(f"/admin/resale/{model}/{row.pk}/delete/").status_code == 403
+
+
+def test_servers_with_their_load_and_a_connection_test(owner):
+    group = ServerGroup.objects.create(name="page-sim", module="simulated")
+    server = server_create(
+        group=group, name="page-node", hostname="page-node.panel.test", port=443, capacity=4
+    )
+    page = owner.get("/provider/servers/").content.decode()
+    assert "page-node" in page
+    assert "0 / 4" in page
+    tested = owner.post("/provider/servers/", {"server": server.pk}, follow=True)
+    assert "page-node:" in tested.content.decode()
+    assert owner.post("/provider/servers/", {"server": "x"}).status_code == 404
+    assert (
+        _console(User.Role.READONLY).post("/provider/servers/", {"server": server.pk}).status_code
+        == 403
+    )
