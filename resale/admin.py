@@ -95,6 +95,11 @@ class ResellerAccountAdmin(admin.ModelAdmin):
     search_fields = ["legal_name", "tenant__name"]
     readonly_fields = ["public_id", "tenant", "low_balance_alerted_at", "created_at"]
 
+    def has_add_permission(self, request):
+        # An account without its tenant, domain and admin is no reseller: the provider
+        # console's "New reseller" form makes all of them at once.
+        return False
+
     @admin.display(description="Balance")
     def balance(self, obj: ResellerAccount) -> str:
         return str(reseller_balance(account=obj))

@@ -531,3 +531,7 @@ def test_servers_with_their_load_and_a_connection_test(owner):
         _console(User.Role.READONLY).post("/provider/servers/", {"server": server.pk}).status_code
         == 403
     )
+
+
+def test_the_admin_makes_no_reseller_without_its_site(owner):
+    assert owner.get("/admin/resale/reselleraccount/add/").status_code == 403
