@@ -1,7 +1,8 @@
-"""What each provider staff role may do in the provider console (the Django admin on the
-platform host). Owners and administrators do everything; billing staff move money
-(reseller balances, price lists, wholesale invoices); support staff run the servers and
-provisioning jobs; read-only staff look. Everyone on the provider's staff may look at
+"""What each provider staff role may do in the provider console on the platform host
+(``portals.provider``, and the raw model pages of the Django admin). Owners and
+administrators do everything; billing staff move money (reseller balances, price lists,
+wholesale invoices) and manage resellers and the catalogue; support staff run the servers
+and provisioning jobs; read-only staff look. Everyone on the provider's staff may look at
 everything the console shows, which never includes a reseller's end clients.
 
 Reseller staff are checked by ``portals.common.access`` in their own console; this backend
@@ -26,7 +27,7 @@ ROLE_WRITES: dict[str, frozenset[str]] = {
 FULL_ACCESS = frozenset({Role.OWNER, Role.ADMIN})
 
 
-def _provider_staff(user) -> bool:
+def is_provider_staff(user) -> bool:
     return (
         connection.schema_name == get_public_schema_name()
         and getattr(user, "is_active", False)
@@ -51,7 +52,7 @@ class ProviderRoleBackend(BaseBackend):
     nobody (the other backends do)."""
 
     def has_perm(self, user_obj, perm: str, obj=None) -> bool:
-        return _provider_staff(user_obj) and provider_role_allows(role=user_obj.role, perm=perm)
+        return is_provider_staff(user_obj) and provider_role_allows(role=user_obj.role, perm=perm)
 
     def has_module_perms(self, user_obj, app_label: str) -> bool:
-        return _provider_staff(user_obj)
+        return is_provider_staff(user_obj)

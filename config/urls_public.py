@@ -27,5 +27,6 @@ urlpatterns = [
     path("login/link/<str:uidb64>/<str:token>/", login_link, name="login-link"),
     path("api/resale/v1/", include("resale.api_urls")),
     path("payments/", include("billing.payments.urls")),
+    path("provider/", include(("portals.provider.urls", "provider"))),
     path("admin/", admin.site.urls),
 ]

@@ -543,3 +543,8 @@ def _log(job: ProvisioningJob, line: str, secrets: Iterable[str] = ()) -> None:
         "line": _mask(line, secrets)[:1000],
     }
     job.log = [*(job.log or []), entry][-LOG_LINES_KEPT:]
+
+
+def provisioning_job_log(*, job: ProvisioningJob, line: str) -> None:
+    """Appends a line to the job's log (saved with the job by the caller)."""
+    _log(job, line)

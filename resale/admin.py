@@ -95,6 +95,11 @@ class ResellerAccountAdmin(admin.ModelAdmin):
     search_fields = ["legal_name", "tenant__name"]
     readonly_fields = ["public_id", "tenant", "low_balance_alerted_at", "created_at"]
 
+    def has_add_permission(self, request):
+        # An account without its tenant, domain and admin is no reseller: the provider
+        # console's "New reseller" form makes all of them at once.
+        return False
+
     @admin.display(description="Balance")
     def balance(self, obj: ResellerAccount) -> str:
         return str(reseller_balance(account=obj))
@@ -197,6 +202,10 @@ class UpstreamServiceAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Its ledger rows point at it: a service is terminated, never deleted.
+        return False
+
 
 @admin.register(UpstreamRequest)
 class UpstreamRequestAdmin(admin.ModelAdmin):
@@ -205,6 +214,10 @@ class UpstreamRequestAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in UpstreamRequest._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # The memory of idempotency keys: deleting a row would let a command run twice.
         return False
 
 

@@ -61,11 +61,31 @@ def reseller_account_create(
     legal_name: str,
     currency: str = "EUR",
     price_list: PriceList | None = None,
+    credit_limit: Decimal = Decimal(0),
+    address: str = "",
+    country: str = "",
+    vat_number: str = "",
+    billing_email: str = "",
 ) -> ResellerAccount:
     if price_list is None:
         price_list = PriceList.objects.filter(is_default=True, currency=currency).first()
+    elif price_list.currency != currency:
+        raise ResaleError(
+            f"The price list “{price_list.name}” is in {price_list.currency}, "
+            f"not in the account's {currency}."
+        )
+    if credit_limit < 0:
+        raise ResaleError("A credit limit cannot be negative.")
     return ResellerAccount.objects.create(
-        tenant=tenant, legal_name=legal_name, currency=currency, price_list=price_list
+        tenant=tenant,
+        legal_name=legal_name,
+        currency=currency,
+        price_list=price_list,
+        credit_limit=credit_limit,
+        address=address,
+        country=country.upper(),
+        vat_number=vat_number,
+        billing_email=billing_email,
     )
 
 
@@ -115,6 +135,29 @@ def _entry_append(
         # A concurrent twin won the unique key: its entry is the one.
         return BalanceEntry.objects.get(account=account, idempotency_key=idempotency_key), False
     return entry, True
+
+
+def balance_entry_append(
+    *,
+    account: ResellerAccount,
+    kind: str,
+    amount: Money,
+    description: str,
+    idempotency_key: str | None = None,
+    upstream_service: UpstreamService | None = None,
+    created_by: str = "",
+) -> tuple[BalanceEntry, bool]:
+    """One ledger row, once per idempotency key; returns it and whether it is new. The
+    caller holds the account's lock."""
+    return _entry_append(
+        account=account,
+        kind=kind,
+        amount=amount,
+        description=description,
+        idempotency_key=idempotency_key,
+        upstream_service=upstream_service,
+        created_by=created_by,
+    )
 
 
 def _lock(account: ResellerAccount) -> ResellerAccount:
@@ -241,7 +284,16 @@ def upstream_command_accept(
                     previous.response.get("status", "done"), previous.response, replayed=True
                 )
             if locked.status != ResellerAccount.Status.ACTIVE:
-                raise ResaleError("Your reseller account is suspended.", code="account_suspended")
+                # Not remembered either: the command waits and goes through by itself
+                # once the provider reactivates the account.
+                return CommandResult(
+                    "awaiting_funds",
+                    {
+                        "status": "awaiting_funds",
+                        "code": "account_suspended",
+                        "detail": "Your reseller account is suspended by the provider.",
+                    },
+                )
             handler = _HANDLERS[action]
             service, response = handler(locked, idempotency_key, payload)
             UpstreamRequest.objects.create(
@@ -486,17 +538,33 @@ def upstream_service_result(
             if action == "create" and service.status == UpstreamService.Status.PROVISIONING:
                 service.status = UpstreamService.Status.FAILED
                 # Nothing was delivered, so nothing is owed.
-                _entry_append(
-                    account=service.account,
-                    kind=BalanceEntry.Kind.REFUND,
-                    amount=Money(service.price_amount, service.currency),
+                upstream_service_refund(
+                    service=service,
                     description=f"Refund: {service.plan.name} could not be provisioned",
-                    idempotency_key=f"refund:{service.public_id}",
-                    upstream_service=service,
                 )
         service.save()
         transaction.on_commit(lambda: _report(service, action, ok, error), robust=True)
     return service
+
+
+def upstream_service_refund(*, service: UpstreamService, description: str) -> BalanceEntry | None:
+    """Gives back what the account paid for a service net of earlier refunds, if
+    anything: a service refunded once and never debited again is refunded no more. The
+    caller holds the service's row lock, under which every debit of the service is made."""
+    paid = -(service.balance_entries.aggregate(total=Sum("amount_value"))["total"] or Decimal(0))
+    if paid <= 0:
+        return None
+    earlier = service.balance_entries.filter(kind=BalanceEntry.Kind.REFUND).count()
+    key = f"refund:{service.public_id}" + (f":{earlier}" if earlier else "")
+    entry, _created = _entry_append(
+        account=service.account,
+        kind=BalanceEntry.Kind.REFUND,
+        amount=Money(paid, service.currency),
+        description=description,
+        idempotency_key=key,
+        upstream_service=service,
+    )
+    return entry
 
 
 def _report(service: UpstreamService, action: str, ok: bool, error: str) -> None:

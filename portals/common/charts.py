@@ -38,7 +38,8 @@ def bar_line_chart(
     width: int = 640,
     height: int = 240,
 ) -> SafeString:
-    """Bars for one series and a line for the other, on one shared axis."""
+    """Bars for one series and a line for the other, on one shared axis; bars alone when
+    ``line_name`` is empty."""
     left, right, top, bottom = 56, 12, 16, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([p.bar for p in points] + [p.line for p in points] + [Decimal(0)])
@@ -78,7 +79,7 @@ def bar_line_chart(
             f'font-size="11" fill="#5b6473">{escape(point.label)}</text>'
         )
         line_points.append(f"{x + slot / 2:.1f},{y(point.line):.1f}")
-    if line_points:
+    if line_points and line_name:
         parts.append(
             f'<polyline points="{" ".join(line_points)}" fill="none" stroke="#f79009" '
             'stroke-width="2.5"/>'
@@ -91,9 +92,12 @@ def bar_line_chart(
         f'<rect x="{left}" y="{legend_y - 8}" width="10" height="10" '
         'fill="var(--brand, #2f5d8a)" opacity="0.75"/>'
         f'<text x="{left + 14}" y="{legend_y + 1}" font-size="11">{escape(bar_name)}</text>'
-        f'<line x1="{left + 120}" x2="{left + 134}" y1="{legend_y - 3}" y2="{legend_y - 3}" '
-        'stroke="#f79009" stroke-width="2.5"/>'
-        f'<text x="{left + 138}" y="{legend_y + 1}" font-size="11">{escape(line_name)}</text>'
     )
+    if line_name:
+        parts.append(
+            f'<line x1="{left + 120}" x2="{left + 134}" y1="{legend_y - 3}" '
+            f'y2="{legend_y - 3}" stroke="#f79009" stroke-width="2.5"/>'
+            f'<text x="{left + 138}" y="{legend_y + 1}" font-size="11">{escape(line_name)}</text>'
+        )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308  (every text above is escaped)

@@ -23,7 +23,7 @@ login_view = localized(accounts_views.login_view)
 
 def platform_home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.user.is_staff:
-        return redirect("admin:index")
+        return redirect("provider:home")
     return render(request, "tenants/platform_home.html")
 
 

@@ -81,3 +81,36 @@ def test_public_schema_holds_no_end_client_data(tenant_factory, celery_worker_pr
                 lowered = value.lower()
                 leaks += [(table, column, n) for n in needles if n in lowered]
     assert leaks == []
+    assert _provider_pages_showing(world, needles) == []
+
+
+def _provider_pages_showing(world, needles: list[str]) -> list[tuple[str, str]]:
+    """Every page of the provider console that names the reseller's client."""
+    from django.conf import settings
+    from django.test import Client
+
+    from accounts.models import User
+    from resale.models import PriceList, WholesalePlan
+
+    browser = Client(HTTP_HOST=settings.PLATFORM_DOMAIN)
+    browser.force_login(User.objects.get(email="admin@platform.test"))
+    reseller = f"/provider/resellers/{world.account.public_id}/"
+    pages = [
+        "/provider/",
+        "/provider/resellers/",
+        reseller,
+        f"{reseller}ledger.csv",
+        "/provider/catalogue/",
+        f"/provider/catalogue/{WholesalePlan.objects.get(code=world.wholesale_plan.code).pk}/",
+        "/provider/price-lists/",
+        *[f"/provider/price-lists/{pk}/" for pk in PriceList.objects.values_list("pk", flat=True)],
+        "/provider/operations/",
+        "/provider/servers/",
+    ]
+    shown = []
+    for page in pages:
+        response = browser.get(page)
+        assert response.status_code == 200, page
+        text = response.content.decode().lower()
+        shown += [(page, needle) for needle in needles if needle in text]
+    return shown

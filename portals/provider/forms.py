@@ -1,0 +1,175 @@
+"""Forms of the provider console: they check input and say what is wrong in the reader's
+language; the writes are done by services."""
+
+from __future__ import annotations
+
+from babel.numbers import get_currency_name, list_currencies
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from billing.cycles import CYCLES
+from billing.models import BillingCycle
+from portals.common.forms import AmountField
+from provisioning.modules.base import MODULE_CHOICES
+from resale.models import BalanceEntry, PriceList, WholesalePlan
+from tenants.locale import babel_locale
+
+# Offered first in every currency list; the rest follow alphabetically.
+COMMON_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "RUB", "PLN", "CZK", "SEK")
+
+
+def currency_choices() -> list[tuple[str, str]]:
+    locale = babel_locale()
+    rest = sorted(code for code in list_currencies() if code not in COMMON_CURRENCIES)
+    return [
+        (code, f"{code} — {get_currency_name(code, locale=locale)}")
+        for code in (*COMMON_CURRENCIES, *rest)
+    ]
+
+
+class CurrencyField(forms.ChoiceField):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(choices=currency_choices, **kwargs)
+
+
+class ResellerCreateForm(forms.Form):
+    name = forms.CharField(label=_("Display name"), max_length=200)
+    legal_name = forms.CharField(
+        label=_("Legal name"),
+        max_length=200,
+        required=False,
+        help_text=_("As it appears on the wholesale invoices; the display name if empty."),
+    )
+    address = forms.CharField(
+        label=_("Address"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+    country = forms.CharField(label=_("Country"), max_length=2, required=False)
+    vat_number = forms.CharField(label=_("VAT number"), max_length=32, required=False)
+    billing_email = forms.EmailField(label=_("Billing e-mail"), required=False)
+    hostname = forms.CharField(
+        label=_("First domain"),
+        max_length=253,
+        help_text=_("The host its storefront and console answer on, e.g. acme.example.com."),
+    )
+    admin_email = forms.EmailField(
+        label=_("Admin e-mail"), help_text=_("The first admin gets an invitation here.")
+    )
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    currency = CurrencyField(label=_("Currency"), initial="EUR")
+    price_list = forms.ModelChoiceField(
+        label=_("Price list"),
+        queryset=PriceList.objects.all(),
+        required=False,
+        empty_label=_("The default list of the currency"),
+    )
+    credit_limit = AmountField(label=_("Credit limit"), required=False, initial="0")
+    opening_balance = AmountField(label=_("Opening balance"), required=False, initial="0")
+
+
+class BalanceForm(forms.Form):
+    KIND_CHOICES = [("topup", _("Top-up (money received)")), ("adjustment", _("Adjustment"))]
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=KIND_CHOICES)
+    amount = AmountField(
+        label=_("Amount"), help_text=_("A negative adjustment takes from the balance.")
+    )
+    reason = forms.CharField(label=_("Reference or reason"), max_length=200)
+    token = forms.CharField(widget=forms.HiddenInput)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+
+
+class TermsForm(forms.Form):
+    credit_limit = AmountField(label=_("Credit limit"))
+    low_balance_threshold = AmountField(label=_("Low-balance alert below"))
+    price_list = forms.ModelChoiceField(
+        label=_("Price list"), queryset=PriceList.objects.all(), required=False
+    )
+
+
+class CredentialForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("E.g. the installation."))
+
+
+class LedgerFilterForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=[("", _("All")), *list(BalanceEntry.Kind.choices)], required=False
+    )
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class WholesalePlanForm(forms.ModelForm):
+    module = forms.ChoiceField(label=_("Module"), choices=MODULE_CHOICES)
+
+    class Meta:
+        model = WholesalePlan
+        fields = ["code", "name", "description", "product_type", "module", "package", "is_active"]
+        labels = {
+            "code": _("Code"),
+            "name": _("Name"),
+            "description": _("Description"),
+            "product_type": _("Product type"),
+            "package": _("Panel package"),
+            "is_active": _("Takes orders"),
+        }
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["code"].disabled = True
+            self.fields["code"].help_text = _("Resellers' imports refer to it: it cannot change.")
+
+    def validate_unique(self) -> None:
+        # The service says when a code is taken, in one place.
+        return
+
+
+class PriceRowForm(forms.Form):
+    price_list = forms.ModelChoiceField(
+        label=_("Price list"), queryset=PriceList.objects.all(), required=False
+    )
+    cycle = forms.ChoiceField(
+        label=_("Cycle"),
+        choices=[(c, label) for c, label in BillingCycle.choices if c in CYCLES],
+        required=False,
+    )
+    price = AmountField(label=_("Price"), required=False)
+    setup_fee = AmountField(label=_("Setup fee"), required=False)
+    DELETE = forms.BooleanField(label=_("Remove"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("DELETE") or not data.get("price_list"):
+            return data
+        if not data.get("cycle"):
+            self.add_error("cycle", _("Choose a cycle."))
+        if data.get("price") is None:
+            self.add_error("price", _("Enter a price."))
+        for name in ("price", "setup_fee"):
+            if data.get(name) is not None and data[name] < 0:
+                self.add_error(name, _("Prices cannot be negative."))
+        return data
+
+
+PriceRowFormSet = forms.formset_factory(PriceRowForm, extra=2)
+
+
+class PriceListForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    currency = CurrencyField(label=_("Currency"), initial="EUR")
+    is_default = forms.BooleanField(
+        label=_("Default for new resellers in this currency"), required=False
+    )
+
+
+class JobCancelForm(ReasonForm):
+    pass

@@ -1,0 +1,157 @@
+"""The provider's wholesale catalogue: plans and their prices on each price list, price
+lists, and a preview of what a reseller's import of a plan will look like.
+
+A change a reseller should hear about bumps the plan's version, and every reseller on a
+price list carrying the plan is told after commit; nobody's retail prices change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+
+from billing.money import Money, currency_validate
+from resale.catalogue_import import Markup, WholesaleOffer
+from resale.models import PriceList, WholesalePlan, WholesalePrice
+from resale.services import ResaleError, wholesale_plan_announce
+
+PLAN_FIELDS = ("code", "name", "description", "product_type", "module", "package", "is_active")
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    price_list: PriceList
+    cycle: str
+    price: Decimal
+    setup_fee: Decimal = Decimal(0)
+
+
+def _prices_set(plan: WholesalePlan, prices: list[PriceRow]) -> bool:
+    """Makes the plan's prices exactly ``prices``; returns whether anything changed."""
+    wanted = {(row.price_list.pk, row.cycle): row for row in prices}
+    if len(wanted) != len(prices):
+        raise ResaleError("A plan has one price per price list and cycle.")
+    changed = False
+    for existing in WholesalePrice.objects.filter(plan=plan).select_for_update():
+        row = wanted.pop((existing.price_list_id, existing.cycle), None)
+        if row is None:
+            existing.delete()
+            changed = True
+            continue
+        price = Money(row.price, row.price_list.currency).rounded().amount
+        setup = Money(row.setup_fee, row.price_list.currency).rounded().amount
+        if (existing.price_amount, existing.setup_fee_amount, existing.currency) != (
+            price,
+            setup,
+            row.price_list.currency,
+        ):
+            existing.price_amount, existing.setup_fee_amount = price, setup
+            existing.currency = row.price_list.currency
+            existing.save()
+            changed = True
+    for row in wanted.values():
+        if row.price < 0 or row.setup_fee < 0:
+            raise ResaleError("Prices cannot be negative.")
+        WholesalePrice.objects.create(
+            plan=plan,
+            price_list=row.price_list,
+            cycle=row.cycle,
+            price_amount=Money(row.price, row.price_list.currency).rounded().amount,
+            setup_fee_amount=Money(row.setup_fee, row.price_list.currency).rounded().amount,
+            currency=row.price_list.currency,
+        )
+        changed = True
+    return changed
+
+
+@transaction.atomic
+def wholesale_plan_save(
+    *, plan: WholesalePlan | None, fields: dict, prices: list[PriceRow]
+) -> WholesalePlan:
+    """Creates or changes a plan with its prices. For a plan resellers may already sell,
+    any change bumps its version and the resellers concerned are told after commit."""
+    unknown = set(fields) - set(PLAN_FIELDS)
+    if unknown:
+        raise ResaleError(f"Unknown plan fields: {', '.join(sorted(unknown))}.")
+    if any(row.price < 0 or row.setup_fee < 0 for row in prices):
+        raise ResaleError("Prices cannot be negative.")
+    is_new = plan is None
+    if is_new:
+        if WholesalePlan.objects.filter(code=fields.get("code", "")).exists():
+            raise ResaleError("Another plan already has this code.")
+        plan = WholesalePlan.objects.create(**fields)
+        _prices_set(plan, prices)
+        return plan
+    plan = WholesalePlan.objects.select_for_update().get(pk=plan.pk)
+    fields_changed = any(getattr(plan, name) != value for name, value in fields.items())
+    if "code" in fields and fields["code"] != plan.code:
+        # Resellers' imported plans and the panels' mappings point at the code.
+        raise ResaleError("A plan's code cannot change once it exists.")
+    for name, value in fields.items():
+        setattr(plan, name, value)
+    prices_changed = _prices_set(plan, prices)
+    if fields_changed or prices_changed:
+        plan.version += 1
+        plan.save()
+        transaction.on_commit(lambda: wholesale_plan_announce(plan=plan), robust=True)
+    return plan
+
+
+@transaction.atomic
+def price_list_save(
+    *, price_list: PriceList | None, name: str, currency: str, is_default: bool
+) -> PriceList:
+    """One default list per currency: making a list the default unmakes the other."""
+    name = name.strip()
+    if not name:
+        raise ResaleError("A price list needs a name.")
+    try:
+        currency = currency_validate(currency)
+    except ValueError as exc:
+        raise ResaleError(str(exc)) from exc
+    if PriceList.objects.filter(name=name).exclude(pk=getattr(price_list, "pk", None)).exists():
+        raise ResaleError("Another price list already has this name.")
+    if price_list is None:
+        price_list = PriceList(name=name, currency=currency)
+    else:
+        price_list = PriceList.objects.select_for_update().get(pk=price_list.pk)
+        in_use = price_list.prices.exists() or price_list.accounts.exists()
+        if currency != price_list.currency and in_use:
+            raise ResaleError("The currency of a list with prices or resellers cannot change.")
+        price_list.name, price_list.currency = name, currency
+    if is_default:
+        PriceList.objects.filter(currency=currency, is_default=True).exclude(
+            pk=price_list.pk
+        ).update(is_default=False)
+    price_list.is_default = is_default
+    price_list.save()
+    return price_list
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    cycle: str
+    wholesale: Money
+    wholesale_setup: Money
+    retail: Money
+    retail_setup: Money
+
+
+def wholesale_import_preview(
+    *, plan: WholesalePlan, price_list: PriceList, markup: Markup | None = None
+) -> list[PreviewRow]:
+    """The prices a reseller on ``price_list`` gets in its catalogue when it imports the
+    plan with the import's default markup."""
+    markup = markup or Markup()
+    offer = WholesaleOffer(
+        plan.code, plan.name, plan.description, plan.product_type, price_list.currency
+    )
+    for row in WholesalePrice.objects.filter(plan=plan, price_list=price_list).order_by("cycle"):
+        offer.prices[row.cycle] = (row.price, row.setup_fee)
+    retail = offer.retail(markup)
+    return [
+        PreviewRow(cycle, price, setup, *retail[cycle])
+        for cycle, (price, setup) in offer.prices.items()
+    ]
