@@ -188,7 +188,9 @@ class ServerModule(ABC):
     def change_package(self, remote_id: str, package: str) -> None: ...
 
     @abstractmethod
-    def sso_url(self, remote_id: str) -> str: ...
+    def sso_url(self, remote_id: str, client_ip: str = "") -> str:
+        """A one-time login link. ``client_ip`` is the address of the browser that will
+        follow it, for panels that bind the session to it (Plesk); empty when unknown."""
 
     @abstractmethod
     def usage(self, remote_id: str) -> Usage: ...

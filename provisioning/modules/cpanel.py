@@ -118,7 +118,7 @@ class CpanelModule(ServerModule):
     def change_package(self, remote_id: str, package: str) -> None:
         self._call("changepackage", user=remote_id, pkg=package)
 
-    def sso_url(self, remote_id: str) -> str:
+    def sso_url(self, remote_id: str, client_ip: str = "") -> str:
         data = self._call("create_user_session", user=remote_id, service="cpaneld")
         url = data.get("url")
         if not isinstance(url, str) or not url.startswith("http"):

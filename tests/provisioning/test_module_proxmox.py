@@ -82,7 +82,7 @@ def test_invalid_name_is_permanent(proxmox: ProxmoxModule) -> None:
 
 
 def test_task_timeout_is_transient(pve: FakeProxmox) -> None:
-    pve.task_polls = 1000
+    pve.task_seconds = 60
     connection = connection_to(pve, pve.token_id, pve.secret, task_poll_s=0.01, task_timeout_s=0.1)
     with (
         ProxmoxModule(connection) as module,
@@ -92,18 +92,10 @@ def test_task_timeout_is_transient(pve: FakeProxmox) -> None:
 
 
 def test_failed_task_is_permanent(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
-    original = pve._task_status
-
-    def failing(upid):
-        reply = original(upid)
-        if reply.body["data"].get("status") == "stopped":
-            reply.body["data"]["exitstatus"] = "command 'qm stop' failed: got timeout"
-        return reply
-
-    pve._task_status = failing
-    with pytest.raises(PermanentModuleError, match="qmstop task failed") as caught:
+    pve.end_next_task("qmstop", "command 'qm stop' failed: got timeout")
+    with pytest.raises(PermanentModuleError, match=r"qmstop task of VM \d+ failed") as caught:
         proxmox.suspend(account.remote_id)
-    assert "got timeout" in caught.value.panel_message
+    assert caught.value.panel_message == "command 'qm stop' failed: got timeout"
 
 
 def test_find_account(proxmox: ProxmoxModule, account) -> None:
@@ -141,10 +133,28 @@ def test_change_package_copies_the_template(
     assert config["memory"] == "1024" and config["scsi0"].endswith("size=80G")
 
 
-def test_sso_url(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
-    url = proxmox.sso_url(account.remote_id)
-    assert url.startswith(f"http://127.0.0.1:{pve.port}/?console=kvm&novnc=1&node=pve1")
-    assert "vncticket=PVEVNC" in url and f"vmid={account.remote_id}" in url
+def test_console_is_the_clients_own_pve_user(
+    proxmox: ProxmoxModule, pve: FakeProxmox, account
+) -> None:
+    # No ticket in the address: a vncproxy ticket logs nobody in on a real pveproxy.
+    url = proxmox.sso_url(account.remote_id, client_ip="203.0.113.7")
+    assert url == f"http://127.0.0.1:{pve.port}/"
+    assert pve.tickets == []
+    userid = f"{account.username}@pve"
+    assert account.details["panel_login"] == userid
+    # The account's password, the one cloud-init gave the VM.
+    assert pve.users[userid]["password"] == pve.vms[int(account.remote_id)]["config"]["cipassword"]
+    assert pve.acl == [
+        {
+            "path": f"/vms/{account.remote_id}",
+            "ugid": userid,
+            "type": "user",
+            "roleid": "PVEVMUser",
+            "propagate": 1,
+        }
+    ]
+    proxmox.terminate(account.remote_id)
+    assert pve.users == {} and pve.acl == []
 
 
 def test_usage(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
