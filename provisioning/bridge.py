@@ -99,7 +99,7 @@ def upstream_service_provision(*, service: UpstreamService, action: str) -> Prov
         )
 
 
-def upstream_service_sso_url(*, service: UpstreamService) -> str:
+def upstream_service_sso_url(*, service: UpstreamService, client_ip: str = "") -> str:
     from resale.services import ResaleError
 
     with schema_context(get_public_schema_name()):
@@ -107,7 +107,7 @@ def upstream_service_sso_url(*, service: UpstreamService) -> str:
         if provisioned is None:
             raise ResaleError("The service has no control panel account yet.", code="invalid_state")
         try:
-            return provisioned_service_sso_url(service=provisioned)
+            return provisioned_service_sso_url(service=provisioned, client_ip=client_ip)
         except ProvisioningError as exc:
             raise ResaleError(str(exc), code="invalid_state") from exc
         except ModuleError as exc:

@@ -193,12 +193,13 @@ def provisioned_service_action(
     return provisioning_job_enqueue(service=service, action=action, params=params)
 
 
-def provisioned_service_sso_url(*, service: ProvisionedService) -> str:
-    """A single sign-on link into the panel. Never stored, never logged."""
+def provisioned_service_sso_url(*, service: ProvisionedService, client_ip: str = "") -> str:
+    """A single sign-on link into the panel, for the browser at ``client_ip`` (panels
+    such as Plesk bind the session to it). Never stored, never logged."""
     if service.status not in (Status.ACTIVE, Status.SUSPENDED) or not service.server_id:
         raise ProvisioningError("The control panel opens only for an account that exists.")
     with module_for(service.server) as module:
-        return module.sso_url(service.remote_id)
+        return module.sso_url(service.remote_id, client_ip=client_ip)
 
 
 # --- jobs -------------------------------------------------------------------------------

@@ -138,10 +138,24 @@ class ServiceView(ResaleView):
             return problem(404, "Not found", exc.message, exc.code)
 
 
+class SsoInputSerializer(serializers.Serializer):
+    # The end client's browser address: panels such as Plesk bind the session to it.
+    client_ip = serializers.IPAddressField(required=False, default="")
+
+
 class ServiceSsoView(ResaleView):
     def post(self, request, service_ref: str):
+        data = SsoInputSerializer(data=request.data)
+        if not data.is_valid():
+            return problem(
+                400, "Invalid request", "client_ip must be an IP address.", "invalid_client_ip"
+            )
         try:
-            url = upstream_service_sso_url(account=self.account, service_ref=service_ref)
+            url = upstream_service_sso_url(
+                account=self.account,
+                service_ref=service_ref,
+                client_ip=data.validated_data["client_ip"],
+            )
         except ResaleError as exc:
             return problem(
                 404 if exc.code == "not_found" else 409,

@@ -27,10 +27,10 @@ def provision(service: UpstreamService, action: str) -> None:
     upstream_service_provision(service=service, action=action)
 
 
-def sso_url(service: UpstreamService) -> str:
+def sso_url(service: UpstreamService, client_ip: str = "") -> str:
     from provisioning.bridge import upstream_service_sso_url
 
-    return upstream_service_sso_url(service=service)
+    return upstream_service_sso_url(service=service, client_ip=client_ip)
 
 
 def report(service: UpstreamService, action: str, ok: bool, error: str) -> None:

@@ -29,7 +29,9 @@ def upstream_service_status(*, account: ResellerAccount, service_ref: str) -> di
     }
 
 
-def upstream_service_sso_url(*, account: ResellerAccount, service_ref: str) -> str:
+def upstream_service_sso_url(
+    *, account: ResellerAccount, service_ref: str, client_ip: str = ""
+) -> str:
     from resale import hooks
 
     service = upstream_service_get(account=account, service_ref=service_ref)
@@ -37,7 +39,7 @@ def upstream_service_sso_url(*, account: ResellerAccount, service_ref: str) -> s
         raise ResaleError(
             "The control panel opens only for an active service.", code="invalid_state"
         )
-    return hooks.sso_url(service)
+    return hooks.sso_url(service, client_ip=client_ip)
 
 
 def reseller_statement_summary(*, account: ResellerAccount) -> dict:

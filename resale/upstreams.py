@@ -45,7 +45,9 @@ class Upstream(Protocol):
 
     def service_status(self, *, service_ref: str) -> dict: ...
 
-    def sso_url(self, *, service_ref: str) -> str: ...
+    def sso_url(self, *, service_ref: str, client_ip: str = "") -> str:
+        """A login link for the browser at ``client_ip`` (empty when unknown)."""
+        ...
 
     def balance(self) -> dict: ...
 
@@ -112,11 +114,13 @@ class LocalUpstream:
         with schema_context(get_public_schema_name()):
             return upstream_service_status(account=self._account(), service_ref=service_ref)
 
-    def sso_url(self, *, service_ref: str) -> str:
+    def sso_url(self, *, service_ref: str, client_ip: str = "") -> str:
         from resale.selectors import upstream_service_sso_url
 
         with schema_context(get_public_schema_name()):
-            return upstream_service_sso_url(account=self._account(), service_ref=service_ref)
+            return upstream_service_sso_url(
+                account=self._account(), service_ref=service_ref, client_ip=client_ip
+            )
 
     def balance(self) -> dict:
         from resale.selectors import reseller_statement_summary
@@ -173,8 +177,9 @@ class RemoteUpstream:
     def service_status(self, *, service_ref: str) -> dict:
         return self._call("GET", f"services/{service_ref}/")
 
-    def sso_url(self, *, service_ref: str) -> str:
-        return self._call("POST", f"services/{service_ref}/sso/")["url"]
+    def sso_url(self, *, service_ref: str, client_ip: str = "") -> str:
+        body = {"client_ip": client_ip} if client_ip else {}
+        return self._call("POST", f"services/{service_ref}/sso/", json=body)["url"]
 
     def balance(self) -> dict:
         return self._call("GET", "balance/")

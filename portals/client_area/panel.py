@@ -4,8 +4,12 @@ sent there and nothing is stored."""
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
+from allauth.account.adapter import get_adapter
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from billing.models import Service
@@ -15,6 +19,20 @@ class PanelUnavailable(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def request_client_ip(request: HttpRequest) -> str:
+    """The browser's address as the login rate limits read it: from X-Forwarded-For
+    behind our own proxies (``TESSERA_NUM_PROXIES``), otherwise the socket's. Empty when
+    it cannot be told."""
+    try:
+        address = get_adapter(request).get_client_ip(request)
+    except (PermissionDenied, ImproperlyConfigured):
+        return ""
+    try:
+        return str(ipaddress.ip_address(address.strip()))
+    except ValueError:
+        return ""
 
 
 def service_is_resold(service: Service) -> bool:
@@ -34,7 +52,9 @@ def service_upstream_ref(service: Service) -> str:
     return command.upstream_ref if command else ""
 
 
-def service_panel_url(service: Service) -> str:
+def service_panel_url(service: Service, *, client_ip: str = "") -> str:
+    """The login link for ``service``'s panel, for the browser at ``client_ip`` (the
+    address the client area sees behind our proxies), which Plesk binds the session to."""
     from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
 
     if not service_is_resold(service):
@@ -45,7 +65,7 @@ def service_panel_url(service: Service) -> str:
     if not reference:
         raise PanelUnavailable(_("The service is still being set up; try again shortly."))
     try:
-        url = upstream_for_current_tenant().sso_url(service_ref=reference)
+        url = upstream_for_current_tenant().sso_url(service_ref=reference, client_ip=client_ip)
     except UpstreamRejected as exc:
         raise PanelUnavailable(
             _("The control panel cannot be opened right now (%(reason)s).") % {"reason": exc}

@@ -39,7 +39,12 @@ from billing.selectors import (
     service_list,
 )
 from billing.services import client_update, contact_create, service_cancel, service_change_plan
-from portals.client_area.panel import PanelUnavailable, service_is_resold, service_panel_url
+from portals.client_area.panel import (
+    PanelUnavailable,
+    request_client_ip,
+    service_is_resold,
+    service_panel_url,
+)
 from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import contact_remove, privacy_request_create
 from portals.common.access import client_page
@@ -113,7 +118,7 @@ def service_detail(request: HttpRequest, public_id) -> HttpResponse:
 def service_panel(request: HttpRequest, public_id) -> HttpResponse:
     service = _service(request, public_id)
     try:
-        url = service_panel_url(service)
+        url = service_panel_url(service, client_ip=request_client_ip(request))
     except PanelUnavailable as exc:
         messages.error(request, exc.message)
         return redirect("account:service", public_id=service.public_id)

@@ -42,6 +42,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    client: str = ""  # the address the request came from
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -226,6 +227,7 @@ class FakePanel:
             query=dict(parse_qsl(split.query, keep_blank_values=True)),
             headers={name.lower(): value for name, value in http.headers.items()},
             body=http.rfile.read(length) if length else b"",
+            client=http.client_address[0],
         )
         with self.lock:
             self.requests.append(request)
