@@ -157,7 +157,7 @@ def test_control_panel_of_a_service_that_is_not_resold(tenant_a, shop_a):
 
 
 def test_control_panel_of_a_resold_service_asks_upstream_for_a_one_time_url(
-    tenant_a, shop_a, monkeypatch
+    tenant_a, shop_a, monkeypatch, settings
 ):
     from resale import upstreams
     from resale.models import UpstreamCommand
@@ -179,17 +179,25 @@ def test_control_panel_of_a_resold_service_asks_upstream_for_a_one_time_url(
         )
     asked = []
 
-    def sso_url(self, *, service_ref):
-        asked.append(service_ref)
+    def sso_url(self, *, service_ref, client_ip=""):
+        asked.append((service_ref, client_ip))
         return "https://panel.example/login?token=one-time"
 
     monkeypatch.setattr(upstreams.LocalUpstream, "sso_url", sso_url)
-    response = tenant_a.client(tenant_a.client_user).post(
-        f"/account/services/{service.public_id}/panel/"
-    )
+    browser = tenant_a.client(tenant_a.client_user)
+    panel = f"/account/services/{service.public_id}/panel/"
+    response = browser.post(panel, REMOTE_ADDR="203.0.113.50")
     assert response.status_code == 302
     assert response["Location"] == "https://panel.example/login?token=one-time"
-    assert asked == ["up-123"]
+    # The panel's login is made for the client's own address (Plesk binds it)...
+    assert asked == [("up-123", "203.0.113.50")]
+    # ...which a visitor cannot forge without proxies of ours in front...
+    browser.post(panel, REMOTE_ADDR="203.0.113.50", HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert asked[-1] == ("up-123", "203.0.113.50")
+    # ...and which, behind our proxy, is the address the proxy saw.
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    browser.post(panel, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert asked[-1] == ("up-123", "198.51.100.1")
 
 
 def test_profile_contacts_and_language(tenant_a, shop_a):

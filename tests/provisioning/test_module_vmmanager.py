@@ -270,7 +270,7 @@ def test_a_retry_waits_for_the_vm_the_first_attempt_started(
     vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager
 ) -> None:
     spec = new_spec("1")
-    vmm_panel.job_seconds = 0.2
+    vmm_panel.job_seconds = HANG_S + 0.5  # still being made when the retry comes
     vmmanager.test_connection()
     vmm_panel.hang_next(1, seconds=HANG_S, after=True, path="/vm/v3/host", method="POST")
     with pytest.raises(TransientModuleError):
