@@ -33,6 +33,13 @@ def sso_url(service: UpstreamService, client_ip: str = "") -> str:
     return upstream_service_sso_url(service=service, client_ip=client_ip)
 
 
+def panel_login_reset(service: UpstreamService) -> dict[str, str]:
+    from provisioning.bridge import upstream_service_panel_login_reset
+
+    login = upstream_service_panel_login_reset(service=service)
+    return {"url": login.url, "login": login.login, "password": login.password}
+
+
 def report(service: UpstreamService, action: str, ok: bool, error: str) -> None:
     """Tells the reseller's installation how a command ended. Tenants of this installation
     get a task in their schema; remote installations poll (see outbox.upstream_command_check)."""

@@ -49,6 +49,11 @@ class Upstream(Protocol):
         """A login link for the browser at ``client_ip`` (empty when unknown)."""
         ...
 
+    def panel_login_reset(self, *, service_ref: str) -> dict[str, str]:
+        """``{"url", "login", "password"}``: a new password for the client's own panel
+        user, where the panel cannot log in by link. Shown once, stored nowhere."""
+        ...
+
     def balance(self) -> dict: ...
 
 
@@ -116,11 +121,27 @@ class LocalUpstream:
 
     def sso_url(self, *, service_ref: str, client_ip: str = "") -> str:
         from resale.selectors import upstream_service_sso_url
+        from resale.services import ResaleError
 
         with schema_context(get_public_schema_name()):
-            return upstream_service_sso_url(
-                account=self._account(), service_ref=service_ref, client_ip=client_ip
-            )
+            try:
+                return upstream_service_sso_url(
+                    account=self._account(), service_ref=service_ref, client_ip=client_ip
+                )
+            except ResaleError as exc:
+                raise UpstreamRejected(exc.message, exc.code) from exc
+
+    def panel_login_reset(self, *, service_ref: str) -> dict[str, str]:
+        from resale.selectors import upstream_service_panel_login_reset
+        from resale.services import ResaleError
+
+        with schema_context(get_public_schema_name()):
+            try:
+                return upstream_service_panel_login_reset(
+                    account=self._account(), service_ref=service_ref
+                )
+            except ResaleError as exc:
+                raise UpstreamRejected(exc.message, exc.code) from exc
 
     def balance(self) -> dict:
         from resale.selectors import reseller_statement_summary
@@ -180,6 +201,10 @@ class RemoteUpstream:
     def sso_url(self, *, service_ref: str, client_ip: str = "") -> str:
         body = {"client_ip": client_ip} if client_ip else {}
         return self._call("POST", f"services/{service_ref}/sso/", json=body)["url"]
+
+    def panel_login_reset(self, *, service_ref: str) -> dict[str, str]:
+        body = self._call("POST", f"services/{service_ref}/panel-login/")
+        return {key: str(body.get(key, "")) for key in ("url", "login", "password")}
 
     def balance(self) -> dict:
         return self._call("GET", "balance/")

@@ -77,3 +77,34 @@ def service_panel_url(service: Service, *, client_ip: str = "") -> str:
     if urlsplit(url).scheme not in ("http", "https"):
         raise PanelUnavailable(_("The control panel sent an address that cannot be opened."))
     return url
+
+
+def service_panel_login_reset(service: Service) -> dict[str, str]:
+    """A new password for the client's own user on a panel that cannot log anyone in by
+    link (Proxmox): ``{"url", "login", "password"}``, to show once and keep nowhere."""
+    from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
+
+    if not service_is_resold(service):
+        raise PanelUnavailable(_("This service has no control panel to open."))
+    if service.status != Service.Status.ACTIVE:
+        raise PanelUnavailable(_("The control panel opens only for an active service."))
+    reference = service_upstream_ref(service)
+    if not reference:
+        raise PanelUnavailable(_("The service is still being set up; try again shortly."))
+    try:
+        login = upstream_for_current_tenant().panel_login_reset(service_ref=reference)
+    except UpstreamRejected as exc:
+        if exc.code == "login_by_link":
+            raise PanelUnavailable(
+                _("This control panel signs you in directly: use “Open control panel”.")
+            ) from exc
+        raise PanelUnavailable(
+            _("The control panel cannot be opened right now (%(reason)s).") % {"reason": exc}
+        ) from exc
+    except UpstreamUnavailable as exc:
+        raise PanelUnavailable(
+            _("The control panel cannot be reached right now; try again in a minute.")
+        ) from exc
+    if urlsplit(login.get("url", "")).scheme not in ("http", "https") or not login.get("password"):
+        raise PanelUnavailable(_("The control panel sent a login that cannot be used."))
+    return login

@@ -43,6 +43,7 @@ from portals.client_area.panel import (
     PanelUnavailable,
     request_client_ip,
     service_is_resold,
+    service_panel_login_reset,
     service_panel_url,
 )
 from portals.client_area.payments import invoice_pay_context
@@ -123,6 +124,23 @@ def service_panel(request: HttpRequest, public_id) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("account:service", public_id=service.public_id)
     return HttpResponseRedirect(url)
+
+
+@require_POST
+@client_page
+def service_panel_login(request: HttpRequest, public_id) -> HttpResponse:
+    """Shows a new control panel password once; it is kept nowhere."""
+    service = _service(request, public_id)
+    try:
+        login = service_panel_login_reset(service)
+    except PanelUnavailable as exc:
+        messages.error(request, exc.message)
+        return redirect("account:service", public_id=service.public_id)
+    response = render(
+        request, "client_area/service_panel_login.html", {"service": service, "login": login}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _upgrade_choices(service: Service) -> list[dict]:

@@ -29,15 +29,15 @@ the deadline, a VM that is locked (``VM is locked (backup)``, ``can't lock file
 ... got timeout``) and a 5xx (pveproxy answers 503 while restarting) are
 transient: the provisioning job tries again later.
 
-Console access: Proxmox VE has no single sign-on by URL. A ``vncproxy`` ticket
-is issued to the API token and only opens a VNC websocket for a client that
-already holds a ``PVEAuthCookie``; put in a link it logs nobody in. So the
-module does not pretend: each VM gets its own PVE user ``<username>@pve``
-(password: the account's password) with the ``PVEVMUser`` role on
-``/vms/<vmid>`` only, and ``sso_url`` answers the address of the Proxmox web
-interface, where the client signs in with those credentials and sees that one
-VM (console, power, its own settings). The credentials are handed out, not
-hidden: whoever holds the account's password reaches the VM's console.
+Console access hands out credentials. Proxmox VE has no single sign-on by URL: a
+``vncproxy`` ticket is issued to the API token and only opens a VNC websocket
+for a browser that already holds a ``PVEAuthCookie``; put in a link it logs
+nobody in. So each VM gets its own PVE user ``<username>@pve`` with the
+``PVEVMUser`` role on ``/vms/<vmid>`` only, made without a password;
+``panel_login_reset`` gives it a new random password, which the client area
+shows the client once (and again makes a new one when asked), and ``sso_url``
+answers the address of the Proxmox web interface, where the client signs in
+with that user and sees that one VM (console, power, its own settings).
 Suspension stops the VM (and unsuspension starts it); termination removes the
 VM and its user.
 """
@@ -53,10 +53,12 @@ from urllib.parse import quote
 from provisioning.modules.base import (
     AccountResult,
     AccountSpec,
+    PanelLogin,
     PermanentModuleError,
     ServerModule,
     TransientModuleError,
     Usage,
+    generate_password,
 )
 
 logger = logging.getLogger(__name__)
@@ -201,7 +203,7 @@ class ProxmoxModule(ServerModule):
         self._call("PUT", f"/nodes/{node}/qemu/{newid}/config", data=config)
         if spec.options.get("disk_gb"):
             self._grow_disk(node, newid, float(spec.options["disk_gb"]))
-        self._console_user_grant(spec.username, spec.password, newid)
+        self._console_user_grant(spec.username, newid)
         self._run("POST", f"/nodes/{node}/qemu/{newid}/status/start")
         return AccountResult(
             remote_id=newid,
@@ -214,23 +216,43 @@ class ProxmoxModule(ServerModule):
             },
         )
 
-    def _console_user_grant(self, username: str, password: str, vmid: str) -> None:
-        """The client's own PVE user, allowed the one VM (see the module's docstring)."""
+    def _console_user_grant(self, username: str, vmid: str, password: str = "") -> None:
+        """The client's own PVE user, allowed the one VM (see the module's docstring).
+        Made without a password: nobody can sign in as it until the client asks for one."""
         userid = _console_userid(username)
+        user: dict[str, Any] = {"userid": userid, "comment": "tessera"}
+        if password:
+            user["password"] = password
         try:
-            self._call(
-                "POST",
-                "/access/users",
-                data={"userid": userid, "password": password, "comment": "tessera"},
-            )
+            self._call("POST", "/access/users", data=user)
         except TransientModuleError as exc:
             # A retried create finds the user the first attempt made.
-            if "already exists" not in f"{exc.message} {exc.panel_message}":
+            if "already exists" not in f"{exc.message} {exc.panel_message}" or password:
                 raise
         self._call(
             "PUT",
             "/access/acl",
             data={"path": f"/vms/{vmid}", "roles": "PVEVMUser", "users": userid},
+        )
+
+    def panel_login_reset(self, remote_id: str) -> PanelLogin:
+        """A new password for the VM's PVE user, shown to the client once.
+
+        The user is made again rather than given a new password in place: that needs
+        only the privileges the module already has (``User.Modify``,
+        ``Permissions.Modify``), and Proxmox stops honouring tickets of a user that
+        no longer exists, so a leaked old password opens nothing.
+        """
+        vm = self._vm(remote_id)
+        name = str(vm.get("name") or "")
+        if not name:
+            raise self._malformed("cluster/resources (VM name)", vm)
+        password = generate_password()
+        self._remember_secret(password)
+        self._console_user_remove(name)
+        self._console_user_grant(name, str(vm["vmid"]), password)
+        return PanelLogin(
+            url=f"{self.connection.base_url}/", login=_console_userid(name), password=password
         )
 
     def _grow_disk(self, node: str, vmid: str, size_gb: float) -> None:

@@ -143,8 +143,7 @@ def test_console_is_the_clients_own_pve_user(
     assert pve.tickets == []
     userid = f"{account.username}@pve"
     assert account.details["panel_login"] == userid
-    # The account's password, the one cloud-init gave the VM.
-    assert pve.users[userid]["password"] == pve.vms[int(account.remote_id)]["config"]["cipassword"]
+    assert pve.users[userid]["password"] is None  # nobody signs in until the client asks
     assert pve.acl == [
         {
             "path": f"/vms/{account.remote_id}",
@@ -156,6 +155,23 @@ def test_console_is_the_clients_own_pve_user(
     ]
     proxmox.terminate(account.remote_id)
     assert pve.users == {} and pve.acl == []
+
+
+def test_panel_login_reset_gives_the_vms_user_a_new_password(
+    proxmox: ProxmoxModule, pve: FakeProxmox, account
+) -> None:
+    first = proxmox.panel_login_reset(account.remote_id)
+    userid = f"{account.username}@pve"
+    assert (first.url, first.login) == (f"http://127.0.0.1:{pve.port}/", userid)
+    assert pve.users[userid]["password"] == first.password and len(first.password) >= 12
+    assert first.password not in repr(first)
+    second = proxmox.panel_login_reset(account.remote_id)
+    assert second.password != first.password
+    assert pve.users[userid]["password"] == second.password
+    # Still allowed the one VM, and nothing else.
+    assert [(e["path"], e["roleid"]) for e in pve.acl if e["ugid"] == userid] == [
+        (f"/vms/{account.remote_id}", "PVEVMUser")
+    ]
 
 
 def test_usage(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:

@@ -12,6 +12,7 @@ from provisioning.models import ProvisionedService, ProvisioningJob, ServerGroup
 from provisioning.services import (
     provisioned_service_action,
     provisioned_service_create,
+    provisioned_service_panel_login_reset,
     provisioned_service_sso_url,
     provisioning_job_run,
     server_create,
@@ -85,3 +86,12 @@ def test_plesk_login_is_made_for_the_clients_address(plesk_panel: FakePlesk) -> 
     service.refresh_from_db()
     provisioned_service_sso_url(service=service, client_ip="2001:db8::7")
     assert plesk_panel.session_ips[plesk_panel.sessions[-1]] == "2001:db8::7"
+
+
+def test_proxmox_hands_the_client_a_login_for_its_vm(
+    vps: ProvisionedService, pve: FakeProxmox
+) -> None:
+    login = provisioned_service_panel_login_reset(service=vps)
+    assert login.login == f"{vps.username}@pve"
+    assert pve.users[login.login]["password"] == login.password != vps.password
+    assert provisioned_service_sso_url(service=vps) == login.url
