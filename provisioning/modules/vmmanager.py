@@ -1,11 +1,14 @@
 """ISPsystem VMmanager 6 through its REST API.
 
-The calls follow ISPsystem's published VMmanager 6 API (the ``auth/v4`` and
-``vm/v3`` services, https://www.ispsystem.com/docs/vmmanager-admin/developer-section,
-VMmanager 6 Admin). The connection's username/secret are a VMmanager
-administrator's e-mail and password, exchanged for a session token at
-``POST /auth/v4/public/token``; the token travels in the ``x-xsrf-token``
-header and is fetched again once if the panel answers 401 (sessions expire).
+The calls follow ISPsystem's published VMmanager 6 API guide (VMmanager 6
+Administrator guide, https://docs.ispsystem.com/vmmanager-admin/developer-section/api-guide:
+the ``auth/v4`` and ``vm/v3`` services); it says a suspended VMmanager answers
+503 until it wakes, which the module treats as transient.
+
+The connection's username/secret are a VMmanager administrator's e-mail and
+password, exchanged for a session token at ``POST /auth/v4/public/token``; the
+token travels in the ``x-xsrf-token`` header and is fetched again once if the
+panel answers 401 (sessions expire).
 
 An account is a VMmanager user (the client's login to the VM panel, e-mailed at
 a pseudonymous alias) owning one virtual machine named after the generated

@@ -1,10 +1,12 @@
 """A VMmanager 6 speaking the slice of its API the module uses.
 
-Follows ISPsystem's published VMmanager 6 API (the ``auth/v4`` and ``vm/v3``
-services, https://www.ispsystem.com/docs/vmmanager-admin/developer-section,
-VMmanager 6 Admin; the same calls the panel's own web client makes), with the
-task objects as VMmanager 6 returns them from ``GET /vm/v3/task`` (``consul_id``,
-``name``, ``status`` ``running`` → ``complete`` or ``fail``).
+Follows ISPsystem's published VMmanager 6 API guide (VMmanager 6 Administrator
+guide, https://docs.ispsystem.com/vmmanager-admin/developer-section/api-guide:
+the ``auth/v4`` and ``vm/v3`` services, JSON bodies, ``{"error": {"code", "msg",
+"value"}}`` errors, ``where`` filters, and 503 while the panel is suspended), with
+task objects read from ``GET /vm/v3/task?where=(consul_id EQ <task>)`` the way
+VMmanager 6 API clients read them (``status`` ``complete`` or ``fail``; the guide
+itself does not list the task fields).
 
 ``POST /auth/v4/public/token`` trades e-mail + password for a session token that
 every other call carries in ``x-xsrf-token``; ``expire_sessions()`` forgets the
@@ -19,7 +21,7 @@ its resources, its disk) changes only when it completes, and a new VM is in
 state ``creating`` until then. While a job runs on a VM, another operation on it
 is refused with 409 "busy" (the wording is the stand-in's: the published
 documents do not give the panel's text), and ``busy_for`` (from the base)
-answers 503 as the panel's gateway does while its services restart.
+answers 503, as the guide says a suspended VMmanager does until it wakes.
 """
 
 from __future__ import annotations
