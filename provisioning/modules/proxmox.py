@@ -177,6 +177,17 @@ class ProxmoxModule(ServerModule):
 
     # Actions.
 
+    def create_account(self, spec: AccountSpec) -> AccountResult:
+        result = super().create_account(spec)
+        if result.details.get("reused"):
+            # An earlier attempt may have died between the clone and the start: finish
+            # what it left (each step is a no-op when already done).
+            node = str(result.details.get("node") or self._vm(result.remote_id)["node"])
+            self._console_user_grant(spec.username, result.remote_id)
+            if self._status(node, result.remote_id).get("status") != "running":
+                self._run("POST", f"/nodes/{node}/qemu/{result.remote_id}/status/start")
+        return result
+
     def _create_account(self, spec: AccountSpec) -> AccountResult:
         template = self._vm(spec.package)
         if not template.get("template"):

@@ -328,3 +328,17 @@ def test_a_parameter_the_api_does_not_define_is_refused(proxmox: ProxmoxModule, 
     with pytest.raises(PermanentModuleError, match="HTTP 400") as caught:
         proxmox._call("PUT", f"/nodes/{node}/qemu/{account.remote_id}/config", data={"ram": 1})
     assert "ram: property is not defined in schema" in caught.value.panel_message
+
+
+def test_a_retry_finishes_a_vm_the_first_attempt_left_stopped(
+    proxmox: ProxmoxModule, pve: FakeProxmox
+) -> None:
+    spec = vps_spec()
+    pve.fail_next(1, status=500, path="/access/users")  # the attempt dies after the clone
+    with pytest.raises(TransientModuleError):
+        proxmox.create_account(spec)
+    vm = pve.accounts[spec.username]
+    assert vm["status"] == "stopped"
+    again = proxmox.create_account(spec)
+    assert again.details["reused"] is True and vm["status"] == "running"
+    assert f"{spec.username}@pve" in pve.users
