@@ -485,6 +485,15 @@ class PlanChangeSerializer(serializers.Serializer):
     credited = serializers.CharField(read_only=True, help_text="Added to account credit.")
 
 
+class SsoInputSerializer(serializers.Serializer):
+    client_ip = serializers.IPAddressField(
+        required=False,
+        default="",
+        help_text="The address of the browser that will open the link; some panels (Plesk) "
+        "log in only a visitor from the address the session was made for.",
+    )
+
+
 class SsoLinkSerializer(serializers.Serializer):
     url = serializers.URLField(read_only=True)
 

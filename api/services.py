@@ -199,16 +199,16 @@ def service_upstream_ref(*, service: Service) -> str:
     return command.upstream_ref if command else ""
 
 
-def service_sso_url(*, service: Service) -> str:
+def service_sso_url(*, service: Service, client_ip: str = "") -> str:
     """A single sign-on link to the service's control panel, from the provider that runs
-    it."""
+    it, for the browser at ``client_ip``."""
     if not service.plan.upstream_plan_ref:
         raise BillingError("Single sign-on is available for services run by the provider.")
     upstream_ref = service_upstream_ref(service=service)
     if not upstream_ref:
         raise BillingError("The service has not been created at the provider yet.")
     try:
-        return upstream_for_current_tenant().sso_url(service_ref=upstream_ref)
+        return upstream_for_current_tenant().sso_url(service_ref=upstream_ref, client_ip=client_ip)
     except UpstreamRejected as exc:
         raise UpstreamError(str(exc), unavailable=False) from exc
     except UpstreamUnavailable as exc:

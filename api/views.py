@@ -561,14 +561,14 @@ class ServiceSsoView(ServiceActionView):
         summary="Control panel single sign-on link",
         description="A one-time link into the service's control panel, from the provider "
         "that runs it (resold services only).",
-        request=s.EmptyInputSerializer,
+        request=s.SsoInputSerializer,
         responses=s.SsoLinkSerializer,
     )
     def post(self, request, id: uuid.UUID):
         service = self.get_object()
-        self.validated(s.EmptyInputSerializer)
+        data = self.validated(s.SsoInputSerializer)
         try:
-            url = api_services.service_sso_url(service=service)
+            url = api_services.service_sso_url(service=service, client_ip=data["client_ip"])
         except api_services.UpstreamError as exc:
             if exc.unavailable:
                 raise ProblemError(503, str(exc), "upstream_unavailable") from exc

@@ -4,6 +4,8 @@
   queue the matching panel job. Nothing here talks to a panel or reports back at
   once: the job does, when it finishes.
 - ``upstream_service_sso_url``: a login link for the service's panel account.
+- ``upstream_service_panel_login_reset``: a new password for the client's panel user,
+  where the panel cannot log anyone in by link.
 - ``provisioning_job_report``: a job finished; tell resale, which tells the reseller.
 
 Resale's ``change_plan`` is the panels' ``change_package``; its ``renew`` moves money
@@ -19,7 +21,7 @@ from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from provisioning.models import ProvisionedService, ProvisioningJob
-from provisioning.modules.base import ModuleError
+from provisioning.modules.base import LoginByLinkOnly, ModuleError, PanelLogin
 from provisioning.selectors import (
     plan_mapping_for,
     provisioned_service_for_upstream,
@@ -29,6 +31,7 @@ from provisioning.services import (
     ProvisioningError,
     provisioned_service_action,
     provisioned_service_create,
+    provisioned_service_panel_login_reset,
     provisioned_service_sso_url,
     provisioning_job_enqueue,
 )
@@ -99,7 +102,7 @@ def upstream_service_provision(*, service: UpstreamService, action: str) -> Prov
         )
 
 
-def upstream_service_sso_url(*, service: UpstreamService) -> str:
+def upstream_service_sso_url(*, service: UpstreamService, client_ip: str = "") -> str:
     from resale.services import ResaleError
 
     with schema_context(get_public_schema_name()):
@@ -107,11 +110,35 @@ def upstream_service_sso_url(*, service: UpstreamService) -> str:
         if provisioned is None:
             raise ResaleError("The service has no control panel account yet.", code="invalid_state")
         try:
-            return provisioned_service_sso_url(service=provisioned)
+            return provisioned_service_sso_url(service=provisioned, client_ip=client_ip)
         except ProvisioningError as exc:
             raise ResaleError(str(exc), code="invalid_state") from exc
         except ModuleError as exc:
             logger.warning("SSO link for %s failed: %s", provisioned.username, exc)
+            raise ResaleError(
+                "The control panel cannot be reached right now; try again shortly.",
+                code="panel_unavailable",
+            ) from exc
+
+
+def upstream_service_panel_login_reset(*, service: UpstreamService) -> PanelLogin:
+    from resale.services import ResaleError
+
+    with schema_context(get_public_schema_name()):
+        provisioned = provisioned_service_for_upstream(upstream_service_id=service.pk)
+        if provisioned is None:
+            raise ResaleError("The service has no control panel account yet.", code="invalid_state")
+        try:
+            return provisioned_service_panel_login_reset(service=provisioned)
+        except ProvisioningError as exc:
+            raise ResaleError(str(exc), code="invalid_state") from exc
+        except LoginByLinkOnly as exc:
+            raise ResaleError(
+                "This control panel opens by its login link; it has no password to give.",
+                code="login_by_link",
+            ) from exc
+        except ModuleError as exc:
+            logger.warning("Panel login for %s failed: %s", provisioned.username, exc)
             raise ResaleError(
                 "The control panel cannot be reached right now; try again shortly.",
                 code="panel_unavailable",

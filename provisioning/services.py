@@ -34,6 +34,7 @@ from provisioning.modules.base import (
     MASK,
     AccountSpec,
     ModuleError,
+    PanelLogin,
     PermanentModuleError,
     ServerModule,
     TransientModuleError,
@@ -193,12 +194,22 @@ def provisioned_service_action(
     return provisioning_job_enqueue(service=service, action=action, params=params)
 
 
-def provisioned_service_sso_url(*, service: ProvisionedService) -> str:
-    """A single sign-on link into the panel. Never stored, never logged."""
+def provisioned_service_sso_url(*, service: ProvisionedService, client_ip: str = "") -> str:
+    """A single sign-on link into the panel, for the browser at ``client_ip`` (panels
+    such as Plesk bind the session to it). Never stored, never logged."""
     if service.status not in (Status.ACTIVE, Status.SUSPENDED) or not service.server_id:
         raise ProvisioningError("The control panel opens only for an account that exists.")
     with module_for(service.server) as module:
-        return module.sso_url(service.remote_id)
+        return module.sso_url(service.remote_id, client_ip=client_ip)
+
+
+def provisioned_service_panel_login_reset(*, service: ProvisionedService) -> PanelLogin:
+    """A new password for the client's own panel user, on panels that cannot log anyone
+    in by link (Proxmox). Never stored, never logged: the caller shows it once."""
+    if service.status not in (Status.ACTIVE, Status.SUSPENDED) or not service.server_id:
+        raise ProvisioningError("The control panel opens only for an account that exists.")
+    with module_for(service.server) as module:
+        return module.panel_login_reset(service.remote_id)
 
 
 # --- jobs -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from api.errors import PROBLEM_BASE
 from resale.models import BalanceEntry, ResaleCredential, ResellerAccount, WholesalePrice
 from resale.selectors import (
     reseller_statement_summary,
+    upstream_service_panel_login_reset,
     upstream_service_sso_url,
     upstream_service_status,
 )
@@ -138,10 +139,24 @@ class ServiceView(ResaleView):
             return problem(404, "Not found", exc.message, exc.code)
 
 
+class SsoInputSerializer(serializers.Serializer):
+    # The end client's browser address: panels such as Plesk bind the session to it.
+    client_ip = serializers.IPAddressField(required=False, default="")
+
+
 class ServiceSsoView(ResaleView):
     def post(self, request, service_ref: str):
+        data = SsoInputSerializer(data=request.data)
+        if not data.is_valid():
+            return problem(
+                400, "Invalid request", "client_ip must be an IP address.", "invalid_client_ip"
+            )
         try:
-            url = upstream_service_sso_url(account=self.account, service_ref=service_ref)
+            url = upstream_service_sso_url(
+                account=self.account,
+                service_ref=service_ref,
+                client_ip=data.validated_data["client_ip"],
+            )
         except ResaleError as exc:
             return problem(
                 404 if exc.code == "not_found" else 409,
@@ -150,6 +165,26 @@ class ServiceSsoView(ResaleView):
                 exc.code,
             )
         return Response({"url": url})
+
+
+class ServicePanelLoginView(ResaleView):
+    """A new password for the client's own panel user (panels with no login by link)."""
+
+    def post(self, request, service_ref: str):
+        try:
+            login = upstream_service_panel_login_reset(
+                account=self.account, service_ref=service_ref
+            )
+        except ResaleError as exc:
+            return problem(
+                404 if exc.code == "not_found" else 409,
+                "No control panel login",
+                exc.message,
+                exc.code,
+            )
+        response = Response(login)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class BalanceView(ResaleView):

@@ -7,6 +7,11 @@ urlpatterns = [
     path("commands/", api.CommandView.as_view(), name="resale-commands"),
     path("services/<str:service_ref>/", api.ServiceView.as_view(), name="resale-service"),
     path("services/<str:service_ref>/sso/", api.ServiceSsoView.as_view(), name="resale-sso"),
+    path(
+        "services/<str:service_ref>/panel-login/",
+        api.ServicePanelLoginView.as_view(),
+        name="resale-panel-login",
+    ),
     path("balance/", api.BalanceView.as_view(), name="resale-balance"),
     path("ledger/", api.LedgerView.as_view(), name="resale-ledger"),
     path(

@@ -27,10 +27,17 @@ def provision(service: UpstreamService, action: str) -> None:
     upstream_service_provision(service=service, action=action)
 
 
-def sso_url(service: UpstreamService) -> str:
+def sso_url(service: UpstreamService, client_ip: str = "") -> str:
     from provisioning.bridge import upstream_service_sso_url
 
-    return upstream_service_sso_url(service=service)
+    return upstream_service_sso_url(service=service, client_ip=client_ip)
+
+
+def panel_login_reset(service: UpstreamService) -> dict[str, str]:
+    from provisioning.bridge import upstream_service_panel_login_reset
+
+    login = upstream_service_panel_login_reset(service=service)
+    return {"url": login.url, "login": login.login, "password": login.password}
 
 
 def report(service: UpstreamService, action: str, ok: bool, error: str) -> None:

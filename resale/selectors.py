@@ -31,7 +31,9 @@ def upstream_service_status(*, account: ResellerAccount, service_ref: str) -> di
     }
 
 
-def upstream_service_sso_url(*, account: ResellerAccount, service_ref: str) -> str:
+def upstream_service_sso_url(
+    *, account: ResellerAccount, service_ref: str, client_ip: str = ""
+) -> str:
     from resale import hooks
 
     service = upstream_service_get(account=account, service_ref=service_ref)
@@ -39,7 +41,22 @@ def upstream_service_sso_url(*, account: ResellerAccount, service_ref: str) -> s
         raise ResaleError(
             "The control panel opens only for an active service.", code="invalid_state"
         )
-    return hooks.sso_url(service)
+    return hooks.sso_url(service, client_ip=client_ip)
+
+
+def upstream_service_panel_login_reset(
+    *, account: ResellerAccount, service_ref: str
+) -> dict[str, str]:
+    """``{"url", "login", "password"}`` for a panel that cannot log in by link: a new
+    password each time, handed to the client once and kept nowhere."""
+    from resale import hooks
+
+    service = upstream_service_get(account=account, service_ref=service_ref)
+    if service.status != UpstreamService.Status.ACTIVE:
+        raise ResaleError(
+            "The control panel opens only for an active service.", code="invalid_state"
+        )
+    return hooks.panel_login_reset(service)
 
 
 def reseller_statement_summary(*, account: ResellerAccount) -> dict:

@@ -45,7 +45,14 @@ class Upstream(Protocol):
 
     def service_status(self, *, service_ref: str) -> dict: ...
 
-    def sso_url(self, *, service_ref: str) -> str: ...
+    def sso_url(self, *, service_ref: str, client_ip: str = "") -> str:
+        """A login link for the browser at ``client_ip`` (empty when unknown)."""
+        ...
+
+    def panel_login_reset(self, *, service_ref: str) -> dict[str, str]:
+        """``{"url", "login", "password"}``: a new password for the client's own panel
+        user, where the panel cannot log in by link. Shown once, stored nowhere."""
+        ...
 
     def balance(self) -> dict: ...
 
@@ -112,11 +119,29 @@ class LocalUpstream:
         with schema_context(get_public_schema_name()):
             return upstream_service_status(account=self._account(), service_ref=service_ref)
 
-    def sso_url(self, *, service_ref: str) -> str:
+    def sso_url(self, *, service_ref: str, client_ip: str = "") -> str:
         from resale.selectors import upstream_service_sso_url
+        from resale.services import ResaleError
 
         with schema_context(get_public_schema_name()):
-            return upstream_service_sso_url(account=self._account(), service_ref=service_ref)
+            try:
+                return upstream_service_sso_url(
+                    account=self._account(), service_ref=service_ref, client_ip=client_ip
+                )
+            except ResaleError as exc:
+                raise UpstreamRejected(exc.message, exc.code) from exc
+
+    def panel_login_reset(self, *, service_ref: str) -> dict[str, str]:
+        from resale.selectors import upstream_service_panel_login_reset
+        from resale.services import ResaleError
+
+        with schema_context(get_public_schema_name()):
+            try:
+                return upstream_service_panel_login_reset(
+                    account=self._account(), service_ref=service_ref
+                )
+            except ResaleError as exc:
+                raise UpstreamRejected(exc.message, exc.code) from exc
 
     def balance(self) -> dict:
         from resale.selectors import reseller_statement_summary
@@ -173,8 +198,13 @@ class RemoteUpstream:
     def service_status(self, *, service_ref: str) -> dict:
         return self._call("GET", f"services/{service_ref}/")
 
-    def sso_url(self, *, service_ref: str) -> str:
-        return self._call("POST", f"services/{service_ref}/sso/")["url"]
+    def sso_url(self, *, service_ref: str, client_ip: str = "") -> str:
+        body = {"client_ip": client_ip} if client_ip else {}
+        return self._call("POST", f"services/{service_ref}/sso/", json=body)["url"]
+
+    def panel_login_reset(self, *, service_ref: str) -> dict[str, str]:
+        body = self._call("POST", f"services/{service_ref}/panel-login/")
+        return {key: str(body.get(key, "")) for key in ("url", "login", "password")}
 
     def balance(self) -> dict:
         return self._call("GET", "balance/")

@@ -4,8 +4,12 @@ sent there and nothing is stored."""
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
+from allauth.account.adapter import get_adapter
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from billing.models import Service
@@ -15,6 +19,20 @@ class PanelUnavailable(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def request_client_ip(request: HttpRequest) -> str:
+    """The browser's address as the login rate limits read it: from X-Forwarded-For
+    behind our own proxies (``TESSERA_NUM_PROXIES``), otherwise the socket's. Empty when
+    it cannot be told."""
+    try:
+        address = get_adapter(request).get_client_ip(request)
+    except (PermissionDenied, ImproperlyConfigured):
+        return ""
+    try:
+        return str(ipaddress.ip_address(address.strip()))
+    except ValueError:
+        return ""
 
 
 def service_is_resold(service: Service) -> bool:
@@ -34,7 +52,9 @@ def service_upstream_ref(service: Service) -> str:
     return command.upstream_ref if command else ""
 
 
-def service_panel_url(service: Service) -> str:
+def service_panel_url(service: Service, *, client_ip: str = "") -> str:
+    """The login link for ``service``'s panel, for the browser at ``client_ip`` (the
+    address the client area sees behind our proxies), which Plesk binds the session to."""
     from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
 
     if not service_is_resold(service):
@@ -45,7 +65,7 @@ def service_panel_url(service: Service) -> str:
     if not reference:
         raise PanelUnavailable(_("The service is still being set up; try again shortly."))
     try:
-        url = upstream_for_current_tenant().sso_url(service_ref=reference)
+        url = upstream_for_current_tenant().sso_url(service_ref=reference, client_ip=client_ip)
     except UpstreamRejected as exc:
         raise PanelUnavailable(
             _("The control panel cannot be opened right now (%(reason)s).") % {"reason": exc}
@@ -57,3 +77,34 @@ def service_panel_url(service: Service) -> str:
     if urlsplit(url).scheme not in ("http", "https"):
         raise PanelUnavailable(_("The control panel sent an address that cannot be opened."))
     return url
+
+
+def service_panel_login_reset(service: Service) -> dict[str, str]:
+    """A new password for the client's own user on a panel that cannot log anyone in by
+    link (Proxmox): ``{"url", "login", "password"}``, to show once and keep nowhere."""
+    from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
+
+    if not service_is_resold(service):
+        raise PanelUnavailable(_("This service has no control panel to open."))
+    if service.status != Service.Status.ACTIVE:
+        raise PanelUnavailable(_("The control panel opens only for an active service."))
+    reference = service_upstream_ref(service)
+    if not reference:
+        raise PanelUnavailable(_("The service is still being set up; try again shortly."))
+    try:
+        login = upstream_for_current_tenant().panel_login_reset(service_ref=reference)
+    except UpstreamRejected as exc:
+        if exc.code == "login_by_link":
+            raise PanelUnavailable(
+                _("This control panel signs you in directly: use “Open control panel”.")
+            ) from exc
+        raise PanelUnavailable(
+            _("The control panel cannot be opened right now (%(reason)s).") % {"reason": exc}
+        ) from exc
+    except UpstreamUnavailable as exc:
+        raise PanelUnavailable(
+            _("The control panel cannot be reached right now; try again in a minute.")
+        ) from exc
+    if urlsplit(login.get("url", "")).scheme not in ("http", "https") or not login.get("password"):
+        raise PanelUnavailable(_("The control panel sent a login that cannot be used."))
+    return login

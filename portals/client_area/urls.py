@@ -11,6 +11,11 @@ urlpatterns = [
     path("services/", views.services, name="services"),
     path("services/<uuid:public_id>/", views.service_detail, name="service"),
     path("services/<uuid:public_id>/panel/", views.service_panel, name="service-panel"),
+    path(
+        "services/<uuid:public_id>/panel/login/",
+        views.service_panel_login,
+        name="service-panel-login",
+    ),
     path("services/<uuid:public_id>/upgrade/", views.service_upgrade, name="service-upgrade"),
     path("services/<uuid:public_id>/cancel/", views.service_cancel_view, name="service-cancel"),
     path("invoices/", views.invoices, name="invoices"),

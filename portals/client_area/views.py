@@ -40,7 +40,13 @@ from billing.selectors import (
 )
 from billing.services import client_update, contact_create, service_cancel, service_change_plan
 from portals.client_area.forms import CancelServiceForm, ContactForm, ProfileForm
-from portals.client_area.panel import PanelUnavailable, service_is_resold, service_panel_url
+from portals.client_area.panel import (
+    PanelUnavailable,
+    request_client_ip,
+    service_is_resold,
+    service_panel_login_reset,
+    service_panel_url,
+)
 from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import contact_remove, privacy_request_create
 from portals.common.access import client_page
@@ -113,11 +119,28 @@ def service_detail(request: HttpRequest, public_id) -> HttpResponse:
 def service_panel(request: HttpRequest, public_id) -> HttpResponse:
     service = _service(request, public_id)
     try:
-        url = service_panel_url(service)
+        url = service_panel_url(service, client_ip=request_client_ip(request))
     except PanelUnavailable as exc:
         messages.error(request, exc.message)
         return redirect("account:service", public_id=service.public_id)
     return HttpResponseRedirect(url)
+
+
+@require_POST
+@client_page
+def service_panel_login(request: HttpRequest, public_id) -> HttpResponse:
+    """Shows a new control panel password once; it is kept nowhere."""
+    service = _service(request, public_id)
+    try:
+        login = service_panel_login_reset(service)
+    except PanelUnavailable as exc:
+        messages.error(request, exc.message)
+        return redirect("account:service", public_id=service.public_id)
+    response = render(
+        request, "client_area/service_panel_login.html", {"service": service, "login": login}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _upgrade_choices(service: Service) -> list[dict]:

@@ -95,6 +95,19 @@ class AccountResult:
 
 
 @dataclass(frozen=True)
+class PanelLogin:
+    """How a client signs in to a panel that cannot log anyone in by link. Shown to the
+    client once, never stored; ``password`` is masked in ``repr``."""
+
+    url: str
+    login: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"PanelLogin(url={self.url!r}, login={self.login!r}, password={MASK!r})"
+
+
+@dataclass(frozen=True)
 class Usage:
     disk_mb: float
     bandwidth_mb: float
@@ -147,6 +160,10 @@ class AccountExistsError(PermanentModuleError):
     """The panel already holds this username or domain, and not as the account we asked for."""
 
 
+class LoginByLinkOnly(PermanentModuleError):
+    """The panel logs the client in by its single sign-on link and has no password to give."""
+
+
 # --- the module contract ----------------------------------------------------------------------
 
 
@@ -188,7 +205,9 @@ class ServerModule(ABC):
     def change_package(self, remote_id: str, package: str) -> None: ...
 
     @abstractmethod
-    def sso_url(self, remote_id: str) -> str: ...
+    def sso_url(self, remote_id: str, client_ip: str = "") -> str:
+        """A one-time login link. ``client_ip`` is the address of the browser that will
+        follow it, for panels that bind the session to it (Plesk); empty when unknown."""
 
     @abstractmethod
     def usage(self, remote_id: str) -> Usage: ...
@@ -196,6 +215,11 @@ class ServerModule(ABC):
     @abstractmethod
     def test_connection(self) -> str:
         """Checks credentials and returns a one-line description of the server."""
+
+    def panel_login_reset(self, remote_id: str) -> PanelLogin:
+        """Gives the client's own panel user a new password, for panels with no login by
+        link (Proxmox). The others log the client in with ``sso_url``."""
+        raise LoginByLinkOnly(f"{self.name}: the control panel opens by its login link")
 
     # Shared behaviour.
 

@@ -1,5 +1,12 @@
 """cPanel & WHM through WHM API 1, authenticated with a WHM API token.
 
+The calls follow cPanel's published WHM API 1 reference, the WHM OpenAPI
+document at https://api.docs.cpanel.net/openapi/whm/ (cPanel & WHM 11.126):
+``createacct``, ``listaccts``, ``accountsummary``, ``suspendacct``,
+``unsuspendacct``, ``removeacct``, ``changepackage``, ``showbw``, ``version`` and,
+for single sign-on, ``create_user_session`` (service ``cpaneld``; see
+https://api.docs.cpanel.net/guides/guide-to-api-authentication/guide-to-api-authentication-single-sign-on/).
+
 Every call is ``POST /json-api/<function>?api.version=1`` with the arguments in
 the form body, so nothing (passwords included) ends up in a URL or in the HTTP
 client's request log. WHM reports most failures as HTTP 200 with
@@ -118,7 +125,7 @@ class CpanelModule(ServerModule):
     def change_package(self, remote_id: str, package: str) -> None:
         self._call("changepackage", user=remote_id, pkg=package)
 
-    def sso_url(self, remote_id: str) -> str:
+    def sso_url(self, remote_id: str, client_ip: str = "") -> str:
         data = self._call("create_user_session", user=remote_id, service="cpaneld")
         url = data.get("url")
         if not isinstance(url, str) or not url.startswith("http"):

@@ -1,5 +1,10 @@
 """Plesk Obsidian through its REST API (``/api/v2``), plus the XML API where REST has no call.
 
+The calls follow Plesk Obsidian 18.0's published references: the REST API
+(https://docs.plesk.com/en-US/obsidian/api-rpc/, ``/api/v2``) and the XML API
+protocol 1.6.9.1 (schemas at http://plesk.github.io/api-schemas/1.6.9.1/;
+``server/create_session``: https://docs.plesk.com/en-US/obsidian/api-rpc/reference/managing-plesk-server/creating-session-tokens.73865).
+
 An account is a Plesk customer (login = the generated username) owning one
 subscription (webspace) for the domain, on a service plan named by ``package``.
 ``remote_id`` is the customer's id. Authentication: ``X-API-Key`` when the
@@ -12,8 +17,12 @@ connection has no username, HTTP basic auth with username/password otherwise.
   ``--webspace-on``, ``--switch-subscription``), which REST does not cover.
 - single sign-on: the XML API ``server/create_session`` operation, then
   ``/enterprise/rsession_init.php?PLESKSESSID=...``, Plesk's documented automatic
-  login. Plesk ties the session to the visitor's IP; set ``extra["sso_user_ip"]``
-  when the panel checks it.
+  login. Plesk binds the session to the visitor's address (``user_ip``, required
+  by the schema): the module sends the address of the client's browser, which
+  the client area reads behind our proxies and passes down (``client_ip``);
+  ``extra["sso_user_ip"]`` is only a fallback for callers that cannot know it,
+  and without either the link is refused rather than made for an address that
+  would not be logged in.
 - usage: the XML API ``webspace/get`` with the ``gen_info`` and ``stat`` datasets.
 """
 
@@ -181,11 +190,16 @@ class PleskModule(ServerModule):
         for name in self._subscription_names(remote_id):
             self._cli("subscription", "--switch-subscription", name, "-service-plan", package)
 
-    def sso_url(self, remote_id: str) -> str:
+    def sso_url(self, remote_id: str, client_ip: str = "") -> str:
+        user_ip = client_ip or str(self.connection.extra.get("sso_user_ip") or "")
+        if not user_ip:
+            raise PermanentModuleError(
+                "plesk: single sign-on needs the address of the client's browser, "
+                "which Plesk binds the session to"
+            )
         login = self._rest("GET", f"/clients/{remote_id}")
         if not isinstance(login, dict) or not login.get("login"):
             raise self._malformed("GET /clients/{id}", login)
-        user_ip = str(self.connection.extra.get("sso_user_ip", "127.0.0.1"))
         result = self._xml(
             "<server><create_session>"
             f"<login>{escape(login['login'])}</login>"

@@ -184,7 +184,7 @@ class SimulatedModule(ServerModule):
     def change_package(self, remote_id: str, package: str) -> None:
         self._update(remote_id, package=package)
 
-    def sso_url(self, remote_id: str) -> str:
+    def sso_url(self, remote_id: str, client_ip: str = "") -> str:
         def login_link() -> str:
             self._load_by_id(remote_id)
             token = secrets.token_urlsafe(24)

@@ -1,5 +1,10 @@
 """ISPsystem VMmanager 6 through its REST API.
 
+The calls follow ISPsystem's published VMmanager 6 API guide (VMmanager 6
+Administrator guide, https://docs.ispsystem.com/vmmanager-admin/developer-section/api-guide:
+the ``auth/v4`` and ``vm/v3`` services); it says a suspended VMmanager answers
+503 until it wakes, which the module treats as transient.
+
 The connection's username/secret are a VMmanager administrator's e-mail and
 password, exchanged for a session token at ``POST /auth/v4/public/token``; the
 token travels in the ``x-xsrf-token`` header and is fetched again once if the
@@ -10,17 +15,26 @@ a pseudonymous alias) owning one virtual machine named after the generated
 username. ``package`` is the id of a VMmanager *preset* (the resource tariff);
 ``options`` may carry ``os`` (image id), ``ips``, ``cpu``, ``ram_mb``,
 ``disk_gb``; ``connection.extra`` may carry ``cluster`` (default 1),
-``default_os`` and ``account_email_domain``. ``remote_id`` is the VM's id.
+``default_os``, ``account_email_domain``, ``job_timeout_s`` (default 900) and
+``job_poll_s`` (default 2). ``remote_id`` is the VM's id.
 
-VMmanager runs long operations as background tasks and answers at once with
-``{"id": ..., "task": ...}``: the VM exists (state ``creating``) as soon as
-the create call returns, which is what idempotent retries rely on.
+VMmanager runs long operations as jobs and answers at once with
+``{"id": ..., "task": ...}``. The module waits for each job, polling
+``GET /vm/v3/task?where=(consul_id EQ <task>)`` until its status is
+``complete`` (done) or ``fail`` (the job fails with the task's message), at most
+``job_timeout_s``; so a suspend is over, the VM stopped, before an unsuspend
+that follows reads its state. A job still running at the deadline, a panel
+answering 503, and a VM "busy" with another job are transient: the provisioning
+job tries again later. The VM exists (state ``creating``) as soon as the create
+call returns, which is what idempotent retries rely on; a retry that finds it
+still ``creating`` waits for it to settle.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 from provisioning.modules.base import (
@@ -29,12 +43,16 @@ from provisioning.modules.base import (
     AccountSpec,
     PermanentModuleError,
     ServerModule,
+    TransientModuleError,
     Usage,
 )
 
 logger = logging.getLogger(__name__)
 
 _EXISTS = re.compile(r"already exists|already in use|not unique|duplicate", re.IGNORECASE)
+_BUSY = re.compile(r"\bbusy\b", re.IGNORECASE)
+# Task states that are over; anything else (created, running, ...) is still going.
+_TASK_DONE, _TASK_FAILED = "complete", "fail"
 
 
 class VmmanagerModule(ServerModule):
@@ -75,10 +93,60 @@ class VmmanagerModule(ServerModule):
         message = _error_message(self, response)
         if response.status_code in (400, 409) and _EXISTS.search(message):
             raise AccountExistsError(f"vmmanager: {method} {path} refused", message)
+        if response.status_code >= 400 and _BUSY.search(message):
+            raise TransientModuleError(f"vmmanager: {method} {path} must wait", message)
         self._check_status(response, message)
         if not response.content:
             return {}
         return self._json(response)
+
+    def _job(self, method: str, path: str, *, json: Any = None) -> Any:
+        """Starts an operation and waits for the job it answers with."""
+        started = self._call(method, path, json=json)
+        if not isinstance(started, dict):
+            raise self._malformed(f"{method} {path}", started)
+        if started.get("task") is not None:
+            self._wait(started["task"], f"{method} {path}")
+        return started
+
+    def _wait(self, task: Any, what: str) -> None:
+        try:
+            task_id = int(task)
+        except (TypeError, ValueError):
+            raise self._malformed(f"task id of {what}", task) from None
+        timeout = float(self.connection.extra.get("job_timeout_s", 900))
+        poll = float(self.connection.extra.get("job_poll_s", 2.0))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                found = self._list("/vm/v3/task", f"(consul_id EQ {task_id})")
+            except TransientModuleError:
+                found = []  # the job goes on whether or not this read reached the panel
+            status = str(found[0].get("status", "")) if found else ""
+            if status == _TASK_DONE:
+                return
+            if status == _TASK_FAILED:
+                raise PermanentModuleError(
+                    f"vmmanager: the job for {what} failed", _task_message(self, found[0])
+                )
+            if time.monotonic() >= deadline:
+                raise TransientModuleError(
+                    f"vmmanager: the job for {what} is still running after {timeout:g} s"
+                )
+            time.sleep(poll)
+
+    def _settle(self, remote_id: str) -> dict[str, Any]:
+        """Waits for a VM another attempt started making to be made."""
+        timeout = float(self.connection.extra.get("job_timeout_s", 900))
+        poll = float(self.connection.extra.get("job_poll_s", 2.0))
+        deadline = time.monotonic() + timeout
+        while (host := self._host(remote_id)).get("state") == "creating":
+            if time.monotonic() >= deadline:
+                raise TransientModuleError(
+                    f"vmmanager: VM {remote_id} is still being created after {timeout:g} s"
+                )
+            time.sleep(poll)
+        return host
 
     def _list(self, path: str, where: str) -> list[dict[str, Any]]:
         body = self._call("GET", path, params={"where": where})
@@ -127,6 +195,15 @@ class VmmanagerModule(ServerModule):
 
     # Actions.
 
+    def create_account(self, spec: AccountSpec) -> AccountResult:
+        result = super().create_account(spec)
+        if result.details.get("reused") and result.details.get("state") == "creating":
+            host = self._settle(result.remote_id)
+            result = AccountResult(
+                result.remote_id, result.username, {**result.details, "state": host.get("state")}
+            )
+        return result
+
     def _create_account(self, spec: AccountSpec) -> AccountResult:
         # A retry after a failure between the two calls reuses the user made the first time.
         user_id = self._ensure_user(spec)
@@ -154,6 +231,9 @@ class VmmanagerModule(ServerModule):
         if not isinstance(created, dict) or "id" not in created:
             raise self._malformed("POST /vm/v3/host", created)
         logger.info("vmmanager: creating VM %s (task %s)", spec.username, created.get("task"))
+        if created.get("task") is not None:
+            self._wait(created["task"], "POST /vm/v3/host")
+        state = self._host(str(created["id"])).get("state", "")
         return AccountResult(
             remote_id=str(created["id"]),
             username=spec.username,
@@ -162,21 +242,21 @@ class VmmanagerModule(ServerModule):
                 "package": spec.package,
                 "account_id": user_id,
                 "task": created.get("task"),
-                "state": "creating",
+                "state": state,
             },
         )
 
     def suspend(self, remote_id: str, reason: str = "") -> None:
         if self._host(remote_id).get("state") != "stopped":
-            self._call("POST", f"/vm/v3/host/{_id(remote_id)}/stop", json={})
+            self._job("POST", f"/vm/v3/host/{_id(remote_id)}/stop", json={})
 
     def unsuspend(self, remote_id: str) -> None:
         if self._host(remote_id).get("state") != "active":
-            self._call("POST", f"/vm/v3/host/{_id(remote_id)}/start", json={})
+            self._job("POST", f"/vm/v3/host/{_id(remote_id)}/start", json={})
 
     def terminate(self, remote_id: str) -> None:
         try:
-            self._call("DELETE", f"/vm/v3/host/{_id(remote_id)}")
+            self._job("DELETE", f"/vm/v3/host/{_id(remote_id)}")
         except PermanentModuleError as exc:
             if "HTTP 404" in exc.message:
                 return  # already deleted: a retried terminate
@@ -186,7 +266,7 @@ class VmmanagerModule(ServerModule):
         preset = self._call("GET", f"/vm/v3/preset/{_id(package)}")
         if not isinstance(preset, dict) or "ram_mib" not in preset:
             raise self._malformed("GET /vm/v3/preset/{id}", preset)
-        self._call(
+        self._job(
             "POST",
             f"/vm/v3/host/{_id(remote_id)}/resource",
             json={"cpu_number": int(preset["cpu_number"]), "ram_mib": int(preset["ram_mib"])},
@@ -195,9 +275,9 @@ class VmmanagerModule(ServerModule):
         disks = self._list(f"/vm/v3/host/{_id(remote_id)}/disk", "(boot_order EQ 1)")
         # Disks only grow: a smaller plan keeps the space it has.
         if wanted and disks and int(disks[0].get("size_mib", 0)) < wanted:
-            self._call("POST", f"/vm/v3/disk/{int(disks[0]['id'])}", json={"size_mib": wanted})
+            self._job("POST", f"/vm/v3/disk/{int(disks[0]['id'])}", json={"size_mib": wanted})
 
-    def sso_url(self, remote_id: str) -> str:
+    def sso_url(self, remote_id: str, client_ip: str = "") -> str:
         account = self._host(remote_id).get("account")
         if not isinstance(account, dict) or "id" not in account:
             raise self._malformed("GET /vm/v3/host/{id} (owner)")
@@ -253,6 +333,14 @@ def _id(value: str) -> int:
 def _quote(value: str) -> str:
     """Values inside VMmanager ``where`` filters are single-quoted."""
     return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _task_message(module: ServerModule, task: dict[str, Any]) -> str:
+    """A failed task says why in ``error`` (a message or ``{"msg": ...}``) or its ``output``."""
+    error = task.get("error")
+    if isinstance(error, dict):
+        error = error.get("msg") or error.get("code")
+    return module._scrub(str(error or task.get("output") or "no reason given"))
 
 
 def _error_message(module: ServerModule, response: Any) -> str:

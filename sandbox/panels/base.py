@@ -10,7 +10,10 @@ and JSON shapes. The base class applies injected faults first, in order:
   timeout; with ``after=True`` the panel does the work first and then stalls, so
   the change happens but the reply never arrives;
 - ``malform_next(n, after=False)``: the next calls answer 200 with a body that
-  is not what the API promises.
+  is not what the API promises;
+- ``busy_for(seconds)``: until that time has passed, calls answer 503 with a
+  ``Retry-After`` header, as a panel whose API daemon is restarting or
+  overloaded does.
 
 A fault can be limited to paths containing ``path`` and to one HTTP ``method``.
 Every request is recorded in ``requests`` (headers included) so tests can check
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +42,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    client: str = ""  # the address the request came from
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -92,6 +97,8 @@ class FakePanel:
         self.lock = threading.RLock()
         self.requests: list[Request] = []
         self._faults: deque[Fault] = deque()
+        self._busy_until = 0.0
+        self._busy_path: str | None = None
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -172,9 +179,25 @@ class FakePanel:
         with self.lock:
             self._faults.append(Fault("malform", n, path, method, after=after))
 
+    def busy_for(self, seconds: float, path: str | None = None) -> None:
+        with self.lock:
+            self._busy_until = time.monotonic() + seconds
+            self._busy_path = path
+
     def clear_faults(self) -> None:
         with self.lock:
             self._faults.clear()
+            self._busy_until = 0.0
+
+    def busy_reply(self) -> Reply:
+        """What the panel answers while busy; panels override it with their own body."""
+        return Reply(503, ERROR_PAGE.format(status=503), {"Retry-After": "1"})
+
+    def _is_busy(self, request: Request) -> bool:
+        with self.lock:
+            return time.monotonic() < self._busy_until and (
+                self._busy_path is None or self._busy_path in request.path
+            )
 
     def _take_fault(self, request: Request) -> Fault | None:
         with self.lock:
@@ -204,9 +227,13 @@ class FakePanel:
             query=dict(parse_qsl(split.query, keep_blank_values=True)),
             headers={name.lower(): value for name, value in http.headers.items()},
             body=http.rfile.read(length) if length else b"",
+            client=http.client_address[0],
         )
         with self.lock:
             self.requests.append(request)
+        if self._is_busy(request):
+            self._write(http, self.busy_reply())
+            return
         fault = self._take_fault(request)
         if fault is None:
             reply = self._handle_safely(request)

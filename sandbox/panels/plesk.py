@@ -1,5 +1,14 @@
 """A Plesk speaking the slice of its REST API (``/api/v2``) and XML API the module uses.
 
+Follows Plesk Obsidian 18.0's published references: the REST API
+(https://docs.plesk.com/en-US/obsidian/api-rpc/) and the XML API protocol
+1.6.9.1 (http://plesk.github.io/api-schemas/1.6.9.1/agent_input.svg). For
+``server/create_session`` (``CreateSessionType`` in ``server_input.xsd``) ``login``
+and ``data/user_ip`` are required and ``user_ip`` is base64; the session it makes
+is bound to that address: ``/enterprise/rsession_init.php?PLESKSESSID=...`` logs
+in only a visitor coming from it, and only once, and sends anyone else to the
+login form.
+
 REST auth is ``X-API-Key`` or basic auth; failures are ``{"code", "message"}``
 with a 4xx status. The XML API at ``/enterprise/control/agent.php`` takes the
 ``KEY`` header (or ``HTTP_AUTH_LOGIN``/``HTTP_AUTH_PASSWD``) and reports every
@@ -9,6 +18,7 @@ failure, bad credentials included, inside an HTTP 200 packet.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 import secrets
 import uuid
@@ -34,6 +44,9 @@ class FakePlesk(FakePanel):
         self.clients: dict[int, dict[str, Any]] = {}
         self.domains: dict[int, dict[str, Any]] = {}
         self.sessions: list[str] = []
+        self.session_ips: dict[str, str] = {}
+        self._session_logins: dict[str, str] = {}
+        self.logins: list[tuple[str, str]] = []  # (login, address) of each automatic login
         self.disk_bytes: dict[str, int] = {}
         self.traffic_bytes: dict[str, int] = {}
         self._next_id = 1
@@ -66,6 +79,8 @@ class FakePlesk(FakePanel):
     def handle(self, request: Request) -> Reply:
         if request.path == "/enterprise/control/agent.php":
             return self._xml_api(request)
+        if request.path == "/enterprise/rsession_init.php":
+            return self._session_init(request)
         if not request.path.startswith("/api/v2/"):
             return Reply(404, "<html><body>Not Found</body></html>")
         if not self._authorized(request):
@@ -207,6 +222,47 @@ class FakePlesk(FakePanel):
 
     # XML API.
 
+    def _create_session(self, session: ET.Element) -> Reply:
+        login = session.findtext("login")
+        user_ip = session.findtext("data/user_ip")
+        if not login or not user_ip:
+            return self._packet(
+                "<system><status>error</status><errcode>1014</errcode>"
+                "<errtext>Parser error: Request is invalid. Error in line 1: Element "
+                "'create_session': Missing child element(s).</errtext></system>"
+            )
+        try:
+            address = str(ipaddress.ip_address(base64.b64decode(user_ip, validate=True).decode()))
+        except (ValueError, UnicodeDecodeError):
+            return self._packet(
+                "<server><create_session><result><status>error</status>"
+                "<errcode>1019</errcode><errtext>Invalid user IP address"
+                "</errtext></result></create_session></server>"
+            )
+        if login != self.login and not any(c["login"] == login for c in self.clients.values()):
+            return self._packet(
+                "<server><create_session><result><status>error</status>"
+                "<errcode>1013</errcode><errtext>User does not exist"
+                "</errtext></result></create_session></server>"
+            )
+        token = secrets.token_hex(16)
+        self.sessions.append(token)
+        self.session_ips[token] = address
+        self._session_logins[token] = login
+        return self._packet(
+            "<server><create_session><result><status>ok</status>"
+            f"<id>{token}</id></result></create_session></server>"
+        )
+
+    def _session_init(self, request: Request) -> Reply:
+        token = request.query.get("PLESKSESSID", "")
+        address = self.session_ips.pop(token, None)  # a session token is good once
+        login = self._session_logins.pop(token, None)
+        if address is None or login is None or address != request.client:
+            return Reply(303, "", {"Location": "/login_up.php"})
+        self.logins.append((login, address))
+        return Reply(303, "", {"Location": "/smb/web/view", "Set-Cookie": f"PLESKSESSID={token}"})
+
     def _xml_authorized(self, request: Request) -> bool:
         if request.header("key"):
             return request.header("key") == self.api_key
@@ -233,19 +289,8 @@ class FakePlesk(FakePanel):
                 "<system><status>error</status><errcode>1014</errcode>"
                 "<errtext>Parser error: Request is invalid.</errtext></system>"
             )
-        if (login := root.findtext("server/create_session/login")) is not None:
-            if login != self.login and not any(c["login"] == login for c in self.clients.values()):
-                return self._packet(
-                    "<server><create_session><result><status>error</status>"
-                    "<errcode>1013</errcode><errtext>User does not exist"
-                    "</errtext></result></create_session></server>"
-                )
-            token = secrets.token_hex(16)
-            self.sessions.append(token)
-            return self._packet(
-                "<server><create_session><result><status>ok</status>"
-                f"<id>{token}</id></result></create_session></server>"
-            )
+        if (session := root.find("server/create_session")) is not None:
+            return self._create_session(session)
         if (name := root.findtext("webspace/get/filter/name")) is not None:
             if not any(d["name"] == name for d in self.domains.values()):
                 return self._packet(

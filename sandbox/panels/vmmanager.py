@@ -1,16 +1,35 @@
 """A VMmanager 6 speaking the slice of its API the module uses.
 
+Follows ISPsystem's published VMmanager 6 API guide (VMmanager 6 Administrator
+guide, https://docs.ispsystem.com/vmmanager-admin/developer-section/api-guide:
+the ``auth/v4`` and ``vm/v3`` services, JSON bodies, ``{"error": {"code", "msg",
+"value"}}`` errors, ``where`` filters, and 503 while the panel is suspended), with
+task objects read from ``GET /vm/v3/task?where=(consul_id EQ <task>)`` the way
+VMmanager 6 API clients read them (``status`` ``complete`` or ``fail``; the guide
+itself does not list the task fields).
+
 ``POST /auth/v4/public/token`` trades e-mail + password for a session token that
 every other call carries in ``x-xsrf-token``; ``expire_sessions()`` forgets the
 issued tokens, as a panel restart would. Errors are ``{"error": {"code", "msg"}}``
-with a 4xx/5xx status. Long operations answer ``{"id", "task"}`` at once.
-Lists take ``where=(field EQ 'value')`` filters and answer ``{"list", "size"}``.
+with a 4xx/5xx status. Lists take ``where=(field EQ 'value')`` filters and answer
+``{"list", "size"}``.
+
+Long operations are jobs, modelled in time: the call answers ``{"id", "task"}``
+at once, the task is ``running`` for ``job_seconds`` and then ``complete`` (or
+``fail`` with a message, see ``fail_next_job``); what it changes (a VM's state,
+its resources, its disk) changes only when it completes, and a new VM is in
+state ``creating`` until then. While a job runs on a VM, another operation on it
+is refused with 409 "busy" (the wording is the stand-in's: the published
+documents do not give the panel's text), and ``busy_for`` (from the base)
+answers 503, as the guide says a suspended VMmanager does until it wakes.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import time
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.panels.base import FakePanel, Reply, Request
@@ -20,10 +39,16 @@ _WHERE = re.compile(r"^\(?\s*(\w+)\s+EQ\s+(?:'((?:[^'\\]|\\.)*)'|(\d+))\s*\)?$")
 
 class FakeVmmanager(FakePanel):
     def __init__(
-        self, email: str = "admin@vm.example.test", password: str = "VmAdm1n!pass"
+        self,
+        email: str = "admin@vm.example.test",
+        password: str = "VmAdm1n!pass",
+        job_seconds: float = 0.05,
     ) -> None:
         super().__init__()
         self.email, self.password = email, password
+        self.job_seconds = job_seconds
+        self.tasks: dict[int, dict[str, Any]] = {}
+        self._job_failures: dict[str, list[str]] = {}
         self.sessions: set[str] = set()
         self.presets: dict[int, dict[str, Any]] = {
             1: {"id": 1, "name": "VPS-S", "cpu_number": 1, "ram_mib": 1024, "hdd_mib": 20480},
@@ -48,8 +73,58 @@ class FakeVmmanager(FakePanel):
         self._next[kind] += 1
         return self._next[kind]
 
-    def _task(self, object_id: int) -> Reply:
-        return Reply(200, {"id": object_id, "task": self._id("task")})
+    def fail_next_job(self, name: str, message: str) -> None:
+        """The next job of this name (``host_stop``, ``host_resource``...) fails."""
+        with self.lock:
+            self._job_failures.setdefault(name, []).append(message)
+
+    def job_log(self, host_id: int | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            self._tick()
+            return [t for t in self.tasks.values() if host_id is None or t["host"] == host_id]
+
+    def _task(
+        self, object_id: int, name: str, work: Callable[[], None] | None, host: int | None = None
+    ) -> Reply:
+        """Starts a job on ``host``; ``work`` happens when it completes."""
+        task_id = self._id("task")
+        failures = self._job_failures.get(name)
+        now = time.monotonic()
+        self.tasks[task_id] = {
+            "id": task_id,
+            "consul_id": task_id,
+            "name": name,
+            "host": host,
+            "status": "running",
+            "output": "",
+            "started": now,
+            "ends_at": now + self.job_seconds,
+            "ended": None,
+            "failure": failures.pop(0) if failures else None,
+            "work": work,
+        }
+        return Reply(200, {"id": object_id, "task": task_id})
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        due = [t for t in self.tasks.values() if t["ended"] is None and t["ends_at"] <= now]
+        for task in sorted(due, key=lambda t: t["ends_at"]):
+            task["ended"] = task["ends_at"]
+            if task["failure"]:
+                task["status"], task["output"] = "fail", task["failure"]
+            else:
+                task["status"] = "complete"
+                if task["work"] is not None:
+                    task["work"]()
+            task["work"] = None
+
+    def _busy(self, host_id: int) -> bool:
+        return any(t["host"] == host_id and t["ended"] is None for t in self.tasks.values())
+
+    def _public_task(self, task: dict[str, Any]) -> dict[str, Any]:
+        return {key: task[key] for key in ("id", "consul_id", "name", "status", "output")} | {
+            "instance": task["host"]
+        }
 
     @staticmethod
     def _error(status: int, code: int, msg: str) -> Reply:
@@ -66,7 +141,11 @@ class FakeVmmanager(FakePanel):
             items = [item for item in items if item.get(field) == wanted]
         return Reply(200, {"list": items, "size": len(items)})
 
+    def busy_reply(self) -> Reply:
+        return self._error(503, 503, "Service temporarily unavailable")
+
     def handle(self, request: Request) -> Reply:
+        self._tick()
         path, method = request.path, request.method
         if path == "/auth/v4/public/token" and method == "POST":
             body = request.json() or {}
@@ -91,6 +170,9 @@ class FakeVmmanager(FakePanel):
             key = secrets.token_hex(16)
             self.keys.append(key)
             return Reply(200, {"id": int(match.group(1)), "key": key})
+        if path == "/vm/v3/task" and method == "GET":
+            tasks = [self._public_task(task) for task in self.tasks.values()]
+            return self._filtered(tasks, request.query.get("where"))
         if path == "/vm/v3/account":
             if method == "GET":
                 return self._filtered(list(self.users.values()), request.query.get("where"))
@@ -108,9 +190,16 @@ class FakeVmmanager(FakePanel):
                 return self._error(404, 2002, "Disk not found")
             if int(body.get("size_mib", 0)) < disk["size_mib"]:
                 return self._error(400, 2003, "Disk size can not be decreased")
-            disk["size_mib"] = int(body["size_mib"])
-            self.hosts[disk["host"]]["disk"]["disk_mib"] = disk["size_mib"]
-            return self._task(disk["id"])
+            if self._busy(disk["host"]):
+                return self._host_busy(disk["host"])
+            size = int(body["size_mib"])
+
+            def grow() -> None:
+                disk["size_mib"] = size
+                if disk["host"] in self.hosts:
+                    self.hosts[disk["host"]]["disk"]["disk_mib"] = size
+
+            return self._task(disk["id"], "disk_resize", grow, disk["host"])
         if match := re.fullmatch(r"/vm/v3/host/(\d+)(?:/(\w+))?", path):
             host = self.hosts.get(int(match.group(1)))
             if host is None:
@@ -145,11 +234,11 @@ class FakeVmmanager(FakePanel):
         host_id, disk_id = self._id("host"), self._id("disk")
         size = int(body.get("hdd_mib") or preset["hdd_mib"])
         self.disks[disk_id] = {"id": disk_id, "host": host_id, "size_mib": size, "boot_order": 1}
-        self.hosts[host_id] = {
+        host = {
             "id": host_id,
             "name": body["name"],
             "domain": body.get("domain", ""),
-            "state": "active",
+            "state": "creating",
             "account": {"id": account["id"], "email": account["email"]},
             "cpu_number": int(body.get("cpu_number") or preset["cpu_number"]),
             "ram_mib": int(body.get("ram_mib") or preset["ram_mib"]),
@@ -159,10 +248,17 @@ class FakeVmmanager(FakePanel):
             "cluster": {"id": body.get("cluster", 1)},
             "comment": body.get("comment", ""),
         }
-        return Reply(
-            200,
-            {"id": host_id, "task": self._id("task"), "recipe_task_list": [], "spice_task": None},
-        )
+        self.hosts[host_id] = host
+
+        def created() -> None:
+            host["state"] = "active"
+
+        reply = self._task(host_id, "host_create", created, host_id)
+        reply.body.update({"recipe_task_list": [], "spice_task": None})
+        return reply
+
+    def _host_busy(self, host_id: int) -> Reply:
+        return self._error(409, 5011, f"Host {host_id} is busy: another task is running on it")
 
     def _host_action(
         self,
@@ -174,17 +270,28 @@ class FakeVmmanager(FakePanel):
     ) -> Reply:
         if action is None and method == "GET":
             return Reply(200, host)
+        changes = (action is None and method == "DELETE") or (
+            action in ("start", "stop", "resource") and method == "POST"
+        )
+        if changes and self._busy(host["id"]):
+            return self._host_busy(host["id"])
         if action is None and method == "DELETE":
-            del self.hosts[host["id"]]
-            return self._task(host["id"])
+
+            def delete() -> None:
+                self.hosts.pop(host["id"], None)
+
+            host["state"] = "deleting"
+            return self._task(host["id"], "host_delete", delete, host["id"])
         if action in ("start", "stop") and method == "POST":
-            host["state"] = "active" if action == "start" else "stopped"
-            return self._task(host["id"])
+            wanted = "active" if action == "start" else "stopped"
+
+            def power() -> None:
+                host["state"] = wanted
+
+            return self._task(host["id"], f"host_{action}", power, host["id"])
         if action == "resource" and method == "POST":
-            for field in ("cpu_number", "ram_mib"):
-                if field in body:
-                    host[field] = int(body[field])
-            return self._task(host["id"])
+            values = {f: int(body[f]) for f in ("cpu_number", "ram_mib") if f in body}
+            return self._task(host["id"], "host_resource", lambda: host.update(values), host["id"])
         if action == "disk" and method == "GET":
             disks = [
                 {k: v for k, v in d.items() if k != "host"}

@@ -1,5 +1,11 @@
 """A WHM (cPanel) speaking WHM API 1: ``/json-api/<function>?api.version=1``.
 
+Follows cPanel's published WHM API 1 reference (the WHM OpenAPI document,
+https://api.docs.cpanel.net/openapi/whm/, cPanel & WHM 11.126) for the functions
+the module calls: their required parameters, the ``metadata`` envelope and the
+reasons WHM gives. ``busy_for`` (from the base) answers 503, as cpsrvd does while
+it restarts.
+
 Auth is ``Authorization: whm USER:TOKEN``; anything else gets WHM's 403
 "Access denied" reply. Failures of a function come back as HTTP 200 with
 ``metadata.result = 0`` and the reason in ``metadata.reason``, as WHM does.

@@ -75,3 +75,11 @@ def test_sso_of_a_resold_service_asks_the_provider(api_a, shop, tenant_a):
     assert response.status_code == 409
     assert response.json()["code"] == "upstream_refused"
     assert "active" in response.json()["detail"]
+
+
+def test_sso_takes_only_an_ip_address_as_the_clients_address(api_a, shop):
+    response = api_a.post(
+        f"/api/v1/services/{shop.service.public_id}/sso/", {"client_ip": "not-an-address"}
+    )
+    assert response.status_code == 400
+    assert "client_ip" in str(response.json())

@@ -84,7 +84,9 @@ def vmm_panel() -> Iterator[FakeVmmanager]:
 
 @pytest.fixture
 def vmmanager(vmm_panel: FakeVmmanager) -> Iterator[VmmanagerModule]:
-    connection = connection_to(vmm_panel, vmm_panel.email, vmm_panel.password)
+    connection = connection_to(
+        vmm_panel, vmm_panel.email, vmm_panel.password, job_poll_s=0.01, job_timeout_s=5
+    )
     with VmmanagerModule(connection) as module:
         yield module
 

@@ -9,6 +9,7 @@ import pytest
 
 from provisioning.modules.base import (
     AccountExistsError,
+    LoginByLinkOnly,
     PermanentModuleError,
     ServerConnection,
     TransientModuleError,
@@ -214,3 +215,8 @@ def test_retry_after_http_500_makes_one_account(cpanel: CpanelModule, whm: FakeW
         cpanel.create_account(spec)
     cpanel.create_account(spec)
     assert list(whm.accounts) == [spec.username]
+
+
+def test_panels_that_log_in_by_link_have_no_password_to_give(cpanel: CpanelModule, account) -> None:
+    with pytest.raises(LoginByLinkOnly):
+        cpanel.panel_login_reset(account.remote_id)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import replace
 
+import httpx
 import pytest
 
 from provisioning.modules.base import (
@@ -16,6 +19,8 @@ from provisioning.modules.plesk import PleskModule
 from sandbox.panels.plesk import FakePlesk
 from tests.provisioning.conftest import HANG_S, connection_to, new_spec
 
+CLIENT_IP = "203.0.113.7"  # the client's browser, somewhere on the internet
+
 ACTIONS: dict[str, Callable[[PleskModule, str], object]] = {
     "create_account": lambda m, _: m.create_account(new_spec("Unlimited")),
     "find_account": lambda m, rid: m.find_account("someone"),
@@ -23,7 +28,7 @@ ACTIONS: dict[str, Callable[[PleskModule, str], object]] = {
     "unsuspend": lambda m, rid: m.unsuspend(rid),
     "terminate": lambda m, rid: m.terminate(rid),
     "change_package": lambda m, rid: m.change_package(rid, "Business"),
-    "sso_url": lambda m, rid: m.sso_url(rid),
+    "sso_url": lambda m, rid: m.sso_url(rid, client_ip=CLIENT_IP),
     "usage": lambda m, rid: m.usage(rid),
     "test_connection": lambda m, _: m.test_connection(),
 }
@@ -47,7 +52,7 @@ def test_basic_auth_works_too(plesk_panel: FakePlesk) -> None:
     with PleskModule(connection) as module:
         assert module.test_connection().startswith("Plesk")
         result = module.create_account(new_spec("Unlimited"))
-        assert module.sso_url(result.remote_id)
+        assert module.sso_url(result.remote_id, client_ip=CLIENT_IP)
 
 
 def test_create_account(plesk: PleskModule, plesk_panel: FakePlesk) -> None:
@@ -138,11 +143,48 @@ def test_change_package(plesk: PleskModule, plesk_panel: FakePlesk, account) -> 
 
 
 def test_sso_url(plesk: PleskModule, plesk_panel: FakePlesk, account) -> None:
-    url = plesk.sso_url(account.remote_id)
+    url = plesk.sso_url(account.remote_id, client_ip=CLIENT_IP)
     assert url == (
         f"http://127.0.0.1:{plesk_panel.port}/enterprise/rsession_init.php"
         f"?PLESKSESSID={plesk_panel.sessions[-1]}"
     )
+
+
+def test_sso_session_is_bound_to_the_clients_address(
+    plesk: PleskModule, plesk_panel: FakePlesk, account
+) -> None:
+    """The session is made for the browser that opens the link, not for 127.0.0.1."""
+    plesk.sso_url(account.remote_id, client_ip=CLIENT_IP)
+    create = next(r for r in plesk_panel.requests if b"create_session" in r.body)
+    user_ip = ET.fromstring(create.body).findtext("server/create_session/data/user_ip")
+    assert base64.b64decode(user_ip).decode() == CLIENT_IP
+    assert plesk_panel.session_ips[plesk_panel.sessions[-1]] == CLIENT_IP
+
+
+def test_sso_logs_in_only_from_the_address_it_was_made_for(
+    plesk: PleskModule, plesk_panel: FakePlesk, account
+) -> None:
+    # The stand-in is reached from 127.0.0.1: a session for another address does not log in.
+    elsewhere = plesk.sso_url(account.remote_id, client_ip=CLIENT_IP)
+    here = plesk.sso_url(account.remote_id, client_ip="127.0.0.1")
+    with httpx.Client() as browser:
+        assert browser.get(elsewhere).headers["location"] == "/login_up.php"
+        assert browser.get(here).headers["location"] == "/smb/web/view"
+        assert browser.get(here).headers["location"] == "/login_up.php"  # good once
+    assert plesk_panel.logins == [(account.username, "127.0.0.1")]
+
+
+def test_sso_without_the_clients_address_is_refused(plesk_panel: FakePlesk, account) -> None:
+    with (
+        PleskModule(connection_to(plesk_panel, "", plesk_panel.api_key)) as module,
+        pytest.raises(PermanentModuleError, match="address of the client"),
+    ):
+        module.sso_url(account.remote_id)
+    assert plesk_panel.sessions == []
+    fallback = connection_to(plesk_panel, "", plesk_panel.api_key, sso_user_ip="198.51.100.4")
+    with PleskModule(fallback) as module:
+        module.sso_url(account.remote_id)
+    assert plesk_panel.session_ips[plesk_panel.sessions[-1]] == "198.51.100.4"
 
 
 def test_usage(plesk: PleskModule, plesk_panel: FakePlesk, account) -> None:
@@ -199,7 +241,7 @@ def test_xml_api_bad_credentials(
     # The XML API answers HTTP 200 with an error packet; still a credentials error.
     monkeypatch.setattr(plesk_panel, "_xml_authorized", lambda request: False)
     with pytest.raises(PermanentModuleError, match="refused the credentials") as caught:
-        plesk.sso_url(account.remote_id)
+        plesk.sso_url(account.remote_id, client_ip=CLIENT_IP)
     assert "Authentication failed" in caught.value.panel_message
 
 

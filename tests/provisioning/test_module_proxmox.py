@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -82,7 +83,7 @@ def test_invalid_name_is_permanent(proxmox: ProxmoxModule) -> None:
 
 
 def test_task_timeout_is_transient(pve: FakeProxmox) -> None:
-    pve.task_polls = 1000
+    pve.task_seconds = 60
     connection = connection_to(pve, pve.token_id, pve.secret, task_poll_s=0.01, task_timeout_s=0.1)
     with (
         ProxmoxModule(connection) as module,
@@ -92,18 +93,10 @@ def test_task_timeout_is_transient(pve: FakeProxmox) -> None:
 
 
 def test_failed_task_is_permanent(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
-    original = pve._task_status
-
-    def failing(upid):
-        reply = original(upid)
-        if reply.body["data"].get("status") == "stopped":
-            reply.body["data"]["exitstatus"] = "command 'qm stop' failed: got timeout"
-        return reply
-
-    pve._task_status = failing
-    with pytest.raises(PermanentModuleError, match="qmstop task failed") as caught:
+    pve.end_next_task("qmstop", "command 'qm stop' failed: got timeout")
+    with pytest.raises(PermanentModuleError, match=r"qmstop task of VM \d+ failed") as caught:
         proxmox.suspend(account.remote_id)
-    assert "got timeout" in caught.value.panel_message
+    assert caught.value.panel_message == "command 'qm stop' failed: got timeout"
 
 
 def test_find_account(proxmox: ProxmoxModule, account) -> None:
@@ -141,10 +134,44 @@ def test_change_package_copies_the_template(
     assert config["memory"] == "1024" and config["scsi0"].endswith("size=80G")
 
 
-def test_sso_url(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
-    url = proxmox.sso_url(account.remote_id)
-    assert url.startswith(f"http://127.0.0.1:{pve.port}/?console=kvm&novnc=1&node=pve1")
-    assert "vncticket=PVEVNC" in url and f"vmid={account.remote_id}" in url
+def test_console_is_the_clients_own_pve_user(
+    proxmox: ProxmoxModule, pve: FakeProxmox, account
+) -> None:
+    # No ticket in the address: a vncproxy ticket logs nobody in on a real pveproxy.
+    url = proxmox.sso_url(account.remote_id, client_ip="203.0.113.7")
+    assert url == f"http://127.0.0.1:{pve.port}/"
+    assert pve.tickets == []
+    userid = f"{account.username}@pve"
+    assert account.details["panel_login"] == userid
+    assert pve.users[userid]["password"] is None  # nobody signs in until the client asks
+    assert pve.acl == [
+        {
+            "path": f"/vms/{account.remote_id}",
+            "ugid": userid,
+            "type": "user",
+            "roleid": "PVEVMUser",
+            "propagate": 1,
+        }
+    ]
+    proxmox.terminate(account.remote_id)
+    assert pve.users == {} and pve.acl == []
+
+
+def test_panel_login_reset_gives_the_vms_user_a_new_password(
+    proxmox: ProxmoxModule, pve: FakeProxmox, account
+) -> None:
+    first = proxmox.panel_login_reset(account.remote_id)
+    userid = f"{account.username}@pve"
+    assert (first.url, first.login) == (f"http://127.0.0.1:{pve.port}/", userid)
+    assert pve.users[userid]["password"] == first.password and len(first.password) >= 12
+    assert first.password not in repr(first)
+    second = proxmox.panel_login_reset(account.remote_id)
+    assert second.password != first.password
+    assert pve.users[userid]["password"] == second.password
+    # Still allowed the one VM, and nothing else.
+    assert [(e["path"], e["roleid"]) for e in pve.acl if e["ugid"] == userid] == [
+        (f"/vms/{account.remote_id}", "PVEVMUser")
+    ]
 
 
 def test_usage(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
@@ -211,3 +238,107 @@ def test_retry_after_a_lost_clone_reply_makes_one_vm(
     pve.vms[100].pop("lock", None)  # the clone task finished meanwhile
     assert proxmox.create_account(spec).details["reused"] is True
     assert list(pve.accounts) == [spec.username]
+
+
+# Time, locks and a busy panel: what a real node does while its workers run.
+
+
+def test_create_starts_the_vm_only_after_its_disk_has_grown(
+    proxmox: ProxmoxModule, pve: FakeProxmox
+) -> None:
+    pve.task_durations["resize"] = 0.3  # a slow storage
+    result = proxmox.create_account(vps_spec(disk_gb=25))
+    vm = pve.vms[int(result.remote_id)]
+    assert vm["status"] == "running" and vm["config"]["scsi0"].endswith("size=25G")
+    tasks = {task["type"]: task for task in pve.task_log(int(result.remote_id))}
+    assert tasks["resize"]["exitstatus"] == tasks["qmstart"]["exitstatus"] == "OK"
+    assert tasks["qmstart"]["started"] >= tasks["resize"]["ended"]
+
+
+def test_plan_change_waits_for_the_resize(
+    proxmox: ProxmoxModule, pve: FakeProxmox, account
+) -> None:
+    pve.task_durations["resize"] = 0.2
+    proxmox.change_package(account.remote_id, "9001")
+    # Returned only once the disk is the new plan's size.
+    assert pve.vms[int(account.remote_id)]["config"]["scsi0"].endswith("size=80G")
+
+
+def test_a_failed_resize_fails_the_plan_change_with_its_reason(
+    proxmox: ProxmoxModule, pve: FakeProxmox, account
+) -> None:
+    pve.end_next_task("resize", "zfs error: cannot set property: out of space")
+    with pytest.raises(PermanentModuleError, match=r"resize task of VM \d+ failed") as caught:
+        proxmox.change_package(account.remote_id, "9001")
+    assert caught.value.panel_message == "zfs error: cannot set property: out of space"
+    assert pve.vms[int(account.remote_id)]["config"]["scsi0"].endswith("size=10G")
+
+
+def test_a_task_ending_with_warnings_succeeded(
+    proxmox: ProxmoxModule, pve: FakeProxmox, account
+) -> None:
+    pve.end_next_task("qmstop", "WARNINGS: 2")
+    proxmox.suspend(account.remote_id)
+    assert pve.vms[int(account.remote_id)]["status"] == "stopped"
+
+
+def test_a_locked_vm_is_transient(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
+    vmid = int(account.remote_id)
+    pve.hold_lock(vmid, "backup", seconds=0.3)  # vzdump is backing it up
+    with pytest.raises(TransientModuleError, match="busy") as caught:
+        proxmox.suspend(account.remote_id)
+    assert caught.value.panel_message == "VM is locked (backup)"
+    assert pve.vms[vmid]["status"] == "running"
+    time.sleep(0.35)
+    proxmox.suspend(account.remote_id)  # the retry, once the backup is over
+    assert pve.vms[vmid]["status"] == "stopped"
+
+
+def test_a_config_change_while_a_task_holds_the_lock_gets_proxmoxs_error(
+    proxmox: ProxmoxModule, pve: FakeProxmox, account
+) -> None:
+    pve.task_seconds = 0.3
+    node = pve.vms[int(account.remote_id)]["node"]
+    proxmox._call("POST", f"/nodes/{node}/qemu/{account.remote_id}/status/stop")
+    with pytest.raises(TransientModuleError, match="HTTP 500") as caught:
+        proxmox.change_package(account.remote_id, "9001")
+    assert caught.value.panel_message == (
+        f"can't lock file '/var/lock/qemu-server/lock-{account.remote_id}.conf' - got timeout"
+    )
+
+
+def test_status_polls_ride_out_a_busy_panel(
+    proxmox: ProxmoxModule, pve: FakeProxmox, account
+) -> None:
+    pve.busy_for(0.2, path="/tasks/")  # pveproxy restarting while the stop runs
+    proxmox.suspend(account.remote_id)
+    assert pve.vms[int(account.remote_id)]["status"] == "stopped"
+    polls = [r for r in pve.requests if "/tasks/" in r.path]
+    assert len(polls) >= 3  # polled through the 503s until the task had ended
+
+
+def test_a_busy_panel_is_transient(proxmox: ProxmoxModule, pve: FakeProxmox, account) -> None:
+    pve.busy_for(5)
+    with pytest.raises(TransientModuleError, match="HTTP 503"):
+        proxmox.unsuspend(account.remote_id)
+
+
+def test_a_parameter_the_api_does_not_define_is_refused(proxmox: ProxmoxModule, account) -> None:
+    node = "pve1"
+    with pytest.raises(PermanentModuleError, match="HTTP 400") as caught:
+        proxmox._call("PUT", f"/nodes/{node}/qemu/{account.remote_id}/config", data={"ram": 1})
+    assert "ram: property is not defined in schema" in caught.value.panel_message
+
+
+def test_a_retry_finishes_a_vm_the_first_attempt_left_stopped(
+    proxmox: ProxmoxModule, pve: FakeProxmox
+) -> None:
+    spec = vps_spec()
+    pve.fail_next(1, status=500, path="/access/users")  # the attempt dies after the clone
+    with pytest.raises(TransientModuleError):
+        proxmox.create_account(spec)
+    vm = pve.accounts[spec.username]
+    assert vm["status"] == "stopped"
+    again = proxmox.create_account(spec)
+    assert again.details["reused"] is True and vm["status"] == "running"
+    assert f"{spec.username}@pve" in pve.users

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -42,7 +43,7 @@ def test_create_account(vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager) ->
     assert str(host["id"]) == result.remote_id
     assert host["account"]["email"] == "c-5@alias.test"
     assert (host["ram_mib"], host["cpu_number"], host["preset"], host["os"]) == (2048, 2, 1, 3)
-    assert result.details["state"] == "creating"
+    assert result.details["state"] == "active"  # the create job ran to its end
     token_call = vmm_panel.requests[0]
     assert token_call.path == "/auth/v4/public/token"
     assert all(r.header("x-xsrf-token") for r in vmm_panel.requests[1:])
@@ -222,3 +223,92 @@ def test_retry_after_a_lost_reply_makes_one_vm(
     assert spec.username in vmm_panel.accounts
     assert vmmanager.create_account(spec).details["reused"] is True
     assert list(vmm_panel.accounts) == [spec.username]
+
+
+# Jobs that take time, fail, or find the panel busy.
+
+
+def test_suspend_then_unsuspend_at_once_ends_unsuspended(
+    vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager, account
+) -> None:
+    vmm_panel.job_seconds = 0.2
+    vmmanager.suspend(account.remote_id, "overdue")
+    vmmanager.unsuspend(account.remote_id)
+    time.sleep(0.3)  # any job still running has ended by now
+    assert vmm_panel.hosts[int(account.remote_id)]["state"] == "active"
+    assert [job["name"] for job in vmm_panel.job_log(int(account.remote_id))] == [
+        "host_create",
+        "host_stop",
+        "host_start",
+    ]
+
+
+def test_a_failed_job_fails_with_its_message(
+    vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager, account
+) -> None:
+    vmm_panel.fail_next_job("host_stop", "Libvirt error: domain is not responding")
+    with pytest.raises(
+        PermanentModuleError, match=r"job for POST /vm/v3/host/\d+/stop failed"
+    ) as caught:
+        vmmanager.suspend(account.remote_id)
+    assert caught.value.panel_message == "Libvirt error: domain is not responding"
+
+
+def test_a_job_still_running_at_the_deadline_is_transient(vmm_panel: FakeVmmanager) -> None:
+    connection = connection_to(
+        vmm_panel, vmm_panel.email, vmm_panel.password, job_poll_s=0.01, job_timeout_s=0.1
+    )
+    vmm_panel.job_seconds = 60
+    with (
+        VmmanagerModule(connection) as module,
+        pytest.raises(TransientModuleError, match="still running"),
+    ):
+        module.create_account(new_spec("1"))
+
+
+def test_a_retry_waits_for_the_vm_the_first_attempt_started(
+    vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager
+) -> None:
+    spec = new_spec("1")
+    vmm_panel.job_seconds = HANG_S + 0.5  # still being made when the retry comes
+    vmmanager.test_connection()
+    vmm_panel.hang_next(1, seconds=HANG_S, after=True, path="/vm/v3/host", method="POST")
+    with pytest.raises(TransientModuleError):
+        vmmanager.create_account(spec)
+    again = vmmanager.create_account(spec)
+    assert again.details["reused"] is True and again.details["state"] == "active"
+
+
+def test_a_vm_busy_with_another_job_is_transient(
+    vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager, account
+) -> None:
+    vmm_panel.job_seconds = 0.3
+    vmmanager._call("POST", f"/vm/v3/host/{account.remote_id}/stop", json={})
+    with pytest.raises(TransientModuleError, match="must wait") as caught:
+        vmmanager.change_package(account.remote_id, "2")
+    assert "busy" in caught.value.panel_message
+
+
+def test_plan_change_waits_for_each_job(
+    vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager, account
+) -> None:
+    vmm_panel.job_seconds = 0.1
+    vmmanager.change_package(account.remote_id, "2")
+    host = vmm_panel.hosts[int(account.remote_id)]
+    assert (host["cpu_number"], host["ram_mib"], host["disk"]["disk_mib"]) == (2, 4096, 51200)
+
+
+def test_job_polls_ride_out_a_busy_panel(
+    vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager, account
+) -> None:
+    vmm_panel.busy_for(0.2, path="/vm/v3/task")
+    vmmanager.suspend(account.remote_id)
+    assert vmm_panel.hosts[int(account.remote_id)]["state"] == "stopped"
+
+
+def test_a_busy_panel_is_transient(
+    vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager, account
+) -> None:
+    vmm_panel.busy_for(5)
+    with pytest.raises(TransientModuleError, match="HTTP 503"):
+        vmmanager.unsuspend(account.remote_id)

@@ -101,3 +101,14 @@ def test_catalogue_lists_the_accounts_prices(setup):
         "setup_fee": "0.0000",
         "currency": "EUR",
     } in web_s["prices"]
+
+
+def test_sso_refuses_a_client_address_that_is_not_one(setup):
+    _, token = setup["a"]
+    ref = order(api(token)).json()["service_ref"]
+    response = api(token).post(
+        f"/api/resale/v1/services/{ref}/sso/",
+        {"client_ip": "203.0.113.300"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and response.json()["code"] == "invalid_client_ip"

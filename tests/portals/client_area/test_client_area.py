@@ -157,7 +157,7 @@ def test_control_panel_of_a_service_that_is_not_resold(tenant_a, shop_a):
 
 
 def test_control_panel_of_a_resold_service_asks_upstream_for_a_one_time_url(
-    tenant_a, shop_a, monkeypatch
+    tenant_a, shop_a, monkeypatch, settings
 ):
     from resale import upstreams
     from resale.models import UpstreamCommand
@@ -179,17 +179,81 @@ def test_control_panel_of_a_resold_service_asks_upstream_for_a_one_time_url(
         )
     asked = []
 
-    def sso_url(self, *, service_ref):
-        asked.append(service_ref)
+    def sso_url(self, *, service_ref, client_ip=""):
+        asked.append((service_ref, client_ip))
         return "https://panel.example/login?token=one-time"
 
     monkeypatch.setattr(upstreams.LocalUpstream, "sso_url", sso_url)
-    response = tenant_a.client(tenant_a.client_user).post(
-        f"/account/services/{service.public_id}/panel/"
-    )
+    browser = tenant_a.client(tenant_a.client_user)
+    panel = f"/account/services/{service.public_id}/panel/"
+    response = browser.post(panel, REMOTE_ADDR="203.0.113.50")
     assert response.status_code == 302
     assert response["Location"] == "https://panel.example/login?token=one-time"
-    assert asked == ["up-123"]
+    # The panel's login is made for the client's own address (Plesk binds it)...
+    assert asked == [("up-123", "203.0.113.50")]
+    # ...which a visitor cannot forge without proxies of ours in front...
+    browser.post(panel, REMOTE_ADDR="203.0.113.50", HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert asked[-1] == ("up-123", "203.0.113.50")
+    # ...and which, behind our proxy, is the address the proxy saw.
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    browser.post(panel, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert asked[-1] == ("up-123", "198.51.100.1")
+
+
+def test_a_panel_without_login_by_link_gets_a_password_shown_once(
+    tenant_a, tenant_b, shop_a, shop_b, monkeypatch
+):
+    from resale import upstreams
+    from resale.models import UpstreamCommand
+
+    with schema_context(tenant_a.schema):
+        plan = services.plan_create(
+            product=shop_a.starter.product,
+            name="Resold VPS",
+            prices={"monthly": eur(9)},
+            upstream_plan_ref="vps-1",
+        )
+        service = _active_service(shop_a, plan=plan)
+        UpstreamCommand.objects.create(
+            action="create",
+            service_ref=str(service.public_id),
+            idempotency_key=f"create:{service.public_id}",
+            state="done",
+            upstream_ref="up-vps",
+        )
+    answers = iter(
+        [
+            {
+                "url": "https://pve.example:8006/",
+                "login": "u1a2b3c4@pve",
+                "password": "S3cret-Once!",
+            },
+            upstreams.UpstreamRejected("opens by link", "login_by_link"),
+        ]
+    )
+
+    def panel_login_reset(self, *, service_ref):
+        assert service_ref == "up-vps"
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(upstreams.LocalUpstream, "panel_login_reset", panel_login_reset)
+    browser = tenant_a.client(tenant_a.client_user)
+    url = f"/account/services/{service.public_id}/panel/login/"
+    assert browser.get(url).status_code == 405
+    shown = browser.post(url)
+    assert shown.status_code == 200 and shown["Cache-Control"] == "no-store"
+    page = shown.content.decode()
+    assert "u1a2b3c4@pve" in page and "S3cret-Once!" in page and "https://pve.example:8006/" in page
+    # A panel that logs in by its link has no password: the client is told to use the link.
+    refused = browser.post(url, follow=True)
+    assert "Open control panel" in refused.content.decode()
+    assert "signs you in directly" in refused.content.decode()
+    # Staff are not clients, and another tenant's client finds no such service.
+    assert tenant_a.client(tenant_a.owner).post(url)["Location"] == "/console/"
+    assert tenant_b.client(tenant_b.client_user).post(url).status_code == 404
 
 
 def test_profile_contacts_and_language(tenant_a, shop_a):
