@@ -89,6 +89,7 @@ MIDDLEWARE = [
     # Static files (the provider console's styles) are the same for every host: served
     # before any tenant is looked up, by gunicorn itself in production.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.RefuseNulCharactersMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
