@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django import forms
@@ -17,7 +17,10 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from billing.models import BillingCycle, Client, Payment
+from billing.number_input import integer_parse
 from billing.services.clients import SDI_CODE_RE
+from portals.common import fields
+from portals.common.fields import amount_clean
 
 LANGUAGE_CHOICES = [(code, name) for code, name in settings.LANGUAGES]
 
@@ -170,20 +173,10 @@ class CancelServiceForm(forms.Form):
 # --- console ----------------------------------------------------------------------------
 
 
-def _amount(value: str) -> Decimal:
-    try:
-        amount = Decimal(str(value).strip().replace(",", "."))
-    except (InvalidOperation, ValueError) as exc:
-        raise forms.ValidationError(_("Enter an amount like 12.50.")) from exc
-    if not amount.is_finite():
-        raise forms.ValidationError(_("Enter an amount like 12.50."))
-    return amount
-
-
 class AmountField(forms.CharField):
     def clean(self, value):
         value = super().clean(value)
-        return _amount(value) if value not in (None, "") else None
+        return amount_clean(value) if value not in (None, "") else None
 
 
 class ClientForm(ItalianDeliveryCleaning, forms.Form):
@@ -209,7 +202,7 @@ class ClientForm(ItalianDeliveryCleaning, forms.Form):
 class InvoiceNewForm(forms.Form):
     client = forms.ModelChoiceField(label=_("Client"), queryset=Client.objects.none())
     description = forms.CharField(label=_("Description"), max_length=500)
-    quantity = forms.DecimalField(
+    quantity = fields.DecimalField(
         label=_("Quantity"), min_value=Decimal("0.01"), max_digits=10, decimal_places=2, initial=1
     )
     unit_price = AmountField(label=_("Unit price"))
@@ -312,12 +305,12 @@ class SettingsForm(forms.Form):
         label=_("Numbering restarts"),
         choices=[("yearly", _("Every year")), ("never", _("Never"))],
     )
-    payment_terms_days = forms.IntegerField(label=_("Payment terms (days)"), min_value=0)
-    renewal_lead_days = forms.IntegerField(
+    payment_terms_days = fields.IntegerField(label=_("Payment terms (days)"), min_value=0)
+    renewal_lead_days = fields.IntegerField(
         label=_("Renewal invoices, days before due"), min_value=0, max_value=365
     )
-    grace_days = forms.IntegerField(label=_("Suspend after (days overdue)"), min_value=0)
-    termination_days = forms.IntegerField(label=_("Terminate after (days overdue)"), min_value=0)
+    grace_days = fields.IntegerField(label=_("Suspend after (days overdue)"), min_value=0)
+    termination_days = fields.IntegerField(label=_("Terminate after (days overdue)"), min_value=0)
     reminder_days = forms.CharField(
         label=_("Reminders (days after due)"),
         required=False,
@@ -331,7 +324,9 @@ class SettingsForm(forms.Form):
     def clean_reminder_days(self) -> list[int]:
         raw = self.cleaned_data["reminder_days"]
         try:
-            days = sorted({int(part) for part in raw.replace(";", ",").split(",") if part.strip()})
+            days = sorted(
+                {integer_parse(part) for part in raw.replace(";", ",").split(",") if part.strip()}
+            )
         except ValueError as exc:
             raise forms.ValidationError(
                 _("Give whole numbers of days, separated by commas.")
@@ -346,7 +341,7 @@ class TaxRuleForm(forms.Form):
         label=_("Country"), max_length=2, required=False, help_text=_("Empty: any other country.")
     )
     name = forms.CharField(label=_("Tax name"), max_length=50, initial="VAT", required=False)
-    rate = forms.DecimalField(
+    rate = fields.DecimalField(
         label=_("Rate (%)"), min_value=0, max_value=Decimal("99.9999"), decimal_places=4
     )
 

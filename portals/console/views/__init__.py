@@ -36,6 +36,7 @@ from billing.models import (
     TaxRule,
 )
 from billing.money import Money
+from billing.number_input import NumberInputError, decimal_parse
 from billing.selectors import (
     billing_settings_get,
     client_amount_due,
@@ -486,9 +487,13 @@ def _credit_note(request: HttpRequest, invoice: Invoice, data: dict):
     if not data["full"]:
         lines = []
         for line in invoice.lines.all():
-            raw = request.POST.get(f"credit-line-{line.pk}", "").strip().replace(",", ".")
+            raw = request.POST.get(f"credit-line-{line.pk}", "").strip()
             if raw:
-                lines.append(CreditLine(line, Money(Decimal(raw), invoice.currency)))
+                try:
+                    amount = decimal_parse(raw, decimal_comma=True)
+                except NumberInputError as exc:
+                    raise BillingError(str(exc)) from exc
+                lines.append(CreditLine(line, Money(amount, invoice.currency)))
         if not lines:
             raise BillingError(_("Give an amount for at least one line, or credit everything."))
     return credit_note_issue(
