@@ -155,7 +155,7 @@ _INDEX = (
 
 def _account_page(hostname: str, account: dict[str, Any]) -> bytes:
     rows = "".join(
-        f"<dt>{label}</dt><dd>{html.escape(str(account.get(key, '')))}</dd>"
+        f"<dt>{label}</dt><dd>{html.escape(str(account.get(key) or '—'))}</dd>"
         for label, key in (
             ("Domain", "domain"),
             ("User name", "username"),
