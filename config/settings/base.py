@@ -89,6 +89,7 @@ MIDDLEWARE = [
     # Static files (the provider console's styles) are the same for every host: served
     # before any tenant is looked up, by gunicorn itself in production.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.RefuseNulCharactersMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -291,6 +292,18 @@ STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET") or ""
 STRIPE_CONNECT_WEBHOOK_SECRET = env_str("STRIPE_CONNECT_WEBHOOK_SECRET") or ""
 # Empty means Stripe itself; tests point it at a local server.
 STRIPE_API_BASE = env_str("STRIPE_API_BASE") or ""
+
+# The local stand-ins of the outside systems (``sandbox.launcher``), which ``make run``
+# starts when no real service is configured; production settings refuse them.
+TESSERA_SANDBOX = env_bool("TESSERA_SANDBOX", default=False)
+# Demo tenant label -> the Stripe key of its account on the local Stripe stand-in.
+SANDBOX_STRIPE_KEYS = dict(
+    item.split("=", 1) for item in env_list("TESSERA_SANDBOX_STRIPE_KEYS") if "=" in item
+)
+# Where the simulated panel's single sign-on links open (``sandbox.simpanel``).
+SIMULATED_PANEL_URL = env_str("SIMULATED_PANEL_URL") or ""
+# Which RDAP server answers for each TLD (RFC 9224); empty: the shipped data/rdap/dns.json.
+RDAP_BOOTSTRAP_FILE = env_str("RDAP_BOOTSTRAP_FILE") or ""
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

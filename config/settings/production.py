@@ -1,5 +1,13 @@
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import env_required
 from config.settings.base import *  # noqa: F403
+
+if TESSERA_SANDBOX or SANDBOX_STRIPE_KEYS or SIMULATED_PANEL_URL:  # noqa: F405
+    raise ImproperlyConfigured(
+        "The local stand-ins (TESSERA_SANDBOX, TESSERA_SANDBOX_STRIPE_KEYS, "
+        "SIMULATED_PANEL_URL) are for development only: unset them in production."
+    )
 
 DEBUG = False
 SECRET_KEY = env_required("SECRET_KEY")

@@ -4,13 +4,12 @@ themselves live with their portal (storefront, client area, console)."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from billing.services.clients import SDI_CODE_RE
+from portals.common.fields import amount_clean
 
 LANGUAGE_CHOICES = [(code, name) for code, name in settings.LANGUAGES]
 
@@ -62,17 +61,7 @@ class ItalianDeliveryCleaning:
         return value
 
 
-def amount_parse(value: str) -> Decimal:
-    try:
-        amount = Decimal(str(value).strip().replace(",", "."))
-    except (InvalidOperation, ValueError) as exc:
-        raise forms.ValidationError(_("Enter an amount like 12.50.")) from exc
-    if not amount.is_finite():
-        raise forms.ValidationError(_("Enter an amount like 12.50."))
-    return amount
-
-
 class AmountField(forms.CharField):
     def clean(self, value):
         value = super().clean(value)
-        return amount_parse(value) if value not in (None, "") else None
+        return amount_clean(value) if value not in (None, "") else None

@@ -21,6 +21,8 @@ from api.webhook_events import EVENT_TYPES, PING
 from api.webhooks import webhook_url_check
 from billing.errors import BillingError
 from billing.models import Client, Payment
+from billing.number_input import integer_parse
+from portals.common import fields
 from portals.common.forms import (
     LANGUAGE_CHOICES,
     AmountField,
@@ -55,7 +57,7 @@ class ClientForm(ItalianDeliveryCleaning, forms.Form):
 class InvoiceNewForm(forms.Form):
     client = forms.ModelChoiceField(label=_("Client"), queryset=Client.objects.none())
     description = forms.CharField(label=_("Description"), max_length=500)
-    quantity = forms.DecimalField(
+    quantity = fields.DecimalField(
         label=_("Quantity"), min_value=Decimal("0.01"), max_digits=10, decimal_places=2, initial=1
     )
     unit_price = AmountField(label=_("Unit price"))
@@ -154,12 +156,12 @@ class SettingsForm(forms.Form):
         label=_("Numbering restarts"),
         choices=[("yearly", _("Every year")), ("never", _("Never"))],
     )
-    payment_terms_days = forms.IntegerField(label=_("Payment terms (days)"), min_value=0)
-    renewal_lead_days = forms.IntegerField(
+    payment_terms_days = fields.IntegerField(label=_("Payment terms (days)"), min_value=0)
+    renewal_lead_days = fields.IntegerField(
         label=_("Renewal invoices, days before due"), min_value=0, max_value=365
     )
-    grace_days = forms.IntegerField(label=_("Suspend after (days overdue)"), min_value=0)
-    termination_days = forms.IntegerField(label=_("Terminate after (days overdue)"), min_value=0)
+    grace_days = fields.IntegerField(label=_("Suspend after (days overdue)"), min_value=0)
+    termination_days = fields.IntegerField(label=_("Terminate after (days overdue)"), min_value=0)
     reminder_days = forms.CharField(
         label=_("Reminders (days after due)"),
         required=False,
@@ -173,7 +175,9 @@ class SettingsForm(forms.Form):
     def clean_reminder_days(self) -> list[int]:
         raw = self.cleaned_data["reminder_days"]
         try:
-            days = sorted({int(part) for part in raw.replace(";", ",").split(",") if part.strip()})
+            days = sorted(
+                {integer_parse(part) for part in raw.replace(";", ",").split(",") if part.strip()}
+            )
         except ValueError as exc:
             raise forms.ValidationError(
                 _("Give whole numbers of days, separated by commas.")
@@ -188,7 +192,7 @@ class TaxRuleForm(forms.Form):
         label=_("Country"), max_length=2, required=False, help_text=_("Empty: any other country.")
     )
     name = forms.CharField(label=_("Tax name"), max_length=50, initial="VAT", required=False)
-    rate = forms.DecimalField(
+    rate = fields.DecimalField(
         label=_("Rate (%)"), min_value=0, max_value=Decimal("99.9999"), decimal_places=4
     )
 

@@ -13,6 +13,9 @@ creates never make two accounts, and it can be slow or flaky on demand.
 - ``failure_point``: ``"before"`` (default: the call does nothing) or ``"after"``
   (the call takes effect and then fails, like a reply lost on the way back).
 
+Single sign-on links open on ``SIMULATED_PANEL_URL`` (``sandbox.simpanel``, started by
+``make run``), which shows the account the link signs in to.
+
 Keys live under ``tessera:simpanel:<hostname>:``.
 """
 
@@ -29,6 +32,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
+from django.conf import settings
 
 from provisioning.modules.base import (
     AccountExistsError,
@@ -65,6 +69,15 @@ def redis_for(connection: ServerConnection) -> redis.Redis:
 
 def key_prefix(hostname: str, kind: str = "simpanel") -> str:
     return f"tessera:{kind}:{hostname}:"
+
+
+def sso_link(hostname: str, token: str) -> str:
+    """Where a sign-on token is opened: the local page that serves the simulated panel
+    (``sandbox.simpanel``) when ``SIMULATED_PANEL_URL`` names one, else the server itself."""
+    base = (settings.SIMULATED_PANEL_URL or "").rstrip("/")
+    if base:
+        return f"{base}/sso/{hostname}/{token}"
+    return f"https://{hostname}/sso/{token}"
 
 
 class SimulatedModule(ServerModule):
@@ -189,7 +202,7 @@ class SimulatedModule(ServerModule):
             self._load_by_id(remote_id)
             token = secrets.token_urlsafe(24)
             self._redis.set(self._key("sso", token), remote_id, ex=SSO_TTL_S)
-            return f"https://{self.connection.hostname}/sso/{token}"
+            return sso_link(self.connection.hostname, token)
 
         url = self._act(login_link)
         self._remember_secret(url)

@@ -4,8 +4,6 @@ credit notes)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.contrib import messages
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -17,6 +15,7 @@ from billing.documents import invoice_pdf_get
 from billing.errors import BillingError
 from billing.models import Client, Invoice
 from billing.money import Money
+from billing.number_input import NumberInputError, decimal_parse
 from billing.payments.flows import bank_transfer_record
 from billing.selectors import credit_note_list, invoice_list, invoice_tax_summary
 from billing.services import (
@@ -162,9 +161,13 @@ def _credit_note(request: HttpRequest, invoice: Invoice, data: dict):
     if not data["full"]:
         lines = []
         for line in invoice.lines.all():
-            raw = request.POST.get(f"credit-line-{line.pk}", "").strip().replace(",", ".")
+            raw = request.POST.get(f"credit-line-{line.pk}", "").strip()
             if raw:
-                lines.append(CreditLine(line, Money(Decimal(raw), invoice.currency)))
+                try:
+                    amount = decimal_parse(raw, decimal_comma=True)
+                except NumberInputError as exc:
+                    raise BillingError(str(exc)) from exc
+                lines.append(CreditLine(line, Money(amount, invoice.currency)))
         if not lines:
             raise BillingError(_("Give an amount for at least one line, or credit everything."))
     return credit_note_issue(

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from billing import demo
 from tenants.models import Domain, Tenant
 from tenants.services import platform_ensure, portal_url_for, reseller_create
 
@@ -61,6 +62,9 @@ class Command(BaseCommand):
                     owner.set_password(DEMO_PASSWORD)
                     owner.save()
                 self.seed_tenant(tenant)
+                demo.card_payments_seed(
+                    sandbox_key=settings.SANDBOX_STRIPE_KEYS.get(label), label=label
+                )
             rows.append((name, portal_url_for(hostname), email))
         self.stdout.write(self.style.SUCCESS("Demo data ready. Portals:"))
         for title, url, email in rows:
@@ -68,6 +72,4 @@ class Command(BaseCommand):
 
     def seed_tenant(self, tenant: Tenant) -> None:
         """Catalogue and clients for the demo; extended as capabilities land."""
-        from billing import demo
-
         demo.seed(tenant)
