@@ -4,7 +4,7 @@ that walk the same journey.
 ``standins_start(environ)`` looks at what is configured and starts a stand-in only for a
 system that has no real one:
 
-- Stripe: real when ``STRIPE_SECRET_KEY`` is set; else ``sandbox.stripe_server``, the API
+- Stripe: real when ``STRIPE_SECRET_KEY`` is set; else ``sandbox.stripe``, the API
   and its hosted Checkout page.
 - RDAP (the storefront's domain search): real when ``RDAP_BOOTSTRAP_FILE`` or
   ``RDAP_BASE_URL`` is set; else ``sandbox.rdap_server``, answering for ``DEMO_TLDS``.
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from sandbox.rdap_server import RdapServer
 from sandbox.simpanel import SimulatedPanelServer
-from sandbox.stripe_server import StripeServer
+from sandbox.stripe import StripeServer
 
 # The TLDs the local RDAP server answers for, and names it reports as registered.
 DEMO_TLDS = ("com", "net", "org", "it", "de", "eu", "io", "dev")
