@@ -76,7 +76,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 class Branding(models.Model):
     """How the tenant's storefront, client area and console look: one row per tenant
-    schema. Validation of uploads and colours lives in tenants.branding."""
+    schema. Validation of uploads and colours lives in accounts.branding."""
 
     schema_placement = "tenant"
     SINGLETON_ID = 1
@@ -312,7 +312,7 @@ class WebhookDelivery(models.Model):
 
 class SecuritySettings(models.Model):
     """How a tenant's staff must sign in: one row per tenant schema, changed by an owner
-    only (tenants.staff.staff_two_factor_require_set). The provider's own staff follow
+    only (accounts.staff.staff_two_factor_require_set). The provider's own staff follow
     ``PROVIDER_REQUIRE_2FA`` instead, which comes from the environment."""
 
     schema_placement = "tenant"

@@ -113,7 +113,7 @@ def schema_brand(result: dict, generator, request, public: bool) -> dict:
     from django_tenants.utils import get_public_schema_name
 
     if connection.schema_name != get_public_schema_name():
-        from tenants.branding import branding_get
+        from accounts.branding import branding_get
 
         brand = branding_get().company_name or getattr(connection.tenant, "name", "")
         if brand:

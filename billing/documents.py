@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from babel.dates import format_date, format_interval
+from babel.dates import format_interval
 from babel.numbers import format_decimal, format_percent
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -34,6 +34,8 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext
 
 from billing.money import Money
+from core import locale
+from core.locale import babel_locale, language_normalize, money_format
 
 INVOICE_TEMPLATE = "billing/documents/invoice.html"
 CREDIT_NOTE_TEMPLATE = "billing/documents/credit_note.html"
@@ -47,8 +49,6 @@ PDF_VARIANT = "pdf/a-3b"
 
 DEFAULT_ACCENT_COLOR = "#1f3b57"
 _COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
-# Babel locale per interface language: dates and amounts follow the document's language.
-_BABEL_LOCALES = {"en": "en", "it": "it", "ru": "ru"}
 
 
 @dataclass(frozen=True)
@@ -142,29 +142,17 @@ class DocumentSettings:
 # --- formatting --------------------------------------------------------------------
 
 
-def babel_locale(language: str | None) -> str:
-    code = (language or settings.LANGUAGE_CODE).split("-")[0].split("_")[0].lower()
-    return _BABEL_LOCALES.get(code, _BABEL_LOCALES[settings.LANGUAGE_CODE])
-
-
 def document_language(language: str | None) -> str:
     """One of the languages documents are translated into; anything else falls back to
     the site's default."""
-    code = (language or "").split("-")[0].split("_")[0].lower()
-    available = {code for code, _name in settings.LANGUAGES}
-    return code if code in available else settings.LANGUAGE_CODE
+    return language_normalize(language) or settings.LANGUAGE_CODE
 
 
 def date_format(value: date | datetime | None, language: str) -> str:
-    if value is None:
-        return ""
+    """A document's dates are days, written out in full."""
     if isinstance(value, datetime):
         value = value.date()
-    return format_date(value, format="long", locale=babel_locale(language))
-
-
-def money_format(value: Money, language: str) -> str:
-    return value.format(babel_locale(language))
+    return locale.date_format(value, language, format="long")
 
 
 def quantity_format(value: Decimal | int | str, language: str) -> str:

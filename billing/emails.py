@@ -33,6 +33,8 @@ from django.utils.safestring import mark_safe
 from django.utils.text import get_valid_filename
 
 from billing import documents
+from core.hosts import portal_url_for
+from core.locale import money_format
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +133,6 @@ def seller_get() -> Seller:
 
 def portal_url() -> str:
     """The root of the tenant's own site, where its clients sign in."""
-    from tenants.services import portal_url_for
 
     tenant = tenant_current()
     domain = tenant.primary_domain if tenant is not None else None
@@ -302,11 +303,9 @@ def _invoice_context(invoice: Any, language: str) -> dict[str, Any]:
         "invoice_number": invoice.number,
         "issue_date": documents.date_format(invoice.issue_date, language),
         "due_date": documents.date_format(invoice.due_date, language),
-        "total": documents.money_format(invoice.total, language),
+        "total": money_format(invoice.total, language),
         "amount_due": (
-            documents.money_format(invoice.amount_due, language)
-            if invoice.amount_due.amount > 0
-            else ""
+            money_format(invoice.amount_due, language) if invoice.amount_due.amount > 0 else ""
         ),
     }
 
@@ -339,7 +338,7 @@ def email_payment_received(payment: Any) -> EmailMultiAlternatives | None:
     seller = seller_get()
     language = client_language(payment.client, seller)
     context: dict[str, Any] = {
-        "payment_amount": documents.money_format(payment.money, language),
+        "payment_amount": money_format(payment.money, language),
         "payment_date": documents.date_format(payment.received_at, language),
         "invoice_number": "",
         "amount_due": "",

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 
+from accounts.models import User
 from billing.models import (
     BillingSettings,
     Client,
@@ -103,6 +104,14 @@ def service_list(*, client: Client | None = None) -> QuerySet[Service]:
 def client_for_user(*, user) -> Client | None:
     link = ClientUser.objects.select_related("client").filter(user=user).first()
     return link.client if link else None
+
+
+def client_language_for_user(user: User) -> str:
+    """The language on a client's billing record, for a page shown to that client."""
+    if getattr(user, "kind", "") != "client":
+        return ""
+    client = client_for_user(user=user)
+    return client.language if client else ""
 
 
 def tax_rules() -> dict[str, tuple[Decimal, str]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from provisioning.crypto import SecretUnreadable
+from core.crypto import SecretUnreadable
 from provisioning.models import ProvisionedService, ProvisioningJob, Server, ServerGroup
 from provisioning.modules.base import (
     MASK,
@@ -53,6 +53,11 @@ Job = ProvisioningJob
 Action = ProvisioningJob.Action
 State = ProvisioningJob.State
 Status = ProvisionedService.Status
+
+# Who is told when a job ends (resale, for the jobs of an upstream service): each is called
+# with ``job=`` in the job's transaction. Apps add their listener in AppConfig.ready, so
+# provisioning imports none of them.
+job_finished_listeners: list[Callable[..., None]] = []
 
 LOG_LINES_KEPT = 200
 # Jobs queued behind an unfinished earlier job of the same account look again this often.
@@ -472,9 +477,9 @@ def _backoff(attempt: int) -> float:
 
 
 def _report(job_id: int) -> None:
-    from provisioning.bridge import provisioning_job_report
-
-    provisioning_job_report(job=ProvisioningJob.objects.select_related("service").get(pk=job_id))
+    job = ProvisioningJob.objects.select_related("service").get(pk=job_id)
+    for listener in job_finished_listeners:
+        listener(job=job)
 
 
 def provisioning_job_rerun(*, job: ProvisioningJob, force: bool = False) -> ProvisioningJob:

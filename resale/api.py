@@ -16,7 +16,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.errors import PROBLEM_BASE
+from core.problems import PROBLEM_BASE
 from resale.models import BalanceEntry, ResaleCredential, ResellerAccount, WholesalePrice
 from resale.selectors import (
     reseller_statement_summary,

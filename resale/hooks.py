@@ -22,13 +22,13 @@ logger = logging.getLogger(__name__)
 
 def provision(service: UpstreamService, action: str) -> None:
     """Queues the provisioning job that carries out ``action`` on the provider's servers."""
-    from provisioning.bridge import upstream_service_provision
+    from resale.provisioning_bridge import upstream_service_provision
 
     upstream_service_provision(service=service, action=action)
 
 
 def sso_url(service: UpstreamService) -> str:
-    from provisioning.bridge import upstream_service_sso_url
+    from resale.provisioning_bridge import upstream_service_sso_url
 
     return upstream_service_sso_url(service=service)
 
@@ -55,8 +55,7 @@ def funds_arrived(account: ResellerAccount) -> None:
 
 
 def low_balance(account: ResellerAccount, balance: Money) -> None:
-    from billing.payments.tasks import reseller_auto_topups_task
-    from resale.tasks import in_schema, tenant_staff_alert_task
+    from resale.tasks import in_schema, reseller_auto_topups_task, tenant_staff_alert_task
 
     # Resellers who chose automatic top-ups are charged before they are alarmed.
     reseller_auto_topups_task.delay()

@@ -5,9 +5,11 @@ schema); provider tasks are queued from the public schema."""
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 from django_tenants.utils import get_tenant_model, schema_context
 
 from resale import outbox
+from resale.topups import reseller_auto_topups_run
 
 
 @shared_task(acks_late=True)
@@ -107,3 +109,15 @@ def wholesale_plan_changed_task(code: str, name: str, active: bool, version: int
         )
     staff_alert_send(subject=f"Provider plan changed: {name}", body=body)
     return True
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError),
+    max_retries=6,
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def reseller_auto_topups_task() -> int:
+    """Provider side (public schema): automatic top-ups of low balances."""
+    return reseller_auto_topups_run()

@@ -6,6 +6,8 @@ from django.template.loader import render_to_string
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
+from tenants.views import tls_ask
+
 
 class TenantMiddleware(TenantMainMiddleware):
     """Picks the schema from the Host header. An unknown host is a plain 404 page and a
@@ -18,8 +20,6 @@ class TenantMiddleware(TenantMainMiddleware):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         if request.path == "/tls/ask":
             # Caddy asks from inside the network, under its own host name.
-            from portals.common.views import tls_ask
-
             connection.set_schema_to_public()
             return tls_ask(request)
         response = super().process_request(request)

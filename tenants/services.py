@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.urls import reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
-from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
+from django_tenants.utils import get_public_schema_name, schema_exists
 
 from tenants.cloning import schema_clone
 from tenants.models import Domain, Tenant
@@ -25,21 +19,6 @@ HOSTNAME_RE = re.compile(
 )
 SCHEMA_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 RESERVED_SCHEMAS = {"public", "information_schema", settings.TENANT_BASE_SCHEMA}
-
-
-@dataclass(frozen=True)
-class NewTenant:
-    tenant: Tenant
-    domain: Domain
-    portal_url: str
-    login_url: str
-
-
-def portal_url_for(hostname: str, path: str = "/") -> str:
-    port = settings.PUBLIC_URL_PORT
-    default_port = {"http": 80, "https": 443}[settings.PUBLIC_URL_SCHEME]
-    suffix = "" if port == default_port else f":{port}"
-    return f"{settings.PUBLIC_URL_SCHEME}://{hostname}{suffix}{path}"
 
 
 def hostname_validate(hostname: str) -> str:
@@ -118,61 +97,6 @@ def tenant_create(
     )
     tenant_schema_clone(schema_name=schema_name)
     return tenant, domain
-
-
-def login_link_make(*, user, hostname: str) -> str:
-    """A link that logs the user in once: the token hashes last_login, so using it
-    invalidates it."""
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    path = reverse("login-link", kwargs={"uidb64": uid, "token": token}, urlconf="config.urls")
-    return portal_url_for(hostname, path)
-
-
-@transaction.atomic
-def reseller_create(
-    *,
-    name: str,
-    hostname: str,
-    admin_email: str,
-    schema_name: str | None = None,
-    kind: str = Tenant.Kind.RESELLER,
-    default_language: str = "en",
-) -> NewTenant:
-    """The tenant, its domain, its account at the provider and its first admin, all or
-    nothing."""
-    from accounts.models import User
-    from resale.services import reseller_account_create
-
-    name = name.strip()
-    if not name:
-        raise ValidationError("A reseller needs a name.")
-    admin_email = admin_email.strip().lower()
-    try:
-        validate_email(admin_email)
-    except ValidationError as exc:
-        raise ValidationError(f"“{admin_email}” is not a valid e-mail address.") from exc
-
-    tenant, domain = tenant_create(
-        name=name,
-        hostname=hostname,
-        kind=kind,
-        schema_name=schema_name,
-        default_language=default_language,
-    )
-    reseller_account_create(tenant=tenant, legal_name=name)
-    with schema_context(tenant.schema_name):
-        admin = User.objects.create_user(
-            admin_email, kind=User.Kind.STAFF, role=User.Role.OWNER, is_staff=True
-        )
-        login_url = login_link_make(user=admin, hostname=domain.domain)
-    connection.set_schema_to_public()
-    return NewTenant(
-        tenant=tenant,
-        domain=domain,
-        portal_url=portal_url_for(domain.domain),
-        login_url=login_url,
-    )
 
 
 def platform_ensure(*, hostname: str | None = None) -> Tenant:

@@ -22,6 +22,7 @@ from django.utils.html import linebreaks, urlize
 from django.utils.safestring import mark_safe
 
 from billing import documents, emails
+from core.locale import money_format
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def after_commit(send: Callable[[], Any]) -> None:
 
 
 def money_text(money: Any, language: str) -> str:
-    return documents.money_format(money, language)
+    return money_format(money, language)
 
 
 def date_text(value: Any, language: str) -> str:

@@ -57,6 +57,7 @@ from billing.services import (
     payment_record,
     payment_refund,
 )
+from core.ids import uuid_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -531,7 +532,7 @@ def hosted_page_effect_prepare(*, reference: str, gateway_name: str = "stripe") 
     page = gateway.hosted_page_get(reference=reference)
     if page.mode == "payment":
         attempt = PaymentAttempt.objects.filter(
-            public_id=_uuid_or_none(page.metadata.get(META_ATTEMPT))
+            public_id=uuid_or_none(page.metadata.get(META_ATTEMPT))
         ).first()
         if attempt is None:
             return None
@@ -560,13 +561,6 @@ def hosted_page_effect_prepare(*, reference: str, gateway_name: str = "stripe") 
         autocharge_ref=page.method_ref if consent_at else None,
         consent_at=consent_at,
     )
-
-
-def _uuid_or_none(value: str | None) -> str | None:
-    try:
-        return str(uuid.UUID(value or ""))
-    except ValueError:
-        return None
 
 
 def payment_method_checkout_start(

@@ -54,11 +54,3 @@ def invoice_autocharge_task(invoice_id: int) -> str | None:
         return None
     attempt = invoice_autocharge(invoice=invoice)
     return attempt.status if attempt else None
-
-
-@shared_task(autoretry_for=TRANSIENT, **RETRY)
-def reseller_auto_topups_task() -> int:
-    """Provider side (public schema): automatic top-ups of low balances."""
-    from resale.topups import reseller_auto_topups_run
-
-    return reseller_auto_topups_run()

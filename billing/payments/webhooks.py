@@ -4,9 +4,10 @@ Two endpoints, both ``/payments/stripe/webhook/``:
 
 - on a tenant's host, for the events of the tenant's own Stripe account (its own keys,
   or an endpoint on its connected account), verified with the tenant's signing secret;
-- on the platform host, for the platform's own account (reseller top-ups, see
-  ``resale.topups``) and for Connect events of connected accounts, which are handled in
-  the schema of the tenant the account belongs to (``ConnectedAccountRoute``).
+- on the platform host, for the platform's own account (reseller top-ups) and for
+  Connect events of connected accounts, which are handled in the schema of the tenant
+  the account belongs to (``resale.platform_payments``, which calls
+  ``stripe_event_process`` here).
 
 The signature is checked on the raw body (``stripe_api.webhook_event_construct``: a bad
 signature, another secret or a timestamp older than five minutes is refused), then the
@@ -26,7 +27,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django_tenants.utils import tenant_context
 
 from billing.errors import BillingError
 from billing.models import Payment
@@ -106,42 +106,6 @@ def tenant_event_check(event: stripe_api.WebhookEvent, row: PaymentSettings) -> 
         allowed = {None, row.stripe_account_id} if row.stripe_account_id else set()
     if event.account not in allowed:
         raise WebhookRefused("The event is about another Stripe account.")
-
-
-# --- the platform's endpoint ---------------------------------------------------------
-
-
-def stripe_platform_webhook(payload: bytes, signature: str) -> str:
-    """Handles one delivery to the platform's endpoint, in the public schema."""
-    from resale.models import ConnectedAccountRoute
-    from resale.topups import platform_event_process
-
-    event = event_verify(
-        payload,
-        signature,
-        [settings.STRIPE_WEBHOOK_SECRET, settings.STRIPE_CONNECT_WEBHOOK_SECRET],
-    )
-    platform_live = (settings.STRIPE_SECRET_KEY or "").startswith(("sk_live_", "rk_live_"))
-    if event.livemode != platform_live:
-        raise WebhookRefused("The event's live mode is not the platform's.")
-    if event.account is None:
-        return platform_event_process(event)
-    route = (
-        ConnectedAccountRoute.objects.select_related("tenant")
-        .filter(account_id=event.account)
-        .first()
-    )
-    if route is None:
-        # Not one of ours (or removed): acknowledged so Stripe stops sending it.
-        logger.warning("Stripe event %s for unknown account %s", event.id, event.account)
-        return "ignored"
-    with tenant_context(route.tenant):
-        row = payment_settings_get()
-        if row.stripe_mode != PaymentSettings.StripeMode.CONNECT or (
-            row.stripe_account_id != event.account
-        ):
-            raise WebhookRefused("The connected account is not this tenant's any more.")
-        return stripe_event_process(event)
 
 
 # --- processing ----------------------------------------------------------------------

@@ -4,8 +4,6 @@ so another client's id is a 404."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
@@ -39,6 +37,8 @@ from billing.selectors import (
     service_list,
 )
 from billing.services import client_update, contact_create, service_cancel, service_change_plan
+from core.ids import uuid_or_none
+from core.locale import language_cookie_set, money_format
 from portals.client_area.panel import PanelUnavailable, service_is_resold, service_panel_url
 from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import contact_remove, privacy_request_create
@@ -46,7 +46,6 @@ from portals.common.access import client_page
 from portals.common.einvoices import FACTUR_X, einvoice_download
 from portals.common.forms import CancelServiceForm, ContactForm, ProfileForm
 from portals.common.paging import paginate
-from tenants.locale import language_cookie_set, money_format
 
 
 def _invoices(request: HttpRequest):
@@ -296,13 +295,6 @@ def invoice_card(request: HttpRequest, public_id) -> HttpResponse:
     return HttpResponseRedirect(started.url)
 
 
-def _uuid(value: str | None) -> str | None:
-    try:
-        return str(uuid.UUID(value or ""))
-    except ValueError:
-        return None
-
-
 @client_page
 def invoice_card_return(request: HttpRequest, public_id) -> HttpResponse:
     """The client is back from the card payment page: paid, still processing, refused or
@@ -312,7 +304,7 @@ def invoice_card_return(request: HttpRequest, public_id) -> HttpResponse:
         invoice=invoice,
         client=request.client,
         kind=PaymentAttempt.Kind.CHECKOUT,
-        public_id=_uuid(request.GET.get("attempt")),
+        public_id=uuid_or_none(request.GET.get("attempt")),
     ).first()
     if attempt is None:
         raise Http404
@@ -381,7 +373,7 @@ def payment_methods(request: HttpRequest) -> HttpResponse:
             return redirect("account:payment-methods")
         method = get_object_or_404(
             SavedPaymentMethod.objects.filter(client=client, removed_at__isnull=True),
-            public_id=_uuid(request.POST.get("method")),
+            public_id=uuid_or_none(request.POST.get("method")),
         )
         try:
             if action == "remove":

@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from accounts.two_factor import two_factor_setup_redirect
-from tenants.locale import localized
+from core.locale import localized
 
 OWNER, ADMIN, BILLING, SUPPORT, READONLY = "owner", "admin", "billing", "support", "readonly"
 

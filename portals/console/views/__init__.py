@@ -17,6 +17,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import staff
+from accounts.branding import (
+    branding_get,
+    branding_update,
+    color_or_default,
+    contrast_with_white,
+)
 from accounts.models import PrivacyRequest, User
 from accounts.two_factor import (
     security_settings_get,
@@ -59,6 +66,8 @@ from billing.services import (
     service_unsuspend,
     tax_rule_set,
 )
+from core.ids import uuid_or_none
+from core.locale import babel_locale, number_format
 from portals.common.access import capability_require, console_page
 from portals.common.charts import ChartPoint, bar_line_chart
 from portals.common.einvoices import FACTUR_X, FATTURAPA, einvoice_download
@@ -78,14 +87,7 @@ from portals.common.forms import (
 from portals.common.paging import paginate
 from portals.console import selectors as console_selectors
 from resale import catalogue_import
-from tenants import domains, staff
-from tenants.branding import (
-    branding_get,
-    branding_update,
-    color_or_default,
-    contrast_with_white,
-)
-from tenants.locale import babel_locale, number_format
+from tenants import domains
 from tenants.models import Domain
 
 
@@ -236,7 +238,9 @@ def _client_privacy(request: HttpRequest, client: Client, action: str) -> HttpRe
             messages.success(request, _("The client's personal data has been erased."))
         else:
             item = get_object_or_404(
-                PrivacyRequest, client=client, public_id=_uuid(request.POST.get("request", ""))
+                PrivacyRequest,
+                client=client,
+                public_id=uuid_or_none(request.POST.get("request", "")),
             )
             status = "completed" if action == "privacy_complete" else "refused"
             privacy_request_close(privacy_request=item, status=status)
@@ -368,7 +372,9 @@ def invoices(request: HttpRequest) -> HttpResponse:
 def invoice_new(request: HttpRequest) -> HttpResponse:
     initial = {}
     if request.GET.get("client"):
-        initial["client"] = Client.objects.filter(public_id=_uuid(request.GET["client"])).first()
+        initial["client"] = Client.objects.filter(
+            public_id=uuid_or_none(request.GET["client"])
+        ).first()
     form = InvoiceNewForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -382,13 +388,6 @@ def invoice_new(request: HttpRequest) -> HttpResponse:
     return render(
         request, "console/invoice_new.html", {"form": form}, status=400 if form.errors else 200
     )
-
-
-def _uuid(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except (TypeError, ValueError):
-        return None
 
 
 def _invoice_make(data: dict) -> Invoice:

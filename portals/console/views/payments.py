@@ -26,9 +26,10 @@ from billing.payments.gateways.config import (
     stripe_connect_refresh,
     stripe_keys_check,
 )
-from billing.payments.gateways.crypto import secret_decrypt
 from billing.payments.webhooks import TENANT_ENDPOINT_EVENTS
 from billing.selectors import billing_settings_get
+from core.crypto import secret_decrypt
+from core.locale import money_format
 from portals.common.access import capability_require, console_page
 from portals.console import selectors as console_selectors
 from portals.console.payment_forms import (
@@ -38,7 +39,6 @@ from portals.console.payment_forms import (
     StripeKeyTestForm,
     TopUpForm,
 )
-from tenants.locale import money_format
 
 # --- the tenant's Stripe account ------------------------------------------------------
 

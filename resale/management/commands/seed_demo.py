@@ -3,8 +3,10 @@ from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from core.hosts import portal_url_for
+from resale.onboarding import reseller_create
 from tenants.models import Domain, Tenant
-from tenants.services import platform_ensure, portal_url_for, reseller_create
+from tenants.services import platform_ensure
 
 DEMO_PASSWORD = "demo-password-123"
 DEMO_TENANTS = [

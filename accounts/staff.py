@@ -11,9 +11,9 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from accounts.models import SecuritySettings, User
+from accounts.tokens import login_link_make
 from accounts.two_factor import two_factor_enabled
 from audit.services import audit_record
-from tenants.services import login_link_make
 
 
 def _owner_guard(actor: User, *roles: str) -> None:

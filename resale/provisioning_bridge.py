@@ -1,10 +1,12 @@
-"""Where provisioning meets resale, in both directions, so the seam reads in one place.
+"""Where resale meets provisioning, in both directions, so the seam reads in one place.
+Resale sits above provisioning: it calls provisioning's services, and provisioning tells
+it about finished jobs through ``provisioning.services.job_finished_listeners``.
 
 - ``upstream_service_provision``: resale accepted a command for an upstream service;
   queue the matching panel job. Nothing here talks to a panel or reports back at
   once: the job does, when it finishes.
 - ``upstream_service_sso_url``: a login link for the service's panel account.
-- ``provisioning_job_report``: a job finished; tell resale, which tells the reseller.
+- ``provisioning_job_report``: a job finished; resale records it and tells the reseller.
 
 Resale's ``change_plan`` is the panels' ``change_package``; its ``renew`` moves money
 only and needs no panel.
@@ -13,7 +15,6 @@ only and needs no panel.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
@@ -32,9 +33,8 @@ from provisioning.services import (
     provisioned_service_sso_url,
     provisioning_job_enqueue,
 )
-
-if TYPE_CHECKING:
-    from resale.models import UpstreamService
+from resale.models import UpstreamService
+from resale.services import ResaleError, upstream_service_result
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +100,6 @@ def upstream_service_provision(*, service: UpstreamService, action: str) -> Prov
 
 
 def upstream_service_sso_url(*, service: UpstreamService) -> str:
-    from resale.services import ResaleError
-
     with schema_context(get_public_schema_name()):
         provisioned = provisioned_service_for_upstream(upstream_service_id=service.pk)
         if provisioned is None:
@@ -120,8 +118,6 @@ def upstream_service_sso_url(*, service: UpstreamService) -> str:
 
 def provisioning_job_report(*, job: ProvisioningJob) -> None:
     """Tells resale how a finished job went, for jobs made for an upstream service."""
-    from resale.services import upstream_service_result
-
     service = job.service
     upstream_action = job.params.get("upstream_action")
     if service.upstream_service_id is None or not upstream_action or not job.is_finished:
@@ -143,8 +139,6 @@ def provisioning_job_report(*, job: ProvisioningJob) -> None:
 def provisioning_job_report_missing(*, service: UpstreamService, action: str) -> None:
     """An action for a service that never got a panel account: terminate is done by
     definition; anything else cannot be carried out, and resale is told so."""
-    from resale.services import upstream_service_result
-
     ok = action == "terminate"
     error = "" if ok else "The service has no control panel account."
     # In the caller's transaction: the outcome commits with the command it answers.

@@ -1,8 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from resale.onboarding import reseller_create
 from tenants.models import Tenant
-from tenants.services import reseller_create
 
 
 class Command(BaseCommand):
