@@ -43,7 +43,8 @@ from billing.models import (
 from billing.money import Money
 from billing.payments.flows import payments_autocharge_due
 from billing.selectors import billing_settings_get, tax_rules
-from billing.services.invoices import SUSPENSION_OVERDUE, party_buyer, party_seller
+from billing.services.invoice_status import SUSPENSION_OVERDUE
+from billing.services.parties import party_buyer, party_seller
 from billing.taxes import TaxDecision, line_amounts, tax_decide
 
 logger = logging.getLogger(__name__)

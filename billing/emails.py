@@ -33,6 +33,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import get_valid_filename
 
 from billing import documents
+from billing.services.invoice_status import SUSPENSION_OVERDUE
 from core.hosts import portal_url_for
 from core.locale import money_format
 
@@ -386,8 +387,6 @@ def email_service_suspended(
     """``invoice`` is the unpaid invoice behind the suspension, when there is one."""
     seller = seller_get()
     language = client_language(service.client, seller)
-    from billing.services.invoices import SUSPENSION_OVERDUE
-
     reason = service.suspension_reason
     context = {
         **_service_context(service),
@@ -414,7 +413,6 @@ def _service_suspended_send(service: Any) -> EmailMultiAlternatives | None:
     """The suspension e-mail, naming the overdue invoice when non-payment is the
     reason."""
     from billing.models import Invoice
-    from billing.services.invoices import SUSPENSION_OVERDUE
 
     invoice = None
     if service.suspension_reason == SUSPENSION_OVERDUE:
