@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 from django.db import models
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django_tenants.utils import get_public_schema_name, schema_context
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -56,6 +55,7 @@ from billing.models import (
     Service,
 )
 from resale.models import BalanceEntry, UpstreamCommand
+from resale.selectors import reseller_account_for_current_tenant, reseller_ledger_rows
 
 # --- the base ------------------------------------------------------------------------------
 
@@ -1084,23 +1084,13 @@ class ResellerLedgerView(ApiView):
             self.filter_queryset(BalanceEntry.objects.none())  # validates the parameters
             page = self.paginate_queryset(remote)
             return self.get_paginated_response(page)
-        account = api_services.reseller_account_for_current_tenant()
+        account = reseller_account_for_current_tenant()
         if account is None:
             raise ProblemError(409, "This site has no account at a provider.", "no_account")
-        # The provider's ledger lives in the public schema; the page is read there.
-        with schema_context(get_public_schema_name()):
-            entries = BalanceEntry.objects.filter(account_id=account.pk)
-            page = self.paginate_queryset(self.filter_queryset(entries))
-            rows = [
-                {
-                    "kind": entry.kind,
-                    "amount": str(entry.amount_value),
-                    "currency": entry.currency,
-                    "description": entry.description,
-                    "created_at": entry.created_at,
-                }
-                for entry in page
-            ]
+        rows = reseller_ledger_rows(
+            account=account,
+            narrow=lambda entries: self.paginate_queryset(self.filter_queryset(entries)),
+        )
         return self.get_paginated_response(s.ResellerLedgerEntrySerializer(rows, many=True).data)
 
 

@@ -17,6 +17,7 @@ from django.db import connection
 
 from billing.events import InvoiceEvent, InvoiceEventKind, ServiceEvent, ServiceEventKind
 from billing.models import Invoice, Service
+from resale.selectors import service_is_resold, service_upstream_ref
 
 logger = logging.getLogger(__name__)
 
@@ -40,22 +41,6 @@ def client_ref_for(client_id: int) -> str:
         hashlib.sha256,
     ).hexdigest()
     return f"c_{digest[:24]}"
-
-
-def _is_resold(service: Service) -> bool:
-    return bool(service.plan.upstream_plan_ref)
-
-
-def _upstream_ref(service: Service) -> str:
-    from resale.models import UpstreamCommand
-
-    create = (
-        UpstreamCommand.objects.filter(service_ref=str(service.public_id), action="create")
-        .exclude(upstream_ref="")
-        .order_by("-created_at")
-        .first()
-    )
-    return create.upstream_ref if create else ""
 
 
 def upstream_create_queue(*, service: Service) -> None:
@@ -86,7 +71,7 @@ def on_invoice_event(event: InvoiceEvent) -> None:
         order_item__order=order, status=Service.Status.PENDING
     ).select_related("plan")
     for service in pending:
-        if _is_resold(service):
+        if service_is_resold(service):
             upstream_create_queue(service=service)
 
 
@@ -97,9 +82,9 @@ def on_service_event(event: ServiceEvent) -> None:
     if action is None:
         return
     service = Service.objects.select_related("plan").get(pk=event.service_id)
-    if not _is_resold(service):
+    if not service_is_resold(service):
         return
-    upstream_ref = _upstream_ref(service)
+    upstream_ref = service_upstream_ref(service=service)
     if not upstream_ref:
         # Never created upstream (still pending, or failed): nothing to follow there.
         logger.info("Service %s has no upstream reference; %s not sent", service.pk, action)

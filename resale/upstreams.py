@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
-from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from core.crypto import secret_decrypt
 from resale.models import ResellerAccount, UpstreamLink
 
 
@@ -48,18 +48,6 @@ class Upstream(Protocol):
     def sso_url(self, *, service_ref: str) -> str: ...
 
     def balance(self) -> dict: ...
-
-
-def _fernet() -> Fernet:
-    return Fernet(settings.FIELD_ENCRYPTION_KEY.encode())
-
-
-def token_encrypt(token: str) -> str:
-    return _fernet().encrypt(token.encode()).decode()
-
-
-def token_decrypt(encrypted: str) -> str:
-    return _fernet().decrypt(encrypted.encode()).decode()
 
 
 def _injected_fault() -> str | None:
@@ -185,4 +173,4 @@ def upstream_for_current_tenant() -> Upstream:
     link = UpstreamLink.objects.first()
     if link is None or link.kind == UpstreamLink.Kind.LOCAL:
         return LocalUpstream(schema)
-    return RemoteUpstream(link.base_url, token_decrypt(link.token_encrypted))
+    return RemoteUpstream(link.base_url, secret_decrypt(link.token_encrypted))

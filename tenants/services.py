@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils.text import slugify
-from django_tenants.utils import get_public_schema_name, schema_exists
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from tenants.cloning import schema_clone
 from tenants.models import Domain, Tenant
@@ -110,3 +110,13 @@ def platform_ensure(*, hostname: str | None = None) -> Tenant:
         domain=hostname, defaults={"tenant": tenant, "is_primary": True, "is_verified": True}
     )
     return tenant
+
+
+def tenant_default_language_set(*, tenant: Tenant, language: str) -> None:
+    """The language the tenant's site speaks to strangers. The row is in the public
+    schema, whichever schema the caller is in."""
+    if tenant.default_language == language:
+        return
+    with schema_context(get_public_schema_name()):
+        Tenant.objects.filter(pk=tenant.pk).update(default_language=language)
+    tenant.default_language = language

@@ -39,13 +39,15 @@ from billing.selectors import (
 from billing.services import client_update, contact_create, service_cancel, service_change_plan
 from core.ids import uuid_or_none
 from core.locale import language_cookie_set, money_format
-from portals.client_area.panel import PanelUnavailable, service_is_resold, service_panel_url
+from portals.client_area.panel import panel_refusal_message
 from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import contact_remove, privacy_request_create
 from portals.common.access import client_page
 from portals.common.einvoices import FACTUR_X, einvoice_download
 from portals.common.forms import CancelServiceForm, ContactForm, ProfileForm
 from portals.common.paging import paginate
+from resale.panel import PanelUnavailable, service_panel_url
+from resale.selectors import service_is_resold
 
 
 def _invoices(request: HttpRequest):
@@ -112,9 +114,9 @@ def service_detail(request: HttpRequest, public_id) -> HttpResponse:
 def service_panel(request: HttpRequest, public_id) -> HttpResponse:
     service = _service(request, public_id)
     try:
-        url = service_panel_url(service)
+        url = service_panel_url(service=service)
     except PanelUnavailable as exc:
-        messages.error(request, exc.message)
+        messages.error(request, panel_refusal_message(exc))
         return redirect("account:service", public_id=service.public_id)
     return HttpResponseRedirect(url)
 

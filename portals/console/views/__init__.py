@@ -89,6 +89,7 @@ from portals.console import selectors as console_selectors
 from resale import catalogue_import
 from tenants import domains
 from tenants.models import Domain
+from tenants.services import tenant_default_language_set
 
 
 def _token() -> str:
@@ -867,7 +868,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         except BillingError as exc:
             form.add_error(None, str(exc))
         else:
-            _tenant_language_set(request.tenant, language)
+            tenant_default_language_set(tenant=request.tenant, language=language)
             messages.success(request, _("Settings saved."))
             return redirect("console:settings")
     if action == "tax" and tax_form.is_valid():
@@ -899,15 +900,3 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         },
         status=400 if form.errors or tax_form.errors or two_factor_form.errors else 200,
     )
-
-
-def _tenant_language_set(tenant, language: str) -> None:
-    from django_tenants.utils import get_public_schema_name, schema_context
-
-    from tenants.models import Tenant
-
-    if tenant.default_language == language:
-        return
-    with schema_context(get_public_schema_name()):
-        Tenant.objects.filter(pk=tenant.pk).update(default_language=language)
-    tenant.default_language = language
