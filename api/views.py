@@ -24,7 +24,7 @@ from accounts.models import WebhookDelivery, WebhookEndpoint
 from api import serializers as s
 from api import services as api_services
 from api import webhooks
-from api.errors import ProblemError
+from api.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem_body
 from api.filtering import ApiPagination, FilterSerializer, OrderingBackend, QueryBoolean
 from api.filtering import QueryFilterBackend as _QueryFilterBackend
 from api.idempotency import (
@@ -55,6 +55,7 @@ from billing.models import (
     Service,
 )
 from resale.models import BalanceEntry, UpstreamCommand
+from resale.outbox import upstream_command_retry
 from resale.selectors import reseller_account_for_current_tenant, reseller_ledger_rows
 
 # --- the base ------------------------------------------------------------------------------
@@ -161,7 +162,6 @@ def find(model: type[models.Model], field: str, value: Any, queryset=None) -> An
 @csrf_exempt
 def api_not_found(request, *args: Any, **kwargs: Any) -> JsonResponse:
     """Any path under /api/ that is not an endpoint."""
-    from api.errors import PROBLEM_CONTENT_TYPE, problem_body
 
     return JsonResponse(
         problem_body(404, "There is no such endpoint.", "not_found", instance=request.path),
@@ -1154,8 +1154,6 @@ class UpstreamCommandRetryView(UpstreamCommandView):
         responses={202: s.UpstreamCommandSerializer},
     )
     def post(self, request, id: uuid.UUID):
-        from resale.outbox import upstream_command_retry
-
         command = self.get_object()
         self.validated(s.EmptyInputSerializer)
         command = upstream_command_retry(command=command)

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from accounts.models import User
 from billing import services
 from billing.models import Client, Product, Service
 from billing.money import Money
@@ -110,8 +111,6 @@ def seed(tenant: Tenant) -> None:
         language="en",
     )
     services.client_create(name="Jane Doe", email="jane.doe@example.com", country="IE")
-
-    from accounts.models import User
 
     client_user = User.objects.filter(kind=User.Kind.CLIENT).order_by("pk").first()
     if client_user is not None and not hasattr(client_user, "client_link"):

@@ -34,6 +34,8 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext
 
 from billing.money import Money
+from billing.selectors import billing_settings_get
+from billing.taxes import EXEMPT_NOTE, REVERSE_CHARGE_NOTE
 from core import locale
 from core.locale import babel_locale, language_normalize, money_format
 
@@ -210,6 +212,7 @@ def document_html(doc: DocumentContext) -> str:
 
 
 def _url_fetcher():
+    # WeasyPrint is heavy to load and only the documents worker renders PDFs.
     from weasyprint.urls import URLFetcher
 
     # A document needs nothing from the network or the disk (the logo is inlined), so a
@@ -218,6 +221,7 @@ def _url_fetcher():
 
 
 def document_pdf(doc: DocumentContext) -> bytes:
+    # WeasyPrint is heavy to load and only the documents worker renders PDFs.
     from weasyprint import HTML
 
     html = document_html(doc)
@@ -383,7 +387,6 @@ def tax_note_text(note: str, *, reverse_charge: bool) -> str:
     """The invoice's tax note in the active language. The notes the tax rules write are
     known words and are translated; the reverse-charge one is said by the document's
     own legal statement."""
-    from billing.taxes import EXEMPT_NOTE, REVERSE_CHARGE_NOTE
 
     note = (note or "").strip()
     if note == REVERSE_CHARGE_NOTE and reverse_charge:
@@ -470,7 +473,6 @@ DOCUMENT_SETTING_FIELDS = {
 
 def document_settings_get() -> DocumentSettings:
     """The current tenant's document look, from its billing settings."""
-    from billing.selectors import billing_settings_get
 
     row = billing_settings_get()
     return DocumentSettings(
@@ -553,6 +555,7 @@ def credit_note_pdf_get(credit_note: Any) -> Any:
 
 def invoice_pdf_queue(invoice: Any) -> None:
     """Queues the rendering of the invoice's PDF once the current transaction commits."""
+    # billing.tasks imports this module; the task is looked up at call time.
     from billing.tasks import invoice_pdf_render_task
 
     _queue(invoice_pdf_render_task, invoice.pk)
@@ -561,6 +564,7 @@ def invoice_pdf_queue(invoice: Any) -> None:
 def credit_note_pdf_queue(credit_note: Any) -> None:
     """Queues the rendering of the credit note's PDF once the current transaction
     commits."""
+    # billing.tasks imports this module; the task is looked up at call time.
     from billing.tasks import credit_note_pdf_render_task
 
     _queue(credit_note_pdf_render_task, credit_note.pk)

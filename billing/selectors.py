@@ -23,6 +23,7 @@ from billing.models import (
 )
 from billing.money import Money
 from billing.taxes import TaxDecision, TaxSummaryRow, tax_decide, tax_summary
+from tenants.models import Tenant
 
 
 def billing_settings_get() -> BillingSettings:
@@ -31,7 +32,6 @@ def billing_settings_get() -> BillingSettings:
     found = BillingSettings.objects.filter(pk=BillingSettings.SINGLETON_ID).first()
     if found is not None:
         return found
-    from tenants.models import Tenant
 
     tenant = Tenant.objects.filter(schema_name=connection.schema_name).first()
     defaults = {}

@@ -235,6 +235,7 @@ def provisioning_job_enqueue(
 
 
 def _task_send(job_id: int, countdown: float | None = None) -> None:
+    # provisioning.tasks imports this module; the task is looked up at call time.
     from provisioning.tasks import provisioning_job_run_task
 
     # Provisioning lives in public: the task must not inherit a tenant's schema.

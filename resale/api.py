@@ -24,6 +24,7 @@ from resale.selectors import (
     upstream_service_status,
 )
 from resale.services import ACTIONS, ResaleError, upstream_command_accept
+from resale.statements import reseller_statement
 
 
 def token_hash(token: str) -> str:
@@ -213,8 +214,6 @@ class CatalogueView(ResaleView):
 
 class StatementView(ResaleView):
     def get(self, request, year: int, month: int):
-        from resale.statements import reseller_statement
-
         if not 1 <= month <= 12:
             return problem(404, "Not found", "There is no such month.", "not_found")
         statement = reseller_statement(account=self.account, year=year, month=month)

@@ -17,6 +17,8 @@ from django.db import connection
 
 from billing.events import InvoiceEvent, InvoiceEventKind, ServiceEvent, ServiceEventKind
 from billing.models import Invoice, Service
+from billing.services.subscriptions import service_activate
+from resale.outbox import upstream_command_queue
 from resale.selectors import service_is_resold, service_upstream_ref
 
 logger = logging.getLogger(__name__)
@@ -44,8 +46,6 @@ def client_ref_for(client_id: int) -> str:
 
 
 def upstream_create_queue(*, service: Service) -> None:
-    from resale.outbox import upstream_command_queue
-
     upstream_command_queue(
         action="create",
         service_ref=str(service.public_id),
@@ -76,8 +76,6 @@ def on_invoice_event(event: InvoiceEvent) -> None:
 
 
 def on_service_event(event: ServiceEvent) -> None:
-    from resale.outbox import upstream_command_queue
-
     action = EVENT_COMMANDS.get(event.kind)
     if action is None:
         return
@@ -104,7 +102,6 @@ def on_service_event(event: ServiceEvent) -> None:
 def upstream_command_completed(*, command) -> None:
     """The upstream has carried a command out. A created service goes live (its client gets
     the welcome e-mail from the activation event)."""
-    from billing.services.subscriptions import service_activate
 
     if command.action != "create":
         return

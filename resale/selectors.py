@@ -109,6 +109,7 @@ def upstream_service_status(*, account: ResellerAccount, service_ref: str) -> di
 
 
 def upstream_service_sso_url(*, account: ResellerAccount, service_ref: str) -> str:
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale import hooks
 
     service = upstream_service_get(account=account, service_ref=service_ref)

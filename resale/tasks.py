@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 from django_tenants.utils import get_tenant_model, schema_context
 
+from billing.cycles import add_months
+from billing.models import Plan
 from resale import outbox
+from resale.services import upstream_services_renew_due
+from resale.statements import wholesale_invoices_issue_month
 from resale.topups import reseller_auto_topups_run
 
 
@@ -56,6 +61,7 @@ def upstream_result_apply_task(
 
 @shared_task(acks_late=True)
 def tenant_staff_alert_task(subject: str, body: str) -> int:
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale.hooks import staff_alert_send
 
     return staff_alert_send(subject=subject, body=body)
@@ -69,18 +75,12 @@ def in_schema(schema_name: str, task, *args) -> None:
 
 @shared_task
 def provider_renewals_task() -> dict:
-    from resale.services import upstream_services_renew_due
-
     return upstream_services_renew_due()
 
 
 @shared_task
 def wholesale_invoices_task() -> int:
     """On the first of each month: last month's wholesale invoices."""
-    from django.utils import timezone
-
-    from billing.cycles import add_months
-    from resale.statements import wholesale_invoices_issue_month
 
     last_month = add_months(timezone.localdate().replace(day=1), -1)
     return wholesale_invoices_issue_month(year=last_month.year, month=last_month.month)
@@ -90,7 +90,7 @@ def wholesale_invoices_task() -> int:
 def wholesale_plan_changed_task(code: str, name: str, active: bool, version: int) -> bool:
     """In a reseller's schema: if it resells the plan, its staff hear about the change; a
     withdrawn plan stops taking new orders here too. Client prices stay as they are."""
-    from billing.models import Plan
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale.hooks import staff_alert_send
 
     plans = Plan.objects.filter(upstream_plan_ref=code)

@@ -20,6 +20,12 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from core.crypto import secret_decrypt
 from resale.models import ResellerAccount, UpstreamLink
+from resale.selectors import (
+    reseller_statement_summary,
+    upstream_service_sso_url,
+    upstream_service_status,
+)
+from resale.services import ResaleError, upstream_command_accept
 
 
 class UpstreamUnavailable(Exception):
@@ -75,8 +81,6 @@ class LocalUpstream:
         return account
 
     def send(self, *, idempotency_key: str, action: str, payload: dict) -> UpstreamReply:
-        from resale.services import ResaleError, upstream_command_accept
-
         fault = _injected_fault()
         if fault == "before":
             raise UpstreamUnavailable("Injected fault before the upstream call.")
@@ -95,20 +99,14 @@ class LocalUpstream:
         return UpstreamReply(result.status, result.response)
 
     def service_status(self, *, service_ref: str) -> dict:
-        from resale.selectors import upstream_service_status
-
         with schema_context(get_public_schema_name()):
             return upstream_service_status(account=self._account(), service_ref=service_ref)
 
     def sso_url(self, *, service_ref: str) -> str:
-        from resale.selectors import upstream_service_sso_url
-
         with schema_context(get_public_schema_name()):
             return upstream_service_sso_url(account=self._account(), service_ref=service_ref)
 
     def balance(self) -> dict:
-        from resale.selectors import reseller_statement_summary
-
         with schema_context(get_public_schema_name()):
             return reseller_statement_summary(account=self._account())
 

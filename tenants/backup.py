@@ -83,6 +83,7 @@ def pg_tool(name: str) -> str:
         candidates.append(on_path)
     # The embedded server of `make run` / `make test` (pgserver) ships its own tools.
     try:
+        # pgserver is a development dependency: only a local restore without pg_restore uses it.
         import pgserver
 
         candidates.append(str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name))

@@ -11,6 +11,8 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django_tenants.utils import get_tenant_model, schema_context
 
+from billing.models import Invoice
+
 logger = logging.getLogger(__name__)
 
 TRANSIENT = (OperationalError, InterfaceError)
@@ -19,6 +21,7 @@ RETRY = {"max_retries": 6, "retry_backoff": 5, "retry_backoff_max": 600, "retry_
 
 @shared_task(autoretry_for=TRANSIENT, **RETRY)
 def payments_autocharge_due_task(on_date: str | None = None) -> dict:
+    # billing.payments.flows imports this module; looked up at call time.
     from billing.payments.flows import payments_autocharge_due
 
     run = payments_autocharge_due(date.fromisoformat(on_date) if on_date else None)
@@ -45,7 +48,7 @@ def payments_autocharge_all_tenants() -> int:
 @shared_task(autoretry_for=TRANSIENT, **RETRY)
 def invoice_autocharge_task(invoice_id: int) -> str | None:
     """Charges a just-issued invoice (tenants that charge on issue)."""
-    from billing.models import Invoice
+    # billing.payments.flows imports this module; looked up at call time.
     from billing.payments.flows import invoice_autocharge
 
     invoice = Invoice.objects.filter(pk=invoice_id).first()

@@ -38,6 +38,15 @@ from billing.models.gateway import (
     SavedPaymentMethod,
 )
 from billing.money import Money
+from billing.payments.flows import (
+    META_ATTEMPT,
+    consent_from_metadata,
+    dispute_record,
+    hosted_page_effect_prepare,
+    payment_attempt_apply,
+    payment_methods_apply,
+    refund_from_gateway_apply,
+)
 from billing.payments.gateways import (
     GatewayConfigError,
     GatewayUnavailable,
@@ -164,8 +173,6 @@ def _prepare(event: stripe_api.WebhookEvent) -> Effect | None:
     if kind.startswith("charge.dispute."):
         return _dispute_effect(obj)
     if kind == "setup_intent.succeeded":
-        from billing.payments.flows import consent_from_metadata
-
         return _methods_effect(
             customer_ref=obj.get("customer"),
             autocharge_ref=obj.get("payment_method"),
@@ -182,8 +189,6 @@ def _prepare(event: stripe_api.WebhookEvent) -> Effect | None:
     if kind == "account.updated":
         return _account_effect(obj.get("id"))
     if kind in _HOSTED_PAGE_EVENTS and obj.get("object") == "checkout.session":
-        from billing.payments.flows import hosted_page_effect_prepare
-
         return hosted_page_effect_prepare(reference=obj.get("id") or "")
     return None
 
@@ -222,8 +227,6 @@ TENANT_ENDPOINT_EVENTS = (
 
 
 def _intent_effect(intent_id: str | None, metadata: dict) -> Effect | None:
-    from billing.payments.flows import META_ATTEMPT, payment_attempt_apply
-
     if not intent_id:
         return None
     attempt = None
@@ -241,8 +244,6 @@ def _intent_effect(intent_id: str | None, metadata: dict) -> Effect | None:
 
 
 def _refund_effect(obj: dict) -> Effect | None:
-    from billing.payments.flows import refund_from_gateway_apply
-
     intent_id = obj.get("payment_intent")
     if not intent_id or obj.get("object") != "refund":
         return None
@@ -265,8 +266,6 @@ def _refund_effect(obj: dict) -> Effect | None:
 
 
 def _dispute_effect(obj: dict) -> Effect | None:
-    from billing.payments.flows import dispute_record
-
     if obj.get("object") != "dispute" or not obj.get("id"):
         return None
     currency = str(obj.get("currency") or "").upper()
@@ -288,8 +287,6 @@ def _methods_effect(
     autocharge_ref: str | None = None,
     consent_at: datetime | None = None,
 ) -> Effect | None:
-    from billing.payments.flows import payment_methods_apply
-
     if not customer_ref:
         return None
     customer = GatewayCustomer.objects.filter(gateway=GATEWAY, customer_ref=customer_ref).first()

@@ -16,6 +16,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from api.keys import SCOPES
+from api.webhook_events import EVENT_TYPES, PING
+from api.webhooks import webhook_url_check
+from billing.errors import BillingError
 from billing.models import BillingCycle, Client, Payment
 from billing.services.clients import SDI_CODE_RE
 
@@ -381,8 +385,6 @@ CYCLE_CHOICES = [(value, label) for value, label in BillingCycle.choices]
 
 
 def _scope_choices() -> list[tuple[str, str]]:
-    from api.keys import SCOPES
-
     return [(scope, f"{scope} — {gettext(text)}") for scope, text in SCOPES.items()]
 
 
@@ -444,8 +446,6 @@ class ApiKeyForm(forms.Form):
 
 
 def _webhook_event_choices() -> list[tuple[str, str]]:
-    from api.webhook_events import EVENT_TYPES, PING
-
     # A ping goes to one endpoint when someone asks for it; nobody subscribes to it.
     return [(event, event) for event in sorted(EVENT_TYPES - {PING})]
 
@@ -492,9 +492,6 @@ class WebhookEndpointForm(forms.Form):
             del self.fields["is_active"]
 
     def clean_url(self) -> str:
-        from api.webhooks import webhook_url_check
-        from billing.errors import BillingError
-
         url = self.cleaned_data["url"].strip()
         parts = urlsplit(url)
         local = webhook_local_allowed(url)

@@ -8,11 +8,14 @@ from decimal import Decimal
 
 from django.db.models import Case, DecimalField, F, Q, Sum, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing.cycles import CYCLE_MONTHS, add_months
 from billing.models import Client, Invoice, Order, Payment, Refund, Service
 from billing.money import Money
 from billing.selectors import tenant_currency
+from resale.models import UpstreamCommand
+from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
 
 
 def month_starts(today: date, count: int = 12) -> list[date]:
@@ -103,8 +106,6 @@ def overdue_invoices(today: date):
 
 
 def dashboard_counts() -> dict[str, int]:
-    from resale.models import UpstreamCommand
-
     return {
         "clients": Client.objects.filter(status=Client.Status.ACTIVE).count(),
         "services": Service.objects.filter(status=Service.Status.ACTIVE).count(),
@@ -131,9 +132,6 @@ class ProviderBalance:
 
 def provider_balance() -> ProviderBalance:
     """This tenant's prepaid balance at its upstream, as the upstream reports it."""
-    from django.utils.translation import gettext as _
-
-    from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
 
     try:
         summary = upstream_for_current_tenant().balance()

@@ -27,7 +27,9 @@ from billing.payments.gateways.bank_transfer import BankTransferGateway
 from billing.payments.gateways.base import GatewayConfigError, GatewayUnavailable
 from billing.payments.gateways.stripe import api as stripe_api
 from billing.payments.gateways.stripe.gateway import StripeGateway
+from billing.selectors import billing_settings_get
 from core.crypto import secret_decrypt, secret_encrypt
+from tenants.models import Tenant
 
 MAX_DUNNING_DAY = 60
 # Each retry e-mails the client: more than this is harassment, not collection.
@@ -259,8 +261,6 @@ def stripe_gateway_for_platform() -> StripeGateway:
 
 
 def bank_transfer_gateway_for_tenant(row: PaymentSettings | None = None) -> BankTransferGateway:
-    from billing.selectors import billing_settings_get
-
     row = row or payment_settings_get()
     if not row.bank_transfer_enabled:
         raise GatewayConfigError("Bank transfers are not accepted on this site.")
@@ -281,8 +281,6 @@ class OnboardingLink:
 
 
 def _current_tenant() -> Any:
-    from tenants.models import Tenant
-
     return Tenant.objects.get(schema_name=connection.schema_name)
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,6 +34,7 @@ from accounts.two_factor import (
 )
 from billing.documents import invoice_pdf_get
 from billing.errors import BillingError
+from billing.gdpr import client_data_export
 from billing.models import (
     Client,
     CreditNote,
@@ -43,6 +45,7 @@ from billing.models import (
     TaxRule,
 )
 from billing.money import Money
+from billing.payments.flows import bank_transfer_record
 from billing.selectors import (
     billing_settings_get,
     client_amount_due,
@@ -68,6 +71,7 @@ from billing.services import (
 )
 from core.ids import uuid_or_none
 from core.locale import babel_locale, number_format
+from portals.client_area.services import client_erasure_carry_out, privacy_request_close
 from portals.common.access import capability_require, console_page
 from portals.common.charts import ChartPoint, bar_line_chart
 from portals.common.einvoices import FACTUR_X, FATTURAPA, einvoice_download
@@ -87,6 +91,8 @@ from portals.common.forms import (
 from portals.common.paging import paginate
 from portals.console import selectors as console_selectors
 from resale import catalogue_import
+from resale.models import UpstreamCommand
+from resale.outbox import upstream_command_retry
 from tenants import domains
 from tenants.models import Domain
 from tenants.services import tenant_default_language_set
@@ -227,8 +233,6 @@ def client_detail(request: HttpRequest, public_id) -> HttpResponse:
 def _client_privacy(request: HttpRequest, client: Client, action: str) -> HttpResponse:
     """Data-protection work on a client: personal data is the owners' and admins' to
     hand out or erase."""
-    from portals.client_area.services import client_erasure_carry_out, privacy_request_close
-    from portals.common.access import capability_require
 
     capability_require(request, "admin")
     try:
@@ -254,8 +258,6 @@ def _client_privacy(request: HttpRequest, client: Client, action: str) -> HttpRe
 @console_page
 def client_export(request: HttpRequest, public_id) -> HttpResponse:
     """The client's data as billing.gdpr packs it (a zip), for an export request."""
-    from billing.gdpr import client_data_export
-    from portals.common.access import capability_require
 
     capability_require(request, "admin")
     client = get_object_or_404(Client, public_id=public_id)
@@ -322,8 +324,6 @@ SERVICE_ACTIONS = {
 
 @console_page(write="service")
 def service_detail(request: HttpRequest, public_id) -> HttpResponse:
-    from resale.models import UpstreamCommand
-
     service = get_object_or_404(
         Service.objects.select_related("plan__product", "client"), public_id=public_id
     )
@@ -392,8 +392,6 @@ def invoice_new(request: HttpRequest) -> HttpResponse:
 
 
 def _invoice_make(data: dict) -> Invoice:
-    from django.db import transaction
-
     with transaction.atomic():
         invoice = invoice_create(client=data["client"], notes=data["notes"])
         invoice_line_add(
@@ -462,8 +460,6 @@ def invoice_detail(request: HttpRequest, public_id) -> HttpResponse:
 def _payment_record(request: HttpRequest, invoice: Invoice, data: dict) -> None:
     amount = Money(data["amount"], invoice.currency)
     if data["method"] == "bank_transfer" and data["reference"]:
-        from billing.payments.flows import bank_transfer_record
-
         bank_transfer_record(
             invoice=invoice,
             amount=amount,
@@ -790,9 +786,6 @@ def staff_view(request: HttpRequest) -> HttpResponse:
 
 @console_page(write="service")
 def upstream(request: HttpRequest) -> HttpResponse:
-    from resale.models import UpstreamCommand
-    from resale.outbox import upstream_command_retry
-
     if request.method == "POST":
         command = get_object_or_404(UpstreamCommand, public_id=request.POST.get("command", ""))
         if command.state != UpstreamCommand.State.FAILED:

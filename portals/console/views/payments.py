@@ -37,6 +37,7 @@ from portals.console.payment_forms import (
     StripeKeyTestForm,
     TopUpForm,
 )
+from resale.models import ResellerTopUp
 from resale.selectors import reseller_account_at_local_provider
 from resale.services import ResaleError
 from resale.tenant_topups import (
@@ -325,8 +326,6 @@ def balance_return(request: HttpRequest) -> HttpResponse:
 
 
 def _topup_message(request: HttpRequest, topup) -> None:
-    from resale.models import ResellerTopUp
-
     status = topup.status
     if status == ResellerTopUp.Status.SUCCEEDED:
         messages.success(
