@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +35,12 @@ from django.utils.translation import gettext
 
 from billing.money import Money
 from billing.selectors import billing_settings_get
+from billing.snapshots import (
+    period_last_day,
+    snapshot_address_lines,
+    snapshot_mapping,
+)
+from billing.snapshots import snapshot_text as _text
 from billing.taxes import EXEMPT_NOTE, REVERSE_CHARGE_NOTE
 from core import locale
 from core.locale import babel_locale, language_normalize, money_format
@@ -304,19 +310,12 @@ def _queue(task: Any, object_id: int) -> None:
     )
 
 
-def _text(value: Any) -> str:
-    return str(value).strip() if value is not None else ""
-
-
 def party_from_snapshot(snapshot: Mapping[str, Any] | None) -> DocumentParty:
     """A seller or buyer as the document's snapshot recorded it at issue."""
-    data = snapshot if isinstance(snapshot, Mapping) else {}
-    lines = data.get("address_lines") or ()
-    if isinstance(lines, str):
-        lines = lines.splitlines()
+    data = snapshot_mapping(snapshot)
     return DocumentParty(
         name=_text(data.get("name")),
-        address_lines=tuple(_text(line) for line in lines if _text(line)),
+        address_lines=snapshot_address_lines(data),
         vat_number=_text(data.get("vat_number")),
         tax_code=_text(data.get("tax_id")),
         registration=_text(data.get("registration")),
@@ -325,7 +324,7 @@ def party_from_snapshot(snapshot: Mapping[str, Any] | None) -> DocumentParty:
 
 
 def bank_from_snapshot(snapshot: Mapping[str, Any] | None) -> BankDetails:
-    data = snapshot if isinstance(snapshot, Mapping) else {}
+    data = snapshot_mapping(snapshot)
     bank = data.get("bank") if isinstance(data.get("bank"), Mapping) else data
     return BankDetails(
         account_holder=_text(bank.get("account_holder")) or _text(data.get("name")),
@@ -339,7 +338,7 @@ def period_format(start: date | None, end: date | None, language: str) -> str:
     """The period a line covers; ``end`` is the first day not covered."""
     if start is None:
         return ""
-    last = end - timedelta(days=1) if end is not None and end > start else start
+    last = period_last_day(start, end) or start
     if last == start:
         return date_format(start, language)
     return format_interval(start, last, skeleton="yMMMd", locale=babel_locale(language))

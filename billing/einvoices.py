@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -27,6 +27,8 @@ from billing import documents
 from billing.documents import BankDetails, bank_from_snapshot
 from billing.errors import BillingError
 from billing.models import CreditNote, Invoice
+from billing.snapshots import period_last_day, snapshot_address_lines, snapshot_mapping
+from billing.snapshots import snapshot_text as _text
 from billing.taxes import EXEMPT_NOTE
 
 GUIDELINE_EN16931 = "urn:cen.eu:en16931:2017"
@@ -151,19 +153,14 @@ class EDocument:
 # --- from the document -------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    return str(value).strip() if value is not None else ""
-
-
 def party_from_snapshot(snapshot: Mapping[str, Any] | None) -> EParty:
     """A seller or buyer as the document recorded it. Snapshots taken before the address
     was kept field by field have only its printed lines: the first one is the street."""
-    data = snapshot if isinstance(snapshot, Mapping) else {}
+    data = snapshot_mapping(snapshot)
     address = data.get("address") if isinstance(data.get("address"), Mapping) else None
     country = _text(data.get("country")).upper()
     if address is None:
-        printed = [_text(line) for line in data.get("address_lines") or () if _text(line)]
-        printed = [line for line in printed if line.upper() != country]
+        printed = [line for line in snapshot_address_lines(data) if line.upper() != country]
         address = {"line1": printed[0] if printed else ""}
     kind = _text(data.get("kind"))
     return EParty(
@@ -227,7 +224,7 @@ def _lines(rows: Iterable[Any], *, reverse_charge: bool, tax_note: str) -> tuple
                 rate=rate,
                 category=_category(rate, reverse_charge=reverse_charge, tax_note=tax_note),
                 period_start=start,
-                period_end=(end - timedelta(days=1) if start and end and end > start else None),
+                period_end=period_last_day(start, end),
             )
         )
     return tuple(lines)

@@ -14,10 +14,10 @@ from datetime import date
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, connection
-from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
 from billing import documents, emails
 from billing.models import CreditNote, Invoice
+from tenants.tasks import task_queue_in_every_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -102,18 +102,7 @@ def billing_run_task(run_date: str | None = None) -> dict:
 def billing_run_all_tenants(run_date: str | None = None) -> int:
     """The daily schedule: one billing run task per active tenant, each in its own
     schema, so tenants run in parallel and one failing tenant stops no other."""
-    tenants = (
-        get_tenant_model()
-        .objects.exclude(schema_name=get_public_schema_name())
-        .filter(status="active")
-        .order_by("schema_name")
-    )
-    count = 0
-    for tenant in tenants:
-        with tenant_context(tenant):
-            billing_run_task.delay(run_date)
-        count += 1
-    return count
+    return task_queue_in_every_tenant(billing_run_task, run_date)
 
 
 # Payment tasks live in their own module; importing them here registers them on workers.

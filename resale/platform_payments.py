@@ -9,16 +9,15 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
 from billing.models.gateway import PaymentSettings
 from billing.payments.gateways.config import payment_settings_get
-from billing.payments.views import return_redirect, webhook_answer
+from billing.payments.views import return_view, webhook_answer
 from billing.payments.webhooks import WebhookRefused, event_verify, stripe_event_process
-from core.ids import uuid_or_none
 from resale.models import ConnectedAccountRoute, ResellerTopUp
 from resale.topups import platform_event_process, reseller_topup_sync
 from tenants.models import Tenant
@@ -69,10 +68,8 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     return webhook_answer(request, stripe_platform_webhook)
 
 
-@require_GET
-def payment_return(request: HttpRequest, reference: str) -> HttpResponse:
-    """A reseller's browser is back from paying a top-up."""
-    topup = ResellerTopUp.objects.filter(public_id=uuid_or_none(reference)).first()
-    if topup is None:
-        raise Http404
-    return return_redirect(lambda: reseller_topup_sync(topup=topup).status)
+# A reseller's browser is back from paying a top-up.
+payment_return = return_view(
+    lambda reference: ResellerTopUp.objects.filter(public_id=reference).first(),
+    lambda topup: reseller_topup_sync(topup=topup).status,
+)

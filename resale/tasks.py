@@ -7,7 +7,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
-from django_tenants.utils import get_tenant_model, schema_context
+from django_tenants.utils import schema_context
 
 from billing.cycles import add_months
 from billing.models import Plan
@@ -15,6 +15,7 @@ from resale import outbox
 from resale.services import upstream_services_renew_due
 from resale.statements import wholesale_invoices_issue_month
 from resale.topups import reseller_auto_topups_run
+from tenants.tasks import task_queue_in_every_tenant
 
 
 @shared_task(acks_late=True)
@@ -31,13 +32,7 @@ def upstream_commands_relay_task() -> dict:
 @shared_task
 def upstream_commands_relay_all_tenants() -> int:
     """Beat entry point: queues the relay in every active tenant's schema."""
-    tenants = get_tenant_model().objects.exclude(schema_name="public").filter(status="active")
-    count = 0
-    for schema_name in tenants.values_list("schema_name", flat=True):
-        with schema_context(schema_name):
-            upstream_commands_relay_task.delay()
-        count += 1
-    return count
+    return task_queue_in_every_tenant(upstream_commands_relay_task)
 
 
 @shared_task(acks_late=True)

@@ -9,9 +9,9 @@ from datetime import date
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
-from django_tenants.utils import get_tenant_model, schema_context
 
 from billing.models import Invoice
+from tenants.tasks import task_queue_in_every_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +36,7 @@ def payments_autocharge_due_task(on_date: str | None = None) -> dict:
 @shared_task
 def payments_autocharge_all_tenants() -> int:
     """Beat entry point: the auto-charge step in every active tenant's schema."""
-    tenants = get_tenant_model().objects.exclude(schema_name="public").filter(status="active")
-    count = 0
-    for schema_name in tenants.values_list("schema_name", flat=True):
-        with schema_context(schema_name):
-            payments_autocharge_due_task.delay()
-        count += 1
-    return count
+    return task_queue_in_every_tenant(payments_autocharge_due_task)
 
 
 @shared_task(autoretry_for=TRANSIENT, **RETRY)

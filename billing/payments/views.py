@@ -1,12 +1,13 @@
 """The payment endpoints of a tenant's host: Stripe's webhook and the page a client's
 browser returns to after its bank. Thin: verify, call the service, answer. The platform
 host's endpoints (reseller top-ups, Connect) are ``resale.payment_views``; both answer
-through ``webhook_answer`` and ``return_redirect``."""
+through ``webhook_answer`` and ``return_view``."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -21,6 +22,8 @@ from billing.payments.gateways.stripe import api as stripe_api
 from core.ids import uuid_or_none
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def webhook_answer(request: HttpRequest, handle: Callable[[bytes, str], str]) -> HttpResponse:
@@ -42,14 +45,25 @@ def webhook_answer(request: HttpRequest, handle: Callable[[bytes, str], str]) ->
     return JsonResponse({"outcome": outcome})
 
 
-def return_redirect(sync: Callable[[], str]) -> HttpResponse:
-    """Back to the home page with the payment's state as ``sync`` reads it from Stripe
-    now, so the page that follows shows it, whether or not the webhook came first."""
-    try:
-        status = sync()
-    except GatewayUnavailable:
-        status = "processing"
-    return redirect(f"/?payment={status}")
+def return_view(
+    find: Callable[[str], T | None], sync: Callable[[T], str]
+) -> Callable[[HttpRequest, str], HttpResponse]:
+    """The page a browser comes back to from Stripe: ``find`` looks up what was paid by
+    its reference (a 404 when nothing), ``sync`` reads its state from Stripe now, so the
+    page that follows shows it whether or not the webhook came first."""
+
+    @require_GET
+    def payment_return(request: HttpRequest, reference: str) -> HttpResponse:
+        paid = find(reference)
+        if paid is None:
+            raise Http404
+        try:
+            status = sync(paid)
+        except GatewayUnavailable:
+            status = "processing"
+        return redirect(f"/?payment={status}")
+
+    return payment_return
 
 
 @csrf_exempt
@@ -58,10 +72,8 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     return webhook_answer(request, webhooks.stripe_tenant_webhook)
 
 
-@require_GET
-def payment_return(request: HttpRequest, reference: str) -> HttpResponse:
-    """The browser is back from 3-D Secure."""
-    attempt = PaymentAttempt.objects.filter(public_id=uuid_or_none(reference)).first()
-    if attempt is None:
-        raise Http404
-    return return_redirect(lambda: payment_attempt_sync(attempt=attempt).status)
+# The browser is back from 3-D Secure or a hosted payment page.
+payment_return = return_view(
+    lambda reference: PaymentAttempt.objects.filter(public_id=uuid_or_none(reference)).first(),
+    lambda attempt: payment_attempt_sync(attempt=attempt).status,
+)
