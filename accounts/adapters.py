@@ -18,12 +18,12 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import get_public_schema_name
 
-from billing.payments.gateways.crypto import secret_decrypt, secret_encrypt
+from accounts.branding import branding_context
+from accounts.two_factor import two_factor_required_for
+from core.crypto import secret_decrypt, secret_encrypt
 
 
 def _brand(request: HttpRequest | None) -> dict[str, Any]:
-    from tenants.branding import branding_context
-
     return branding_context(request)
 
 
@@ -32,11 +32,10 @@ class AccountAdapter(DefaultAccountAdapter):
         return False
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
-        from portals.common.access import is_staff_user
-
         if connection.schema_name == get_public_schema_name():
             return resolve_url(settings.LOGIN_REDIRECT_URL)
-        if is_staff_user(request.user):
+        # Called once the person is signed in: the model says whether they are staff.
+        if request.user.is_tenant_staff:
             return reverse("console:home")
         return reverse("account:dashboard")
 
@@ -69,8 +68,6 @@ class MFAAdapter(DefaultMFAAdapter):
 
     def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
         # Turning it off would only send the person back to the set-up page.
-        from accounts.two_factor import two_factor_required_for
-
         if authenticator.type != Authenticator.Type.TOTP:
             return True
         return not two_factor_required_for(authenticator.user)

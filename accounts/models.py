@@ -4,6 +4,8 @@ simply does not exist on another tenant's host."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
@@ -76,7 +78,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 class Branding(models.Model):
     """How the tenant's storefront, client area and console look: one row per tenant
-    schema. Validation of uploads and colours lives in tenants.branding."""
+    schema. Validation of uploads and colours lives in accounts.branding."""
 
     schema_placement = "tenant"
     SINGLETON_ID = 1
@@ -105,9 +107,6 @@ class Branding(models.Model):
 
 
 def _privacy_request_public_id():
-    # Imported here so that this block stays a pure addition to the module.
-    import uuid
-
     return uuid.uuid4()
 
 
@@ -164,8 +163,6 @@ class PrivacyRequest(models.Model):
 # Tenant schemas only (config.routers.SchemaPlacementRouter): a key, a stored response or a
 # webhook of one tenant does not exist on another tenant's host. Services and the REST API
 # that use these live in api.
-
-import uuid  # noqa: E402  (kept inside this block so the block stays self-contained)
 
 
 class ApiKey(models.Model):

@@ -8,11 +8,11 @@ from __future__ import annotations
 from allauth.account import views as allauth_views
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from tenants.locale import localized
+from core.locale import localized
 
 
 def _localized(patterns: list) -> list:
-    """The same routes, each shown in the page's language (tenants.locale)."""
+    """The same routes, each shown in the page's language (core.locale)."""
     wrapped: list[URLPattern | URLResolver] = []
     for pattern in patterns:
         if isinstance(pattern, URLResolver):

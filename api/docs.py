@@ -6,6 +6,7 @@ it, the page is a plain reference rendered here from the same document."""
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from importlib import util as importlib_util
 from pathlib import Path
@@ -73,8 +74,7 @@ pre{padding:.6rem;overflow:auto}.op{border-top:1px solid #ddd;padding:.6rem 0}
 
 
 def _reference(request: HttpRequest, schema_url: str) -> str:
-    import json
-
+    # api.urls imports this module's views; the URL list is read at call time.
     from api.urls import schema_patterns
 
     document = SchemaGenerator(patterns=schema_patterns).get_schema(request=None, public=True)

@@ -17,10 +17,9 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from core.problems import PROBLEM_BASE
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-# A relative reference (RFC 9457 allows one): resolved against the site's own host, so
-# an error never names the platform a reseller's site runs on.
-PROBLEM_BASE = "/api/problems/"
 
 TITLES = {
     400: "Invalid request",

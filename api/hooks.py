@@ -13,12 +13,14 @@ from django.db.models.signals import post_save
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from api import webhook_events
+from api.webhooks import webhook_event_publish
 from billing.events import (
     InvoiceEvent,
     ServiceEvent,
     invoice_event_listeners,
     service_event_listeners,
 )
+from billing.models.gateway import PaymentAttempt
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +30,6 @@ EVENT_NAMESPACE = uuid.UUID("6f1c9f7e-6a37-4b7e-9d0a-3c2b4f1e8a51")
 
 
 def on_invoice_event(event: InvoiceEvent) -> None:
-    from api.webhooks import webhook_event_publish
-
     event_type = webhook_events.INVOICE_EVENT_TYPES.get(event.kind)
     if event_type is None:
         return
@@ -39,8 +39,6 @@ def on_invoice_event(event: InvoiceEvent) -> None:
 
 
 def on_service_event(event: ServiceEvent) -> None:
-    from api.webhooks import webhook_event_publish
-
     event_type = webhook_events.SERVICE_EVENT_TYPES.get(event.kind)
     if event_type is None:
         return
@@ -60,9 +58,6 @@ def on_payment_attempt_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
     attempt_id = instance.pk
 
     def publish() -> None:
-        from api.webhooks import webhook_event_publish
-        from billing.models.gateway import PaymentAttempt
-
         try:
             with schema_context(schema):
                 attempt = (
@@ -85,7 +80,6 @@ def on_payment_attempt_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 def connect() -> None:
     """Subscribes the webhooks to billing's events (idempotent)."""
-    from billing.models.gateway import PaymentAttempt
 
     if on_invoice_event not in invoice_event_listeners:
         invoice_event_listeners.append(on_invoice_event)
@@ -97,4 +91,3 @@ def connect() -> None:
         dispatch_uid="api.payment_failed_webhook",
     )
     # Registers the delivery task with Celery: autodiscovery only finds ``<app>.tasks``.
-    from api import tasks  # noqa: F401

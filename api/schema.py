@@ -4,10 +4,13 @@ problem documents every operation may answer with."""
 
 from __future__ import annotations
 
+from django.db import connection
+from django_tenants.utils import get_public_schema_name
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 
+from accounts.branding import branding_get
 from api.errors import PROBLEM_CONTENT_TYPE, ProblemSerializer
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import MAX_KEY_LENGTH
@@ -109,12 +112,8 @@ class TenantApiSchema(AutoSchema):
 def schema_brand(result: dict, generator, request, public: bool) -> dict:
     """The document carries the site's own brand: a reseller's integrators read its API
     reference and must not learn which platform runs it."""
-    from django.db import connection
-    from django_tenants.utils import get_public_schema_name
 
     if connection.schema_name != get_public_schema_name():
-        from tenants.branding import branding_get
-
         brand = branding_get().company_name or getattr(connection.tenant, "name", "")
         if brand:
             result.setdefault("info", {})["title"] = f"{brand} API"

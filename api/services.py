@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
-from django_tenants.utils import get_public_schema_name, schema_context
+from django.db import transaction
 
 from billing import services
 from billing.errors import BillingError
@@ -26,7 +25,7 @@ from billing.models import (
     Service,
 )
 from billing.money import Money
-from resale.models import ResellerAccount, UpstreamCommand
+from resale.panel import PanelRefusal, PanelUnavailable, service_panel_url
 from resale.services import ResaleError
 from resale.upstreams import (
     LocalUpstream,
@@ -188,34 +187,27 @@ class UpstreamError(Exception):
         self.unavailable = unavailable
 
 
-def service_upstream_ref(*, service: Service) -> str:
-    """The provider's reference of a resold service, once its creation went through."""
-    command = (
-        UpstreamCommand.objects.filter(service_ref=str(service.public_id), action="create")
-        .exclude(upstream_ref="")
-        .order_by("-created_at")
-        .first()
-    )
-    return command.upstream_ref if command else ""
+# Why single sign-on does not open, in the API's words; the rule is resale.panel.
+_PANEL_REFUSALS = {
+    PanelRefusal.NOT_RESOLD: "Single sign-on is available for services run by the provider.",
+    PanelRefusal.NOT_ACTIVE: "Single sign-on is available for active services only.",
+    PanelRefusal.NOT_READY: "The service has not been created at the provider yet.",
+}
 
 
 def service_sso_url(*, service: Service, client_ip: str = "") -> str:
     """A single sign-on link to the service's control panel, from the provider that runs
     it, for the browser at ``client_ip``."""
-    if not service.plan.upstream_plan_ref:
-        raise BillingError("Single sign-on is available for services run by the provider.")
-    upstream_ref = service_upstream_ref(service=service)
-    if not upstream_ref:
-        raise BillingError("The service has not been created at the provider yet.")
     try:
-        return upstream_for_current_tenant().sso_url(service_ref=upstream_ref, client_ip=client_ip)
-    except UpstreamRejected as exc:
-        raise UpstreamError(str(exc), unavailable=False) from exc
-    except UpstreamUnavailable as exc:
-        raise UpstreamError(str(exc), unavailable=True) from exc
-    except ResaleError as exc:
-        # The local upstream lets the provider's own refusal through unwrapped.
-        raise UpstreamError(exc.message, unavailable=exc.code == "panel_unavailable") from exc
+        return service_panel_url(service=service, client_ip=client_ip)
+    except PanelUnavailable as exc:
+        if exc.reason in _PANEL_REFUSALS:
+            raise BillingError(_PANEL_REFUSALS[exc.reason]) from exc
+        if exc.reason == PanelRefusal.BAD_URL:
+            raise UpstreamError(
+                "The provider sent an address that cannot be opened.", unavailable=False
+            ) from exc
+        raise UpstreamError(exc.detail, unavailable=exc.reason == PanelRefusal.UNREACHABLE) from exc
 
 
 def reseller_balance_get() -> dict:
@@ -242,9 +234,3 @@ def reseller_ledger_entries(*, kind: str = "") -> list[dict] | None:
     except UpstreamUnavailable as exc:
         raise UpstreamError(str(exc), unavailable=True) from exc
     return [entry for entry in entries if not kind or entry.get("kind") == kind]
-
-
-def reseller_account_for_current_tenant() -> ResellerAccount | None:
-    schema = connection.schema_name
-    with schema_context(get_public_schema_name()):
-        return ResellerAccount.objects.filter(tenant__schema_name=schema).first()

@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 from django.db import models
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django_tenants.utils import get_public_schema_name, schema_context
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -26,7 +25,7 @@ from api import selectors as api_selectors
 from api import serializers as s
 from api import services as api_services
 from api import webhooks
-from api.errors import ProblemError
+from api.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem_body
 from api.filtering import ApiPagination, FilterSerializer, OrderingBackend, QueryBoolean
 from api.filtering import QueryFilterBackend as _QueryFilterBackend
 from api.idempotency import (
@@ -55,7 +54,12 @@ from billing.models import (
     Service,
 )
 from resale.models import BalanceEntry, UpstreamCommand
-from resale.selectors import upstream_command_list
+from resale.outbox import upstream_command_retry
+from resale.selectors import (
+    reseller_account_for_current_tenant,
+    reseller_ledger_rows,
+    upstream_command_list,
+)
 
 # --- the base ------------------------------------------------------------------------------
 
@@ -161,7 +165,6 @@ def find(model: type[models.Model], field: str, value: Any, queryset=None) -> An
 @csrf_exempt
 def api_not_found(request, *args: Any, **kwargs: Any) -> JsonResponse:
     """Any path under /api/ that is not an endpoint."""
-    from api.errors import PROBLEM_CONTENT_TYPE, problem_body
 
     return JsonResponse(
         problem_body(404, "There is no such endpoint.", "not_found", instance=request.path),
@@ -1048,23 +1051,13 @@ class ResellerLedgerView(ApiView):
             self.filter_queryset(BalanceEntry.objects.none())  # validates the parameters
             page = self.paginate_queryset(remote)
             return self.get_paginated_response(page)
-        account = api_services.reseller_account_for_current_tenant()
+        account = reseller_account_for_current_tenant()
         if account is None:
             raise ProblemError(409, "This site has no account at a provider.", "no_account")
-        # The provider's ledger lives in the public schema; the page is read there.
-        with schema_context(get_public_schema_name()):
-            entries = BalanceEntry.objects.filter(account_id=account.pk)
-            page = self.paginate_queryset(self.filter_queryset(entries))
-            rows = [
-                {
-                    "kind": entry.kind,
-                    "amount": str(entry.amount_value),
-                    "currency": entry.currency,
-                    "description": entry.description,
-                    "created_at": entry.created_at,
-                }
-                for entry in page
-            ]
+        rows = reseller_ledger_rows(
+            account=account,
+            narrow=lambda entries: self.paginate_queryset(self.filter_queryset(entries)),
+        )
         return self.get_paginated_response(s.ResellerLedgerEntrySerializer(rows, many=True).data)
 
 
@@ -1128,8 +1121,6 @@ class UpstreamCommandRetryView(UpstreamCommandView):
         responses={202: s.UpstreamCommandSerializer},
     )
     def post(self, request, id: uuid.UUID):
-        from resale.outbox import upstream_command_retry
-
         command = self.get_object()
         self.validated(s.EmptyInputSerializer)
         command = upstream_command_retry(command=command)

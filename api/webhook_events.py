@@ -8,6 +8,8 @@ from typing import Any
 from rest_framework.renderers import JSONRenderer
 
 from billing.events import InvoiceEventKind, ServiceEventKind
+from billing.models import Invoice, Service
+from billing.money import round_money
 
 INVOICE_EVENT_TYPES = {
     InvoiceEventKind.ISSUED: "invoice.issued",
@@ -35,8 +37,8 @@ def json_safe(data: Any) -> Any:
 
 
 def invoice_event_data(invoice_id: int) -> dict | None:
+    # api.serializers imports this module; the serializer is looked up at call time.
     from api.serializers import InvoiceSerializer
-    from billing.models import Invoice
 
     invoice = (
         Invoice.objects.select_related("client")
@@ -48,16 +50,14 @@ def invoice_event_data(invoice_id: int) -> dict | None:
 
 
 def service_event_data(service_id: int) -> dict | None:
+    # api.serializers imports this module; the serializer is looked up at call time.
     from api.serializers import ServiceSerializer
-    from billing.models import Service
 
     service = Service.objects.select_related("client", "plan").filter(pk=service_id).first()
     return json_safe(ServiceSerializer(service).data) if service else None
 
 
 def payment_failed_data(attempt: Any) -> dict:
-    from billing.money import round_money
-
     return {
         "id": str(attempt.public_id),
         "invoice": str(attempt.invoice.public_id),

@@ -225,6 +225,7 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
 
 
 def _queue(delivery_id: int) -> None:
+    # api.tasks imports this module; the task is looked up at call time.
     from api.tasks import webhook_delivery_send_task
 
     try:

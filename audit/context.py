@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from celery.signals import task_postrun, task_prerun
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
@@ -73,9 +75,7 @@ def _from_request(request: Any) -> Actor:
     user = getattr(request, "user", None)
     if user is None or not getattr(user, "is_authenticated", False):
         return Actor(kind="system", label="anonymous request", request_id=request_id, ip=ip)
-    from accounts.models import User
-
-    if not isinstance(user, User):
+    if not isinstance(user, get_user_model()):
         # The resale API authenticates a reseller account with its API token, not a user.
         return Actor(
             kind="api_key",
@@ -121,7 +121,5 @@ def _task_finished(task_id: str | None = None, **kwargs: Any) -> None:
 
 
 def task_signals_connect() -> None:
-    from celery.signals import task_postrun, task_prerun
-
     task_prerun.connect(_task_started, weak=False, dispatch_uid="audit.task_started")
     task_postrun.connect(_task_finished, weak=False, dispatch_uid="audit.task_finished")

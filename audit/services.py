@@ -6,14 +6,12 @@ import csv
 import io
 import json
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
 from audit.context import current_actor
 from audit.models import AuditEntry
-from billing.money import round_money
 
 
 def _jsonable(value: Any) -> Any:
@@ -103,9 +101,3 @@ def audit_export(
             ]
         )
     return out.getvalue()
-
-
-def money_json(amount: Decimal, currency: str) -> dict[str, str]:
-    """An amount as the log keeps it: a string at the currency's minor unit, so the same
-    sum always reads the same."""
-    return {"amount": str(round_money(Decimal(amount), currency)), "currency": currency}

@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from bench.report import percentile, print_report
 from billing.models import Service
+from resale.onboarding import reseller_create
 from tenants.models import Tenant
-from tenants.services import reseller_create
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "100"))
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,11 +6,20 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing"
 
     def ready(self) -> None:
+        # Imported here, not at the top: these modules import models, which can only be
+        # loaded once every app is registered.
+        from billing import audit_log
         from billing.emails import listeners_register
+        from billing.payments.flows import payment_listeners_connect
+        from billing.selectors import client_language_for_user
+        from core.locale import user_language_sources
 
         # Client e-mails (invoice issued, welcome, suspension) follow billing events.
         listeners_register()
-        from billing.payments.flows import payment_listeners_connect
-
         # Auto-charge the moment an invoice is issued, for clients who opted in.
         payment_listeners_connect()
+        # What billing writes into the audit log.
+        audit_log.connect()
+        # A client's pages speak the language of its billing record.
+        if client_language_for_user not in user_language_sources:
+            user_language_sources.append(client_language_for_user)

@@ -43,7 +43,10 @@ from billing.models import (
 from billing.money import Money
 from billing.payments.flows import payments_autocharge_due
 from billing.selectors import billing_settings_get, tax_rules
-from billing.services.invoices import SUSPENSION_OVERDUE, party_buyer, party_seller
+from billing.services.invoice_status import SUSPENSION_OVERDUE
+from billing.services.parties import party_buyer, party_seller
+from billing.services.subscriptions import service_suspend, service_terminate, service_unsuspend
+from billing.tasks import invoices_notify_task
 from billing.taxes import TaxDecision, line_amounts, tax_decide
 
 logger = logging.getLogger(__name__)
@@ -442,8 +445,6 @@ def _overdue_since(cutoff: date):
 def services_suspend_overdue(
     *, run_date: date, settings: BillingSettings, result: BillingRunResult
 ) -> int:
-    from billing.services.subscriptions import service_suspend
-
     cutoff = run_date - timedelta(days=settings.grace_days)
     ids = list(
         Service.objects.filter(status=Service.Status.ACTIVE)
@@ -462,8 +463,6 @@ def services_suspend_overdue(
 def services_terminate_overdue(
     *, run_date: date, settings: BillingSettings, result: BillingRunResult
 ) -> int:
-    from billing.services.subscriptions import service_terminate
-
     cutoff = run_date - timedelta(days=settings.termination_days)
     ids = list(
         Service.objects.filter(
@@ -483,7 +482,6 @@ def services_terminate_overdue(
 
 def services_unsuspend_cleared(*, result: BillingRunResult) -> int:
     """Suspended for non-payment, and nothing is overdue any more: back on."""
-    from billing.services.subscriptions import service_unsuspend
 
     still_overdue = InvoiceLine.objects.filter(
         service=OuterRef("pk"), invoice__status=Invoice.Status.OVERDUE
@@ -505,8 +503,6 @@ def services_unsuspend_cleared(*, result: BillingRunResult) -> int:
 
 
 def services_cancel_at_period_end(*, run_date: date, result: BillingRunResult) -> int:
-    from billing.services.subscriptions import service_terminate
-
     ids = list(
         Service.objects.filter(
             status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
@@ -534,7 +530,6 @@ def _notify_after_commit(result: BillingRunResult) -> None:
 
 def _queue_emails(kind: str, invoice_ids: list[int]) -> None:
     """One task per chunk, not per invoice: a run of 100,000 renewals queues 100 tasks."""
-    from billing.tasks import invoices_notify_task
 
     for start in range(0, len(invoice_ids), 1000):
         invoices_notify_task.delay(kind, invoice_ids[start : start + 1000])

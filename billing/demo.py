@@ -10,12 +10,13 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from accounts.models import User
 from billing import services
 from billing.models import Client, Product, Service
 from billing.models.gateway import PaymentSettings
 from billing.money import Money
 from billing.payments.gateways.config import payment_settings_get, payment_settings_update
-from billing.payments.gateways.crypto import secret_decrypt
+from core.crypto import secret_decrypt
 from tenants.models import Tenant
 
 DEMO_MARKER_SLUG = "shared-hosting"
@@ -113,8 +114,6 @@ def seed(tenant: Tenant) -> None:
         language="en",
     )
     services.client_create(name="Jane Doe", email="jane.doe@example.com", country="IE")
-
-    from accounts.models import User
 
     client_user = User.objects.filter(kind=User.Kind.CLIENT).order_by("pk").first()
     if client_user is not None and not hasattr(client_user, "client_link"):

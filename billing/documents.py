@@ -17,11 +17,11 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from babel.dates import format_date, format_interval
+from babel.dates import format_interval
 from babel.numbers import format_decimal, format_percent
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -34,6 +34,16 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext
 
 from billing.money import Money
+from billing.selectors import billing_settings_get
+from billing.snapshots import (
+    period_last_day,
+    snapshot_address_lines,
+    snapshot_mapping,
+)
+from billing.snapshots import snapshot_text as _text
+from billing.taxes import EXEMPT_NOTE, REVERSE_CHARGE_NOTE
+from core import locale
+from core.locale import babel_locale, language_normalize, money_format
 
 INVOICE_TEMPLATE = "billing/documents/invoice.html"
 CREDIT_NOTE_TEMPLATE = "billing/documents/credit_note.html"
@@ -47,8 +57,6 @@ PDF_VARIANT = "pdf/a-3b"
 
 DEFAULT_ACCENT_COLOR = "#1f3b57"
 _COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
-# Babel locale per interface language: dates and amounts follow the document's language.
-_BABEL_LOCALES = {"en": "en", "it": "it", "ru": "ru"}
 
 
 @dataclass(frozen=True)
@@ -142,29 +150,17 @@ class DocumentSettings:
 # --- formatting --------------------------------------------------------------------
 
 
-def babel_locale(language: str | None) -> str:
-    code = (language or settings.LANGUAGE_CODE).split("-")[0].split("_")[0].lower()
-    return _BABEL_LOCALES.get(code, _BABEL_LOCALES[settings.LANGUAGE_CODE])
-
-
 def document_language(language: str | None) -> str:
     """One of the languages documents are translated into; anything else falls back to
     the site's default."""
-    code = (language or "").split("-")[0].split("_")[0].lower()
-    available = {code for code, _name in settings.LANGUAGES}
-    return code if code in available else settings.LANGUAGE_CODE
+    return language_normalize(language) or settings.LANGUAGE_CODE
 
 
 def date_format(value: date | datetime | None, language: str) -> str:
-    if value is None:
-        return ""
+    """A document's dates are days, written out in full."""
     if isinstance(value, datetime):
         value = value.date()
-    return format_date(value, format="long", locale=babel_locale(language))
-
-
-def money_format(value: Money, language: str) -> str:
-    return value.format(babel_locale(language))
+    return locale.date_format(value, language, format="long")
 
 
 def quantity_format(value: Decimal | int | str, language: str) -> str:
@@ -222,6 +218,7 @@ def document_html(doc: DocumentContext) -> str:
 
 
 def _url_fetcher():
+    # WeasyPrint is heavy to load and only the documents worker renders PDFs.
     from weasyprint.urls import URLFetcher
 
     # A document needs nothing from the network or the disk (the logo is inlined), so a
@@ -230,6 +227,7 @@ def _url_fetcher():
 
 
 def document_pdf(doc: DocumentContext) -> bytes:
+    # WeasyPrint is heavy to load and only the documents worker renders PDFs.
     from weasyprint import HTML
 
     html = document_html(doc)
@@ -312,19 +310,12 @@ def _queue(task: Any, object_id: int) -> None:
     )
 
 
-def _text(value: Any) -> str:
-    return str(value).strip() if value is not None else ""
-
-
 def party_from_snapshot(snapshot: Mapping[str, Any] | None) -> DocumentParty:
     """A seller or buyer as the document's snapshot recorded it at issue."""
-    data = snapshot if isinstance(snapshot, Mapping) else {}
-    lines = data.get("address_lines") or ()
-    if isinstance(lines, str):
-        lines = lines.splitlines()
+    data = snapshot_mapping(snapshot)
     return DocumentParty(
         name=_text(data.get("name")),
-        address_lines=tuple(_text(line) for line in lines if _text(line)),
+        address_lines=snapshot_address_lines(data),
         vat_number=_text(data.get("vat_number")),
         tax_code=_text(data.get("tax_id")),
         registration=_text(data.get("registration")),
@@ -333,7 +324,7 @@ def party_from_snapshot(snapshot: Mapping[str, Any] | None) -> DocumentParty:
 
 
 def bank_from_snapshot(snapshot: Mapping[str, Any] | None) -> BankDetails:
-    data = snapshot if isinstance(snapshot, Mapping) else {}
+    data = snapshot_mapping(snapshot)
     bank = data.get("bank") if isinstance(data.get("bank"), Mapping) else data
     return BankDetails(
         account_holder=_text(bank.get("account_holder")) or _text(data.get("name")),
@@ -347,7 +338,7 @@ def period_format(start: date | None, end: date | None, language: str) -> str:
     """The period a line covers; ``end`` is the first day not covered."""
     if start is None:
         return ""
-    last = end - timedelta(days=1) if end is not None and end > start else start
+    last = period_last_day(start, end) or start
     if last == start:
         return date_format(start, language)
     return format_interval(start, last, skeleton="yMMMd", locale=babel_locale(language))
@@ -395,7 +386,6 @@ def tax_note_text(note: str, *, reverse_charge: bool) -> str:
     """The invoice's tax note in the active language. The notes the tax rules write are
     known words and are translated; the reverse-charge one is said by the document's
     own legal statement."""
-    from billing.taxes import EXEMPT_NOTE, REVERSE_CHARGE_NOTE
 
     note = (note or "").strip()
     if note == REVERSE_CHARGE_NOTE and reverse_charge:
@@ -482,7 +472,6 @@ DOCUMENT_SETTING_FIELDS = {
 
 def document_settings_get() -> DocumentSettings:
     """The current tenant's document look, from its billing settings."""
-    from billing.selectors import billing_settings_get
 
     row = billing_settings_get()
     return DocumentSettings(
@@ -565,6 +554,7 @@ def credit_note_pdf_get(credit_note: Any) -> Any:
 
 def invoice_pdf_queue(invoice: Any) -> None:
     """Queues the rendering of the invoice's PDF once the current transaction commits."""
+    # billing.tasks imports this module; the task is looked up at call time.
     from billing.tasks import invoice_pdf_render_task
 
     _queue(invoice_pdf_render_task, invoice.pk)
@@ -573,6 +563,7 @@ def invoice_pdf_queue(invoice: Any) -> None:
 def credit_note_pdf_queue(credit_note: Any) -> None:
     """Queues the rendering of the credit note's PDF once the current transaction
     commits."""
+    # billing.tasks imports this module; the task is looked up at call time.
     from billing.tasks import credit_note_pdf_render_task
 
     _queue(credit_note_pdf_render_task, credit_note.pk)

@@ -15,16 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 from lxml import etree
 
 from billing import documents
 from billing.documents import BankDetails, bank_from_snapshot
 from billing.errors import BillingError
+from billing.models import CreditNote, Invoice
+from billing.snapshots import period_last_day, snapshot_address_lines, snapshot_mapping
+from billing.snapshots import snapshot_text as _text
+from billing.taxes import EXEMPT_NOTE
 
 GUIDELINE_EN16931 = "urn:cen.eu:en16931:2017"
 TYPE_CODE_INVOICE = "380"
@@ -148,19 +153,14 @@ class EDocument:
 # --- from the document -------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    return str(value).strip() if value is not None else ""
-
-
 def party_from_snapshot(snapshot: Mapping[str, Any] | None) -> EParty:
     """A seller or buyer as the document recorded it. Snapshots taken before the address
     was kept field by field have only its printed lines: the first one is the street."""
-    data = snapshot if isinstance(snapshot, Mapping) else {}
+    data = snapshot_mapping(snapshot)
     address = data.get("address") if isinstance(data.get("address"), Mapping) else None
     country = _text(data.get("country")).upper()
     if address is None:
-        printed = [_text(line) for line in data.get("address_lines") or () if _text(line)]
-        printed = [line for line in printed if line.upper() != country]
+        printed = [line for line in snapshot_address_lines(data) if line.upper() != country]
         address = {"line1": printed[0] if printed else ""}
     kind = _text(data.get("kind"))
     return EParty(
@@ -191,8 +191,6 @@ def vat_number_clean(value: str, country: str) -> str:
 
 
 def _category(rate: Decimal, *, reverse_charge: bool, tax_note: str) -> str:
-    from billing.taxes import EXEMPT_NOTE
-
     if rate > 0:
         return VatCategory.STANDARD
     if reverse_charge:
@@ -226,7 +224,7 @@ def _lines(rows: Iterable[Any], *, reverse_charge: bool, tax_note: str) -> tuple
                 rate=rate,
                 category=_category(rate, reverse_charge=reverse_charge, tax_note=tax_note),
                 period_start=start,
-                period_end=(end - timedelta(days=1) if start and end and end > start else None),
+                period_end=period_last_day(start, end),
             )
         )
     return tuple(lines)
@@ -249,7 +247,6 @@ def _taxes(lines: Iterable[ELine]) -> tuple[ETaxRow, ...]:
 
 def einvoice_document(document: Any) -> EDocument:
     """The e-invoice view of an issued invoice or credit note."""
-    from billing.models import CreditNote, Invoice
 
     if isinstance(document, Invoice):
         if document.status == Invoice.Status.DRAFT or not document.number:
@@ -484,6 +481,7 @@ def cii_xml_validate(*, xml: bytes) -> None:
     """Checks the XML against the Factur-X EN 16931 schema. A failure is a fault of this
     module, not of the tenant's data (einvoice_check covers that), so it is not an
     EInvoiceError."""
+    # factur-x loads its XML schemas on import; only an e-invoice download needs it.
     import facturx
 
     facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931")
@@ -502,6 +500,7 @@ def document_cii_xml(*, document: Any) -> bytes:
 def facturx_pdf_build(*, pdf: bytes, xml: bytes, language: str) -> bytes:
     """A PDF/A-3 with ``xml`` embedded as factur-x.xml, and the XMP metadata that says
     so. ``xml`` is validated already."""
+    # factur-x loads its XML schemas on import; only an e-invoice download needs it.
     import facturx
 
     return facturx.generate_from_binary(
@@ -513,7 +512,6 @@ def document_facturx_get(*, document: Any) -> bytes | None:
     """The Factur-X PDF of an issued invoice or credit note, made from its stored
     rendering; None while that rendering is queued (as ``invoice_pdf_get``). Raises
     EInvoiceError when the parties' data is incomplete."""
-    from billing.models import Invoice
 
     xml = document_cii_xml(document=document)
     if isinstance(document, Invoice):
@@ -530,8 +528,6 @@ def document_facturx_get(*, document: Any) -> bytes | None:
 
 
 def einvoice_filename(document: Any, extension: str) -> str:
-    from django.utils.text import get_valid_filename
-
     return (
         get_valid_filename(f"{document.number.replace('/', '-')}.{extension}")
         or f"document.{extension}"

@@ -33,6 +33,18 @@ from django.utils.safestring import mark_safe
 from django.utils.text import get_valid_filename
 
 from billing import documents
+from billing.events import (
+    InvoiceEventKind,
+    ServiceEventKind,
+    invoice_event_listeners,
+    service_event_listeners,
+)
+from billing.models import Invoice
+from billing.selectors import billing_settings_get
+from billing.services.invoice_status import SUSPENSION_OVERDUE
+from core.hosts import portal_url_for
+from core.locale import money_format
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +107,6 @@ class Seller:
 
 def tenant_current() -> Any:
     """The tenant whose schema the connection is in (a task only knows the schema)."""
-    from tenants.models import Tenant
 
     tenant = getattr(connection, "tenant", None)
     if isinstance(tenant, Tenant):
@@ -104,8 +115,6 @@ def tenant_current() -> Any:
 
 
 def seller_get() -> Seller:
-    from billing.selectors import billing_settings_get
-
     billing = billing_settings_get()
     tenant = tenant_current()
     tenant_name = tenant.name if tenant is not None else ""
@@ -131,7 +140,6 @@ def seller_get() -> Seller:
 
 def portal_url() -> str:
     """The root of the tenant's own site, where its clients sign in."""
-    from tenants.services import portal_url_for
 
     tenant = tenant_current()
     domain = tenant.primary_domain if tenant is not None else None
@@ -302,11 +310,9 @@ def _invoice_context(invoice: Any, language: str) -> dict[str, Any]:
         "invoice_number": invoice.number,
         "issue_date": documents.date_format(invoice.issue_date, language),
         "due_date": documents.date_format(invoice.due_date, language),
-        "total": documents.money_format(invoice.total, language),
+        "total": money_format(invoice.total, language),
         "amount_due": (
-            documents.money_format(invoice.amount_due, language)
-            if invoice.amount_due.amount > 0
-            else ""
+            money_format(invoice.amount_due, language) if invoice.amount_due.amount > 0 else ""
         ),
     }
 
@@ -339,7 +345,7 @@ def email_payment_received(payment: Any) -> EmailMultiAlternatives | None:
     seller = seller_get()
     language = client_language(payment.client, seller)
     context: dict[str, Any] = {
-        "payment_amount": documents.money_format(payment.money, language),
+        "payment_amount": money_format(payment.money, language),
         "payment_date": documents.date_format(payment.received_at, language),
         "invoice_number": "",
         "amount_due": "",
@@ -387,8 +393,6 @@ def email_service_suspended(
     """``invoice`` is the unpaid invoice behind the suspension, when there is one."""
     seller = seller_get()
     language = client_language(service.client, seller)
-    from billing.services.invoices import SUSPENSION_OVERDUE
-
     reason = service.suspension_reason
     context = {
         **_service_context(service),
@@ -414,8 +418,6 @@ def email_service_activated(service: Any) -> EmailMultiAlternatives | None:
 def _service_suspended_send(service: Any) -> EmailMultiAlternatives | None:
     """The suspension e-mail, naming the overdue invoice when non-payment is the
     reason."""
-    from billing.models import Invoice
-    from billing.services.invoices import SUSPENSION_OVERDUE
 
     invoice = None
     if service.suspension_reason == SUSPENSION_OVERDUE:
@@ -469,6 +471,7 @@ def email_send_for(kind: EmailKind, object_id: int) -> EmailMultiAlternatives | 
 def email_queue(kind: EmailKind, object_id: int) -> None:
     """Sends e-mail ``kind`` about the row ``object_id`` from a worker once the current
     transaction commits: a request never waits for the mail server (or for a PDF)."""
+    # billing.tasks imports this module; the task is looked up at call time.
     from billing.tasks import email_send_task
 
     schema = connection.schema_name
@@ -483,15 +486,11 @@ def email_queue(kind: EmailKind, object_id: int) -> None:
 
 
 def on_invoice_event(event: Any) -> None:
-    from billing.events import InvoiceEventKind
-
     if event.kind == InvoiceEventKind.ISSUED:
         email_queue(EmailKind.INVOICE_ISSUED, event.invoice_id)
 
 
 def on_service_event(event: Any) -> None:
-    from billing.events import ServiceEventKind
-
     kind = {
         ServiceEventKind.ACTIVATED: EmailKind.SERVICE_ACTIVATED,
         ServiceEventKind.SUSPENDED: EmailKind.SERVICE_SUSPENDED,
@@ -502,7 +501,6 @@ def on_service_event(event: Any) -> None:
 
 def listeners_register() -> None:
     """Connects the client e-mails to the billing events (from BillingConfig.ready)."""
-    from billing.events import invoice_event_listeners, service_event_listeners
 
     if on_invoice_event not in invoice_event_listeners:
         invoice_event_listeners.append(on_invoice_event)

@@ -19,6 +19,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
+from audit.services import audit_record
 from billing.models import (
     Client,
     Contact,
@@ -60,8 +62,6 @@ def _rows(queryset: Any, *, exclude: tuple[str, ...] = ()) -> list[dict[str, Any
 
 
 def _client_data(client: Client) -> dict[str, Any]:
-    from accounts.models import User
-
     users = User.objects.filter(client_link__client=client)
     invoices = Invoice.objects.filter(client=client).prefetch_related("lines")
     return {
@@ -126,7 +126,6 @@ def client_erase(client: Client) -> Client:
     """Anonymises the client, its contacts and its logins (which are deactivated and
     lose their password). Issued invoices, credit notes, payments and the ledger are left
     as they are; their frozen buyer snapshot is kept for the retention period."""
-    from accounts.models import User
 
     client = Client.objects.select_for_update().get(pk=client.pk)
     tag = uuid.uuid4().hex[:12]
@@ -152,6 +151,4 @@ def client_erase(client: Client) -> Client:
 
 
 def _audit(action: str, client: Client) -> None:
-    from audit.services import audit_record
-
     audit_record(action=action, object_type="client", object_id=client.public_id)

@@ -201,3 +201,9 @@ class MoneyField:
             raise CurrencyMismatch(f"{self.name} is in {current}; cannot store {value.currency}.")
         setattr(instance, self.currency_field, value.currency)
         setattr(instance, self.amount_field, round_money(value.amount, value.currency))
+
+
+def money_json(amount: Decimal, currency: str) -> dict[str, str]:
+    """An amount as the log keeps it: a string at the currency's minor unit, so the same
+    sum always reads the same."""
+    return {"amount": str(round_money(Decimal(amount), currency)), "currency": currency}

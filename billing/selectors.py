@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet, Sum
 
+from accounts.models import User
 from billing.models import (
     BillingSettings,
     Client,
@@ -27,6 +28,7 @@ from billing.models import (
 )
 from billing.money import Money
 from billing.taxes import TaxDecision, TaxSummaryRow, tax_decide, tax_summary
+from tenants.models import Tenant
 
 
 def billing_settings_get() -> BillingSettings:
@@ -35,7 +37,6 @@ def billing_settings_get() -> BillingSettings:
     found = BillingSettings.objects.filter(pk=BillingSettings.SINGLETON_ID).first()
     if found is not None:
         return found
-    from tenants.models import Tenant
 
     tenant = Tenant.objects.filter(schema_name=connection.schema_name).first()
     defaults = {}
@@ -173,6 +174,14 @@ def client_for_user(*, user) -> Client | None:
 def tax_rule_list() -> QuerySet[TaxRule]:
     """The rules in force; removed ones stay in the table for the invoices that name them."""
     return TaxRule.objects.filter(is_active=True)
+
+
+def client_language_for_user(user: User) -> str:
+    """The language on a client's billing record, for a page shown to that client."""
+    if getattr(user, "kind", "") != "client":
+        return ""
+    client = client_for_user(user=user)
+    return client.language if client else ""
 
 
 def tax_rules() -> dict[str, tuple[Decimal, str]]:

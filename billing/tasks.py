@@ -14,9 +14,10 @@ from datetime import date
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, connection
-from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
 from billing import documents, emails
+from billing.models import CreditNote, Invoice
+from tenants.tasks import task_queue_in_every_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ NOTIFY_KINDS = {
 def invoice_pdf_render_task(invoice_id: int) -> bool:
     """Renders the invoice's PDF unless the stored one is current. Returns whether a new
     PDF was stored."""
-    from billing.models import Invoice
 
     invoice = Invoice.objects.filter(pk=invoice_id).first()
     if invoice is None:
@@ -51,8 +51,6 @@ def invoice_pdf_render_task(invoice_id: int) -> bool:
 
 @shared_task(autoretry_for=TRANSIENT_ERRORS, **RETRY)
 def credit_note_pdf_render_task(credit_note_id: int) -> bool:
-    from billing.models import CreditNote
-
     credit_note = CreditNote.objects.filter(pk=credit_note_id).first()
     if credit_note is None:
         logger.error(
@@ -93,6 +91,7 @@ def invoices_notify_task(kind: str, invoice_ids: list[int]) -> int:
 def billing_run_task(run_date: str | None = None) -> dict:
     """The billing run of the tenant the task was queued for (safe to run again: a run
     skips what is already done)."""
+    # billing.billing_run imports this module; looked up at call time.
     from billing.billing_run import billing_run
 
     result = billing_run(run_date=date.fromisoformat(run_date) if run_date else None)
@@ -103,18 +102,7 @@ def billing_run_task(run_date: str | None = None) -> dict:
 def billing_run_all_tenants(run_date: str | None = None) -> int:
     """The daily schedule: one billing run task per active tenant, each in its own
     schema, so tenants run in parallel and one failing tenant stops no other."""
-    tenants = (
-        get_tenant_model()
-        .objects.exclude(schema_name=get_public_schema_name())
-        .filter(status="active")
-        .order_by("schema_name")
-    )
-    count = 0
-    for tenant in tenants:
-        with tenant_context(tenant):
-            billing_run_task.delay(run_date)
-        count += 1
-    return count
+    return task_queue_in_every_tenant(billing_run_task, run_date)
 
 
 # Payment tasks live in their own module; importing them here registers them on workers.

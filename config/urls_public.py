@@ -5,8 +5,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.views import admin_login, login_link, login_view
+from core.locale import localized
 from portals.common import views as tenant_views
-from tenants.locale import localized
 
 admin.site.site_header = "Provider console"
 admin.site.site_title = "Provider console"
@@ -26,7 +26,7 @@ urlpatterns = [
     path("auth/", include("accounts.urls")),
     path("login/link/<str:uidb64>/<str:token>/", login_link, name="login-link"),
     path("api/resale/v1/", include("resale.api_urls")),
-    path("payments/", include("billing.payments.urls")),
+    path("payments/", include("resale.payment_urls")),
     path("provider/", include(("portals.provider.urls", "provider"))),
     path("admin/", admin.site.urls),
 ]

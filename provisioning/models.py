@@ -4,7 +4,7 @@ The provider's own infrastructure: groups of interchangeable servers driven by o
 module, the accounts made on them, and a job per panel action. An account is known
 only by a pseudonymous ``client_ref``: no client name or e-mail is stored here or
 sent to a panel. Server credentials and initial account passwords are encrypted at
-rest (``provisioning.crypto``).
+rest (``core.crypto``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from provisioning.crypto import secret_decrypt, secret_encrypt
+from core.crypto import secret_decrypt, secret_encrypt
 from provisioning.modules.base import MODULE_CHOICES, ServerConnection
 
 

@@ -15,10 +15,13 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from provisioning.bridge import provisioning_job_report
 from provisioning.models import ProvisionedService, ProvisioningJob, Server
 from provisioning.selectors import OCCUPYING
-from provisioning.services import ProvisioningError, provisioning_job_log
+from provisioning.services import (
+    ProvisioningError,
+    provisioning_job_finished_announce,
+    provisioning_job_log,
+)
 
 State = ProvisioningJob.State
 
@@ -124,5 +127,5 @@ def provisioning_job_cancel(*, job: ProvisioningJob, reason: str, cancelled_by: 
             ):
                 service.status = ProvisionedService.Status.FAILED
             service.save()
-            provisioning_job_report(job=current)
+            provisioning_job_finished_announce(job=current)
     return stopped

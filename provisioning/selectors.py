@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Count, Q, QuerySet
 
 from provisioning.models import (
@@ -80,8 +82,6 @@ def provisioning_job_blocking(*, job: ProvisioningJob) -> ProvisioningJob | None
 def provisioning_jobs_stale(*, now, queued_grace_s: float) -> QuerySet[ProvisioningJob]:
     """Jobs no worker is looking after: running past their lease (the worker died) or
     queued well past their due time (the task message was lost)."""
-    from datetime import timedelta
-
     overdue = now - timedelta(seconds=queued_grace_s)
     return ProvisioningJob.objects.filter(
         Q(state=ProvisioningJob.State.RUNNING, lease_expires_at__lt=now)

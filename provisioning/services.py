@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from provisioning.crypto import SecretUnreadable
+from core.crypto import SecretUnreadable
 from provisioning.models import ProvisionedService, ProvisioningJob, Server, ServerGroup
 from provisioning.modules.base import (
     MASK,
@@ -54,6 +54,11 @@ Job = ProvisioningJob
 Action = ProvisioningJob.Action
 State = ProvisioningJob.State
 Status = ProvisionedService.Status
+
+# Who is told when a job ends (resale, for the jobs of an upstream service): each is called
+# with ``job=`` in the job's transaction. Apps add their listener in AppConfig.ready, so
+# provisioning imports none of them.
+job_finished_listeners: list[Callable[..., None]] = []
 
 LOG_LINES_KEPT = 200
 # Jobs queued behind an unfinished earlier job of the same account look again this often.
@@ -241,6 +246,7 @@ def provisioning_job_enqueue(
 
 
 def _task_send(job_id: int, countdown: float | None = None) -> None:
+    # provisioning.tasks imports this module; the task is looked up at call time.
     from provisioning.tasks import provisioning_job_run_task
 
     # Provisioning lives in public: the task must not inherit a tenant's schema.
@@ -482,10 +488,15 @@ def _backoff(attempt: int) -> float:
     return delay * random.uniform(0.8, 1.2)  # spread retries of many jobs hitting one panel
 
 
-def _report(job_id: int) -> None:
-    from provisioning.bridge import provisioning_job_report
+def provisioning_job_finished_announce(*, job: ProvisioningJob) -> None:
+    """Tells whoever listens (resale, for upstream services) that ``job`` has ended."""
+    for listener in job_finished_listeners:
+        listener(job=job)
 
-    provisioning_job_report(job=ProvisioningJob.objects.select_related("service").get(pk=job_id))
+
+def _report(job_id: int) -> None:
+    job = ProvisioningJob.objects.select_related("service").get(pk=job_id)
+    provisioning_job_finished_announce(job=job)
 
 
 def provisioning_job_rerun(*, job: ProvisioningJob, force: bool = False) -> ProvisioningJob:

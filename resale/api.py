@@ -16,7 +16,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.errors import PROBLEM_BASE
+from core.problems import PROBLEM_BASE
 from resale.models import BalanceEntry, ResaleCredential, ResellerAccount, WholesalePrice
 from resale.selectors import (
     reseller_statement_summary,
@@ -25,6 +25,7 @@ from resale.selectors import (
     upstream_service_status,
 )
 from resale.services import ACTIONS, ResaleError, upstream_command_accept
+from resale.statements import reseller_statement
 
 
 def token_hash(token: str) -> str:
@@ -248,8 +249,6 @@ class CatalogueView(ResaleView):
 
 class StatementView(ResaleView):
     def get(self, request, year: int, month: int):
-        from resale.statements import reseller_statement
-
         if not 1 <= month <= 12:
             return problem(404, "Not found", "There is no such month.", "not_found")
         statement = reseller_statement(account=self.account, year=year, month=month)

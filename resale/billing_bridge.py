@@ -17,6 +17,9 @@ from django.db import connection
 
 from billing.events import InvoiceEvent, InvoiceEventKind, ServiceEvent, ServiceEventKind
 from billing.models import Invoice, Service
+from billing.services.subscriptions import service_activate
+from resale.outbox import upstream_command_queue
+from resale.selectors import service_is_resold, service_upstream_ref
 
 logger = logging.getLogger(__name__)
 
@@ -42,25 +45,7 @@ def client_ref_for(client_id: int) -> str:
     return f"c_{digest[:24]}"
 
 
-def _is_resold(service: Service) -> bool:
-    return bool(service.plan.upstream_plan_ref)
-
-
-def _upstream_ref(service: Service) -> str:
-    from resale.models import UpstreamCommand
-
-    create = (
-        UpstreamCommand.objects.filter(service_ref=str(service.public_id), action="create")
-        .exclude(upstream_ref="")
-        .order_by("-created_at")
-        .first()
-    )
-    return create.upstream_ref if create else ""
-
-
 def upstream_create_queue(*, service: Service) -> None:
-    from resale.outbox import upstream_command_queue
-
     upstream_command_queue(
         action="create",
         service_ref=str(service.public_id),
@@ -86,20 +71,18 @@ def on_invoice_event(event: InvoiceEvent) -> None:
         order_item__order=order, status=Service.Status.PENDING
     ).select_related("plan")
     for service in pending:
-        if _is_resold(service):
+        if service_is_resold(service):
             upstream_create_queue(service=service)
 
 
 def on_service_event(event: ServiceEvent) -> None:
-    from resale.outbox import upstream_command_queue
-
     action = EVENT_COMMANDS.get(event.kind)
     if action is None:
         return
     service = Service.objects.select_related("plan").get(pk=event.service_id)
-    if not _is_resold(service):
+    if not service_is_resold(service):
         return
-    upstream_ref = _upstream_ref(service)
+    upstream_ref = service_upstream_ref(service=service)
     if not upstream_ref:
         # Never created upstream (still pending, or failed): nothing to follow there.
         logger.info("Service %s has no upstream reference; %s not sent", service.pk, action)
@@ -119,7 +102,6 @@ def on_service_event(event: ServiceEvent) -> None:
 def upstream_command_completed(*, command) -> None:
     """The upstream has carried a command out. A created service goes live (its client gets
     the welcome e-mail from the activation event)."""
-    from billing.services.subscriptions import service_activate
 
     if command.action != "create":
         return

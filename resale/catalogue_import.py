@@ -21,6 +21,7 @@ from billing.models import Plan, Product, ProductGroup
 from billing.money import Money, currency_exponent
 from billing.selectors import tenant_currency
 from billing.services import plan_create, plan_price_set, product_create, product_group_create
+from resale.models import ResellerAccount, WholesalePrice
 
 PERCENT, FIXED = "percent", "fixed"
 ROUND_NONE, ROUND_99, ROUND_WHOLE = "none", "99", "whole"
@@ -89,7 +90,6 @@ class WholesaleOffer:
 
 def wholesale_offer(*, tenant) -> list[WholesaleOffer]:
     """The wholesale plans the tenant can buy, at its price list's prices."""
-    from resale.models import ResellerAccount, WholesalePrice
 
     with schema_context(get_public_schema_name()):
         account = ResellerAccount.objects.filter(tenant_id=tenant.pk).first()

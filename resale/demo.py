@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from provisioning.models import PlanMapping, ServerGroup
+from provisioning.services import server_create
 from resale.models import PriceList, ResellerAccount, WholesalePlan, WholesalePrice
 from resale.services import reseller_balance_topup
 
@@ -21,9 +23,6 @@ WHOLESALE = [
 
 @transaction.atomic
 def seed_provider() -> PriceList:
-    from provisioning.models import PlanMapping, ServerGroup
-    from provisioning.services import server_create
-
     price_list, _ = PriceList.objects.get_or_create(
         name="Standard", defaults={"currency": "EUR", "is_default": True}
     )

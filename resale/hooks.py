@@ -11,8 +11,22 @@ import logging
 
 from django.core.mail import send_mail
 
+from accounts.models import User
 from billing.money import Money
+from resale.billing_bridge import upstream_command_completed
 from resale.models import ResellerAccount, UpstreamCommand, UpstreamService
+from resale.provisioning_bridge import (
+    upstream_service_panel_login_reset,
+    upstream_service_provision,
+    upstream_service_sso_url,
+)
+from resale.tasks import (
+    in_schema,
+    reseller_auto_topups_task,
+    tenant_staff_alert_task,
+    upstream_commands_release_task,
+    upstream_result_apply_task,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -22,20 +36,15 @@ logger = logging.getLogger(__name__)
 
 def provision(service: UpstreamService, action: str) -> None:
     """Queues the provisioning job that carries out ``action`` on the provider's servers."""
-    from provisioning.bridge import upstream_service_provision
 
     upstream_service_provision(service=service, action=action)
 
 
 def sso_url(service: UpstreamService, client_ip: str = "") -> str:
-    from provisioning.bridge import upstream_service_sso_url
-
     return upstream_service_sso_url(service=service, client_ip=client_ip)
 
 
 def panel_login_reset(service: UpstreamService) -> dict[str, str]:
-    from provisioning.bridge import upstream_service_panel_login_reset
-
     login = upstream_service_panel_login_reset(service=service)
     return {"url": login.url, "login": login.login, "password": login.password}
 
@@ -43,7 +52,6 @@ def panel_login_reset(service: UpstreamService) -> dict[str, str]:
 def report(service: UpstreamService, action: str, ok: bool, error: str) -> None:
     """Tells the reseller's installation how a command ended. Tenants of this installation
     get a task in their schema; remote installations poll (see outbox.upstream_command_check)."""
-    from resale.tasks import in_schema, upstream_result_apply_task
 
     in_schema(
         service.account.tenant.schema_name,
@@ -56,15 +64,10 @@ def report(service: UpstreamService, action: str, ok: bool, error: str) -> None:
 
 
 def funds_arrived(account: ResellerAccount) -> None:
-    from resale.tasks import in_schema, upstream_commands_release_task
-
     in_schema(account.tenant.schema_name, upstream_commands_release_task)
 
 
 def low_balance(account: ResellerAccount, balance: Money) -> None:
-    from billing.payments.tasks import reseller_auto_topups_task
-    from resale.tasks import in_schema, tenant_staff_alert_task
-
     # Resellers who chose automatic top-ups are charged before they are alarmed.
     reseller_auto_topups_task.delay()
 
@@ -81,8 +84,6 @@ def low_balance(account: ResellerAccount, balance: Money) -> None:
 
 
 def staff_alert_send(*, subject: str, body: str) -> int:
-    from accounts.models import User
-
     recipients = list(
         User.objects.filter(
             kind=User.Kind.STAFF,
@@ -96,8 +97,6 @@ def staff_alert_send(*, subject: str, body: str) -> int:
 
 
 def tenant_command_done(command: UpstreamCommand) -> None:
-    from resale.billing_bridge import upstream_command_completed
-
     upstream_command_completed(command=command)
 
 

@@ -56,6 +56,7 @@ def upstream_command_queue(
 
 
 def _dispatch_later(command_id: int) -> None:
+    # resale.tasks imports this module; the task is looked up at call time.
     from resale.tasks import upstream_command_dispatch_task
 
     try:
@@ -157,6 +158,7 @@ def _next_unsent(command: UpstreamCommand) -> int | None:
 def _complete(command: UpstreamCommand) -> None:
     """Marks the command done and applies its result in the same transaction: a worker
     killed after the commit must not leave a command done and its service still pending."""
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale import hooks
 
     command.state = UpstreamCommand.State.DONE
@@ -287,12 +289,14 @@ def upstream_command_check(*, command_id: int) -> None:
 
 
 def _notify_failed(command: UpstreamCommand) -> None:
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale import hooks
 
     hooks.tenant_command_failed(command)
 
 
 def _notify_awaiting_funds(command: UpstreamCommand) -> None:
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale import hooks
 
     hooks.tenant_awaiting_funds(command)

@@ -1,10 +1,87 @@
+"""Reads of resale: the provider's view of a reseller's account and services, and a
+tenant's view of what it resells."""
+
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections.abc import Callable, Iterable
 
+from django.db import connection
+from django.db.models import QuerySet
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from billing.models import Service
 from billing.money import Money
-from resale.models import ResellerAccount, UpstreamCommand, UpstreamService
+from resale.models import (
+    BalanceEntry,
+    ResellerAccount,
+    UpstreamCommand,
+    UpstreamLink,
+    UpstreamService,
+)
 from resale.services import ResaleError, reseller_balance
+
+
+def reseller_account_for_schema(*, schema_name: str) -> ResellerAccount | None:
+    """The account at this installation's provider of the tenant with this schema, read
+    in the public schema whatever schema the caller is in."""
+    with schema_context(get_public_schema_name()):
+        return (
+            ResellerAccount.objects.select_related("payment_profile")
+            .filter(tenant__schema_name=schema_name)
+            .first()
+        )
+
+
+def reseller_account_for_current_tenant() -> ResellerAccount | None:
+    """The current tenant's account at this installation's provider, if it has one."""
+    return reseller_account_for_schema(schema_name=connection.schema_name)
+
+
+def reseller_account_at_local_provider() -> ResellerAccount | None:
+    """The current tenant's account when its provider is this installation; None when it
+    resells another installation (its balance is topped up there)."""
+    link = UpstreamLink.objects.first()
+    if link is not None and link.kind != UpstreamLink.Kind.LOCAL:
+        return None
+    return reseller_account_for_current_tenant()
+
+
+def reseller_ledger_rows(
+    *,
+    account: ResellerAccount,
+    narrow: Callable[[QuerySet[BalanceEntry]], Iterable[BalanceEntry]],
+) -> list[dict]:
+    """Movements of the account's balance, read in the public schema where the ledger
+    lives; ``narrow`` filters, orders and pages the entries while that schema is selected
+    (an API list passes its own filters and paginator)."""
+    with schema_context(get_public_schema_name()):
+        return [
+            {
+                "kind": entry.kind,
+                "amount": str(entry.amount_value),
+                "currency": entry.currency,
+                "description": entry.description,
+                "created_at": entry.created_at,
+            }
+            for entry in narrow(BalanceEntry.objects.filter(account_id=account.pk))
+        ]
+
+
+def service_is_resold(service: Service) -> bool:
+    """A tenant's service that an upstream runs (its plan names the upstream's plan)."""
+    return bool(service.plan.upstream_plan_ref)
+
+
+def service_upstream_ref(*, service: Service) -> str:
+    """The upstream's reference of a tenant's resold service, reported when its creation
+    completed; "" until then."""
+    command = (
+        UpstreamCommand.objects.filter(service_ref=str(service.public_id), action="create")
+        .exclude(upstream_ref="")
+        .order_by("-created_at")
+        .first()
+    )
+    return command.upstream_ref if command else ""
 
 
 def upstream_service_get(*, account: ResellerAccount, service_ref: str) -> UpstreamService:
@@ -34,6 +111,7 @@ def upstream_service_status(*, account: ResellerAccount, service_ref: str) -> di
 def upstream_service_sso_url(
     *, account: ResellerAccount, service_ref: str, client_ip: str = ""
 ) -> str:
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale import hooks
 
     service = upstream_service_get(account=account, service_ref=service_ref)
@@ -49,6 +127,7 @@ def upstream_service_panel_login_reset(
 ) -> dict[str, str]:
     """``{"url", "login", "password"}`` for a panel that cannot log in by link: a new
     password each time, handed to the client once and kept nowhere."""
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale import hooks
 
     service = upstream_service_get(account=account, service_ref=service_ref)

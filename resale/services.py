@@ -16,12 +16,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from billing.cycles import cycle_end, cycle_validate
 from billing.money import Money, amount_validate
+from provisioning.services import ProvisioningError
 from resale.models import (
     BalanceEntry,
     PriceList,
@@ -222,6 +224,7 @@ def reseller_balance_adjust(
 
 
 def _funds_arrived(account: ResellerAccount) -> None:
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale import hooks
 
     hooks.funds_arrived(account)
@@ -488,7 +491,7 @@ def _provision(service: UpstreamService, action: str) -> None:
     service with no job. Only the job's Celery message waits for the commit, and a lost
     one is sent again by ``provisioning_jobs_requeue_stale``. A job that cannot be made
     at all (no server for the plan) fails the service now, with the reason."""
-    from provisioning.services import ProvisioningError
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale import hooks
 
     try:
@@ -500,6 +503,7 @@ def _provision(service: UpstreamService, action: str) -> None:
 
 
 def _low_balance_check(account_id: int, *, force: bool = False) -> None:
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale import hooks
 
     account = ResellerAccount.objects.get(pk=account_id)
@@ -568,6 +572,7 @@ def upstream_service_refund(*, service: UpstreamService, description: str) -> Ba
 
 
 def _report(service: UpstreamService, action: str, ok: bool, error: str) -> None:
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale import hooks
 
     hooks.report(service, action, ok, error)
@@ -579,7 +584,6 @@ def upstream_services_renew_due(
     """The provider's renewal run: every upstream service due by ``today`` is renewed from
     its reseller's balance; one that stays unpaid past the grace period is suspended, and
     the reseller's console shows why. Safe to run twice: renewals are keyed by period."""
-    from django.conf import settings
 
     today = today or timezone.localdate()
     grace = settings.RESALE_RENEWAL_GRACE_DAYS if grace_days is None else grace_days
@@ -629,6 +633,7 @@ def upstream_services_renew_due(
 def wholesale_plan_announce(*, plan: WholesalePlan) -> int:
     """Tells every reseller on a price list that carries the plan that it changed (or was
     withdrawn). Resellers decide about their own prices: nothing is repriced for them."""
+    # resale.tasks imports this module; the task is looked up at call time.
     from resale.tasks import in_schema, wholesale_plan_changed_task
 
     schemas = set(

@@ -5,9 +5,17 @@ schema); provider tasks are queued from the public schema."""
 from __future__ import annotations
 
 from celery import shared_task
-from django_tenants.utils import get_tenant_model, schema_context
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+from django_tenants.utils import schema_context
 
+from billing.cycles import add_months
+from billing.models import Plan
 from resale import outbox
+from resale.services import upstream_services_renew_due
+from resale.statements import wholesale_invoices_issue_month
+from resale.topups import reseller_auto_topups_run
+from tenants.tasks import task_queue_in_every_tenant
 
 
 @shared_task(acks_late=True)
@@ -24,13 +32,7 @@ def upstream_commands_relay_task() -> dict:
 @shared_task
 def upstream_commands_relay_all_tenants() -> int:
     """Beat entry point: queues the relay in every active tenant's schema."""
-    tenants = get_tenant_model().objects.exclude(schema_name="public").filter(status="active")
-    count = 0
-    for schema_name in tenants.values_list("schema_name", flat=True):
-        with schema_context(schema_name):
-            upstream_commands_relay_task.delay()
-        count += 1
-    return count
+    return task_queue_in_every_tenant(upstream_commands_relay_task)
 
 
 @shared_task(acks_late=True)
@@ -54,6 +56,7 @@ def upstream_result_apply_task(
 
 @shared_task(acks_late=True)
 def tenant_staff_alert_task(subject: str, body: str) -> int:
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale.hooks import staff_alert_send
 
     return staff_alert_send(subject=subject, body=body)
@@ -67,18 +70,12 @@ def in_schema(schema_name: str, task, *args) -> None:
 
 @shared_task
 def provider_renewals_task() -> dict:
-    from resale.services import upstream_services_renew_due
-
     return upstream_services_renew_due()
 
 
 @shared_task
 def wholesale_invoices_task() -> int:
     """On the first of each month: last month's wholesale invoices."""
-    from django.utils import timezone
-
-    from billing.cycles import add_months
-    from resale.statements import wholesale_invoices_issue_month
 
     last_month = add_months(timezone.localdate().replace(day=1), -1)
     return wholesale_invoices_issue_month(year=last_month.year, month=last_month.month)
@@ -88,7 +85,7 @@ def wholesale_invoices_task() -> int:
 def wholesale_plan_changed_task(code: str, name: str, active: bool, version: int) -> bool:
     """In a reseller's schema: if it resells the plan, its staff hear about the change; a
     withdrawn plan stops taking new orders here too. Client prices stay as they are."""
-    from billing.models import Plan
+    # resale.hooks calls back into this module; it is looked up at call time.
     from resale.hooks import staff_alert_send
 
     plans = Plan.objects.filter(upstream_plan_ref=code)
@@ -107,3 +104,15 @@ def wholesale_plan_changed_task(code: str, name: str, active: bool, version: int
         )
     staff_alert_send(subject=f"Provider plan changed: {name}", body=body)
     return True
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError),
+    max_retries=6,
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def reseller_auto_topups_task() -> int:
+    """Provider side (public schema): automatic top-ups of low balances."""
+    return reseller_auto_topups_run()

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
 from billing.money import Money, amount_validate
+from billing.payments.emails import plain_email_send
 from billing.payments.gateways import (
     GatewayConfigError,
     GatewayUnavailable,
@@ -456,10 +458,6 @@ def _auto_topup_resume(topup: ResellerTopUp) -> None:
 
 
 def _auto_topup_failed_email(topup: ResellerTopUp) -> None:
-    from django.conf import settings
-
-    from billing.payments.emails import plain_email_send
-
     account = topup.account
 
     def send() -> None:

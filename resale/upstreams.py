@@ -14,12 +14,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
-from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from core.crypto import secret_decrypt
 from resale.models import ResellerAccount, UpstreamLink
+from resale.selectors import (
+    reseller_statement_summary,
+    upstream_service_panel_login_reset,
+    upstream_service_sso_url,
+    upstream_service_status,
+)
+from resale.services import ResaleError, upstream_command_accept
 
 
 class UpstreamUnavailable(Exception):
@@ -57,18 +64,6 @@ class Upstream(Protocol):
     def balance(self) -> dict: ...
 
 
-def _fernet() -> Fernet:
-    return Fernet(settings.FIELD_ENCRYPTION_KEY.encode())
-
-
-def token_encrypt(token: str) -> str:
-    return _fernet().encrypt(token.encode()).decode()
-
-
-def token_decrypt(encrypted: str) -> str:
-    return _fernet().decrypt(encrypted.encode()).decode()
-
-
 def _injected_fault() -> str | None:
     """Fault injection for resilience drills (``RESALE_UPSTREAM_FAULT_RATE``, 0 in normal
     operation): the share of upstream calls that fail, half before and half after the
@@ -94,8 +89,6 @@ class LocalUpstream:
         return account
 
     def send(self, *, idempotency_key: str, action: str, payload: dict) -> UpstreamReply:
-        from resale.services import ResaleError, upstream_command_accept
-
         fault = _injected_fault()
         if fault == "before":
             raise UpstreamUnavailable("Injected fault before the upstream call.")
@@ -114,15 +107,10 @@ class LocalUpstream:
         return UpstreamReply(result.status, result.response)
 
     def service_status(self, *, service_ref: str) -> dict:
-        from resale.selectors import upstream_service_status
-
         with schema_context(get_public_schema_name()):
             return upstream_service_status(account=self._account(), service_ref=service_ref)
 
     def sso_url(self, *, service_ref: str, client_ip: str = "") -> str:
-        from resale.selectors import upstream_service_sso_url
-        from resale.services import ResaleError
-
         with schema_context(get_public_schema_name()):
             try:
                 return upstream_service_sso_url(
@@ -132,9 +120,6 @@ class LocalUpstream:
                 raise UpstreamRejected(exc.message, exc.code) from exc
 
     def panel_login_reset(self, *, service_ref: str) -> dict[str, str]:
-        from resale.selectors import upstream_service_panel_login_reset
-        from resale.services import ResaleError
-
         with schema_context(get_public_schema_name()):
             try:
                 return upstream_service_panel_login_reset(
@@ -144,8 +129,6 @@ class LocalUpstream:
                 raise UpstreamRejected(exc.message, exc.code) from exc
 
     def balance(self) -> dict:
-        from resale.selectors import reseller_statement_summary
-
         with schema_context(get_public_schema_name()):
             return reseller_statement_summary(account=self._account())
 
@@ -215,4 +198,4 @@ def upstream_for_current_tenant() -> Upstream:
     link = UpstreamLink.objects.first()
     if link is None or link.kind == UpstreamLink.Kind.LOCAL:
         return LocalUpstream(schema)
-    return RemoteUpstream(link.base_url, token_decrypt(link.token_encrypted))
+    return RemoteUpstream(link.base_url, secret_decrypt(link.token_encrypted))

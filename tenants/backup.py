@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,11 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DUMP = "schema.dump"
 MEDIA = "media"
+
+# What other apps keep about a tenant outside its schema (resale: a reseller's account at
+# the provider) is made again by them, in the transaction that restores the tenant's rows;
+# each app adds its listener in its AppConfig.ready.
+tenant_imported_listeners: list[Callable[[Tenant], None]] = []
 
 
 class BackupError(Exception):
@@ -77,6 +83,7 @@ def pg_tool(name: str) -> str:
         candidates.append(on_path)
     # The embedded server of `make run` / `make test` (pgserver) ships its own tools.
     try:
+        # pgserver is a development dependency: only a local restore without pg_restore uses it.
         import pgserver
 
         candidates.append(str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name))
@@ -295,8 +302,6 @@ def _rows_create(tenant_fields: dict[str, Any], schema_name: str, domains: list[
             is_primary=row.get("is_primary", False),
             is_verified=row.get("is_verified", False),
         )
-    if tenant.kind == Tenant.Kind.RESELLER:
-        from resale.services import reseller_account_create
-
-        reseller_account_create(tenant=tenant, legal_name=tenant.name)
+    for listener in tenant_imported_listeners:
+        listener(tenant)
     return tenant

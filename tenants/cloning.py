@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 
-from django.db import connection
+from django.db import connection, transaction
 from psycopg import sql
 
 _plans: dict[tuple[str, str], str] = {}
@@ -146,8 +146,6 @@ def schema_clone(*, template: str, schema_name: str) -> None:
     if connection.in_atomic_block:
         _clone(template, schema_name)
     else:
-        from django.db import transaction
-
         with transaction.atomic():
             _clone(template, schema_name)
 

@@ -8,6 +8,7 @@ from django_tenants.utils import get_public_schema_name
 
 from tenants.domains import is_platform_host
 from tenants.models import Domain, Tenant
+from tenants.views import tls_ask
 
 
 class TenantMiddleware(TenantMainMiddleware):
@@ -31,8 +32,6 @@ class TenantMiddleware(TenantMainMiddleware):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         if request.path == "/tls/ask":
             # Caddy asks from inside the network, under its own host name.
-            from portals.common.views import tls_ask
-
             connection.set_schema_to_public()
             return tls_ask(request)
         response = super().process_request(request)

@@ -58,7 +58,7 @@ class TenantWorld:
 
 def _make_world(name: str, label: str) -> TenantWorld:
     from accounts.models import User
-    from tenants.services import reseller_create
+    from resale.onboarding import reseller_create
 
     host = f"{label}.{settings.PLATFORM_DOMAIN}"
     created = reseller_create(
@@ -153,8 +153,8 @@ def live_db(django_db_setup, django_db_blocker) -> Iterator[None]:
 @pytest.fixture
 def tenant_factory(live_db):
     """Creates committed tenants for one test and drops them (schema included) after it."""
+    from resale.onboarding import reseller_create
     from tenants.models import Tenant
-    from tenants.services import reseller_create
 
     made: list[Tenant] = []
 

@@ -147,7 +147,7 @@ class Invoice(_FrozenOnceIssued):
     prices_include_tax = models.BooleanField(default=False)
     reverse_charge = models.BooleanField(default=False)
     tax_note = models.CharField(max_length=300, blank=True)
-    # Snapshots taken at issue (billing.services.invoices.party_seller/party_buyer):
+    # Snapshots taken at issue (billing.services.parties.party_seller/party_buyer):
     # {name, address_lines, country, vat_number, tax_id, email, ...}.
     seller = models.JSONField(default=dict, blank=True)
     buyer = models.JSONField(default=dict, blank=True)

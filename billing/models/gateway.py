@@ -4,7 +4,7 @@ the dunning of failed automatic charges, disputes, and the webhook events alread
 processed.
 
 Secrets (a tenant's own API key, its webhook signing secret) are stored encrypted with
-Fernet (``billing.payments.gateways.crypto``); nothing here holds a card number, only the brand
+Fernet (``core.crypto``); nothing here holds a card number, only the brand
 and last four digits a client needs to recognise a saved card."""
 
 from __future__ import annotations

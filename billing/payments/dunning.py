@@ -21,6 +21,7 @@ from django.db import transaction
 from billing.models import Invoice
 from billing.models.gateway import InvoiceDunning, PaymentAttempt
 from billing.payments import emails as payment_emails
+from billing.payments.gateways.config import payment_settings_get
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,6 @@ NEEDS_CLIENT = {"authentication_required"}
 
 
 def _schedule() -> list[int]:
-    from billing.payments.gateways.config import payment_settings_get
-
     return sorted(payment_settings_get().dunning_days or [])
 
 
@@ -80,6 +79,7 @@ def dunning_stop(*, invoice: Invoice) -> None:
 
 def dunning_retries_due(*, on_date: date) -> list[PaymentAttempt]:
     """Tries again every invoice whose next dunning day has come."""
+    # billing.payments.flows imports this module; looked up at call time.
     from billing.payments.flows import invoice_autocharge
 
     attempts: list[PaymentAttempt] = []

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from email.utils import formataddr
 from typing import Any
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -21,7 +22,9 @@ from django.utils import translation
 from django.utils.html import linebreaks, urlize
 from django.utils.safestring import mark_safe
 
+from accounts.models import User
 from billing import documents, emails
+from core.locale import money_format
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +94,6 @@ def client_email_send(
 
 def staff_email_send(kind: str, *, context: dict[str, Any]) -> EmailMultiAlternatives | None:
     """To the tenant's owners, admins and billing staff."""
-    from accounts.models import User
 
     if kind not in STAFF_KINDS:
         raise ValueError(f"Unknown staff payment e-mail “{kind}”.")
@@ -118,7 +120,6 @@ def plain_email_send(
     *, to: list[str], subject: str, body: str, from_name: str = ""
 ) -> EmailMultiAlternatives | None:
     """A plain message where no tenant's layout applies (the provider to a reseller)."""
-    from django.conf import settings
 
     recipients = [address for address in to if address]
     if not recipients:
@@ -148,7 +149,7 @@ def after_commit(send: Callable[[], Any]) -> None:
 
 
 def money_text(money: Any, language: str) -> str:
-    return documents.money_format(money, language)
+    return money_format(money, language)
 
 
 def date_text(value: Any, language: str) -> str:

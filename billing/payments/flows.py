@@ -17,12 +17,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db import connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q, Sum
 from django.utils import timezone
 
+from billing.emails import portal_url
 from billing.errors import BillingError
+from billing.events import InvoiceEventKind, invoice_event_listeners
 from billing.models import Client, CreditNote, Invoice, LedgerEntry, Payment, Refund
 from billing.models.gateway import (
     Dispute,
@@ -49,6 +52,7 @@ from billing.payments.gateways import (
 )
 from billing.payments.gateways.bank_transfer import creditor_reference, creditor_reference_parse
 from billing.payments.gateways.config import payment_settings_get
+from billing.payments.tasks import invoice_autocharge_task
 from billing.services import (
     CreditLine,
     credit_add,
@@ -57,6 +61,7 @@ from billing.services import (
     payment_record,
     payment_refund,
 )
+from core.ids import uuid_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +88,6 @@ def _today() -> date:
 
 def payment_return_url(reference: str) -> str:
     """Where the client's browser comes back after authenticating with its bank."""
-    from billing.emails import portal_url
 
     base = portal_url()
     return f"{base.rstrip('/')}/{RETURN_PATH.format(reference=reference)}" if base else ""
@@ -419,8 +423,6 @@ _SESSION_PARAM = "&session={CHECKOUT_SESSION_ID}"
 
 
 def _with_query(url: str, **params: str) -> str:
-    from urllib.parse import urlencode
-
     return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
 
 
@@ -531,7 +533,7 @@ def hosted_page_effect_prepare(*, reference: str, gateway_name: str = "stripe") 
     page = gateway.hosted_page_get(reference=reference)
     if page.mode == "payment":
         attempt = PaymentAttempt.objects.filter(
-            public_id=_uuid_or_none(page.metadata.get(META_ATTEMPT))
+            public_id=uuid_or_none(page.metadata.get(META_ATTEMPT))
         ).first()
         if attempt is None:
             return None
@@ -560,13 +562,6 @@ def hosted_page_effect_prepare(*, reference: str, gateway_name: str = "stripe") 
         autocharge_ref=page.method_ref if consent_at else None,
         consent_at=consent_at,
     )
-
-
-def _uuid_or_none(value: str | None) -> str | None:
-    try:
-        return str(uuid.UUID(value or ""))
-    except ValueError:
-        return None
 
 
 def payment_method_checkout_start(
@@ -1194,7 +1189,6 @@ def invoice_payment_state(*, invoice: Invoice) -> InvoicePaymentState:
 
 def on_invoice_event(event: Any) -> None:
     """An invoice just issued is charged at once when the tenant charges on issue."""
-    from billing.events import InvoiceEventKind
 
     if event.kind != InvoiceEventKind.ISSUED:
         return
@@ -1206,7 +1200,6 @@ def on_invoice_event(event: Any) -> None:
     invoice = Invoice.objects.filter(pk=event.invoice_id).only("client_id").first()
     if invoice is None or autocharge_method(invoice.client_id) is None:
         return
-    from billing.payments.tasks import invoice_autocharge_task
 
     invoice_autocharge_task.apply_async(
         args=[event.invoice_id], headers={"_schema_name": event.tenant_schema}
@@ -1215,7 +1208,6 @@ def on_invoice_event(event: Any) -> None:
 
 def payment_listeners_connect() -> None:
     """Subscribes the payment flows to the billing core's events (idempotent)."""
-    from billing.events import invoice_event_listeners
 
     if on_invoice_event not in invoice_event_listeners:
         invoice_event_listeners.append(on_invoice_event)

@@ -9,7 +9,9 @@ from datetime import date
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
-from django_tenants.utils import get_tenant_model, schema_context
+
+from billing.models import Invoice
+from tenants.tasks import task_queue_in_every_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +21,7 @@ RETRY = {"max_retries": 6, "retry_backoff": 5, "retry_backoff_max": 600, "retry_
 
 @shared_task(autoretry_for=TRANSIENT, **RETRY)
 def payments_autocharge_due_task(on_date: str | None = None) -> dict:
+    # billing.payments.flows imports this module; looked up at call time.
     from billing.payments.flows import payments_autocharge_due
 
     run = payments_autocharge_due(date.fromisoformat(on_date) if on_date else None)
@@ -33,19 +36,13 @@ def payments_autocharge_due_task(on_date: str | None = None) -> dict:
 @shared_task
 def payments_autocharge_all_tenants() -> int:
     """Beat entry point: the auto-charge step in every active tenant's schema."""
-    tenants = get_tenant_model().objects.exclude(schema_name="public").filter(status="active")
-    count = 0
-    for schema_name in tenants.values_list("schema_name", flat=True):
-        with schema_context(schema_name):
-            payments_autocharge_due_task.delay()
-        count += 1
-    return count
+    return task_queue_in_every_tenant(payments_autocharge_due_task)
 
 
 @shared_task(autoretry_for=TRANSIENT, **RETRY)
 def invoice_autocharge_task(invoice_id: int) -> str | None:
     """Charges a just-issued invoice (tenants that charge on issue)."""
-    from billing.models import Invoice
+    # billing.payments.flows imports this module; looked up at call time.
     from billing.payments.flows import invoice_autocharge
 
     invoice = Invoice.objects.filter(pk=invoice_id).first()
@@ -54,11 +51,3 @@ def invoice_autocharge_task(invoice_id: int) -> str | None:
         return None
     attempt = invoice_autocharge(invoice=invoice)
     return attempt.status if attempt else None
-
-
-@shared_task(autoretry_for=TRANSIENT, **RETRY)
-def reseller_auto_topups_task() -> int:
-    """Provider side (public schema): automatic top-ups of low balances."""
-    from resale.topups import reseller_auto_topups_run
-
-    return reseller_auto_topups_run()

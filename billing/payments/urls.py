@@ -1,6 +1,6 @@
-"""Payment routes, included under ``payments/`` in both URLconfs: on a tenant's host
-they serve the tenant's clients and its Stripe account, on the platform host the
-provider's account (reseller top-ups) and Connect."""
+"""Payment routes of a tenant's host, included under ``payments/``: they serve the
+tenant's clients and its Stripe account. The platform host's routes of the same names
+are ``resale.payment_urls``."""
 
 from django.urls import path
 

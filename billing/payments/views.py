@@ -1,41 +1,39 @@
-"""The payment endpoints: Stripe's webhook and the page a client's browser returns to
-after its bank. Thin: verify, call the service, answer. The same views serve the tenant
-hosts and the platform host; the schema of the request says which side is meant."""
+"""The payment endpoints of a tenant's host: Stripe's webhook and the page a client's
+browser returns to after its bank. Thin: verify, call the service, answer. The platform
+host's endpoints (reseller top-ups, Connect) are ``resale.payment_views``; both answer
+through ``webhook_answer`` and ``return_view``."""
 
 from __future__ import annotations
 
 import logging
-import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
-from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
-from django_tenants.utils import get_public_schema_name
 
+from billing.models.gateway import PaymentAttempt
 from billing.payments import webhooks
+from billing.payments.flows import payment_attempt_sync
 from billing.payments.gateways import GatewayConfigError, GatewayUnavailable
 from billing.payments.gateways.stripe import api as stripe_api
+from core.ids import uuid_or_none
 
 logger = logging.getLogger(__name__)
 
-
-def _on_platform() -> bool:
-    return connection.schema_name == get_public_schema_name()
+T = TypeVar("T")
 
 
-@csrf_exempt
-@require_POST
-def stripe_webhook(request: HttpRequest) -> HttpResponse:
+def webhook_answer(request: HttpRequest, handle: Callable[[bytes, str], str]) -> HttpResponse:
+    """Runs ``handle`` on a Stripe delivery and answers Stripe: 400 for an event refused,
+    503 when Stripe must deliver it again, the outcome otherwise."""
     # The raw body, byte for byte: the signature covers it, not a parsed form of it.
     payload = request.body
     signature = request.headers.get("Stripe-Signature", "")
     try:
-        if _on_platform():
-            outcome = webhooks.stripe_platform_webhook(payload, signature)
-        else:
-            outcome = webhooks.stripe_tenant_webhook(payload, signature)
+        outcome = handle(payload, signature)
     except webhooks.WebhookRefused as exc:
         return JsonResponse({"error": exc.reason}, status=400)
     except (GatewayUnavailable, stripe_api.PaymentTransientError):
@@ -47,38 +45,35 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"outcome": outcome})
 
 
-@require_GET
-def payment_return(request: HttpRequest, reference: str) -> HttpResponse:
-    """The browser is back from 3-D Secure: the payment's state is read from Stripe at
-    once, so the page that follows shows it, whether or not the webhook came first.
+def return_view(
+    find: Callable[[str], T | None], sync: Callable[[T], str]
+) -> Callable[[HttpRequest, str], HttpResponse]:
+    """The page a browser comes back to from Stripe: ``find`` looks up what was paid by
+    its reference (a 404 when nothing), ``sync`` reads its state from Stripe now, so the
+    page that follows shows it whether or not the webhook came first."""
 
-    Both references, a top-up's and a payment attempt's, are UUIDs: anything else is a
-    404 before it reaches a query."""
-    reference_uuid = _uuid_or_404(reference)
-    try:
-        if _on_platform():
-            from resale.models import ResellerTopUp
-            from resale.topups import reseller_topup_sync
+    @require_GET
+    def payment_return(request: HttpRequest, reference: str) -> HttpResponse:
+        paid = find(reference)
+        if paid is None:
+            raise Http404
+        try:
+            status = sync(paid)
+        except GatewayUnavailable:
+            status = "processing"
+        return redirect(f"/?payment={status}")
 
-            topup = ResellerTopUp.objects.filter(public_id=reference_uuid.hex).first()
-            if topup is None:
-                raise Http404
-            status = reseller_topup_sync(topup=topup).status
-        else:
-            from billing.models.gateway import PaymentAttempt
-            from billing.payments.flows import payment_attempt_sync
-
-            attempt = PaymentAttempt.objects.filter(public_id=reference_uuid).first()
-            if attempt is None:
-                raise Http404
-            status = payment_attempt_sync(attempt=attempt).status
-    except GatewayUnavailable:
-        status = "processing"
-    return redirect(f"/?payment={status}")
+    return payment_return
 
 
-def _uuid_or_404(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise Http404 from None
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    return webhook_answer(request, webhooks.stripe_tenant_webhook)
+
+
+# The browser is back from 3-D Secure or a hosted payment page.
+payment_return = return_view(
+    lambda reference: PaymentAttempt.objects.filter(public_id=uuid_or_none(reference)).first(),
+    lambda attempt: payment_attempt_sync(attempt=attempt).status,
+)

@@ -4,9 +4,10 @@ Two endpoints, both ``/payments/stripe/webhook/``:
 
 - on a tenant's host, for the events of the tenant's own Stripe account (its own keys,
   or an endpoint on its connected account), verified with the tenant's signing secret;
-- on the platform host, for the platform's own account (reseller top-ups, see
-  ``resale.topups``) and for Connect events of connected accounts, which are handled in
-  the schema of the tenant the account belongs to (``ConnectedAccountRoute``).
+- on the platform host, for the platform's own account (reseller top-ups) and for
+  Connect events of connected accounts, which are handled in the schema of the tenant
+  the account belongs to (``resale.platform_payments``, which calls
+  ``stripe_event_process`` here).
 
 Deliveries follow Stripe's webhook documentation (https://docs.stripe.com/webhooks, events
 of API version 2026-10-28.endive, https://docs.stripe.com/api/events/types). The signature
@@ -29,7 +30,6 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django_tenants.utils import tenant_context
 
 from billing.errors import BillingError
 from billing.models import Payment
@@ -41,6 +41,15 @@ from billing.models.gateway import (
     SavedPaymentMethod,
 )
 from billing.money import Money
+from billing.payments.flows import (
+    META_ATTEMPT,
+    consent_from_metadata,
+    dispute_record,
+    hosted_page_effect_prepare,
+    payment_attempt_apply,
+    payment_methods_apply,
+    refund_from_gateway_apply,
+)
 from billing.payments.gateways import (
     GatewayConfigError,
     GatewayUnavailable,
@@ -111,42 +120,6 @@ def tenant_event_check(event: stripe_api.WebhookEvent, row: PaymentSettings) -> 
         raise WebhookRefused("The event is about another Stripe account.")
 
 
-# --- the platform's endpoint ---------------------------------------------------------
-
-
-def stripe_platform_webhook(payload: bytes, signature: str) -> str:
-    """Handles one delivery to the platform's endpoint, in the public schema."""
-    from resale.models import ConnectedAccountRoute
-    from resale.topups import platform_event_process
-
-    event = event_verify(
-        payload,
-        signature,
-        [settings.STRIPE_WEBHOOK_SECRET, settings.STRIPE_CONNECT_WEBHOOK_SECRET],
-    )
-    platform_live = (settings.STRIPE_SECRET_KEY or "").startswith(("sk_live_", "rk_live_"))
-    if event.livemode != platform_live:
-        raise WebhookRefused("The event's live mode is not the platform's.")
-    if event.account is None:
-        return platform_event_process(event)
-    route = (
-        ConnectedAccountRoute.objects.select_related("tenant")
-        .filter(account_id=event.account)
-        .first()
-    )
-    if route is None:
-        # Not one of ours (or removed): acknowledged so Stripe stops sending it.
-        logger.warning("Stripe event %s for unknown account %s", event.id, event.account)
-        return "ignored"
-    with tenant_context(route.tenant):
-        row = payment_settings_get()
-        if row.stripe_mode != PaymentSettings.StripeMode.CONNECT or (
-            row.stripe_account_id != event.account
-        ):
-            raise WebhookRefused("The connected account is not this tenant's any more.")
-        return stripe_event_process(event)
-
-
 # --- processing ----------------------------------------------------------------------
 
 
@@ -203,8 +176,6 @@ def _prepare(event: stripe_api.WebhookEvent) -> Effect | None:
     if kind.startswith("charge.dispute."):
         return _dispute_effect(event)
     if kind == "setup_intent.succeeded":
-        from billing.payments.flows import consent_from_metadata
-
         return _methods_effect(
             customer_ref=obj.get("customer"),
             autocharge_ref=obj.get("payment_method"),
@@ -221,8 +192,6 @@ def _prepare(event: stripe_api.WebhookEvent) -> Effect | None:
     if kind == "account.updated":
         return _account_effect(obj.get("id"))
     if kind in _HOSTED_PAGE_EVENTS and obj.get("object") == "checkout.session":
-        from billing.payments.flows import hosted_page_effect_prepare
-
         return hosted_page_effect_prepare(reference=obj.get("id") or "")
     return None
 
@@ -261,8 +230,6 @@ TENANT_ENDPOINT_EVENTS = (
 
 
 def _intent_effect(intent_id: str | None, metadata: dict) -> Effect | None:
-    from billing.payments.flows import META_ATTEMPT, payment_attempt_apply
-
     if not intent_id:
         return None
     attempt = None
@@ -280,8 +247,6 @@ def _intent_effect(intent_id: str | None, metadata: dict) -> Effect | None:
 
 
 def _refund_effect(event: stripe_api.WebhookEvent) -> Effect | None:
-    from billing.payments.flows import refund_from_gateway_apply
-
     if event.object_type != "refund":
         return None
     try:
@@ -302,8 +267,6 @@ def _refund_effect(event: stripe_api.WebhookEvent) -> Effect | None:
 
 
 def _dispute_effect(event: stripe_api.WebhookEvent) -> Effect | None:
-    from billing.payments.flows import dispute_record
-
     if event.object_type != "dispute":
         return None
     try:
@@ -329,8 +292,6 @@ def _methods_effect(
     autocharge_ref: str | None = None,
     consent_at: datetime | None = None,
 ) -> Effect | None:
-    from billing.payments.flows import payment_methods_apply
-
     if not customer_ref:
         return None
     customer = GatewayCustomer.objects.filter(gateway=GATEWAY, customer_ref=customer_ref).first()

@@ -31,14 +31,13 @@ from billing.services.commerce import (
     coupon_create,
 )
 from billing.services.credit_notes import CreditLine, credit_note_issue
+from billing.services.invoice_status import SUSPENSION_OVERDUE, invoice_status_refresh
 from billing.services.invoices import (
-    SUSPENSION_OVERDUE,
     invoice_cancel,
     invoice_create,
     invoice_issue,
     invoice_line_add,
     invoice_mark_overdue,
-    invoice_status_refresh,
 )
 from billing.services.ledger import ledger_entry_append
 from billing.services.payments import (
@@ -47,12 +46,11 @@ from billing.services.payments import (
     payment_record,
     payment_refund,
 )
+from billing.services.plan_changes import PlanChange, service_change_plan
 from billing.services.settings import billing_settings_update, tax_rule_remove
 from billing.services.subscriptions import (
-    PlanChange,
     service_activate,
     service_cancel,
-    service_change_plan,
     service_create,
     service_recurring_price,
     service_renew,

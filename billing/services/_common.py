@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from billing.errors import BillingError
-from billing.models import Client, Invoice
+from billing.models import Client, Invoice, Service
 from billing.money import Money, amount_validate
 
 
@@ -47,3 +47,7 @@ def client_lock(client: Client) -> Client:
 
 def invoice_lock(invoice: Invoice) -> Invoice:
     return Invoice.objects.select_for_update().get(pk=invoice.pk)
+
+
+def service_lock(service: Service) -> Service:
+    return Service.objects.select_for_update().select_related("plan").get(pk=service.pk)

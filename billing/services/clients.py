@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from accounts.models import User
 from billing.errors import BillingError
 from billing.models import Client, ClientUser, Contact
 
@@ -150,7 +151,6 @@ def contact_create(
 
 def client_user_link(*, client: Client, user, role: str = ClientUser.Role.OWNER) -> ClientUser:
     """Lets ``user`` (a client login of this tenant) act for ``client``."""
-    from accounts.models import User
 
     if user.kind != User.Kind.CLIENT:
         raise BillingError("Only client accounts can be linked to a client.")

@@ -41,6 +41,7 @@ from billing.models import (
 from billing.money import Money
 from billing.selectors import tenant_currency
 from billing.services._common import money_input, today
+from billing.services.invoices import invoice_create, invoice_issue, invoice_line_add
 
 MAX_ITEM_QUANTITY = 100
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)((?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z][a-z0-9-]{1,62}$")
@@ -341,8 +342,6 @@ def checkout_place(
     """Turns the cart into an order, its pending services and an issued invoice.
     Limited stock is taken under a row lock, so two buyers never get the last unit
     both; a coupon's limits are checked under its lock for the same reason."""
-    from billing.services.invoices import invoice_create, invoice_issue, invoice_line_add
-
     if idempotency_key:
         existing = Order.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:

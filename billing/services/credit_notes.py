@@ -24,9 +24,10 @@ from billing.money import Money, round_money
 from billing.numbering import document_number_next
 from billing.selectors import billing_settings_get
 from billing.services._common import client_lock, invoice_lock, money_input, today
-from billing.services.invoices import invoice_status_refresh, party_seller
+from billing.services.invoice_status import invoice_status_refresh
 from billing.services.ledger import ledger_entry_append
-from billing.services.payments import _refund_book
+from billing.services.parties import party_seller
+from billing.services.payments import refund_book
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ def credit_note_issue(
             if refundable <= 0:
                 continue
             part = min(refundable, left)
-            _refund_book(
+            refund_book(
                 payment=payment,
                 invoice=invoice,
                 money=Money(part, currency),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +16,6 @@ from django.utils import timezone
 from billing.errors import BillingError
 from billing.events import InvoiceEventKind, invoice_event_emit
 from billing.models import (
-    BillingSettings,
     Client,
     Invoice,
     InvoiceLine,
@@ -29,60 +27,17 @@ from billing.money import MAX_AMOUNT, Money
 from billing.numbering import document_number_next
 from billing.selectors import billing_settings_get, client_tax_decision
 from billing.services._common import client_lock, invoice_lock, money_input, today
+from billing.services.credit_notes import credit_note_issue
+from billing.services.invoice_status import invoice_status_refresh
 from billing.services.ledger import ledger_entry_append
+from billing.services.parties import party_buyer, party_seller
+from billing.services.payments import credit_apply, credit_available
+from billing.services.subscriptions import service_cancel
 from billing.taxes import TaxDecision, line_amounts
 
 MAX_QUANTITY = Decimal(100000)
 # Kinds whose unit price may be below zero: they reduce an invoice, never make it.
 NEGATIVE_KINDS = {InvoiceLine.Kind.DISCOUNT, InvoiceLine.Kind.PRORATION}
-
-
-def party_seller(settings: BillingSettings) -> dict[str, Any]:
-    """The tenant's legal identity as printed on its documents."""
-    return {
-        "name": settings.legal_name,
-        "address_lines": settings.address_lines,
-        "country": settings.country,
-        "vat_number": settings.vat_number,
-        "tax_id": settings.tax_id,
-        "registration": settings.registration,
-        "email": settings.email_from_address,
-        # The address line by line as well: an e-invoice has a field for each part.
-        "address": party_address(settings),
-        "bank": {
-            "account_holder": settings.legal_name,
-            "bank_name": settings.bank_name,
-            "iban": settings.iban,
-            "bic": settings.bic,
-        },
-    }
-
-
-def party_buyer(client: Client) -> dict[str, Any]:
-    return {
-        "name": client.display_name,
-        "contact_name": client.name if client.company_name else "",
-        "address_lines": client.address_lines,
-        "country": client.country,
-        "vat_number": client.vat_number,
-        "tax_id": client.tax_id,
-        "sdi_code": client.sdi_code,
-        "pec_email": client.pec_email,
-        "email": client.email,
-        "kind": client.kind,
-        "address": party_address(client),
-    }
-
-
-def party_address(row: BillingSettings | Client) -> dict[str, str]:
-    return {
-        "line1": row.address_line1,
-        "line2": row.address_line2,
-        "postal_code": row.postal_code,
-        "city": row.city,
-        "region": row.region,
-        "country": row.country,
-    }
 
 
 def invoice_create(
@@ -237,77 +192,11 @@ def invoice_issue(*, invoice: Invoice, issue_date: date | None = None) -> Invoic
     if invoice.total_amount == 0:
         invoice_status_refresh(invoice=invoice)
     elif settings.credit_auto_apply:
-        from billing.services.payments import credit_apply, credit_available
-
         available = credit_available(client=client)
         if available.amount > 0:
             credit_apply(invoice=invoice, amount=min(available, invoice.amount_due))
             invoice.refresh_from_db()
     return invoice
-
-
-def invoice_status_refresh(*, invoice: Invoice, on_date: date | None = None) -> Invoice:
-    """Derives the status of an issued invoice from what it was paid and credited, and
-    runs what a newly paid invoice sets off. The caller holds the invoice lock."""
-    if invoice.status == Invoice.Status.DRAFT:
-        return invoice
-    previous = invoice.status
-    due = invoice.amount_due.amount
-    on_date = on_date or today()
-    if due == 0:
-        if invoice.paid_amount == 0 and invoice.credited_amount > 0:
-            status = Invoice.Status.CANCELLED
-        else:
-            status = Invoice.Status.PAID
-    elif invoice.due_date and invoice.due_date < on_date:
-        status = Invoice.Status.OVERDUE
-    elif invoice.paid_amount > 0:
-        status = Invoice.Status.PARTIALLY_PAID
-    else:
-        status = Invoice.Status.ISSUED
-    if status == previous:
-        return invoice
-    invoice.status = status
-    if status == Invoice.Status.PAID:
-        invoice.paid_at = timezone.now()
-    if status == Invoice.Status.CANCELLED and invoice.cancelled_at is None:
-        invoice.cancelled_at = timezone.now()
-    invoice.save(update_fields=["status", "paid_at", "cancelled_at", "updated_at"])
-    if status == Invoice.Status.PAID:
-        _invoice_paid_effects(invoice)
-    if status == Invoice.Status.CANCELLED:
-        invoice_event_emit(kind=InvoiceEventKind.CANCELLED, invoice_id=invoice.pk)
-    return invoice
-
-
-def _invoice_paid_effects(invoice: Invoice) -> None:
-    from billing.services.subscriptions import service_renew, service_unsuspend
-
-    if hasattr(invoice, "order") and invoice.order.status == invoice.order.Status.PENDING:
-        order = invoice.order
-        order.status = order.Status.COMPLETED
-        order.save(update_fields=["status"])
-    renewal_lines = invoice.lines.filter(
-        kind=InvoiceLine.Kind.RENEWAL, service__isnull=False, period_end__isnull=False
-    ).select_related("service")
-    for line in renewal_lines:
-        service = Service.objects.select_for_update().get(pk=line.service_id)
-        service_renew(service=service, period_end=line.period_end)
-        if service.status == Service.Status.SUSPENDED and service.suspension_reason == (
-            SUSPENSION_OVERDUE
-        ):
-            still_overdue = (
-                InvoiceLine.objects.filter(service=service, invoice__status=Invoice.Status.OVERDUE)
-                .exclude(invoice=invoice)
-                .exists()
-            )
-            if not still_overdue:
-                service_unsuspend(service=service)
-    invoice_event_emit(kind=InvoiceEventKind.PAID, invoice_id=invoice.pk)
-
-
-# The reason the billing run gives when it suspends for non-payment; paying lifts it.
-SUSPENSION_OVERDUE = "overdue"
 
 
 @transaction.atomic
@@ -321,9 +210,6 @@ def invoice_cancel(*, invoice: Invoice, reason: str = "") -> Invoice:
     """A draft is simply dropped (its lines go, so their periods can be invoiced
     again). An issued invoice nobody paid is annulled by a full credit note, which keeps
     the numbering gapless. An invoice with payments must be refunded or credited first."""
-    from billing.services.credit_notes import credit_note_issue
-    from billing.services.subscriptions import service_cancel
-
     client_lock(invoice.client)
     invoice = invoice_lock(invoice)
     if invoice.status == Invoice.Status.CANCELLED:

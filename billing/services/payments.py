@@ -12,7 +12,7 @@ from billing.models import Client, Invoice, LedgerEntry, Payment, Refund
 from billing.money import Money
 from billing.selectors import client_credit, tenant_currency
 from billing.services._common import client_lock, invoice_lock, money_input
-from billing.services.invoices import invoice_status_refresh
+from billing.services.invoice_status import invoice_status_refresh
 from billing.services.ledger import ledger_entry_append
 
 RECORDABLE_METHODS = {
@@ -210,7 +210,7 @@ def credit_apply(
     return payment
 
 
-def _refund_book(
+def refund_book(
     *,
     payment: Payment,
     invoice: Invoice | None,
@@ -221,8 +221,9 @@ def _refund_book(
     gateway_reference: str = "",
     credit_note=None,
 ) -> Refund:
-    """Books a refund of part of a payment. The caller holds the client, the invoice and
-    the payment locks and has checked the amount."""
+    """Books a refund of part of a payment, for payment_refund and for a credit note that
+    gives money back. The caller holds the client, the invoice and the payment locks and
+    has checked the amount."""
     refund = Refund.objects.create(
         payment=payment,
         currency=money.currency,
@@ -299,7 +300,7 @@ def payment_refund(
             raise BillingError(
                 f"Only {available} of account credit is left to refund from this payment."
             )
-    refund = _refund_book(
+    refund = refund_book(
         payment=payment,
         invoice=invoice,
         money=money,

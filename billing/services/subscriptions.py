@@ -4,9 +4,7 @@ cancelled. Every change emits a ServiceEvent after commit (billing.events)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,22 +15,15 @@ from billing.events import ServiceEventKind, service_event_emit
 from billing.models import (
     BillingCycle,
     ConfigurableOptionPrice,
-    Invoice,
-    InvoiceLine,
     Plan,
     PlanPrice,
     Service,
 )
 from billing.money import Money
-from billing.selectors import billing_settings_get, client_tax_decision
-from billing.services._common import client_lock, today
-from billing.taxes import line_amounts
+from billing.selectors import billing_settings_get
+from billing.services._common import money_input, service_lock, today
 
 S = Service.Status
-
-
-def _lock(service: Service) -> Service:
-    return Service.objects.select_for_update().select_related("plan").get(pk=service.pk)
 
 
 def _transition(
@@ -44,7 +35,7 @@ def _transition(
     payload: dict | None = None,
     **fields,
 ) -> Service:
-    service = _lock(service)
+    service = service_lock(service)
     if service.status not in allowed:
         raise BillingError(f"A {service.get_status_display().lower()} service cannot become {to}.")
     previous = service.status
@@ -114,7 +105,7 @@ def service_cancel(*, service: Service, at_period_end: bool = False, reason: str
     is not renewed, and the billing run cancels it then (the event comes at that
     moment, when something actually stops)."""
     if at_period_end:
-        service = _lock(service)
+        service = service_lock(service)
         if service.status not in (S.ACTIVE, S.SUSPENDED):
             raise BillingError("Only an active or suspended service can be cancelled later.")
         if not service.is_recurring:
@@ -138,7 +129,7 @@ def service_cancel(*, service: Service, at_period_end: bool = False, reason: str
 def service_renew(*, service: Service, period_end: date) -> Service:
     """The service is paid up to ``period_end`` (exclusive): its next due date moves
     there unless it is already later (renewing twice changes nothing more)."""
-    service = _lock(service)
+    service = service_lock(service)
     if service.status in (S.TERMINATED, S.CANCELLED):
         raise BillingError("A terminated or cancelled service cannot be renewed.")
     if not service.is_recurring:
@@ -158,15 +149,6 @@ def service_renew(*, service: Service, period_end: date) -> Service:
     return service
 
 
-@dataclass(frozen=True)
-class PlanChange:
-    service: Service
-    credit: Money  # unused part of the old plan, in the price convention
-    charge: Money  # the new plan up to the (new) next due date
-    invoice: Invoice | None
-    credited: Money  # gross amount added to account credit on a downgrade
-
-
 def service_recurring_price(*, service: Service, plan: Plan, cycle: str) -> Money:
     """One period of the plan and of the service's options for ``cycle``."""
     price = PlanPrice.objects.filter(plan=plan, cycle=cycle).first()
@@ -181,121 +163,6 @@ def service_recurring_price(*, service: Service, plan: Plan, cycle: str) -> Mone
             raise BillingError(f"The option “{option.choice}” has no {cycle} price.")
         total += option_price.price * option.quantity
     return total
-
-
-@transaction.atomic
-def service_change_plan(
-    *,
-    service: Service,
-    plan: Plan,
-    cycle: str | None = None,
-    on_date: date | None = None,
-) -> PlanChange:
-    """Moves an active service to another plan now. The client is credited the unused
-    part of the current period and charged the new plan for the same days (or, when
-    the cycle changes too, for a whole new period from today). An upgrade is invoiced
-    at once; a downgrade's difference becomes account credit. Fractions are exact:
-    each amount is rounded once, with the one rounding rule."""
-    from billing.services.invoices import invoice_create, invoice_issue, invoice_line_add
-    from billing.services.payments import credit_add
-
-    # Client before service: issuing the proration invoice locks the client, and
-    # paying an invoice locks the client and then its services.
-    client_lock(service.client)
-    service = _lock(service)
-    on_date = on_date or today()
-    cycle = cycle or service.billing_cycle
-    if cycle not in BillingCycle.values or cycle == BillingCycle.ONE_TIME:
-        raise BillingError(f"“{cycle}” is not a recurring billing cycle.")
-    if service.status != S.ACTIVE:
-        raise BillingError("Only an active service can change plan.")
-    if not service.is_recurring or service.next_due_date is None:
-        raise BillingError("A one-time purchase cannot change plan.")
-    if plan.pk == service.plan_id and cycle == service.billing_cycle:
-        raise BillingError("The service is already on that plan.")
-    if not plan.is_active:
-        raise BillingError(f"“{plan}” is no longer sold.")
-    period_start = service.current_period_start
-    period_end = service.next_due_date
-    if not (period_start <= on_date < period_end):
-        raise BillingError("The plan can change only within the current paid period.")
-
-    currency = service.currency
-    new_recurring = service_recurring_price(service=service, plan=plan, cycle=cycle)
-    days_total = Decimal((period_end - period_start).days)
-    days_left = Decimal((period_end - on_date).days)
-    # Multiply before dividing: the quotient is then exact whenever it can be.
-    credit = Money.of(service.recurring_amount * days_left / days_total, currency)
-    if cycle == service.billing_cycle:
-        new_due = period_end
-        charge = Money.of(new_recurring.amount * days_left / days_total, currency)
-    else:
-        new_due = cycle_end(on_date, cycle)
-        charge = new_recurring
-
-    old_plan, old_cycle = service.plan, service.billing_cycle
-    invoice = None
-    credited = Money.zero(currency)
-    difference = charge - credit
-    if difference.amount > 0:
-        invoice = invoice_create(client=service.client)
-        invoice_line_add(
-            invoice=invoice,
-            kind=InvoiceLine.Kind.PRORATION,
-            description=f"{plan} ({on_date:%Y-%m-%d} – {new_due:%Y-%m-%d})",
-            unit_price=charge,
-            service=service,
-            period_start=on_date,
-            period_end=new_due,
-        )
-        if credit.amount > 0:
-            invoice_line_add(
-                invoice=invoice,
-                kind=InvoiceLine.Kind.PRORATION,
-                description=f"Unused time on {old_plan} ({on_date:%Y-%m-%d} – "
-                f"{period_end:%Y-%m-%d})",
-                unit_price=-credit,
-                service=service,
-                period_start=on_date,
-                period_end=period_end,
-            )
-        invoice = invoice_issue(invoice=invoice, issue_date=on_date)
-    elif difference.amount < 0:
-        # The client paid tax on the old plan: the credit is the gross difference.
-        settings = billing_settings_get()
-        gross = line_amounts(
-            unit_price=-difference,
-            quantity=1,
-            decision=client_tax_decision(client=service.client, settings=settings),
-            prices_include_tax=settings.prices_include_tax,
-        ).total
-        credited = gross
-        credit_add(
-            client=service.client,
-            amount=gross,
-            description=f"Downgrade of {service} from {old_plan} to {plan}",
-            idempotency_key=f"downgrade:{service.public_id}:{on_date.isoformat()}:{plan.pk}",
-        )
-
-    service.plan = plan
-    service.billing_cycle = cycle
-    service.recurring_amount = new_recurring.amount
-    service.next_due_date = new_due
-    service.save(
-        update_fields=["plan", "billing_cycle", "recurring_amount", "next_due_date", "updated_at"]
-    )
-    service_event_emit(
-        kind=ServiceEventKind.PLAN_CHANGED,
-        service_id=service.pk,
-        payload={
-            "old_plan_id": old_plan.pk,
-            "new_plan_id": plan.pk,
-            "old_cycle": old_cycle,
-            "new_cycle": cycle,
-            "upstream_plan_ref": plan.upstream_plan_ref,
-        },
-    )
-    return PlanChange(service, credit, charge, invoice, credited)
 
 
 @transaction.atomic
@@ -314,8 +181,6 @@ def service_create(
     """A service row, priced from the plan unless ``recurring_amount`` is given. By
     default its first period starts on the registration date and is due at its end.
     Checkout creates services this way; so can an import of existing subscriptions."""
-    from billing.services._common import money_input
-
     if cycle not in BillingCycle.values:
         raise BillingError(f"“{cycle}” is not a billing cycle.")
     if status not in S.values:

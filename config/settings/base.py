@@ -253,7 +253,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(day_of_month=1, hour=3, minute=0),
     },
     "resale-auto-topups": {
-        "task": "billing.payments.tasks.reseller_auto_topups_task",
+        "task": "resale.tasks.reseller_auto_topups_task",
         "schedule": 900.0,
     },
     "provisioning-jobs-relay": {

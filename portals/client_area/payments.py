@@ -8,6 +8,7 @@ from typing import Any
 from django.urls import NoReverseMatch, reverse
 
 from billing.models import Invoice
+from billing.payments.flows import card_payments_available, invoice_payment_reference
 from billing.selectors import billing_settings_get
 
 # Where the client's "Pay by card" form posts: it takes the invoice's public id and sends
@@ -17,7 +18,6 @@ CARD_PAYMENT_URL_NAME = "account:invoice-card"
 
 def card_payment_url(invoice: Invoice) -> str:
     """Empty while this site takes no card payments: the client sees bank details only."""
-    from billing.payments.flows import card_payments_available
 
     if not card_payments_available():
         return ""
@@ -28,8 +28,6 @@ def card_payment_url(invoice: Invoice) -> str:
 
 
 def bank_transfer_reference(invoice: Invoice) -> str:
-    from billing.payments.flows import invoice_payment_reference
-
     try:
         return invoice_payment_reference(invoice)
     except ValueError:

@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import PrivacyRequest, User
 from billing.errors import BillingError
-from billing.models import Client, ClientUser, Contact
+from billing.gdpr import client_erase
+from billing.models import Client, ClientUser, Contact, Service
 from billing.services import client_details_save, client_user_link
 
 
@@ -94,8 +95,6 @@ def privacy_request_close(*, privacy_request: PrivacyRequest, status: str) -> Pr
 def client_erasure_carry_out(*, client: Client) -> Client:
     """Erases the client (billing.gdpr) once nothing is running for it any more, and
     closes its open erasure requests."""
-    from billing.gdpr import client_erase
-    from billing.models import Service
 
     running = client.services.filter(
         status__in=[Service.Status.PENDING, Service.Status.ACTIVE, Service.Status.SUSPENDED]

@@ -4,8 +4,6 @@ so another client's id is a 404."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
@@ -39,20 +37,17 @@ from billing.selectors import (
     service_list,
 )
 from billing.services import client_update, contact_create, service_cancel, service_change_plan
+from core.ids import uuid_or_none
+from core.locale import language_cookie_set, money_format
 from portals.client_area.forms import CancelServiceForm, ContactForm, ProfileForm
-from portals.client_area.panel import (
-    PanelUnavailable,
-    request_client_ip,
-    service_is_resold,
-    service_panel_login_reset,
-    service_panel_url,
-)
+from portals.client_area.panel import panel_refusal_message, request_client_ip
 from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import contact_remove, privacy_request_create
 from portals.common.access import client_page
 from portals.common.einvoices import FACTUR_X, einvoice_download
 from portals.common.paging import paginate
-from tenants.locale import language_cookie_set, money_format
+from resale.panel import PanelUnavailable, service_panel_login_reset, service_panel_url
+from resale.selectors import service_is_resold
 
 
 def _invoices(request: HttpRequest):
@@ -119,9 +114,9 @@ def service_detail(request: HttpRequest, public_id) -> HttpResponse:
 def service_panel(request: HttpRequest, public_id) -> HttpResponse:
     service = _service(request, public_id)
     try:
-        url = service_panel_url(service, client_ip=request_client_ip(request))
+        url = service_panel_url(service=service, client_ip=request_client_ip(request))
     except PanelUnavailable as exc:
-        messages.error(request, exc.message)
+        messages.error(request, panel_refusal_message(exc))
         return redirect("account:service", public_id=service.public_id)
     return HttpResponseRedirect(url)
 
@@ -132,9 +127,9 @@ def service_panel_login(request: HttpRequest, public_id) -> HttpResponse:
     """Shows a new control panel password once; it is kept nowhere."""
     service = _service(request, public_id)
     try:
-        login = service_panel_login_reset(service)
+        login = service_panel_login_reset(service=service)
     except PanelUnavailable as exc:
-        messages.error(request, exc.message)
+        messages.error(request, panel_refusal_message(exc))
         return redirect("account:service", public_id=service.public_id)
     response = render(
         request, "client_area/service_panel_login.html", {"service": service, "login": login}
@@ -319,13 +314,6 @@ def invoice_card(request: HttpRequest, public_id) -> HttpResponse:
     return HttpResponseRedirect(started.url)
 
 
-def _uuid(value: str | None) -> str | None:
-    try:
-        return str(uuid.UUID(value or ""))
-    except ValueError:
-        return None
-
-
 @client_page
 def invoice_card_return(request: HttpRequest, public_id) -> HttpResponse:
     """The client is back from the card payment page: paid, still processing, refused or
@@ -335,7 +323,7 @@ def invoice_card_return(request: HttpRequest, public_id) -> HttpResponse:
         invoice=invoice,
         client=request.client,
         kind=PaymentAttempt.Kind.CHECKOUT,
-        public_id=_uuid(request.GET.get("attempt")),
+        public_id=uuid_or_none(request.GET.get("attempt")),
     ).first()
     if attempt is None:
         raise Http404
@@ -404,7 +392,7 @@ def payment_methods(request: HttpRequest) -> HttpResponse:
             return redirect("account:payment-methods")
         method = get_object_or_404(
             SavedPaymentMethod.objects.filter(client=client, removed_at__isnull=True),
-            public_id=_uuid(request.POST.get("method")),
+            public_id=uuid_or_none(request.POST.get("method")),
         )
         try:
             if action == "remove":

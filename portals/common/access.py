@@ -27,7 +27,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from accounts.two_factor import two_factor_setup_redirect
-from tenants.locale import localized
+from billing.selectors import client_for_user
+from core.locale import localized
 
 OWNER, ADMIN, BILLING, SUPPORT, READONLY = "owner", "admin", "billing", "support", "readonly"
 
@@ -90,8 +91,6 @@ def client_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        from billing.selectors import client_for_user
-
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())

@@ -1,8 +1,8 @@
 from django.http import HttpRequest
 
+from accounts.branding import branding_context
+
 
 def tenant(request: HttpRequest) -> dict:
-    from tenants.branding import branding_context
-
     current = getattr(request, "tenant", None)
     return {"tenant": current, **branding_context(request)}

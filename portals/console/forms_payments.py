@@ -21,7 +21,7 @@ from billing.payments.gateways.config import (
     WEBHOOK_SECRET_PREFIX,
     secret_masked,
 )
-from billing.payments.gateways.crypto import secret_decrypt
+from core.crypto import secret_decrypt
 from portals.common.forms import AmountField
 
 CONNECT, OWN_KEYS = "connect", "own_keys"

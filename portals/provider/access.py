@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 
 from accounts.roles import is_provider_staff
 from accounts.two_factor import two_factor_setup_redirect
-from tenants.locale import localized
+from core.locale import localized
 
 # What each kind of write needs.
 MONEY = "resale.add_balanceentry"

@@ -10,10 +10,10 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.cycles import CYCLES
 from billing.models import BillingCycle
+from core.locale import babel_locale
 from portals.common.forms import AmountField
 from provisioning.modules.base import MODULE_CHOICES
 from resale.models import BalanceEntry, PriceList, WholesalePlan
-from tenants.locale import babel_locale
 
 # Offered first in every currency list; the rest follow alphabetically.
 COMMON_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "RUB", "PLN", "CZK", "SEK")

@@ -28,7 +28,7 @@ from billing.models import (
     Product,
 )
 from billing.money import Money
-from billing.selectors import billing_settings_get, client_tax_decision, tax_rules
+from billing.selectors import billing_settings_get, client_for_user, client_tax_decision, tax_rules
 from billing.services.commerce import CartPrice, cart_create, cart_item_add, cart_price
 from billing.taxes import TaxDecision, line_amounts, tax_decide
 
@@ -38,8 +38,6 @@ CYCLE_ORDER = {value: index for index, value in enumerate(BillingCycle.values)}
 
 
 def request_client(request: HttpRequest) -> Client | None:
-    from billing.selectors import client_for_user
-
     user = request.user
     if not user.is_authenticated or getattr(user, "kind", "") != "client":
         return None

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.branding import branding_content_type, branding_get
 from billing.errors import BillingError
 from billing.models import Order, Plan, ProductGroup
 from billing.services.commerce import (
@@ -24,14 +25,13 @@ from billing.services.commerce import (
     cart_item_remove,
     checkout_place,
 )
+from core.locale import language_cookie_set, language_normalize, localized, money_format
 from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import client_signup
 from portals.common.access import is_staff_user
 from portals.storefront import cart as shop
 from portals.storefront.forms import DomainSearchForm, SignupForm
 from provisioning.registrars import rdap
-from tenants.branding import branding_content_type, branding_get
-from tenants.locale import language_cookie_set, language_normalize, localized, money_format
 
 MAX_DOMAIN_SUGGESTIONS = 8
 

@@ -10,7 +10,7 @@ from django import template
 from django.http import QueryDict
 
 from billing.money import Money
-from tenants import locale
+from core import locale
 
 register = template.Library()
 

@@ -83,3 +83,59 @@ def test_sso_takes_only_an_ip_address_as_the_clients_address(api_a, shop):
     )
     assert response.status_code == 400
     assert "client_ip" in str(response.json())
+
+
+def _resold(shop, tenant_a, *, status: str) -> None:
+    from billing.models import Plan, Service
+
+    with schema_context(tenant_a.schema):
+        Plan.objects.filter(pk=shop.plan.pk).update(upstream_plan_ref="web-s")
+        Service.objects.filter(pk=shop.service.pk).update(status=status)
+        UpstreamCommand.objects.create(
+            idempotency_key=f"create:{shop.service.public_id}",
+            action="create",
+            service_ref=str(shop.service.public_id),
+            state=UpstreamCommand.State.DONE,
+            upstream_ref="up-123",
+        )
+
+
+def test_sso_opens_only_for_an_active_service(api_a, shop, tenant_a, monkeypatch):
+    from resale import upstreams
+
+    asked = []
+
+    def sso_url(self, *, service_ref, client_ip=""):
+        asked.append(service_ref)
+        return "https://panel.example/login?token=one-time"
+
+    monkeypatch.setattr(upstreams.LocalUpstream, "sso_url", sso_url)
+    _resold(shop, tenant_a, status="suspended")
+    response = api_a.post(f"/api/v1/services/{shop.service.public_id}/sso/")
+    assert response.status_code == 422
+    assert "active" in response.json()["detail"]
+    assert asked == []
+
+
+def test_sso_refuses_an_address_that_is_not_a_web_page(api_a, shop, tenant_a, monkeypatch):
+    from resale import upstreams
+
+    monkeypatch.setattr(
+        upstreams.LocalUpstream,
+        "sso_url",
+        lambda self, *, service_ref, client_ip="": "javascript:alert(1)",
+    )
+    _resold(shop, tenant_a, status="active")
+    response = api_a.post(f"/api/v1/services/{shop.service.public_id}/sso/")
+    assert response.status_code == 409
+    assert response.json()["code"] == "upstream_refused"
+    assert "javascript" not in response.content.decode()
+
+    monkeypatch.setattr(
+        upstreams.LocalUpstream,
+        "sso_url",
+        lambda self, *, service_ref, client_ip="": "https://panel.example/login?token=one-time",
+    )
+    opened = api_a.post(f"/api/v1/services/{shop.service.public_id}/sso/")
+    assert opened.status_code == 200
+    assert opened.json()["url"] == "https://panel.example/login?token=one-time"

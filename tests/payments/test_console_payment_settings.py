@@ -16,7 +16,7 @@ from billing.models import Invoice
 from billing.models.gateway import PaymentSettings
 from billing.payments.gateways import GatewayConfigError
 from billing.payments.gateways.config import payment_settings_get, stripe_gateway_for_tenant
-from billing.payments.gateways.crypto import secret_decrypt
+from core.crypto import secret_decrypt
 from tests.portals.conftest import staff_member
 
 from .helpers import WEBHOOK_PATH, deliver, invoice_make, platform_configure

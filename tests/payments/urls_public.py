@@ -4,4 +4,4 @@ from django.urls import include, path
 
 from config.urls_public import urlpatterns as public_urlpatterns
 
-urlpatterns = [*public_urlpatterns, path("payments/", include("billing.payments.urls"))]
+urlpatterns = [*public_urlpatterns, path("payments/", include("resale.payment_urls"))]

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from provisioning.bridge import upstream_service_provision, upstream_service_sso_url
 from provisioning.models import PlanMapping, ProvisionedService, ProvisioningJob
 from provisioning.services import provisioning_job_run
 from resale.models import UpstreamService
+from resale.provisioning_bridge import upstream_service_provision, upstream_service_sso_url
 from resale.services import (
     ResaleError,
     reseller_balance,

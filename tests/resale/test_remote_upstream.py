@@ -16,11 +16,12 @@ from django.test import override_settings
 from django_tenants.utils import schema_context
 
 from billing.models import Service
+from core.crypto import secret_encrypt
 from resale.api import resale_credential_issue
 from resale.models import UpstreamCommand, UpstreamLink, UpstreamService
 from resale.outbox import upstream_commands_relay
 from resale.services import reseller_balance
-from resale.upstreams import RemoteUpstream, token_encrypt
+from resale.upstreams import RemoteUpstream
 from tests.conftest import ROOT, _test_database_url
 from tests.resale.flow import order_and_pay, resale_world_build, wait_for
 
@@ -76,7 +77,7 @@ def test_commands_travel_over_the_resale_api(tenant_factory, provider_installati
         UpstreamLink.objects.create(
             kind=UpstreamLink.Kind.REMOTE,
             base_url=provider_installation,
-            token_encrypted=token_encrypt(token),
+            token_encrypted=secret_encrypt(token),
         )
 
     service = order_and_pay(world, key="chain-1", domain="chain.example")

@@ -75,7 +75,7 @@ def test_create_reseller_command(capsys):
 def test_login_link_works_once(django_db_setup):
     from django.test import Client
 
-    from tenants.services import reseller_create
+    from resale.onboarding import reseller_create
 
     created = reseller_create(
         name="Delta", hostname="delta.localhost", admin_email="owner@delta.test"

@@ -49,6 +49,7 @@ def gateway_for(name: str) -> PaymentGateway:
 
 
 def _register_builtin() -> None:
+    # config imports this package's gateways; looked up at call time.
     from billing.payments.gateways import config
 
     gateway_register("stripe", config.stripe_gateway_for_tenant)

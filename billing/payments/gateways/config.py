@@ -11,6 +11,7 @@ Services run in the tenant's schema; ``payment_platform_fee_set`` is the provide
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,9 +25,11 @@ from billing.errors import BillingError
 from billing.models.gateway import PaymentSettings
 from billing.payments.gateways.bank_transfer import BankTransferGateway
 from billing.payments.gateways.base import GatewayConfigError, GatewayUnavailable
-from billing.payments.gateways.crypto import secret_decrypt, secret_encrypt
 from billing.payments.gateways.stripe import api as stripe_api
 from billing.payments.gateways.stripe.gateway import StripeGateway
+from billing.selectors import billing_settings_get
+from core.crypto import secret_decrypt, secret_encrypt
+from tenants.models import Tenant
 
 MAX_DUNNING_DAY = 60
 # Each retry e-mails the client: more than this is harassment, not collection.
@@ -35,6 +38,11 @@ MAX_DUNNING_RETRIES = 10
 SECRET_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
 PUBLISHABLE_KEY_PREFIXES = ("pk_test_", "pk_live_")
 WEBHOOK_SECRET_PREFIX = "whsec_"
+
+# Told of a tenant's new connected account (resale routes the platform's Connect events by
+# it), each called with ``tenant=`` and ``account_id=`` in the transaction that records the
+# account; added by the app that needs it in its AppConfig.ready.
+connected_account_listeners: list[Callable[..., None]] = []
 
 
 def payment_settings_get() -> PaymentSettings:
@@ -253,8 +261,6 @@ def stripe_gateway_for_platform() -> StripeGateway:
 
 
 def bank_transfer_gateway_for_tenant(row: PaymentSettings | None = None) -> BankTransferGateway:
-    from billing.selectors import billing_settings_get
-
     row = row or payment_settings_get()
     if not row.bank_transfer_enabled:
         raise GatewayConfigError("Bank transfers are not accepted on this site.")
@@ -275,8 +281,6 @@ class OnboardingLink:
 
 
 def _current_tenant() -> Any:
-    from tenants.models import Tenant
-
     return Tenant.objects.get(schema_name=connection.schema_name)
 
 
@@ -297,8 +301,6 @@ def stripe_connect_onboard_start(
     """Creates the tenant's connected account (once) and a link where its owner fills in
     Stripe's onboarding. The link is single-use and short-lived: ``refresh_url`` should
     call this again."""
-    from resale.models import ConnectedAccountRoute
-
     tenant = _current_tenant()
     api_key = _platform_key()
     row = payment_settings_get()
@@ -332,9 +334,8 @@ def stripe_connect_onboard_start(
                     after={"stripe_account_id": account_id, "stripe_mode": row.stripe_mode},
                 )
             account_id = row.stripe_account_id
-            ConnectedAccountRoute.objects.update_or_create(
-                account_id=account_id, defaults={"tenant": tenant}
-            )
+            for listener in connected_account_listeners:
+                listener(tenant=tenant, account_id=account_id)
     try:
         link = stripe_api.account_link_create(
             api_key=api_key, account=account_id, refresh_url=refresh_url, return_url=return_url

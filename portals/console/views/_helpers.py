@@ -16,10 +16,3 @@ def post_int(value: object) -> int:
         return int(value)
     except (TypeError, ValueError):
         return -1
-
-
-def uuid_or_none(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except (TypeError, ValueError):
-        return None

@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from accounts.branding import branding_get, branding_update, color_or_default, contrast_with_white
 from portals.common.access import console_page
 from portals.console.forms import BrandingForm
-from tenants.branding import branding_get, branding_update, color_or_default, contrast_with_white
 
 
 @console_page(write="admin")

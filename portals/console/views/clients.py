@@ -15,12 +15,12 @@ from billing.gdpr import client_data_export
 from billing.models import Client
 from billing.selectors import client_list
 from billing.services import client_details_save
+from core.ids import uuid_or_none
 from portals.client_area.services import client_erasure_carry_out, privacy_request_close
 from portals.common.access import capability_require, console_page
 from portals.common.paging import paginate
 from portals.console import selectors as console_selectors
 from portals.console.forms import ClientForm
-from portals.console.views._helpers import uuid_or_none
 
 
 @console_page

@@ -11,10 +11,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.locale import babel_locale, number_format
 from portals.common.access import console_page
 from portals.common.charts import ChartPoint, bar_line_chart
 from portals.console import selectors as console_selectors
-from tenants.locale import babel_locale, number_format
 
 
 def _axis_number(value: Decimal) -> str:

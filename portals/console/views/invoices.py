@@ -27,11 +27,12 @@ from billing.services import (
     invoice_line_add,
     payment_record,
 )
+from core.ids import uuid_or_none
 from portals.common.access import console_page
 from portals.common.einvoices import FACTUR_X, FATTURAPA, einvoice_download
 from portals.common.paging import paginate
 from portals.console.forms import CreditNoteForm, InvoiceNewForm, PaymentForm
-from portals.console.views._helpers import form_token, uuid_or_none
+from portals.console.views._helpers import form_token
 
 
 @console_page

@@ -7,12 +7,10 @@ provider's own Stripe account. Thin: forms check input, the services in
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django_tenants.utils import get_public_schema_name, schema_context
 
 from billing.errors import BillingError
 from billing.models.gateway import PaymentSettings
@@ -26,9 +24,10 @@ from billing.payments.gateways.config import (
     stripe_connect_refresh,
     stripe_keys_check,
 )
-from billing.payments.gateways.crypto import secret_decrypt
 from billing.payments.webhooks import TENANT_ENDPOINT_EVENTS
 from billing.selectors import billing_settings_get
+from core.crypto import secret_decrypt
+from core.locale import money_format
 from portals.common.access import capability_require, console_page
 from portals.console import selectors as console_selectors
 from portals.console.forms_payments import (
@@ -38,7 +37,15 @@ from portals.console.forms_payments import (
     StripeKeyTestForm,
     TopUpForm,
 )
-from tenants.locale import money_format
+from resale.models import ResellerTopUp
+from resale.selectors import reseller_account_at_local_provider
+from resale.services import ResaleError
+from resale.tenant_topups import (
+    tenant_auto_topup_configure,
+    tenant_topup_checkout_start,
+    tenant_topup_return,
+    tenant_topups_overview,
+)
 
 # --- the tenant's Stripe account ------------------------------------------------------
 
@@ -206,35 +213,9 @@ def payments_refresh(request: HttpRequest) -> HttpResponse:
 # --- the balance at the provider -------------------------------------------------------
 
 
-def _reseller_account():
-    """This site's account at the provider of this installation; None when it resells
-    another installation (its balance is topped up there)."""
-    from resale.models import ResellerAccount, UpstreamLink
-
-    link = UpstreamLink.objects.first()
-    if link is not None and link.kind != UpstreamLink.Kind.LOCAL:
-        return None
-    schema = connection.schema_name
-    with schema_context(get_public_schema_name()):
-        return (
-            ResellerAccount.objects.select_related("payment_profile")
-            .filter(tenant__schema_name=schema)
-            .first()
-        )
-
-
-def _profile_and_topups(account) -> tuple[object, list]:
-    from resale.topups import reseller_payment_profile_get
-
-    with schema_context(get_public_schema_name()):
-        profile = reseller_payment_profile_get(account=account)
-        topups = list(account.topups.order_by("-created_at", "-id")[:10])
-    return profile, topups
-
-
 @console_page(write="money")
 def balance_view(request: HttpRequest) -> HttpResponse:
-    account = _reseller_account()
+    account = reseller_account_at_local_provider()
     action = request.POST.get("action") if request.method == "POST" and account else None
     topup_form = TopUpForm(request.POST if action == "topup" else None)
     auto_form = None
@@ -245,7 +226,7 @@ def balance_view(request: HttpRequest) -> HttpResponse:
         return redirect("console:balance")
     profile = topups = None
     if account is not None:
-        profile, topups = _profile_and_topups(account)
+        profile, topups = tenant_topups_overview(account=account)
         auto_form = AutoTopUpForm(
             request.POST if action == "auto" else None,
             initial={
@@ -277,20 +258,16 @@ def balance_view(request: HttpRequest) -> HttpResponse:
 
 
 def _topup_start(request: HttpRequest, account, data: dict) -> HttpResponse | None:
-    from resale.services import ResaleError
-    from resale.topups import reseller_topup_checkout_start
-
     return_url = request.build_absolute_uri(reverse("console:balance-return"))
     try:
-        with schema_context(get_public_schema_name()):
-            _topup, url = reseller_topup_checkout_start(
-                account=account,
-                amount=data["amount"],
-                return_url=return_url,
-                item_name=_("Prepaid balance top-up"),
-                save_card=data["save_card"],
-                locale=request.LANGUAGE_CODE,
-            )
+        url = tenant_topup_checkout_start(
+            account=account,
+            amount=data["amount"],
+            return_url=return_url,
+            item_name=_("Prepaid balance top-up"),
+            save_card=data["save_card"],
+            locale=request.LANGUAGE_CODE,
+        )
     except ResaleError as exc:
         messages.error(request, exc.message)
         return None
@@ -304,18 +281,14 @@ def _topup_start(request: HttpRequest, account, data: dict) -> HttpResponse | No
 
 
 def _auto_topup_save(request: HttpRequest, account, form: AutoTopUpForm) -> bool:
-    from resale.services import ResaleError
-    from resale.topups import reseller_auto_topup_configure
-
     data = form.cleaned_data
     try:
-        with schema_context(get_public_schema_name()):
-            profile = reseller_auto_topup_configure(
-                account=account,
-                enabled=data["enabled"],
-                threshold=data["threshold"],
-                amount=data["amount"],
-            )
+        profile = tenant_auto_topup_configure(
+            account=account,
+            enabled=data["enabled"],
+            threshold=data["threshold"],
+            amount=data["amount"],
+        )
     except ResaleError as exc:
         form.add_error(None, exc.message)
         return False
@@ -337,34 +310,22 @@ def _auto_topup_save(request: HttpRequest, account, form: AutoTopUpForm) -> bool
 def balance_return(request: HttpRequest) -> HttpResponse:
     """Back from the provider's card payment page: the top-up is read from Stripe now, so
     the balance shows it whether or not the webhook came first."""
-    from resale.models import ResellerTopUp
-    from resale.services import ResaleError
-    from resale.topups import reseller_topup_checkout_finish
-
-    account = _reseller_account()
+    account = reseller_account_at_local_provider()
     if account is None:
         return redirect("console:balance")
-    with schema_context(get_public_schema_name()):
-        topup = ResellerTopUp.objects.filter(
-            account=account, public_id=request.GET.get("topup", "")
-        ).first()
-        if topup is None:
-            return redirect("console:balance")
-        session = request.GET.get("session", "")
-        if session and not request.GET.get("cancelled"):
-            try:
-                topup = reseller_topup_checkout_finish(topup=topup, reference=session)
-            except ResaleError:
-                return redirect("console:balance")
-            except (GatewayConfigError, GatewayUnavailable):
-                topup.status = ResellerTopUp.Status.PROCESSING
+    topup = tenant_topup_return(
+        account=account,
+        topup_ref=request.GET.get("topup", ""),
+        session=request.GET.get("session", ""),
+        cancelled=bool(request.GET.get("cancelled")),
+    )
+    if topup is None:
+        return redirect("console:balance")
     _topup_message(request, topup)
     return redirect("console:balance")
 
 
 def _topup_message(request: HttpRequest, topup) -> None:
-    from resale.models import ResellerTopUp
-
     status = topup.status
     if status == ResellerTopUp.Status.SUCCEEDED:
         messages.success(

@@ -8,14 +8,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from accounts import staff
+from accounts.branding import branding_get
 from accounts.models import User
 from accounts.two_factor import security_settings_get
 from portals.common.access import console_page
 from portals.console import selectors as console_selectors
 from portals.console.forms import StaffInviteForm
 from portals.console.views._helpers import post_int
-from tenants import staff
-from tenants.branding import branding_get
 
 
 @console_page(write="admin")

@@ -14,12 +14,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.locale import babel_locale, language_cookie_set, language_normalize
 from portals.common.charts import ChartPoint, bar_line_chart
 from portals.provider.access import ANY_STAFF, provider_page
 from provisioning.operations import provisioning_failed_job_count, servers_near_capacity
 from resale import provider_selectors as selectors
 from resale.operations import upstream_command_health
-from tenants.locale import babel_locale, language_cookie_set, language_normalize
 
 
 def _axis_number(value: Decimal) -> str:

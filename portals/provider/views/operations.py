@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core import locale
 from portals.provider.access import JOBS, SERVERS, provider_can, provider_page
 from portals.provider.forms import JobCancelForm
 from provisioning.models import Server
@@ -19,7 +20,6 @@ from provisioning.services import server_connection_test
 from resale import operations
 from resale.models import ResellerAccount
 from resale.services import InsufficientFunds, ResaleError
-from tenants import locale
 
 
 def _state_labels() -> dict[str, str]:

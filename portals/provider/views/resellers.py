@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from billing.cycles import add_months
 from billing.money import Money
+from core import locale
 from portals.common.paging import paginate
 from portals.provider.access import MONEY, RESELLERS, provider_can, provider_page
 from portals.provider.forms import (
@@ -31,6 +32,7 @@ from portals.provider.forms import (
 from resale import provider_selectors as selectors
 from resale.api import resale_credential_issue
 from resale.models import BalanceEntry, ResellerAccount
+from resale.onboarding import ResellerTerms, reseller_create
 from resale.reseller_accounts import (
     balance_entry_reverse,
     resale_credential_revoke,
@@ -45,8 +47,6 @@ from resale.services import (
     reseller_balance_adjust,
     reseller_balance_topup,
 )
-from tenants import locale
-from tenants.services import ResellerTerms, reseller_create
 
 
 def _account(public_id: str) -> ResellerAccount:

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 from PIL import Image
 
-from tenants.branding import LOGO_MAX_BYTES, contrast_with_white, image_check, svg_check
+from accounts.branding import LOGO_MAX_BYTES, contrast_with_white, image_check, svg_check
 
 pytestmark = pytest.mark.django_db
 
@@ -188,7 +188,7 @@ def test_bad_uploads_are_refused_next_to_their_field(tenant_a, shop_a):
 
 def test_terms_must_be_accepted_at_checkout_when_the_site_has_terms(tenant_a, shop_a):
     with schema_context(tenant_a.schema):
-        from tenants.branding import branding_update
+        from accounts.branding import branding_update
 
         branding_update(company_name="", brand_color="#2f5d8a", terms_text="Be nice.")
     browser = tenant_a.client()

@@ -4,8 +4,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from resale.models import PriceList
+from resale.onboarding import ResellerTerms, reseller_create
 from tenants.models import Tenant
-from tenants.services import ResellerTerms, reseller_create
 
 
 def _amount(value: str) -> Decimal:

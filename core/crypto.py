@@ -1,6 +1,7 @@
-"""Secrets at rest for provisioning: server API tokens/passwords and the initial account
-passwords are stored encrypted with Fernet under ``settings.FIELD_ENCRYPTION_KEY``, so a
-database dump alone does not open the provider's control panels."""
+"""Secrets at rest: a tenant's Stripe key and webhook secret, server API tokens and
+passwords, and two-factor secrets are stored encrypted with Fernet under
+``settings.FIELD_ENCRYPTION_KEY``, so a database dump alone hands out neither anybody's
+Stripe account nor the provider's control panels."""
 
 from __future__ import annotations
 
@@ -26,4 +27,4 @@ def secret_decrypt(value: str) -> str:
     try:
         return _fernet().decrypt(value.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable("A stored provisioning secret cannot be decrypted.") from exc
+        raise SecretUnreadable("A stored secret cannot be decrypted.") from exc

@@ -4,8 +4,11 @@ from django_tenants.utils import schema_context
 
 from accounts.models import User
 from billing import demo
+from core.hosts import portal_url_for
+from resale.demo import seed_account, seed_provider
+from resale.onboarding import reseller_create
 from tenants.models import Domain, Tenant
-from tenants.services import platform_ensure, portal_url_for, reseller_create
+from tenants.services import platform_ensure
 
 DEMO_PASSWORD = "demo-password-123"
 DEMO_TENANTS = [
@@ -19,8 +22,6 @@ class Command(BaseCommand):
     help = "Loads the demo platform, retail brand and two resellers. Safe to run again."
 
     def handle(self, *args, **options):
-        from resale.demo import seed_account, seed_provider
-
         platform_ensure()
         price_list = seed_provider()
         with schema_context("public"):
@@ -72,4 +73,5 @@ class Command(BaseCommand):
 
     def seed_tenant(self, tenant: Tenant) -> None:
         """Catalogue and clients for the demo; extended as capabilities land."""
+
         demo.seed(tenant)

@@ -1,4 +1,6 @@
-"""Where provisioning meets resale, in both directions, so the seam reads in one place.
+"""Where resale meets provisioning, in both directions, so the seam reads in one place.
+Resale sits above provisioning: it calls provisioning's services, and provisioning tells
+it about finished jobs through ``provisioning.services.job_finished_listeners``.
 
 - ``upstream_service_provision``: resale accepted a command for an upstream service;
   queue the matching panel job. Nothing here talks to a panel or reports back at
@@ -6,7 +8,7 @@
 - ``upstream_service_sso_url``: a login link for the service's panel account.
 - ``upstream_service_panel_login_reset``: a new password for the client's panel user,
   where the panel cannot log anyone in by link.
-- ``provisioning_job_report``: a job finished; tell resale, which tells the reseller.
+- ``provisioning_job_report``: a job finished; resale records it and tells the reseller.
 
 Resale's ``change_plan`` is the panels' ``change_package``; its ``renew`` moves money
 only and needs no panel.
@@ -15,7 +17,6 @@ only and needs no panel.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
@@ -35,9 +36,8 @@ from provisioning.services import (
     provisioned_service_sso_url,
     provisioning_job_enqueue,
 )
-
-if TYPE_CHECKING:
-    from resale.models import UpstreamService
+from resale.models import UpstreamService
+from resale.services import ResaleError, upstream_service_result
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +103,6 @@ def upstream_service_provision(*, service: UpstreamService, action: str) -> Prov
 
 
 def upstream_service_sso_url(*, service: UpstreamService, client_ip: str = "") -> str:
-    from resale.services import ResaleError
-
     with schema_context(get_public_schema_name()):
         provisioned = provisioned_service_for_upstream(upstream_service_id=service.pk)
         if provisioned is None:
@@ -122,7 +120,6 @@ def upstream_service_sso_url(*, service: UpstreamService, client_ip: str = "") -
 
 
 def upstream_service_panel_login_reset(*, service: UpstreamService) -> PanelLogin:
-    from resale.services import ResaleError
 
     with schema_context(get_public_schema_name()):
         provisioned = provisioned_service_for_upstream(upstream_service_id=service.pk)
@@ -147,8 +144,6 @@ def upstream_service_panel_login_reset(*, service: UpstreamService) -> PanelLogi
 
 def provisioning_job_report(*, job: ProvisioningJob) -> None:
     """Tells resale how a finished job went, for jobs made for an upstream service."""
-    from resale.services import upstream_service_result
-
     service = job.service
     upstream_action = job.params.get("upstream_action")
     if service.upstream_service_id is None or not upstream_action or not job.is_finished:
@@ -170,8 +165,6 @@ def provisioning_job_report(*, job: ProvisioningJob) -> None:
 def provisioning_job_report_missing(*, service: UpstreamService, action: str) -> None:
     """An action for a service that never got a panel account: terminate is done by
     definition; anything else cannot be carried out, and resale is told so."""
-    from resale.services import upstream_service_result
-
     ok = action == "terminate"
     error = "" if ok else "The service has no control panel account."
     # In the caller's transaction: the outcome commits with the command it answers.

@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from tenants.services import login_link_make
+from accounts.tokens import login_link_make
 
 
 def _owner_guard(actor: User, *roles: str) -> None:

@@ -1,19 +1,17 @@
-"""What gets into the audit log, connected once at start-up (AuditConfig.ready).
+"""What billing writes into the audit log, connected once at start-up (BillingConfig.ready).
 
-Billing state changes arrive through the in-transaction listeners of billing.events, so
-an entry commits or rolls back with its change. Payments, refunds, credit notes and the
-provider's balance and command rows have no events of their own; their rows are written
-once and never changed, so a post_save on creation marks exactly one fact each."""
+State changes arrive through the in-transaction listeners of billing.events, so an entry
+commits or rolls back with its change. Payments, refunds and credit notes have no events
+of their own; their rows are written once and never changed, so a post_save on creation
+marks exactly one fact each."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
 from django.db.models.signals import post_save
-from django_tenants.utils import get_public_schema_name, schema_context
 
-from audit.services import audit_record, money_json
+from audit.services import audit_record
 from billing.events import (
     InvoiceEvent,
     ServiceEvent,
@@ -21,11 +19,11 @@ from billing.events import (
     invoice_event_tx_listeners,
     service_event_tx_listeners,
 )
+from billing.models import CreditNote, Invoice, Payment, Refund, Service
+from billing.money import money_json
 
 
 def on_service_event(event: ServiceEvent) -> None:
-    from billing.models import Service
-
     service = Service.objects.filter(pk=event.service_id).first()
     payload = event.payload
     if event.kind == ServiceEventKind.PLAN_CHANGED:
@@ -52,8 +50,6 @@ _INVOICE_BEFORE = {"issued": "draft"}
 
 
 def on_invoice_event(event: InvoiceEvent) -> None:
-    from billing.models import Invoice
-
     invoice = Invoice.objects.filter(pk=event.invoice_id).first()
     if invoice is None:
         audit_record(
@@ -76,11 +72,11 @@ def on_invoice_event(event: InvoiceEvent) -> None:
     )
 
 
-def on_payment_saved(sender: Any, instance: Any, created: bool, raw: bool, **kwargs: Any) -> None:
+def on_payment_saved(
+    sender: Any, instance: Payment, created: bool, raw: bool, **kwargs: Any
+) -> None:
     if not created or raw:
         return
-    from billing.models import Payment
-
     credit = instance.method == Payment.Method.ACCOUNT_CREDIT
     invoice = instance.invoice
     audit_record(
@@ -98,7 +94,7 @@ def on_payment_saved(sender: Any, instance: Any, created: bool, raw: bool, **kwa
     )
 
 
-def on_refund_saved(sender: Any, instance: Any, created: bool, raw: bool, **kwargs: Any) -> None:
+def on_refund_saved(sender: Any, instance: Refund, created: bool, raw: bool, **kwargs: Any) -> None:
     if not created or raw:
         return
     payment = instance.payment
@@ -117,7 +113,7 @@ def on_refund_saved(sender: Any, instance: Any, created: bool, raw: bool, **kwar
 
 
 def on_credit_note_saved(
-    sender: Any, instance: Any, created: bool, raw: bool, **kwargs: Any
+    sender: Any, instance: CreditNote, created: bool, raw: bool, **kwargs: Any
 ) -> None:
     if not created or raw:
         return
@@ -134,70 +130,7 @@ def on_credit_note_saved(
     )
 
 
-def _in_public(record: dict[str, Any]) -> None:
-    # Provider rows live in public whatever schema the caller had selected; their
-    # entries belong with them, not in a tenant's log.
-    if connection.schema_name == get_public_schema_name():
-        audit_record(**record)
-        return
-    with schema_context(get_public_schema_name()):
-        audit_record(**record)
-
-
-_BALANCE_ACTIONS = {"topup": "balance.topup", "adjustment": "balance.adjusted"}
-
-
-def on_balance_entry_saved(
-    sender: Any, instance: Any, created: bool, raw: bool, **kwargs: Any
-) -> None:
-    if not created or raw or instance.kind not in _BALANCE_ACTIONS:
-        return
-    from resale.services import reseller_balance
-
-    account = instance.account
-    after = reseller_balance(account=account)
-    amount = instance.amount.amount
-    _in_public(
-        {
-            "action": _BALANCE_ACTIONS[instance.kind],
-            "object_type": "reseller_account",
-            "object_id": account.pk,
-            "before": {"balance": money_json(after.amount - amount, after.currency)},
-            "after": {
-                "balance": money_json(after.amount, after.currency),
-                "amount": money_json(amount, instance.currency),
-                "description": instance.description,
-                "created_by": instance.created_by,
-            },
-        }
-    )
-
-
-def on_upstream_request_saved(
-    sender: Any, instance: Any, created: bool, raw: bool, **kwargs: Any
-) -> None:
-    if not created or raw:
-        return
-    service = instance.upstream_service
-    _in_public(
-        {
-            "action": "upstream_command.accepted",
-            "object_type": "upstream_service" if service is not None else "reseller_account",
-            "object_id": service.public_id if service is not None else instance.account_id,
-            "after": {
-                "account": instance.account_id,
-                "command": instance.action,
-                "idempotency_key": instance.idempotency_key,
-                "status": (instance.response or {}).get("status", ""),
-            },
-        }
-    )
-
-
 def connect() -> None:
-    from billing.models import CreditNote, Payment, Refund
-    from resale.models import BalanceEntry, UpstreamRequest
-
     if on_service_event not in service_event_tx_listeners:
         service_event_tx_listeners.append(on_service_event)
     if on_invoice_event not in invoice_event_tx_listeners:
@@ -205,9 +138,3 @@ def connect() -> None:
     post_save.connect(on_payment_saved, sender=Payment, dispatch_uid="audit.payment")
     post_save.connect(on_refund_saved, sender=Refund, dispatch_uid="audit.refund")
     post_save.connect(on_credit_note_saved, sender=CreditNote, dispatch_uid="audit.credit_note")
-    post_save.connect(
-        on_balance_entry_saved, sender=BalanceEntry, dispatch_uid="audit.balance_entry"
-    )
-    post_save.connect(
-        on_upstream_request_saved, sender=UpstreamRequest, dispatch_uid="audit.upstream_request"
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from provisioning.crypto import SecretUnreadable, secret_decrypt, secret_encrypt
+from core.crypto import SecretUnreadable, secret_decrypt, secret_encrypt
 
 
 def test_round_trip_and_empty() -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import wraps
+from typing import Any, Protocol
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
@@ -19,9 +20,19 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
 
-from billing.money import Money
-
 _BABEL_LOCALES = {"en": "en", "it": "it_IT", "ru": "ru_RU"}
+
+
+class LocaleFormattable(Protocol):
+    """An amount that writes itself for a Babel locale (billing.money.Money)."""
+
+    def format(self, locale: str) -> str: ...
+
+
+# Where a signed-in person's language is found besides their own account (a client's
+# language is on its billing record): each returns a code or "" and is added by the app
+# that knows it, in its AppConfig.ready, so this module needs none of them.
+user_language_sources: list[Callable[[Any], str]] = []
 
 
 def language_codes() -> list[str]:
@@ -43,11 +54,8 @@ def language_for_request(request: HttpRequest) -> str:
         own = language_normalize(getattr(user, "language", ""))
         if own:
             return own
-        if getattr(user, "kind", "") == "client":
-            from billing.selectors import client_for_user
-
-            client = client_for_user(user=user)
-            own = language_normalize(client.language if client else "")
+        for source in user_language_sources:
+            own = language_normalize(source(user))
             if own:
                 return own
     tenant = getattr(request, "tenant", None)
@@ -83,20 +91,24 @@ def babel_locale(language: str | None = None) -> str:
     return _BABEL_LOCALES.get(code, code)
 
 
-def money_format(value: Money | None, language: str | None = None) -> str:
+def money_format(value: LocaleFormattable | None, language: str | None = None) -> str:
     if value is None:
         return ""
     return value.format(babel_locale(language))
 
 
-def date_format(value: date | datetime | None, language: str | None = None) -> str:
+def date_format(
+    value: date | datetime | None, language: str | None = None, *, format: str = "medium"
+) -> str:
+    """A date, or a moment in the site's time zone, as ``language`` writes it; ``format``
+    is Babel's ("medium" on pages, "long" on documents)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return format_datetime(
-            timezone.localtime(value), format="medium", locale=babel_locale(language)
+            timezone.localtime(value), format=format, locale=babel_locale(language)
         )
-    return format_date(value, format="medium", locale=babel_locale(language))
+    return format_date(value, format=format, locale=babel_locale(language))
 
 
 def number_format(value: Decimal | int, language: str | None = None) -> str:
