@@ -9,6 +9,8 @@ class ApiConfig(AppConfig):
     verbose_name = "Tenant API"
 
     def ready(self) -> None:
+        # Imported here, not at the top: hooks loads models, which exist only once every
+        # app is registered.
         from api import hooks
 
         # Outgoing webhooks follow billing and resale events.
