@@ -1,6 +1,8 @@
 """Single sign-on into a service's control panel. For a resold service the upstream (the
-provider, or a remote installation) makes a one-time login URL; the client's browser is
-sent there and nothing is stored."""
+provider, or a remote installation) makes a one-time login URL, bound to the client's
+address where the panel asks for it; the client's browser is sent there and nothing is
+stored. A panel that cannot log anyone in by link (Proxmox) gives the client's own panel
+user a new password instead, which the client sees once."""
 
 from __future__ import annotations
 
@@ -52,11 +54,8 @@ def service_upstream_ref(service: Service) -> str:
     return command.upstream_ref if command else ""
 
 
-def service_panel_url(service: Service, *, client_ip: str = "") -> str:
-    """The login link for ``service``'s panel, for the browser at ``client_ip`` (the
-    address the client area sees behind our proxies), which Plesk binds the session to."""
-    from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
-
+def _panel_reference(service: Service) -> str:
+    """The upstream's id of a service whose panel may be opened now."""
     if not service_is_resold(service):
         raise PanelUnavailable(_("This service has no control panel to open."))
     if service.status != Service.Status.ACTIVE:
@@ -64,6 +63,15 @@ def service_panel_url(service: Service, *, client_ip: str = "") -> str:
     reference = service_upstream_ref(service)
     if not reference:
         raise PanelUnavailable(_("The service is still being set up; try again shortly."))
+    return reference
+
+
+def service_panel_url(service: Service, *, client_ip: str = "") -> str:
+    """The login link for ``service``'s panel, for the browser at ``client_ip`` (the
+    address the client area sees behind our proxies), which Plesk binds the session to."""
+    from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
+
+    reference = _panel_reference(service)
     try:
         url = upstream_for_current_tenant().sso_url(service_ref=reference, client_ip=client_ip)
     except UpstreamRejected as exc:
@@ -84,13 +92,7 @@ def service_panel_login_reset(service: Service) -> dict[str, str]:
     link (Proxmox): ``{"url", "login", "password"}``, to show once and keep nowhere."""
     from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
 
-    if not service_is_resold(service):
-        raise PanelUnavailable(_("This service has no control panel to open."))
-    if service.status != Service.Status.ACTIVE:
-        raise PanelUnavailable(_("The control panel opens only for an active service."))
-    reference = service_upstream_ref(service)
-    if not reference:
-        raise PanelUnavailable(_("The service is still being set up; try again shortly."))
+    reference = _panel_reference(service)
     try:
         login = upstream_for_current_tenant().panel_login_reset(service_ref=reference)
     except UpstreamRejected as exc:
