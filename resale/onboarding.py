@@ -148,7 +148,11 @@ def reseller_create(
         login_url = login_link_make(user=admin, hostname=domain.domain)
     connection.set_schema_to_public()
     context = {"site_name": name, "link": login_url, "platform": settings.PLATFORM_NAME}
-    transaction.on_commit(lambda: _invitation_send(admin_email, context, language=default_language))
+    # The reseller exists once this commits: a mail server that is down is logged, not
+    # turned into an error page for a creation that succeeded.
+    transaction.on_commit(
+        lambda: _invitation_send(admin_email, context, language=default_language), robust=True
+    )
     return NewTenant(
         tenant=tenant,
         domain=domain,

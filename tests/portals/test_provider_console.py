@@ -535,3 +535,19 @@ def test_servers_with_their_load_and_a_connection_test(owner):
 
 def test_the_admin_makes_no_reseller_without_its_site(owner):
     assert owner.get("/admin/resale/reselleraccount/add/").status_code == 403
+
+
+def test_provider_staff_set_up_two_factor_first_when_the_provider_requires_it(owner, settings):
+    settings.PROVIDER_REQUIRE_2FA = True
+    response = owner.get("/provider/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/auth/2fa/")
+
+
+def test_the_console_language_is_chosen_and_stays_on_this_host(owner):
+    response = owner.post("/provider/language/", {"language": "ru", "next": "/provider/resellers/"})
+    assert response["Location"] == "/provider/resellers/"
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "ru"
+    assert "Реселлеры" in owner.get("/provider/resellers/").content.decode()
+    elsewhere = owner.post("/provider/language/", {"language": "it", "next": "https://evil.test/"})
+    assert elsewhere["Location"] == "/provider/"
