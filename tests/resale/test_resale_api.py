@@ -112,3 +112,13 @@ def test_sso_refuses_a_client_address_that_is_not_one(setup):
         content_type="application/json",
     )
     assert response.status_code == 400 and response.json()["code"] == "invalid_client_ip"
+
+
+def test_panel_login_is_for_the_resellers_own_active_services(setup):
+    _, token_a = setup["a"]
+    _, token_b, _ = setup["b"]
+    ref = order(api(token_a)).json()["service_ref"]
+    url = f"/api/resale/v1/services/{ref}/panel-login/"
+    assert api(token_b).post(url).status_code == 404
+    pending = api(token_a).post(url)
+    assert pending.status_code == 409 and pending.json()["code"] == "invalid_state"
