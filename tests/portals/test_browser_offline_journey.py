@@ -27,8 +27,8 @@ from provisioning.models import PlanMapping, ServerGroup
 from provisioning.services import server_create
 from resale.services import reseller_balance_topup
 from sandbox.launcher import standins_start
+from tests.billing.payments.conftest import StripeSettings
 from tests.conftest import ROOT
-from tests.payments.conftest import StripeSettings
 from tests.portals.live import live_shop_make, wsgi_server
 from tests.provisioning.conftest import REDIS_URL
 from tests.resale.factories import account_on, wholesale_catalogue

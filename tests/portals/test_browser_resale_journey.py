@@ -30,9 +30,9 @@ from provisioning.services import server_create
 from resale.models import UpstreamService
 from resale.services import reseller_balance, reseller_balance_topup
 from sandbox.stripe import StripeServer
+from tests.billing.payments.conftest import PLATFORM_KEY, WEBHOOK_SECRET, Platform, StripeSettings
+from tests.billing.payments.helpers import CONNECT_WEBHOOK_SECRET, shop_connect
 from tests.conftest import PASSWORD, ROOT
-from tests.payments.conftest import PLATFORM_KEY, WEBHOOK_SECRET, Platform, StripeSettings
-from tests.payments.helpers import CONNECT_WEBHOOK_SECRET, shop_connect
 from tests.portals.live import live_shop_make, wsgi_server
 from tests.resale.factories import account_on, wholesale_catalogue
 from tests.resale.flow import wait_for

@@ -52,8 +52,8 @@ def platform_configure(stripe_settings: StripeSettings, settings) -> None:
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         STRIPE_CONNECT_WEBHOOK_SECRET=CONNECT_WEBHOOK_SECRET,
     )
-    settings.ROOT_URLCONF = "tests.payments.urls_tenant"
-    settings.PUBLIC_SCHEMA_URLCONF = "tests.payments.urls_public"
+    settings.ROOT_URLCONF = "tests.billing.payments.urls_tenant"
+    settings.PUBLIC_SCHEMA_URLCONF = "tests.billing.payments.urls_public"
 
 
 @dataclass
