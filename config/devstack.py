@@ -23,6 +23,7 @@ LOCAL = ROOT / ".local"
 PYTHON = sys.executable
 DEFAULT_DB = "tessera"
 RUN_PORT = int(os.environ.get("PORT", "8000"))
+VIES_PORT = int(os.environ.get("VIES_PORT", "8091"))
 
 
 def say(message: str) -> None:
@@ -43,6 +44,12 @@ def embedded_postgres_url() -> str:
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _wait_for_port(port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _port_is_free(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def embedded_redis_url() -> str:
@@ -106,6 +113,18 @@ def manage(env: dict[str, str], *args: str) -> None:
 def cmd_run(env: dict[str, str]) -> int:
     env.setdefault("DJANGO_DEBUG", "1")
     env.setdefault("TESSERA_URL_PORT", str(RUN_PORT))
+    # VAT numbers are checked against the local VIES stand-in, never the real service.
+    stand_ins = []
+    if not env.get("VIES_URL"):
+        stand_ins.append(
+            subprocess.Popen(
+                [PYTHON, "-m", "sandbox.vies_server", "--port", str(VIES_PORT)], cwd=ROOT, env=env
+            )
+        )
+        env["VIES_URL"] = (
+            f"http://127.0.0.1:{VIES_PORT}/taxation_customs/vies/services/checkVatService"
+        )
+        _wait_for_port(VIES_PORT)
     manage(env, "setup_platform", "--verbosity", "0")
     manage(env, "seed_demo")
     celery = [PYTHON, "-m", "celery", "-A", "config"]
@@ -138,7 +157,7 @@ def cmd_run(env: dict[str, str]) -> int:
         [*celery, "beat", "--loglevel", "INFO", "--schedule", str(LOCAL / "celerybeat-schedule")],
         [PYTHON, "manage.py", "runserver", f"0.0.0.0:{RUN_PORT}", "--noreload"],
     ]
-    processes = [subprocess.Popen(command, cwd=ROOT, env=env) for command in commands]
+    processes = stand_ins + [subprocess.Popen(command, cwd=ROOT, env=env) for command in commands]
 
     def stop(*_: object) -> None:
         for process in processes:

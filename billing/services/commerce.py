@@ -337,8 +337,11 @@ def checkout_place(
     client: Client,
     idempotency_key: str | None = None,
     on_date: date | None = None,
+    location_evidence: dict[str, Any] | None = None,
 ) -> Order:
     """Turns the cart into an order, its pending services and an issued invoice.
+    ``location_evidence`` (billing.geo) is kept with the invoice as proof of where the
+    buyer is.
     Limited stock is taken under a row lock, so two buyers never get the last unit
     both; a coupon's limits are checked under its lock for the same reason."""
     from billing.services.invoices import invoice_create, invoice_issue, invoice_line_add
@@ -453,7 +456,9 @@ def checkout_place(
                     unit_price=priced.setup_fee,
                     service=service,
                 )
-    invoice = invoice_issue(invoice=invoice, issue_date=on_date)
+    invoice = invoice_issue(
+        invoice=invoice, issue_date=on_date, location_evidence=location_evidence
+    )
     order.invoice = invoice
     order.tax_total_amount = invoice.tax_total_amount
     order.total_amount = invoice.total_amount

@@ -292,6 +292,13 @@ STRIPE_CONNECT_WEBHOOK_SECRET = env_str("STRIPE_CONNECT_WEBHOOK_SECRET") or ""
 # Empty means Stripe itself; tests point it at a local server.
 STRIPE_API_BASE = env_str("STRIPE_API_BASE") or ""
 
+# VIES, the EU's check of VAT numbers (billing.vies); `make run` and the tests point it
+# at the local stand-in (sandbox.vies_server).
+VIES_URL = (
+    env_str("VIES_URL") or "https://ec.europa.eu/taxation_customs/vies/services/checkVatService"
+)
+VIES_TIMEOUT_S = env_int("VIES_TIMEOUT_S", 10)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -176,7 +176,7 @@ def test_a_reverse_charge_invoice_has_category_ae_with_its_reason(shop):
         xml, "//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode/text()"
     ) == ["AE"]
     assert one(xml, "//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID/text()") == (
-        "DE123456789"
+        "DE136695976"
     )
     assert one(xml, f"{SUMMATION}/ram:TaxTotalAmount/text()") == "0.00"
 
