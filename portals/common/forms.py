@@ -8,15 +8,16 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
+from babel import Locale
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from billing.models import BillingCycle, Client, Payment
+from billing.models import BillingCycle, Client, Payment, Product
 from billing.services.clients import SDI_CODE_RE
 
 LANGUAGE_CHOICES = [(code, name) for code, name in settings.LANGUAGES]
@@ -515,3 +516,110 @@ class WebhookEndpointForm(forms.Form):
             raise forms.ValidationError(
                 _("The address must be reachable on the internet, not a private network.")
             ) from exc
+
+
+# Countries whose addresses need a state or province, and those without postcodes.
+REGION_REQUIRED = frozenset({"US", "CA", "AU", "BR", "MX", "IN"})
+NO_POSTCODE = frozenset({"AE", "AG", "BS", "BZ", "HK", "IE", "JM", "QA"})
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """Every country by its name in the active language, sorted by that name."""
+    locale = Locale.parse(translation.to_locale(translation.get_language() or "en"))
+    names = [
+        (code, name)
+        for code, name in locale.territories.items()
+        if len(code) == 2 and code.isalpha() and code not in ("ZZ", "EU", "EZ", "UN", "QO")
+    ]
+    return [("", "—"), *sorted(names, key=lambda item: item[1])]
+
+
+class BillingAddressForm(forms.Form):
+    """The buyer's billing address at checkout: the country decides the tax, the VAT
+    number (once VIES confirms it) makes the sale a business one."""
+
+    company_name = forms.CharField(label=_("Company (optional)"), max_length=200, required=False)
+    vat_number = forms.CharField(
+        label=_("VAT number (optional)"),
+        max_length=32,
+        required=False,
+        help_text=_("With its country code, for example IE6388047V."),
+    )
+    address_line1 = forms.CharField(label=_("Address"), max_length=200)
+    address_line2 = forms.CharField(label=_("Address (line 2)"), max_length=200, required=False)
+    postal_code = forms.CharField(label=_("Postal code"), max_length=20, required=False)
+    city = forms.CharField(label=_("City"), max_length=100)
+    region = forms.CharField(label=_("State or province"), max_length=100, required=False)
+    country = forms.ChoiceField(label=_("Country"), choices=country_choices)
+
+    def clean_vat_number(self) -> str:
+        value = (self.cleaned_data.get("vat_number") or "").strip()
+        return "".join(ch for ch in value if ch.isalnum()).upper()
+
+    def clean(self):
+        data = super().clean()
+        country = data.get("country", "")
+        if country in REGION_REQUIRED and not data.get("region", "").strip():
+            self.add_error("region", _("This country's addresses need a state or province."))
+        if country and country not in NO_POSTCODE and not data.get("postal_code", "").strip():
+            self.add_error("postal_code", _("Please give the postal code."))
+        return data
+
+    @classmethod
+    def initial_for(cls, client: Client | None) -> dict[str, str]:
+        if client is None:
+            return {}
+        return {name: getattr(client, name) for name in cls.base_fields}
+
+
+class CheckoutSignupForm(SignupForm):
+    """The sign-up at checkout: who the client is; where it is billed comes from the
+    billing address form beside it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("company_name", "country", "vat_number"):
+            self.fields.pop(name)
+
+    def clean_country(self) -> str:
+        return ""
+
+
+class TaxSettingsForm(forms.Form):
+    """How the tenant is registered for VAT, and its choices where the law leaves one."""
+
+    vat_registered = forms.BooleanField(label=_("Registered for VAT"), required=False)
+    vat_small_business = forms.BooleanField(
+        label=_("Small-enterprise VAT exemption (no VAT charged)"), required=False
+    )
+    oss_registered = forms.BooleanField(
+        label=_("Registered for the One-Stop Shop (OSS)"), required=False
+    )
+    oss_under_threshold = forms.BooleanField(
+        label=_("Stay under the EU threshold of 10,000 EUR (tax EU consumers at home)"),
+        required=False,
+    )
+    vies_unavailable = forms.ChoiceField(
+        label=_("When VIES does not answer"),
+        choices=[
+            ("consumer", _("Sell as to a consumer, with VAT")),
+            ("wait", _("Make the order wait")),
+        ],
+    )
+    domestic_reverse_charge = forms.MultipleChoiceField(
+        label=_("Domestic reverse charge for businesses, on"),
+        choices=Product.TaxCategory.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    fatturapa_regime = forms.ChoiceField(
+        label=_("FatturaPA tax regime (sellers in Italy)"),
+        choices=[("RF01", _("RF01 ordinario")), ("RF19", _("RF19 forfettario"))],
+    )
+
+
+class TaxReportForm(forms.Form):
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+    quarter = forms.ChoiceField(
+        label=_("Quarter"), choices=[(str(q), f"Q{q}") for q in range(1, 5)]
+    )

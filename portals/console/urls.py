@@ -5,6 +5,7 @@ from django.urls import path
 from portals.console import views
 from portals.console.views import api_keys as api_views
 from portals.console.views import payments as payment_views
+from portals.console.views import taxes as tax_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -39,6 +40,8 @@ urlpatterns = [
     path("staff/", views.staff_view, name="staff"),
     path("upstream/", views.upstream, name="upstream"),
     path("settings/", views.settings_view, name="settings"),
+    path("taxes/", tax_views.taxes_view, name="taxes"),
+    path("taxes/reports/", tax_views.tax_reports_view, name="tax-reports"),
     path("api-keys/", api_views.api_keys, name="api-keys"),
     path(
         "api-keys/<uuid:public_id>/revoke/",

@@ -100,7 +100,7 @@ def test_reverse_charge_for_an_eu_business_in_another_country(shop):
     assert invoice.tax_total == eur(0)
     assert invoice.total == eur("100.00")
     assert invoice.reverse_charge is True
-    assert invoice.tax_note == "Reverse charge"
+    assert invoice.tax_note == "Reverse charge — Article 196 of Directive 2006/112/EC"
     assert invoice.lines.get().tax_rate == 0
 
 
@@ -121,7 +121,7 @@ def test_a_business_in_the_sellers_own_country_pays_vat(shop):
 def test_a_tax_exempt_client_pays_no_tax(shop):
     invoice = invoice_for(shop.exempt, ("Hosting", eur("10.00")))
     assert invoice.total == eur("10.00")
-    assert invoice.tax_note == "Exempt from tax"
+    assert invoice.tax_note == "Exempt from VAT"
 
 
 def test_tax_inclusive_prices_are_what_the_client_pays(shop):
