@@ -168,10 +168,13 @@ def seller_tax_profile(*, settings: BillingSettings, on_date: date) -> SellerPro
 
 
 def client_vat_check(*, client: Client) -> VatNumberCheck | None:
-    """The latest VIES answer about the client's current VAT number."""
+    """The latest VIES answer about the client's current VAT number. VIES out of
+    service says nothing about the number: an earlier answer still stands."""
     if not client.vat_number:
         return None
-    return VatNumberCheck.objects.filter(client=client, vat_number=client.vat_number).first()
+    checks = VatNumberCheck.objects.filter(client=client, vat_number=client.vat_number)
+    answered = checks.exclude(status=VatNumberCheck.Status.UNAVAILABLE).first()
+    return answered or checks.first()
 
 
 def client_vat_status(*, client: Client) -> str:
