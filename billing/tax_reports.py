@@ -151,6 +151,14 @@ def domestic_vat(*, period: Period) -> list[DomesticRow]:
 REPORTS = ("oss", "ec_sales", "domestic")
 
 
+def _amount(value: Money) -> str:
+    return str(value.rounded().amount)
+
+
+def _rate(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
 def report_csv(*, report: str, period: Period) -> str:
     """One report as CSV, amounts as plain decimals in the tenant's currency."""
     out = io.StringIO()
@@ -159,16 +167,21 @@ def report_csv(*, report: str, period: Period) -> str:
         writer.writerow(["period", "member_state", "rate", "net", "vat", "currency"])
         for row in oss_return(period=period):
             writer.writerow(
-                [period, row.country, row.rate, row.net.amount, row.tax.amount, row.net.currency]
-            )
+                [period, row.country, _rate(row.rate), _amount(row.net), _amount(row.tax),
+                 row.net.currency]
+            )  # fmt: skip
     elif report == "ec_sales":
         writer.writerow(["period", "buyer_vat_number", "member_state", "net", "currency"])
         for row in ec_sales_list(period=period):
-            writer.writerow([period, row.vat_number, row.country, row.net.amount, row.net.currency])
+            writer.writerow(
+                [period, row.vat_number, row.country, _amount(row.net), row.net.currency]
+            )
     elif report == "domestic":
         writer.writerow(["period", "rate", "net", "vat", "currency"])
         for row in domestic_vat(period=period):
-            writer.writerow([period, row.rate, row.net.amount, row.tax.amount, row.net.currency])
+            writer.writerow(
+                [period, _rate(row.rate), _amount(row.net), _amount(row.tax), row.net.currency]
+            )
     else:
         raise ValueError(f"Unknown report {report!r}.")
     return out.getvalue()
