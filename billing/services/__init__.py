@@ -14,6 +14,7 @@ from billing.services.clients import (
     client_create,
     client_update,
     client_user_link,
+    client_vat_number_confirm,
     client_vat_number_verify,
     contact_create,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "client_create",
     "client_update",
     "client_user_link",
+    "client_vat_number_confirm",
     "client_vat_number_verify",
     "configurable_option_create",
     "contact_create",

@@ -13,6 +13,7 @@ from django.utils import timezone
 from billing import vies
 from billing.errors import BillingError
 from billing.models import BillingSettings, Client, ClientUser, Contact, VatNumberCheck
+from billing.selectors import client_vat_check
 
 SDI_CODE_RE = re.compile(r"[A-Z0-9]{7}")
 _EDITABLE = {
@@ -159,3 +160,16 @@ def client_vat_number_verify(
         trader_address=result.address[:500],
         fault=result.fault[:64],
     )
+
+
+def client_vat_number_confirm(
+    *, client: Client, settings: BillingSettings | None = None
+) -> VatNumberCheck | None:
+    """The VIES answer the client's sales go by: the kept confirmation of its current
+    number, else a new question to VIES (none without a number)."""
+    if not client.vat_number:
+        return None
+    check = client_vat_check(client=client)
+    if check is not None and check.status == VatNumberCheck.Status.VALID:
+        return check
+    return client_vat_number_verify(client=client, settings=settings)

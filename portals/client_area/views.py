@@ -33,12 +33,19 @@ from billing.payments.flows import (
 )
 from billing.payments.gateways import GatewayConfigError, GatewayError, GatewayUnavailable
 from billing.selectors import (
+    billing_settings_get,
     client_amount_due,
     client_credit,
     invoice_tax_summary,
     service_list,
 )
-from billing.services import client_update, contact_create, service_cancel, service_change_plan
+from billing.services import (
+    client_update,
+    client_vat_number_confirm,
+    contact_create,
+    service_cancel,
+    service_change_plan,
+)
 from portals.client_area.panel import PanelUnavailable, service_is_resold, service_panel_url
 from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import contact_remove, privacy_request_create
@@ -456,10 +463,11 @@ def profile(request: HttpRequest) -> HttpResponse:
         if profile_form.is_valid():
             data = dict(profile_form.cleaned_data)
             try:
-                client_update(client=client, **data)
+                client = client_update(client=client, **data)
             except BillingError as exc:
                 profile_form.add_error(None, str(exc))
             else:
+                client_vat_number_confirm(client=client, settings=billing_settings_get())
                 user.language = data["language"]
                 user.full_name = data["name"]
                 user.save(update_fields=["language", "full_name"])

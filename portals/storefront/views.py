@@ -21,7 +21,7 @@ from api.keys import client_ip
 from billing import geo, selectors
 from billing.errors import BillingError
 from billing.models import Client, Order, Plan, ProductGroup, VatNumberCheck
-from billing.services.clients import client_update, client_vat_number_verify
+from billing.services.clients import client_update, client_vat_number_confirm
 from billing.services.commerce import (
     cart_coupon_apply,
     cart_coupon_remove,
@@ -398,11 +398,7 @@ def _checkout_place(
         changed = {k: v for k, v in billing.items() if getattr(client, k) != v}
         if changed:
             client = client_update(client=client, **changed)
-        check = selectors.client_vat_check(client=client)
-        if client.vat_number and (check is None or check.status != check.Status.VALID):
-            check = client_vat_number_verify(
-                client=client, settings=selectors.billing_settings_get()
-            )
+        check = client_vat_number_confirm(client=client, settings=selectors.billing_settings_get())
         order = checkout_place(
             cart=cart,
             client=client,

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django_tenants.utils import schema_context
 
 from billing import services
-from billing.models import Client, Invoice, Order
+from billing.models import Client, Invoice, Order, VatNumberCheck
 
 ADDRESS_IE = {
     "address_line1": "12 Grafton Street",
@@ -185,3 +185,26 @@ def test_an_address_without_its_state_is_refused(tenant_a, shop_a):
     )
     assert refused.status_code == 400
     assert "need a state or province" in refused.content.decode()
+
+
+def test_a_vat_number_given_in_the_profile_or_the_console_is_asked_of_vies(
+    tenant_a, shop_a, vies
+):
+    saved = tenant_a.client(tenant_a.client_user).post(
+        "/account/profile/",
+        {
+            "action": "profile",
+            "name": "Mario Rossi",
+            "email": "mario@example.test",
+            "company_name": "Rossi S.r.l.",
+            "country": "IT",
+            "vat_number": "IT00743110157",
+            "language": "en",
+        },
+    )
+    assert saved.status_code == 302
+    with schema_context(tenant_a.schema):
+        check = VatNumberCheck.objects.get(client=shop_a.client)
+        assert (check.vat_number, check.status) == ("IT00743110157", "valid")
+        assert check.request_identifier
+    assert [r.fields["vatNumber"] for r in vies.requests] == ["00743110157"]

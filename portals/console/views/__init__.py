@@ -47,6 +47,7 @@ from billing.services import (
     billing_settings_update,
     client_create,
     client_update,
+    client_vat_number_confirm,
     credit_note_issue,
     invoice_cancel,
     invoice_create,
@@ -198,10 +199,11 @@ def client_detail(request: HttpRequest, public_id) -> HttpResponse:
         if data["company_name"]:
             data["kind"] = Client.Kind.COMPANY
         try:
-            client_update(client=client, **data)
+            client = client_update(client=client, **data)
         except BillingError as exc:
             form.add_error(None, str(exc))
         else:
+            client_vat_number_confirm(client=client, settings=billing_settings_get())
             messages.success(request, _("Client saved."))
             return redirect("console:client", public_id=client.public_id)
     return render(
