@@ -391,3 +391,25 @@ def _draft(client, price, supply: str) -> Invoice:
         invoice=draft, description="Web hosting, one month", unit_price=price, supply_type=supply
     )
     return draft
+
+
+@pytest.mark.parametrize(
+    "case_id", ["it-business-ie", "it-goods-de-business", "it-consumer-us", "it-consumer-ie-oss"]
+)
+def test_a_credit_note_carries_the_rule_of_its_invoice(in_tenant_a, vies, case_id):
+    case = next(c for c in CASES if c.id == case_id)
+    settings = services.billing_settings_update(**_settings(case))
+    client = _client(case)
+    services.client_vat_number_verify(client=client, settings=settings)
+    invoice = services.invoice_issue(
+        invoice=_draft(client, eur("100.00"), case.supply), issue_date=case.on
+    )
+    note = services.credit_note_issue(invoice=invoice, reason="Refund", issue_date=case.on)
+
+    (line,) = note.lines.all()
+    assert (line.vat_category, line.tax_rate) == (case.category, Decimal(case.rate))
+    assert note.tax_note == invoice.tax_note == case.note
+    assert note.buyer["tax"] == invoice.buyer["tax"]
+    xml = einvoices.document_cii_xml(document=note)
+    assert_valid(xml)
+    assert fatturapa.document_fatturapa_xml(document=note)

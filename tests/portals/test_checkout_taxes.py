@@ -187,9 +187,7 @@ def test_an_address_without_its_state_is_refused(tenant_a, shop_a):
     assert "need a state or province" in refused.content.decode()
 
 
-def test_a_vat_number_given_in_the_profile_or_the_console_is_asked_of_vies(
-    tenant_a, shop_a, vies
-):
+def test_a_vat_number_given_in_the_profile_or_the_console_is_asked_of_vies(tenant_a, shop_a, vies):
     saved = tenant_a.client(tenant_a.client_user).post(
         "/account/profile/",
         {
