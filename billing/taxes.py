@@ -132,15 +132,6 @@ class TaxRateMissing(BillingError):
         )
 
 
-class SellerCountryMissing(BillingError):
-    def __init__(self) -> None:
-        super().__init__(
-            "The seller's country is not set: the seller must complete its legal identity "
-            "(console, Settings → Billing) before its sales can be taxed.",
-            code="seller_country_missing",
-        )
-
-
 class TaxDecisionPending(BillingError):
     """VIES could not confirm the buyer's VAT number and the tenant waits for it."""
 
@@ -318,11 +309,16 @@ def tax_decide(
         )  # fmt: skip
 
     if not s:
-        # A seller that has not said where it is: only a rule of its own can tax the
-        # sale, never a guess.
+        # A seller that has not said where it is established has not said it is
+        # registered for VAT either: only a rule of its own taxes the sale, and the
+        # invoice says why there is no VAT otherwise.
         found = seller.rules.get(b) or seller.rules.get("")
         if found is None:
-            raise SellerCountryMissing()
+            reasons.append("the seller's country is not set: not registered for VAT")
+            return decision(
+                Decimal(0), "VAT", VatCategory.OUT_OF_SCOPE, SaleRule.NOT_REGISTERED,
+                NOT_REGISTERED_NOTE,
+            )  # fmt: skip
         reasons.append("the seller's country is not set: the tenant's own rule applies")
         return decision(found[0], found[1], VatCategory.STANDARD, SaleRule.DOMESTIC, country=b)
     if s in EU_COUNTRIES:
