@@ -14,6 +14,7 @@ the same date creates nothing new.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import zlib
 from collections.abc import Callable, Iterator
@@ -42,12 +43,12 @@ from billing.models import (
 )
 from billing.money import Money
 from billing.payments.flows import payments_autocharge_due
-from billing.selectors import billing_settings_get, tax_rules
+from billing.selectors import billing_settings_get, client_tax_decision, seller_tax_profile
 from billing.services.invoice_status import SUSPENSION_OVERDUE
-from billing.services.parties import party_buyer, party_seller
+from billing.services.parties import party_buyer, party_seller, tax_record
 from billing.services.subscriptions import service_suspend, service_terminate, service_unsuspend
 from billing.tasks import invoices_notify_task
-from billing.taxes import TaxDecision, line_amounts, tax_decide
+from billing.taxes import SellerProfile, TaxDecision, ViesUnavailable, legal_mentions, line_amounts
 
 logger = logging.getLogger(__name__)
 
@@ -170,10 +171,15 @@ def renewals_issue(
     progress: ProgressCallback | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> int:
-    rules = tax_rules()
+    # A renewal cannot wait for VIES: a number VIES does not confirm now is a consumer's.
+    tax_seller = dataclasses.replace(
+        seller_tax_profile(settings=settings, on_date=run_date),
+        vies_unavailable=ViesUnavailable.CONSUMER,
+    )
     seller = party_seller(settings)
     currency = settings.currency
     plan_names = dict(Plan.objects.values_list("pk", "name"))
+    plan_supply = dict(Plan.objects.values_list("pk", "product__tax_category"))
     while True:
         with transaction.atomic():
             _advisory_lock()
@@ -193,7 +199,7 @@ def renewals_issue(
             if not batch:
                 return result.invoices
             created = _renewal_batch_write(
-                batch, run_date, settings, rules, seller, currency, plan_names
+                batch, run_date, settings, tax_seller, seller, currency, plan_names, plan_supply
             )
             result.invoices += len(created)
             result.invoice_ids.extend(created)
@@ -276,14 +282,15 @@ def _renewal_batch_write(
     services: list[tuple],
     run_date: date,
     settings: BillingSettings,
-    rules: dict,
+    tax_seller: SellerProfile,
     seller: dict,
     currency: str,
     plan_names: dict[int, str],
+    plan_supply: dict[int, str],
 ) -> list[int]:
     clients = Client.objects.in_bulk({row[1] for row in services})
-    decisions: dict[int, TaxDecision] = {}
-    buyers: dict[int, dict] = {}
+    decisions: dict[tuple[int, str], TaxDecision] = {}
+    buyers: dict[tuple[int, str], dict] = {}
     due_date = run_date + timedelta(days=settings.payment_terms_days)
     issued_at = timezone.now()
     numbers = _numbers_reserve(len(services), run_date, settings)
@@ -295,16 +302,20 @@ def _renewal_batch_write(
     ):
         service_id, client_id, plan_id, recurring, cycle, period_start, label = service
         client = clients[client_id]
-        decision = decisions.get(client_id)
+        supply = plan_supply[plan_id]
+        decision = decisions.get((client_id, supply))
         if decision is None:
-            decision = decisions[client_id] = tax_decide(
-                rules=rules,
-                seller_country=settings.country,
-                buyer_country=client.country,
-                buyer_vat_number=client.vat_number,
-                buyer_tax_exempt=client.tax_exempt,
+            decision = decisions[(client_id, supply)] = client_tax_decision(
+                client=client,
+                supply=supply,
+                on_date=run_date,
+                sale_amount=recurring,
+                seller=tax_seller,
             )
-            buyers[client_id] = party_buyer(client)
+            buyers[(client_id, supply)] = {
+                **party_buyer(client),
+                "tax": tax_record(client, [decision], None),
+            }
         period_end = cycle_end(period_start, cycle)
         amounts = line_amounts(
             unit_price=Money(recurring, currency),
@@ -336,9 +347,9 @@ def _renewal_batch_write(
             total_amount=amounts.total.amount,
             prices_include_tax=settings.prices_include_tax,
             reverse_charge=decision.reverse_charge,
-            tax_note=decision.note,
+            tax_note=legal_mentions([decision], client.language or settings.default_language)[:300],
             seller=seller,
-            buyer=buyers[client_id],
+            buyer=buyers[(client_id, supply)],
         )
         lines.add(
             id=line_id,
@@ -351,6 +362,9 @@ def _renewal_batch_write(
             unit_price_amount=recurring,
             tax_rate=decision.rate,
             tax_name=decision.name,
+            supply_type=supply,
+            vat_category=decision.category,
+            tax_rule=decision.rule,
             net_amount=amounts.net.amount,
             tax_amount=amounts.tax.amount,
             total_amount=amounts.total.amount,

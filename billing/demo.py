@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from accounts.models import User
-from billing import services
+from billing import geo, selectors, services
 from billing.models import Client, Product, Service
 from billing.models.gateway import PaymentSettings
 from billing.money import Money
@@ -44,9 +44,11 @@ def seed(tenant: Tenant) -> None:
         email_from_name=tenant.name,
         email_from_address=f"billing@{label}.test",
         default_language=tenant.default_language or "en",
+        # Sells hosting to consumers all over the EU and declares their VAT through the
+        # One-Stop Shop; the rates are the maintained ones of billing.vat_rates.
+        oss_registered=True,
     )
-    services.tax_rule_set(country="IT", rate="22", name="IVA")
-    services.tax_rule_set(country="DE", rate="19", name="MwSt")
+    settings = selectors.billing_settings_get()
 
     hosting_group = services.product_group_create(name="Web hosting")
     shared = services.product_create(
@@ -110,10 +112,20 @@ def seed(tenant: Tenant) -> None:
         postal_code="10115",
         city="Berlin",
         country="DE",
-        vat_number="DE123456789",
+        vat_number="DE136695976",
         language="en",
     )
-    services.client_create(name="Jane Doe", email="jane.doe@example.com", country="IE")
+    # VIES (the local stand-in under `make run`) confirms Weber's number: a business.
+    services.client_vat_number_verify(client=weber, settings=settings)
+    jane = services.client_create(
+        name="Jane Doe",
+        email="jane.doe@example.com",
+        address_line1="12 Grafton Street",
+        postal_code="D02 Y006",
+        city="Dublin",
+        country="IE",
+        language="en",
+    )
 
     client_user = User.objects.filter(kind=User.Kind.CLIENT).order_by("pk").first()
     if client_user is not None and not hasattr(client_user, "client_link"):
@@ -147,6 +159,15 @@ def seed(tenant: Tenant) -> None:
         invoice=extra,
         reason="Goodwill: half of the migration",
         lines=[services.CreditLine(invoice_line=extra.lines.get(), amount=_eur("25"))],
+    )
+    # Jane, a consumer in Ireland: hosting is an electronically supplied service, taxed
+    # where she lives, at the Irish rate, declared through the OSS.
+    cart = services.cart_create(client=jane)
+    services.cart_item_add(cart=cart, plan=starter, cycle="monthly")
+    services.checkout_place(
+        cart=cart,
+        client=jane,
+        location_evidence=geo.location_evidence(billing_country="IE", ip_address="87.198.0.1"),
     )
     services.credit_add(
         client=mario,

@@ -41,7 +41,6 @@ from billing.snapshots import (
     snapshot_mapping,
 )
 from billing.snapshots import snapshot_text as _text
-from billing.taxes import EXEMPT_NOTE, REVERSE_CHARGE_NOTE
 from core import locale
 from core.locale import babel_locale, language_normalize, money_format
 
@@ -382,19 +381,28 @@ def _notes(*values: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in values if v and v.strip())
 
 
-def tax_note_text(note: str, *, reverse_charge: bool) -> str:
-    """The invoice's tax note in the active language. The notes the tax rules write are
-    known words and are translated; the reverse-charge one is said by the document's
-    own legal statement."""
+# What documents issued before the tax engine stored as their tax note, in English.
+_LEGACY_REVERSE_CHARGE_NOTE = "Reverse charge"
+_LEGACY_EXEMPT_NOTE = "Exempt from tax"
 
+
+def tax_note_text(note: str, *, reverse_charge: bool) -> str:
+    """The invoice's tax note in the active language. The tax engine stores the legal
+    mention already in the document's language; documents issued before it stored a
+    known English word, translated here (the reverse-charge one is said by the
+    document's own legal statement)."""
     note = (note or "").strip()
-    if note == REVERSE_CHARGE_NOTE and reverse_charge:
-        return ""
-    if note == EXEMPT_NOTE:
+    if note == _LEGACY_REVERSE_CHARGE_NOTE:
+        return "" if reverse_charge else gettext("Reverse charge")
+    if note == _LEGACY_EXEMPT_NOTE:
         return gettext("Exempt from tax")
-    if note == REVERSE_CHARGE_NOTE:
-        return gettext("Reverse charge")
     return note
+
+
+def reverse_charge_statement(note: str, *, reverse_charge: bool) -> bool:
+    """Whether the document prints the general reverse-charge statement: only when its
+    own tax note does not carry the legal mention already."""
+    return reverse_charge and (note or "").strip() in ("", _LEGACY_REVERSE_CHARGE_NOTE)
 
 
 def invoice_document_context(
@@ -420,7 +428,9 @@ def invoice_document_context(
         tax_total=money_format(invoice.tax_total, language),
         total=money_format(invoice.total, language),
         payable=invoice.total_amount > 0,
-        reverse_charge=invoice.reverse_charge,
+        reverse_charge=reverse_charge_statement(
+            invoice.tax_note, reverse_charge=invoice.reverse_charge
+        ),
         bank=bank_from_snapshot(invoice.seller),
         notes=_notes(tax_note, invoice.notes),
         footer_text=document_settings.footer_text,
@@ -451,7 +461,9 @@ def credit_note_document_context(
         subtotal=money_format(credit_note.subtotal, language),
         tax_total=money_format(credit_note.tax_total, language),
         total=money_format(credit_note.total, language),
-        reverse_charge=credit_note.reverse_charge,
+        reverse_charge=reverse_charge_statement(
+            credit_note.tax_note, reverse_charge=credit_note.reverse_charge
+        ),
         related_number=invoice.number,
         related_date=date_format(invoice.issue_date, language),
         reason=credit_note.reason,

@@ -29,7 +29,7 @@ from billing.errors import BillingError
 from billing.models import CreditNote, Invoice
 from billing.snapshots import period_last_day, snapshot_address_lines, snapshot_mapping
 from billing.snapshots import snapshot_text as _text
-from billing.taxes import EXEMPT_NOTE
+from billing.taxes import EXEMPT_NOTE, VatCategory
 
 GUIDELINE_EN16931 = "urn:cen.eu:en16931:2017"
 TYPE_CODE_INVOICE = "380"
@@ -56,19 +56,14 @@ class EInvoiceError(BillingError):
     the message says what to complete."""
 
 
-class VatCategory:
-    """UNTDID 5305 codes for the VAT treatment of a line."""
-
-    STANDARD = "S"
-    ZERO = "Z"
-    EXEMPT = "E"
-    REVERSE_CHARGE = "AE"
-
-
-# Why a line carries no VAT, where EN 16931 asks for a reason (BR-AE-10, BR-E-10).
+# Why a line carries no VAT, where EN 16931 asks for a reason (BR-AE-10, BR-E-10,
+# BR-IC-10, BR-G-10, BR-O-10), with the code of the VATEX list.
 EXEMPTION_REASONS = {
     VatCategory.REVERSE_CHARGE: ("Reverse charge", "VATEX-EU-AE"),
     VatCategory.EXEMPT: ("Exempt from tax", ""),
+    VatCategory.INTRA_EU_GOODS: ("Intra-Community supply", "VATEX-EU-IC"),
+    VatCategory.EXPORT: ("Export outside the EU", "VATEX-EU-G"),
+    VatCategory.OUT_OF_SCOPE: ("Not subject to VAT", "VATEX-EU-O"),
 }
 
 
@@ -89,6 +84,8 @@ class EParty:
     # Italy's delivery channel for e-invoices (FatturaPA): recipient code, or PEC address.
     sdi_code: str = ""
     pec_email: str = ""
+    # Italy: the seller's tax regime on its FatturaPA (RF01 ordinario, RF19 forfettario).
+    fatturapa_regime: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +101,9 @@ class ELine:
     period_start: date | None = None
     # The last day covered (the model stores the first day not covered).
     period_end: date | None = None
+    # The tax engine's rule (billing.taxes.SaleRule); empty on documents issued before
+    # the engine recorded it.
+    rule: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,14 @@ class EDocument:
     def reverse_charge(self) -> bool:
         return any(row.category == VatCategory.REVERSE_CHARGE for row in self.taxes)
 
+    @property
+    def out_of_scope(self) -> bool:
+        return any(row.category == VatCategory.OUT_OF_SCOPE for row in self.taxes)
+
+    @property
+    def intra_eu_goods(self) -> bool:
+        return any(row.category == VatCategory.INTRA_EU_GOODS for row in self.taxes)
+
 
 # --- from the document -------------------------------------------------------------
 
@@ -177,6 +185,7 @@ def party_from_snapshot(snapshot: Mapping[str, Any] | None) -> EParty:
         email=_text(data.get("email")),
         sdi_code=_text(data.get("sdi_code")).upper(),
         pec_email=_text(data.get("pec_email")),
+        fatturapa_regime=_text(data.get("fatturapa_regime")).upper(),
         is_company=kind != "person" if kind else bool(_text(data.get("vat_number"))),
     )
 
@@ -190,12 +199,15 @@ def vat_number_clean(value: str, country: str) -> str:
     return value
 
 
-def _category(rate: Decimal, *, reverse_charge: bool, tax_note: str) -> str:
+def _category(row: Any, rate: Decimal, *, reverse_charge: bool, tax_note: str) -> str:
+    if getattr(row, "vat_category", ""):
+        return row.vat_category
+    # Documents issued before the tax engine recorded the category.
     if rate > 0:
         return VatCategory.STANDARD
     if reverse_charge:
         return VatCategory.REVERSE_CHARGE
-    if tax_note.strip() == EXEMPT_NOTE:
+    if tax_note.strip() in (EXEMPT_NOTE, "Exempt from tax"):
         return VatCategory.EXEMPT
     return VatCategory.ZERO
 
@@ -222,9 +234,10 @@ def _lines(rows: Iterable[Any], *, reverse_charge: bool, tax_note: str) -> tuple
                 net=net,
                 tax=Decimal(row.tax_amount),
                 rate=rate,
-                category=_category(rate, reverse_charge=reverse_charge, tax_note=tax_note),
+                category=_category(row, rate, reverse_charge=reverse_charge, tax_note=tax_note),
                 period_start=start,
                 period_end=period_last_day(start, end),
+                rule=getattr(row, "tax_rule", "") or "",
             )
         )
     return tuple(lines)
@@ -339,8 +352,17 @@ def _date_el(parent: etree._Element, tag: str, value: date, *, qualified: bool =
     return holder
 
 
-def _party(parent: etree._Element, tag: str, party: EParty, *, seller: bool) -> None:
+def _party(
+    parent: etree._Element, tag: str, party: EParty, *, seller: bool, vat_ids: bool = True
+) -> None:
+    """``vat_ids`` False leaves the VAT identifiers out, as a sale not subject to VAT
+    requires (BR-O-02); the seller is then identified by its VAT number as seller
+    identifier (BT-29, BR-CO-26)."""
     node = _el(parent, tag)
+    identifier = party.vat_number if not vat_ids else ("" if party.vat_number else party.tax_id)
+    if seller and identifier:
+        # BR-CO-26: a seller shown without its VAT identifier is identified otherwise.
+        _el(node, "ram:ID", identifier)
     _el(node, "ram:Name", party.name)
     if seller and party.registration:
         # BT-33: the register and number the seller's letterhead shows.
@@ -359,7 +381,7 @@ def _party(parent: etree._Element, tag: str, party: EParty, *, seller: bool) -> 
         _el(address, "ram:CountrySubDivisionName", party.region)
     if party.email:
         _el(_el(node, "ram:URIUniversalCommunication"), "ram:URIID", party.email, schemeID="EM")
-    if party.vat_number:
+    if party.vat_number and vat_ids:
         _el(_el(node, "ram:SpecifiedTaxRegistration"), "ram:ID", party.vat_number, schemeID="VA")
     if seller and party.tax_id:
         _el(_el(node, "ram:SpecifiedTaxRegistration"), "ram:ID", party.tax_id, schemeID="FC")
@@ -369,7 +391,9 @@ def _trade_tax(parent: etree._Element, *, category: str, rate: Decimal):
     tax = _el(parent, "ram:ApplicableTradeTax")
     _el(tax, "ram:TypeCode", "VAT")
     _el(tax, "ram:CategoryCode", category)
-    _el(tax, "ram:RateApplicablePercent", _decimal(rate))
+    if category != VatCategory.OUT_OF_SCOPE:
+        # A sale not subject to VAT has no rate at all (BR-O-05).
+        _el(tax, "ram:RateApplicablePercent", _decimal(rate))
     return tax
 
 
@@ -422,7 +446,8 @@ def _settlement(parent: etree._Element, doc: EDocument) -> None:
         _el(tax, "ram:CategoryCode", row.category)
         if row.exemption_code:
             _el(tax, "ram:ExemptionReasonCode", row.exemption_code)
-        _el(tax, "ram:RateApplicablePercent", _decimal(row.rate))
+        if row.category != VatCategory.OUT_OF_SCOPE:
+            _el(tax, "ram:RateApplicablePercent", _decimal(row.rate))
     if doc.due_date:
         _date_el(
             _el(settlement, "ram:SpecifiedTradePaymentTerms"), "ram:DueDateDateTime", doc.due_date
@@ -466,13 +491,18 @@ def cii_xml_build(*, doc: EDocument) -> bytes:
     for line in doc.lines:
         _line(transaction, line)
     agreement = _el(transaction, "ram:ApplicableHeaderTradeAgreement")
-    _party(agreement, "ram:SellerTradeParty", doc.seller, seller=True)
-    _party(agreement, "ram:BuyerTradeParty", doc.buyer, seller=False)
+    vat_ids = not doc.out_of_scope
+    _party(agreement, "ram:SellerTradeParty", doc.seller, seller=True, vat_ids=vat_ids)
+    _party(agreement, "ram:BuyerTradeParty", doc.buyer, seller=False, vat_ids=vat_ids)
     delivery = _el(transaction, "ram:ApplicableHeaderTradeDelivery")
     # The element is required and may not be empty; what is supplied goes to the buyer.
     ship_to = _el(delivery, "ram:ShipToTradeParty")
     _el(ship_to, "ram:Name", doc.buyer.name)
     _el(_el(ship_to, "ram:PostalTradeAddress"), "ram:CountryID", doc.buyer.country)
+    if doc.intra_eu_goods:
+        # BR-IC-11: an intra-Community supply says when the goods were delivered.
+        event = _el(delivery, "ram:ActualDeliverySupplyChainEvent")
+        _date_el(event, "ram:OccurrenceDateTime", doc.issue_date)
     _settlement(transaction, doc)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 

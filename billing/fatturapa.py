@@ -20,28 +20,46 @@ from billing.einvoices import (
     CENT,
     EDocument,
     EInvoiceError,
+    ELine,
     EParty,
-    VatCategory,
     einvoice_document,
 )
+from billing.taxes import SaleRule, VatCategory
 
 TIPO_FATTURA = "TD01"
 TIPO_NOTA_DI_CREDITO = "TD04"
-# Ordinary tax regime; the settings have no field for the others yet.
+# The seller's tax regime, a setting of the tenant: ordinary, or the flat-rate regime
+# of small businesses, whose every line is outside the scope of VAT (N2.2).
 REGIME_ORDINARIO = "RF01"
+REGIME_FORFETTARIO = "RF19"
 # SdI delivery codes: a buyer abroad, and a buyer in Italy who gave no code (SdI then
 # sends the invoice to the PEC address given with it, or to the buyer's registered
 # channel, or leaves it in the buyer's reserved area).
 CODICE_ESTERO = "XXXXXXX"
 CODICE_NESSUNO = "0000000"
-# Nature of a line without VAT (Natura, tables of the Agenzia delle Entrate).
-NATURA_NON_SOGGETTA_ART_7 = "N2.1"  # services to a business abroad, art. 7-ter DPR 633/72
-NATURA_NON_SOGGETTA_ALTRO = "N2.2"
+# Nature of a line without Italian VAT (Natura, tables of the Agenzia delle Entrate).
+NATURA_NON_SOGGETTA_ART_7 = "N2.1"  # services located abroad, artt. 7 to 7-septies DPR 633/72
+NATURA_NON_SOGGETTA_ALTRO = "N2.2"  # other non-taxable operations, the forfettario among them
+NATURA_ESPORTAZIONE = "N3.1"  # export of goods
+NATURA_CESSIONE_INTRACOMUNITARIA = "N3.2"  # intra-Community supply of goods
 NATURA_ESENTE = "N4"
+NATURA_INVERSIONE_CONTABILE = "N6.9"  # domestic reverse charge, other cases
+NATURA_IVA_ALTRO_STATO_UE = "N7"  # VAT paid in another member state (OSS)
 RIFERIMENTI = {
-    NATURA_NON_SOGGETTA_ART_7: "Inversione contabile - art. 7-ter DPR 633/72",
+    NATURA_NON_SOGGETTA_ART_7: "Operazione non soggetta - artt. da 7 a 7-septies DPR 633/72",
+    NATURA_NON_SOGGETTA_ALTRO: "Operazione non soggetta",
+    NATURA_ESPORTAZIONE: "Esportazione - art. 8 DPR 633/72",
+    NATURA_CESSIONE_INTRACOMUNITARIA: "Cessione intracomunitaria - art. 41 DL 331/93",
     NATURA_ESENTE: "Operazione esente",
+    NATURA_INVERSIONE_CONTABILE: "Inversione contabile - art. 17 DPR 633/72",
+    NATURA_IVA_ALTRO_STATO_UE: "IVA assolta in altro stato UE - art. 74-sexies DPR 633/72",
 }
+FORFETTARIO_RIFERIMENTO = (
+    "Operazione effettuata ai sensi dell'art. 1, commi da 54 a 89, Legge n. 190/2014 "
+    "- Regime forfettario"
+)
+# Rules of the tax engine under which the VAT is another member state's.
+_OTHER_STATE_RULES = {SaleRule.EU_OSS, SaleRule.EU_DESTINATION}
 # a38 still applies the first wording of SdI check 00426, which refused code 0000000
 # without a PEC address. The specifications since 1.3 allow it (a consumer has no PEC),
 # and SdI accepts it: that one finding is not an error.
@@ -106,14 +124,40 @@ def _recipient(buyer: EParty) -> tuple[str, str | None]:
     return CODICE_NESSUNO, buyer.pec_email or None
 
 
-def _natura(category: str, buyer: EParty) -> str | None:
+def _natura(line: ELine, buyer: EParty, regime: str) -> str | None:
+    """The nature of a line without Italian VAT; None for a line with Italian VAT."""
+    if regime == REGIME_FORFETTARIO:
+        return NATURA_NON_SOGGETTA_ALTRO
+    if line.rule in _OTHER_STATE_RULES:
+        return NATURA_IVA_ALTRO_STATO_UE
+    category = line.category
     if category == VatCategory.STANDARD:
         return None
     if category == VatCategory.EXEMPT:
         return NATURA_ESENTE
-    if category == VatCategory.REVERSE_CHARGE or buyer.country != "IT":
+    if category == VatCategory.INTRA_EU_GOODS:
+        return NATURA_CESSIONE_INTRACOMUNITARIA
+    if category == VatCategory.EXPORT:
+        return NATURA_ESPORTAZIONE
+    if line.rule == SaleRule.DOMESTIC_REVERSE_CHARGE:
+        return NATURA_INVERSIONE_CONTABILE
+    if category in (VatCategory.REVERSE_CHARGE, VatCategory.OUT_OF_SCOPE) and (
+        buyer.country != "IT" or line.rule in (SaleRule.EU_REVERSE_CHARGE, SaleRule.OUT_OF_SCOPE)
+    ):
         return NATURA_NON_SOGGETTA_ART_7
     return NATURA_NON_SOGGETTA_ALTRO
+
+
+def _line_amounts(line: ELine, natura: str | None) -> tuple[Decimal, Decimal, Decimal]:
+    """(unit price, total, rate) as FatturaPA states them. A line with another member
+    state's VAT carries no Italian VAT: its amount is what the buyer pays, VAT of that
+    state included."""
+    if natura == NATURA_IVA_ALTRO_STATO_UE:
+        total = line.net + line.tax
+        return total / (line.quantity or Decimal(1)), total, Decimal(0)
+    if natura is not None:
+        return line.net_price, line.net, Decimal(0)
+    return line.net_price, line.net, line.rate
 
 
 def _money(value: Decimal) -> Decimal:
@@ -138,7 +182,7 @@ def fatturapa_build(*, doc: EDocument) -> fa.FatturaPrivati12:
                 id_fiscale_iva=_id_fiscale(seller),
                 codice_fiscale=seller.tax_id or None,
                 anagrafica=fa.Anagrafica(denominazione=seller.name[:80]),
-                regime_fiscale=REGIME_ORDINARIO,
+                regime_fiscale=seller.fatturapa_regime or REGIME_ORDINARIO,
             ),
             sede=_sede(seller),
         ),
@@ -165,7 +209,11 @@ def fatturapa_build(*, doc: EDocument) -> fa.FatturaPrivati12:
             fa.DatiFattureCollegate(id_documento=doc.related_number, data=doc.related_date)
         )
     goods = fa.DatiBeniServizi()
+    regime = seller.fatturapa_regime or REGIME_ORDINARIO
+    summary: dict[tuple[Decimal, str | None], list[Decimal]] = {}
     for line in doc.lines:
+        natura = _natura(line, buyer, regime)
+        price, total, rate = _line_amounts(line, natura)
         goods.dettaglio_linee.append(
             fa.DettaglioLinee(
                 numero_linea=line.position,
@@ -174,23 +222,31 @@ def fatturapa_build(*, doc: EDocument) -> fa.FatturaPrivati12:
                 unita_misura="pz",
                 data_inizio_periodo=line.period_start,
                 data_fine_periodo=line.period_end,
-                prezzo_unitario=line.net_price.quantize(Decimal("0.00000001")),
-                prezzo_totale=_money(line.net),
-                aliquota_iva=_money(line.rate),
-                natura=_natura(line.category, buyer),
+                prezzo_unitario=price.quantize(Decimal("0.00000001")),
+                prezzo_totale=_money(total),
+                aliquota_iva=_money(rate),
+                natura=natura,
             )
         )
-    for row in doc.taxes:
-        natura = _natura(row.category, buyer)
+        sums = summary.setdefault((_money(rate), natura), [Decimal(0), Decimal(0)])
+        sums[0] += total
+        sums[1] += line.tax if natura is None else Decimal(0)
+    for (rate, natura), (basis, tax) in sorted(
+        summary.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")
+    ):
         goods.dati_riepilogo.append(
             fa.DatiRiepilogo(
-                aliquota_iva=_money(row.rate),
+                aliquota_iva=rate,
                 natura=natura,
-                imponibile_importo=_money(row.basis),
-                imposta=_money(row.tax),
+                imponibile_importo=_money(basis),
+                imposta=_money(tax),
                 # Immediate VAT; a line without VAT has no esigibilità.
                 esigibilita_iva=None if natura else "I",
-                riferimento_normativo=RIFERIMENTI.get(natura or ""),
+                riferimento_normativo=(
+                    FORFETTARIO_RIFERIMENTO
+                    if regime == REGIME_FORFETTARIO
+                    else RIFERIMENTI.get(natura or "")
+                ),
             )
         )
     body = fa.FatturaElettronicaBody(dati_generali=dati_generali, dati_beni_servizi=goods)

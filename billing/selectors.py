@@ -15,6 +15,7 @@ from billing.models import (
     ClientUser,
     Contact,
     CreditNote,
+    CreditNoteLine,
     Invoice,
     InvoiceLine,
     LedgerEntry,
@@ -25,10 +26,28 @@ from billing.models import (
     Product,
     Service,
     TaxRule,
+    VatNumberCheck,
 )
 from billing.money import Money
-from billing.taxes import TaxDecision, TaxSummaryRow, tax_decide, tax_summary
+from billing.taxes import (
+    BuyerProfile,
+    SaleRule,
+    SellerProfile,
+    SupplyType,
+    TaxDecision,
+    TaxSummaryRow,
+    VatStatus,
+    tax_decide,
+    tax_summary,
+)
 from tenants.models import Tenant
+
+# The rules under which a sale counts towards the EU distance-sales threshold.
+EU_DISTANCE_SALE_RULES = (
+    SaleRule.EU_UNDER_THRESHOLD,
+    SaleRule.EU_OSS,
+    SaleRule.EU_DESTINATION,
+)
 
 
 def billing_settings_get() -> BillingSettings:
@@ -188,14 +207,88 @@ def tax_rules() -> dict[str, tuple[Decimal, str]]:
     return {rule.country.upper(): (rule.rate, rule.name) for rule in tax_rule_list()}
 
 
-def client_tax_decision(*, client: Client, settings: BillingSettings | None = None) -> TaxDecision:
-    settings = settings or billing_settings_get()
-    return tax_decide(
+def eu_distance_sales_total(*, year: int) -> Money:
+    """The year's sales to consumers in other EU countries so far, net of credit notes:
+    what the EU-wide 10,000 EUR threshold is measured against."""
+    sold = InvoiceLine.objects.filter(
+        invoice__issue_date__year=year, tax_rule__in=EU_DISTANCE_SALE_RULES
+    ).exclude(invoice__status__in=[Invoice.Status.DRAFT])
+    credited = CreditNoteLine.objects.filter(
+        credit_note__issue_date__year=year, tax_rule__in=EU_DISTANCE_SALE_RULES
+    )
+    total = (sold.aggregate(total=Sum("net_amount"))["total"] or Decimal(0)) - (
+        credited.aggregate(total=Sum("net_amount"))["total"] or Decimal(0)
+    )
+    return Money(total, tenant_currency())
+
+
+def seller_tax_profile(*, settings: BillingSettings, on_date: date) -> SellerProfile:
+    """The tenant as the tax engine sees it. A tenant on Italy's forfettario regime
+    (RF19) charges no VAT, like any small-enterprise scheme."""
+    return SellerProfile(
+        country=settings.country,
+        vat_registered=settings.vat_registered,
+        small_business=settings.vat_small_business or settings.fatturapa_regime == "RF19",
+        oss_registered=settings.oss_registered,
+        under_threshold=settings.oss_under_threshold,
+        eu_distance_sales=(
+            eu_distance_sales_total(year=on_date.year).amount
+            if settings.oss_under_threshold
+            else Decimal(0)
+        ),
+        domestic_reverse_charge=frozenset(settings.domestic_reverse_charge or ()),
+        vies_unavailable=settings.vies_unavailable,
         rules=tax_rules(),
-        seller_country=settings.country,
-        buyer_country=client.country,
-        buyer_vat_number=client.vat_number,
-        buyer_tax_exempt=client.tax_exempt,
+    )
+
+
+def client_vat_check(*, client: Client) -> VatNumberCheck | None:
+    """The latest VIES answer about the client's current VAT number. VIES out of
+    service says nothing about the number: an earlier answer still stands."""
+    if not client.vat_number:
+        return None
+    checks = VatNumberCheck.objects.filter(client=client, vat_number=client.vat_number)
+    answered = checks.exclude(status=VatNumberCheck.Status.UNAVAILABLE).first()
+    return answered or checks.first()
+
+
+def client_vat_status(*, client: Client) -> str:
+    if not client.vat_number:
+        return VatStatus.NONE
+    check = client_vat_check(client=client)
+    return check.status if check is not None else VatStatus.UNCHECKED
+
+
+def buyer_tax_profile(*, client: Client) -> BuyerProfile:
+    return BuyerProfile(
+        country=client.country,
+        vat_number=client.vat_number,
+        vat_status=client_vat_status(client=client),
+        tax_exempt=client.tax_exempt,
+    )
+
+
+def client_tax_decision(
+    *,
+    client: Client,
+    settings: BillingSettings | None = None,
+    supply: str = SupplyType.ELECTRONIC,
+    on_date: date | None = None,
+    sale_amount: Decimal = Decimal(0),
+    seller: SellerProfile | None = None,
+) -> TaxDecision:
+    """The tax engine's decision for a sale to the client. Raises TaxRateMissing when
+    the sale needs a rate nobody configured, TaxDecisionPending when VIES did not answer
+    and the tenant waits for it."""
+    on_date = on_date or date.today()
+    if seller is None:
+        seller = seller_tax_profile(settings=settings or billing_settings_get(), on_date=on_date)
+    return tax_decide(
+        seller=seller,
+        buyer=buyer_tax_profile(client=client),
+        supply=supply,
+        on_date=on_date,
+        sale_amount=sale_amount,
     )
 
 

@@ -11,9 +11,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 
+from billing import vies
 from billing.cycles import add_months
 from billing.money import Money, round_money
-from billing.taxes import tax_decide
+from billing.taxes import BuyerProfile, SellerProfile, SupplyType, legal_mentions, tax_decide
 from resale.models import (
     BalanceEntry,
     ProviderNumberSequence,
@@ -90,6 +91,42 @@ def _number_next(issue_date: date) -> tuple[str, int, int]:
     return f"W{issue_date.year}/{sequence.last_number:05d}", issue_date.year, sequence.last_number
 
 
+def wholesale_tax_decision(*, account: ResellerAccount, on_date: date):
+    """The provider's sale to the reseller, decided by the same engine as every tenant's
+    sales: hosting resold is an electronic service, usually to a business elsewhere in
+    the EU (reverse charge), once VIES confirms the reseller's VAT number."""
+    provider_country = settings.PROVIDER_COUNTRY
+    status, check = "none", None
+    if account.vat_number:
+        result = vies.vat_number_check(
+            vat_number=account.vat_number,
+            country=account.country,
+            requester=settings.PROVIDER_VAT_NUMBER,
+        )
+        status = result.status
+        check = {
+            "vat_number": result.vat_number,
+            "status": result.status,
+            "request_date": result.request_date.isoformat() if result.request_date else "",
+            "request_identifier": result.request_identifier,
+            "fault": result.fault,
+        }
+    decision = tax_decide(
+        seller=SellerProfile(
+            country=provider_country,
+            rules={provider_country: (Decimal(settings.PROVIDER_VAT_RATE), "VAT")},
+        ),
+        buyer=BuyerProfile(
+            country=account.country or provider_country,
+            vat_number=account.vat_number,
+            vat_status=status,
+        ),
+        supply=SupplyType.ELECTRONIC,
+        on_date=on_date,
+    )
+    return decision, check
+
+
 @transaction.atomic
 def wholesale_invoice_issue(
     *, account: ResellerAccount, year: int, month: int, issue_date: date | None = None
@@ -109,13 +146,7 @@ def wholesale_invoice_issue(
     subtotal = -sum((e.amount_value for e in charged), Decimal(0))
     if not charged or subtotal <= 0:
         return None
-    decision = tax_decide(
-        rules={settings.PROVIDER_COUNTRY: (Decimal(settings.PROVIDER_VAT_RATE), "VAT")},
-        seller_country=settings.PROVIDER_COUNTRY,
-        buyer_country=account.country or settings.PROVIDER_COUNTRY,
-        buyer_vat_number=account.vat_number,
-        buyer_tax_exempt=False,
-    )
+    decision, vies_check = wholesale_tax_decision(account=account, on_date=issue_date or end)
     subtotal = round_money(subtotal, account.currency)
     tax = round_money(subtotal * decision.rate / 100, account.currency)
     issue_date = issue_date or end
@@ -134,13 +165,14 @@ def wholesale_invoice_issue(
         tax_amount=tax,
         total_amount=subtotal + tax,
         reverse_charge=decision.reverse_charge,
-        tax_note=decision.note,
+        tax_note=legal_mentions([decision], "en")[:300],
         seller=provider_party(),
         buyer={
             "name": account.legal_name,
             "address_lines": account.address.splitlines(),
             "country": account.country,
             "vat_number": account.vat_number,
+            "tax": {"decisions": [decision.record()], "vies": vies_check},
         },
         lines=[
             {

@@ -10,6 +10,8 @@ system that has no real one:
   ``RDAP_BASE_URL`` is set; else ``sandbox.rdap_server``, answering for ``DEMO_TLDS``.
 - the simulated panel: ``SIMULATED_PANEL_URL`` when set; else ``sandbox.simpanel``, the
   page its single sign-on links open.
+- VIES (the EU's check of VAT numbers): real when ``VIES_URL`` is set; else
+  ``sandbox.vies_server``, which knows the demo's VAT numbers.
 - the simulated registrar (no outside part; its state is in Redis): ``sandbox.simpanel``'s
   ``/registrar/`` page lists what it holds.
 
@@ -32,6 +34,8 @@ from pathlib import Path
 from sandbox.rdap_server import RdapServer
 from sandbox.simpanel import SimulatedPanelServer
 from sandbox.stripe import StripeServer
+from sandbox.vies_server import DEMO_REGISTERED as VIES_REGISTERED
+from sandbox.vies_server import ViesServer
 
 # The TLDs the local RDAP server answers for, and names it reports as registered.
 DEMO_TLDS = ("com", "net", "org", "it", "de", "eu", "io", "dev")
@@ -168,6 +172,15 @@ def _start_panel(result: Standins, redis_url: str) -> None:
     )
 
 
+def _start_vies(result: Standins) -> None:
+    server = ViesServer(registered=dict(VIES_REGISTERED)).start()
+    result._stops.append(server.stop)
+    result.env["VIES_URL"] = server.url
+    result.started.append(
+        Standin("VIES", server.url, f"valid: {', '.join(sorted(VIES_REGISTERED))}")
+    )
+
+
 def standins_start(environ: Mapping[str, str], *, state_dir: Path) -> Standins:
     """Starts what ``environ`` has no real service for; see the module's table.
 
@@ -194,6 +207,10 @@ def standins_start(environ: Mapping[str, str], *, state_dir: Path) -> Standins:
             result.real.append(f"simulated panel      {environ['SIMULATED_PANEL_URL']}")
         else:
             _start_panel(result, environ["REDIS_URL"])
+        if environ.get("VIES_URL"):
+            result.real.append(f"VIES                 {environ['VIES_URL']}")
+        else:
+            _start_vies(result)
     except BaseException:
         result.stop()
         raise

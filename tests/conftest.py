@@ -26,9 +26,11 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.db import OperationalError, connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import translation
 from django_tenants.utils import schema_context
+
+from sandbox.vies_server import DEMO_REGISTERED, ViesServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
@@ -359,3 +361,33 @@ class WorkerHandle:
     def restart(self) -> None:
         self.kill()
         self.start()
+
+
+# Numbers the local VIES knows as registered: the demo's clients, and the test sellers
+# (whose numbers are requesters of checkVatApprox).
+VIES_REGISTERED = {
+    **DEMO_REGISTERED,
+    "IT01234567890": ("Alfa Servizi Internet S.r.l.", "Via Roma 1\n00184 Roma RM"),
+    "BE0403019261": ("Brussels Web SA", "Rue Neuve 1\n1000 Bruxelles"),
+    "ATU13585627": ("Wien Web GmbH", "Stephansplatz 1\n1010 Wien"),
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def vies_stand_in() -> Iterator[ViesServer]:
+    """VIES for the whole run: no test ever asks the real one."""
+    server = ViesServer(registered=dict(VIES_REGISTERED)).start()
+    override = override_settings(VIES_URL=server.url, VIES_TIMEOUT_S=5)
+    override.enable()
+    yield server
+    override.disable()
+    server.stop()
+
+
+@pytest.fixture
+def vies(vies_stand_in: ViesServer) -> Iterator[ViesServer]:
+    """The local VIES, with no fault and no request recorded yet."""
+    vies_stand_in.faults.clear()
+    vies_stand_in.requests.clear()
+    yield vies_stand_in
+    vies_stand_in.faults.clear()

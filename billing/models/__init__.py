@@ -12,7 +12,7 @@ from billing.models.catalogue import (
     ProductGroup,
     TaxRule,
 )
-from billing.models.clients import Client, ClientUser, Contact
+from billing.models.clients import Client, ClientUser, Contact, VatNumberCheck
 from billing.models.commerce import (
     Cart,
     CartItem,
@@ -65,4 +65,5 @@ __all__ = [
     "Service",
     "ServiceOption",
     "TaxRule",
+    "VatNumberCheck",
 ]

@@ -46,12 +46,26 @@ class Product(TenantModel):
         PUBLIC = "public", _("Public")
         HIDDEN = "hidden", _("Hidden")
 
+    class TaxCategory(models.TextChoices):
+        """What is sold, as the VAT place-of-supply rules see it (billing.taxes)."""
+
+        ELECTRONIC = "electronic", _("Electronically supplied service")
+        DOMAIN = "domain", _("Domain registration")
+        PHYSICAL = "physical", _("Physical goods")
+        EXEMPT = "exempt", _("Exempt from VAT")
+
     public_id = public_id_column()
     group = models.ForeignKey(ProductGroup, on_delete=models.PROTECT, related_name="products")
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, db_index=False)
     description = models.TextField(blank=True)
     type = models.CharField(max_length=16, choices=Type.choices, default=Type.OTHER)
+    tax_category = models.CharField(
+        _("tax category"),
+        max_length=16,
+        choices=TaxCategory.choices,
+        default=TaxCategory.ELECTRONIC,
+    )
     visibility = models.CharField(
         max_length=8, choices=Visibility.choices, default=Visibility.PUBLIC
     )

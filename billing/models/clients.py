@@ -105,3 +105,36 @@ class ClientUser(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.client}"
+
+
+class VatNumberCheck(TenantModel):
+    """One consultation of VIES (billing.vies) about a client's VAT number, kept as the
+    proof a tax auditor asks for: the day, VIES's answer and its consultation number."""
+
+    class Status(models.TextChoices):
+        VALID = "valid", _("Valid")
+        INVALID = "invalid", _("Invalid")
+        UNAVAILABLE = "unavailable", _("VIES unavailable")
+
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="vat_checks", db_index=False
+    )
+    vat_number = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    checked_at = models.DateTimeField()
+    request_date = models.DateField(null=True, blank=True)
+    request_identifier = models.CharField(max_length=64, blank=True)
+    trader_name = models.CharField(max_length=200, blank=True)
+    trader_address = models.CharField(max_length=500, blank=True)
+    fault = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["client", "vat_number", "-checked_at"], name="billing_vatcheck_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vat_number} {self.status} ({self.checked_at:%Y-%m-%d})"

@@ -148,7 +148,8 @@ class Invoice(_FrozenOnceIssued):
     reverse_charge = models.BooleanField(default=False)
     tax_note = models.CharField(max_length=300, blank=True)
     # Snapshots taken at issue (billing.services.parties.party_seller/party_buyer):
-    # {name, address_lines, country, vat_number, tax_id, email, ...}.
+    # {name, address_lines, country, vat_number, tax_id, email, ...}; the buyer's has the
+    # tax engine's decision under "tax" (rule, reasons, VIES check, location evidence).
     seller = models.JSONField(default=dict, blank=True)
     buyer = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)
@@ -232,6 +233,11 @@ class InvoiceLine(TenantModel):
     unit_price_amount = money_column(help_text="In the invoice's price convention.")
     tax_rate = rate_column()
     tax_name = models.CharField(max_length=50, blank=True)
+    # The tax engine's decision for the line (billing.taxes): what is sold, the EN 16931
+    # VAT category and the rule that gave them.
+    supply_type = models.CharField(max_length=16, default="electronic")
+    vat_category = models.CharField(max_length=2, blank=True)
+    tax_rule = models.CharField(max_length=32, blank=True)
     net_amount = money_column()
     tax_amount = money_column()
     total_amount = money_column()
@@ -352,6 +358,8 @@ class CreditNoteLine(TenantModel):
     unit_price_amount = money_column()
     tax_rate = rate_column()
     tax_name = models.CharField(max_length=50, blank=True)
+    vat_category = models.CharField(max_length=2, blank=True)
+    tax_rule = models.CharField(max_length=32, blank=True)
     net_amount = money_column()
     tax_amount = money_column()
     total_amount = money_column()

@@ -82,6 +82,50 @@ class BillingSettings(TenantModel):
         default=True, help_text="Account credit pays new invoices as soon as they are issued."
     )
     default_language = models.CharField(max_length=8, default="en")
+
+    # Taxes (billing.taxes): how the tenant is registered, and its choices where the law
+    # leaves one.
+    vat_registered = models.BooleanField(
+        _("registered for VAT"), default=True, help_text="Charges VAT in its own country."
+    )
+    vat_small_business = models.BooleanField(
+        _("small-enterprise VAT exemption"),
+        default=False,
+        help_text="Charges no VAT under its country's small-enterprise scheme.",
+    )
+    oss_registered = models.BooleanField(
+        _("registered for the One-Stop Shop (OSS)"),
+        default=False,
+        help_text="Declares the VAT of other EU countries' consumers through the OSS.",
+    )
+    oss_under_threshold = models.BooleanField(
+        _("under the EU distance-sales threshold"),
+        default=False,
+        help_text="Sales to consumers in other EU countries stay under 10,000 EUR a year: "
+        "they carry the seller's own VAT until the year's total passes it.",
+    )
+    vies_unavailable = models.CharField(
+        _("when VIES does not answer"),
+        max_length=16,
+        choices=[
+            ("consumer", _("Sell as to a consumer, with VAT")),
+            ("wait", _("Make the order wait")),
+        ],
+        default="consumer",
+    )
+    domestic_reverse_charge = ArrayField(
+        models.CharField(max_length=16),
+        default=list,
+        blank=True,
+        help_text="Tax categories sold to businesses of the seller's country under the "
+        "domestic reverse charge.",
+    )
+    fatturapa_regime = models.CharField(
+        _("FatturaPA tax regime"),
+        max_length=4,
+        choices=[("RF01", _("RF01 ordinario")), ("RF19", _("RF19 forfettario"))],
+        default="RF01",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -15,6 +15,8 @@ from billing.services.clients import (
     client_details_save,
     client_update,
     client_user_link,
+    client_vat_number_confirm,
+    client_vat_number_verify,
     contact_create,
 )
 from billing.services.commerce import (
@@ -79,6 +81,8 @@ __all__ = [
     "client_details_save",
     "client_update",
     "client_user_link",
+    "client_vat_number_confirm",
+    "client_vat_number_verify",
     "configurable_option_create",
     "contact_create",
     "coupon_check",

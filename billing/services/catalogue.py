@@ -51,6 +51,7 @@ def product_create(
     description: str = "",
     visibility: str = Product.Visibility.PUBLIC,
     stock: int | None = None,
+    tax_category: str = "",
 ) -> Product:
     name = name.strip()
     if not name:
@@ -61,7 +62,17 @@ def product_create(
         raise BillingError(f"“{visibility}” is not a visibility.")
     if stock is not None and stock < 0:
         raise BillingError("Stock cannot be negative.")
+    # A domain is a domain registration for VAT; anything else sold online is an
+    # electronically supplied service unless the tenant says otherwise.
+    tax_category = tax_category or (
+        Product.TaxCategory.DOMAIN
+        if type == Product.Type.DOMAIN
+        else Product.TaxCategory.ELECTRONIC
+    )
+    if tax_category not in Product.TaxCategory.values:
+        raise BillingError(f"“{tax_category}” is not a tax category.")
     return Product.objects.create(
+        tax_category=tax_category,
         group=group,
         name=name,
         slug=slug or slugify(name),

@@ -8,10 +8,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
+from billing import vies
 from billing.errors import BillingError
-from billing.models import Client, ClientUser, Contact
+from billing.models import BillingSettings, Client, ClientUser, Contact, VatNumberCheck
+from billing.selectors import client_vat_check
 
 SDI_CODE_RE = re.compile(r"[A-Z0-9]{7}")
 _EDITABLE = {
@@ -163,3 +166,42 @@ def client_user_link(*, client: Client, user, role: str = ClientUser.Role.OWNER)
         user=user, defaults={"client": client, "role": role}
     )
     return link
+
+
+def client_vat_number_verify(
+    *, client: Client, settings: BillingSettings | None = None
+) -> VatNumberCheck | None:
+    """Asks VIES about the client's VAT number (none: nothing to ask) and keeps the
+    answer, with the day and VIES's consultation number, as the proof of the client's
+    status. Called where the number is given (checkout, profile, console), never inside
+    a transaction that holds locks: VIES may take seconds."""
+    if not client.vat_number:
+        return None
+    requester = settings.vat_number if settings is not None else ""
+    result = vies.vat_number_check(
+        vat_number=client.vat_number, country=client.country, requester=requester
+    )
+    return VatNumberCheck.objects.create(
+        client=client,
+        vat_number=client.vat_number,
+        status=result.status,
+        checked_at=timezone.now(),
+        request_date=result.request_date,
+        request_identifier=result.request_identifier[:64],
+        trader_name=result.name[:200],
+        trader_address=result.address[:500],
+        fault=result.fault[:64],
+    )
+
+
+def client_vat_number_confirm(
+    *, client: Client, settings: BillingSettings | None = None
+) -> VatNumberCheck | None:
+    """The VIES answer the client's sales go by: the kept confirmation of its current
+    number, else a new question to VIES (none without a number)."""
+    if not client.vat_number:
+        return None
+    check = client_vat_check(client=client)
+    if check is not None and check.status == VatNumberCheck.Status.VALID:
+        return check
+    return client_vat_number_verify(client=client, settings=settings)

@@ -338,8 +338,11 @@ def checkout_place(
     client: Client,
     idempotency_key: str | None = None,
     on_date: date | None = None,
+    location_evidence: dict[str, Any] | None = None,
 ) -> Order:
     """Turns the cart into an order, its pending services and an issued invoice.
+    ``location_evidence`` (billing.geo) is kept with the invoice as proof of where the
+    buyer is.
     Limited stock is taken under a row lock, so two buyers never get the last unit
     both; a coupon's limits are checked under its lock for the same reason."""
     if idempotency_key:
@@ -452,7 +455,9 @@ def checkout_place(
                     unit_price=priced.setup_fee,
                     service=service,
                 )
-    invoice = invoice_issue(invoice=invoice, issue_date=on_date)
+    invoice = invoice_issue(
+        invoice=invoice, issue_date=on_date, location_evidence=location_evidence
+    )
     order.invoice = invoice
     order.tax_total_amount = invoice.tax_total_amount
     order.total_amount = invoice.total_amount

@@ -160,6 +160,9 @@ def credit_note_issue(
             ),
             tax_rate=line.tax_rate,
             tax_name=line.tax_name,
+            # A credit note follows the tax of the invoice it corrects.
+            vat_category=line.vat_category,
+            tax_rule=line.tax_rule,
             net_amount=net,
             tax_amount=tax,
             total_amount=gross,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,6 +17,7 @@ from django.utils import timezone
 from billing.errors import BillingError
 from billing.events import InvoiceEventKind, invoice_event_emit
 from billing.models import (
+    BillingSettings,
     Client,
     Invoice,
     InvoiceLine,
@@ -25,15 +27,19 @@ from billing.models import (
 )
 from billing.money import MAX_AMOUNT, Money
 from billing.numbering import document_number_next
-from billing.selectors import billing_settings_get, client_tax_decision
+from billing.selectors import (
+    billing_settings_get,
+    client_tax_decision,
+    seller_tax_profile,
+)
 from billing.services._common import client_lock, invoice_lock, money_input, today
 from billing.services.credit_notes import credit_note_issue
 from billing.services.invoice_status import invoice_status_refresh
 from billing.services.ledger import ledger_entry_append
-from billing.services.parties import party_buyer, party_seller
+from billing.services.parties import party_buyer, party_seller, tax_record
 from billing.services.payments import credit_apply, credit_available
 from billing.services.subscriptions import service_cancel
-from billing.taxes import TaxDecision, line_amounts
+from billing.taxes import SupplyType, TaxDecision, legal_mentions, line_amounts
 
 MAX_QUANTITY = Decimal(100000)
 # Kinds whose unit price may be below zero: they reduce an invoice, never make it.
@@ -66,18 +72,43 @@ def _line_apply(line: InvoiceLine, decision: TaxDecision, prices_include_tax: bo
     )
     line.tax_rate = decision.rate
     line.tax_name = decision.name
+    line.vat_category = decision.category
+    line.tax_rule = decision.rule
     line.net_amount = amounts.net.amount
     line.tax_amount = amounts.tax.amount
     line.total_amount = amounts.total.amount
 
 
-def _totals_refresh(invoice: Invoice, decision: TaxDecision) -> None:
+def _lines_tax(
+    invoice: Invoice,
+    client: Client,
+    lines: list[InvoiceLine],
+    *,
+    settings: BillingSettings,
+    on_date: date,
+) -> list[TaxDecision]:
+    """Decides the tax of every line (each by what it sells) and applies it. The sale
+    counted against the EU distance-sales threshold is the whole invoice."""
+    seller = seller_tax_profile(settings=settings, on_date=on_date)
+    sale = sum((line.unit_price_amount * line.quantity for line in lines), Decimal(0))
+    decisions: dict[str, TaxDecision] = {}
+    for line in lines:
+        supply = line.supply_type or SupplyType.ELECTRONIC
+        if supply not in decisions:
+            decisions[supply] = client_tax_decision(
+                client=client, supply=supply, on_date=on_date, sale_amount=sale, seller=seller
+            )
+        _line_apply(line, decisions[supply], invoice.prices_include_tax)
+    return list(decisions.values())
+
+
+def _totals_refresh(invoice: Invoice, decisions: list[TaxDecision]) -> None:
     lines = list(invoice.lines.all())
     invoice.subtotal_amount = sum((line.net_amount for line in lines), Decimal(0))
     invoice.tax_total_amount = sum((line.tax_amount for line in lines), Decimal(0))
     invoice.total_amount = invoice.subtotal_amount + invoice.tax_total_amount
-    invoice.reverse_charge = decision.reverse_charge
-    invoice.tax_note = decision.note
+    invoice.reverse_charge = any(decision.reverse_charge for decision in decisions)
+    invoice.tax_note = legal_mentions(decisions, invoice.language)[:300]
 
 
 @transaction.atomic
@@ -91,7 +122,10 @@ def invoice_line_add(
     service: Service | None = None,
     period_start: date | None = None,
     period_end: date | None = None,
+    supply_type: str = "",
 ) -> InvoiceLine:
+    """``supply_type`` is what the line sells for VAT (billing.taxes.SupplyType): by
+    default the tax category of the service's product, else an electronic service."""
     invoice = invoice_lock(invoice)
     if invoice.status != Invoice.Status.DRAFT:
         raise BillingError(f"{invoice} is issued; its lines cannot change.")
@@ -121,6 +155,12 @@ def invoice_line_add(
         raise BillingError("A period must end after it starts.")
     if service is not None and service.client_id != invoice.client_id:
         raise BillingError("That service belongs to another client.")
+    if not supply_type:
+        supply_type = (
+            service.plan.product.tax_category if service is not None else SupplyType.ELECTRONIC
+        )
+    if supply_type not in SupplyType.__members__.values():
+        raise BillingError(f"“{supply_type}” is not a tax category.")
     position = invoice.lines.count() + 1
     line = InvoiceLine(
         invoice=invoice,
@@ -133,19 +173,45 @@ def invoice_line_add(
         service=service,
         period_start=period_start,
         period_end=period_end,
+        supply_type=supply_type,
     )
-    decision = client_tax_decision(client=invoice.client)
-    _line_apply(line, decision, invoice.prices_include_tax)
+    others = list(invoice.lines.all())
+    decisions = _lines_tax(
+        invoice,
+        invoice.client,
+        [*others, line],
+        settings=billing_settings_get(),
+        on_date=today(),
+    )
+    for other in others:
+        other.save(update_fields=_TAX_FIELDS)
     line.save()
-    _totals_refresh(invoice, decision)
+    _totals_refresh(invoice, decisions)
     invoice.save()
     return line
 
 
+_TAX_FIELDS = [
+    "tax_rate",
+    "tax_name",
+    "vat_category",
+    "tax_rule",
+    "net_amount",
+    "tax_amount",
+    "total_amount",
+]
+
+
 @transaction.atomic
-def invoice_issue(*, invoice: Invoice, issue_date: date | None = None) -> Invoice:
+def invoice_issue(
+    *,
+    invoice: Invoice,
+    issue_date: date | None = None,
+    location_evidence: dict[str, Any] | None = None,
+) -> Invoice:
     """Numbers the draft, fixes its taxes and parties, and books it; pays it at once
-    from account credit when the tenant says so."""
+    from account credit when the tenant says so. ``location_evidence`` is what the sale
+    knew of where the buyer is (billing.geo), kept with the invoice."""
     client = client_lock(invoice.client)
     invoice = invoice_lock(invoice)
     if invoice.status != Invoice.Status.DRAFT:
@@ -157,13 +223,10 @@ def invoice_issue(*, invoice: Invoice, issue_date: date | None = None) -> Invoic
     issue_date = issue_date or today()
     # Taxes as of the issue: the client may have changed country or VAT number since
     # the lines were added.
-    decision = client_tax_decision(client=client, settings=settings)
+    decisions = _lines_tax(invoice, client, lines, settings=settings, on_date=issue_date)
     for line in lines:
-        _line_apply(line, decision, invoice.prices_include_tax)
-        line.save(
-            update_fields=["tax_rate", "tax_name", "net_amount", "tax_amount", "total_amount"]
-        )
-    _totals_refresh(invoice, decision)
+        line.save(update_fields=_TAX_FIELDS)
+    _totals_refresh(invoice, decisions)
     if invoice.total_amount < 0:
         raise BillingError("An invoice cannot total less than zero; issue a credit note instead.")
 
@@ -177,7 +240,10 @@ def invoice_issue(*, invoice: Invoice, issue_date: date | None = None) -> Invoic
     invoice.due_date = issue_date + timedelta(days=settings.payment_terms_days)
     invoice.issued_at = timezone.now()
     invoice.seller = party_seller(settings)
-    invoice.buyer = party_buyer(client)
+    invoice.buyer = {
+        **party_buyer(client),
+        "tax": tax_record(client, decisions, location_evidence),
+    }
     invoice.status = Invoice.Status.ISSUED
     invoice.save()
     ledger_entry_append(

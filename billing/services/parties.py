@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from billing.models import BillingSettings, Client
+from billing.selectors import client_vat_check
+from billing.taxes import TaxDecision
 
 
 def party_seller(settings: BillingSettings) -> dict[str, Any]:
@@ -18,6 +20,7 @@ def party_seller(settings: BillingSettings) -> dict[str, Any]:
         "tax_id": settings.tax_id,
         "registration": settings.registration,
         "email": settings.email_from_address,
+        "fatturapa_regime": settings.fatturapa_regime,
         # The address line by line as well: an e-invoice has a field for each part.
         "address": party_address(settings),
         "bank": {
@@ -53,4 +56,28 @@ def party_address(row: BillingSettings | Client) -> dict[str, str]:
         "city": row.city,
         "region": row.region,
         "country": row.country,
+    }
+
+
+def tax_record(
+    client: Client, decisions: list[TaxDecision], evidence: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What the invoice keeps of why it is taxed as it is: the engine's decisions, the
+    VIES consultation behind the buyer's status, and the evidence of its location."""
+    check = client_vat_check(client=client)
+    return {
+        "decisions": [decision.record() for decision in decisions],
+        "vies": (
+            {
+                "vat_number": check.vat_number,
+                "status": check.status,
+                "checked_at": check.checked_at.isoformat(),
+                "request_date": check.request_date.isoformat() if check.request_date else "",
+                "request_identifier": check.request_identifier,
+                "fault": check.fault,
+            }
+            if check is not None
+            else None
+        ),
+        "location": evidence or {"billing_country": client.country, "pieces": 1},
     }

@@ -11,6 +11,7 @@ from billing.models import BillingSettings, Invoice, TaxRule
 from billing.money import currency_validate
 from billing.numbering import number_format_validate
 from billing.selectors import billing_settings_get
+from billing.taxes import SupplyType
 
 _EDITABLE = {field.name for field in BillingSettings._meta.fields} - {"id", "updated_at"}
 
@@ -50,6 +51,10 @@ def billing_settings_update(**changes: Any) -> BillingSettings:
         settings.credit_note_number_format.format(year=2000, seq=1, prefix=settings.number_prefix)
     ):
         raise BillingError("Invoices and credit notes need different number formats.")
+    if any(
+        kind not in SupplyType.__members__.values() for kind in settings.domestic_reverse_charge
+    ):
+        raise BillingError("The domestic reverse charge names a tax category that does not exist.")
     if any(day < 0 or day > 365 for day in settings.reminder_days or []):
         raise BillingError("Reminder days are between 0 and 365.")
     if settings.termination_days < settings.grace_days:

@@ -305,6 +305,13 @@ SIMULATED_PANEL_URL = env_str("SIMULATED_PANEL_URL") or ""
 # Which RDAP server answers for each TLD (RFC 9224); empty: the shipped data/rdap/dns.json.
 RDAP_BOOTSTRAP_FILE = env_str("RDAP_BOOTSTRAP_FILE") or ""
 
+# VIES, the EU's check of VAT numbers (billing.vies); `make run` and the tests point it
+# at the local stand-in (sandbox.vies_server).
+VIES_URL = (
+    env_str("VIES_URL") or "https://ec.europa.eu/taxation_customs/vies/services/checkVatService"
+)
+VIES_TIMEOUT_S = env_int("VIES_TIMEOUT_S", 10)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

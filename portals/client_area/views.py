@@ -31,12 +31,19 @@ from billing.payments.flows import (
 )
 from billing.payments.gateways import GatewayConfigError, GatewayError, GatewayUnavailable
 from billing.selectors import (
+    billing_settings_get,
     client_amount_due,
     client_credit,
     invoice_tax_summary,
     service_list,
 )
-from billing.services import client_update, contact_create, service_cancel, service_change_plan
+from billing.services import (
+    client_update,
+    client_vat_number_confirm,
+    contact_create,
+    service_cancel,
+    service_change_plan,
+)
 from core.ids import uuid_or_none
 from core.locale import language_cookie_set, money_format
 from portals.client_area.forms import CancelServiceForm, ContactForm, ProfileForm
@@ -467,10 +474,11 @@ def profile(request: HttpRequest) -> HttpResponse:
         if profile_form.is_valid():
             data = dict(profile_form.cleaned_data)
             try:
-                client_update(client=client, **data)
+                client = client_update(client=client, **data)
             except BillingError as exc:
                 profile_form.add_error(None, str(exc))
             else:
+                client_vat_number_confirm(client=client, settings=billing_settings_get())
                 user.language = data["language"]
                 user.full_name = data["name"]
                 user.save(update_fields=["language", "full_name"])

@@ -20,7 +20,7 @@ from api.keys import SCOPES
 from api.webhook_events import EVENT_TYPES, PING
 from api.webhooks import webhook_url_check
 from billing.errors import BillingError
-from billing.models import Client, Payment
+from billing.models import Client, Payment, Product
 from billing.number_input import integer_parse
 from portals.common import fields
 from portals.common.forms import (
@@ -351,3 +351,43 @@ class WebhookEndpointForm(forms.Form):
             raise forms.ValidationError(
                 _("The address must be reachable on the internet, not a private network.")
             ) from exc
+
+
+class TaxSettingsForm(forms.Form):
+    """How the tenant is registered for VAT, and its choices where the law leaves one."""
+
+    vat_registered = forms.BooleanField(label=_("Registered for VAT"), required=False)
+    vat_small_business = forms.BooleanField(
+        label=_("Small-enterprise VAT exemption (no VAT charged)"), required=False
+    )
+    oss_registered = forms.BooleanField(
+        label=_("Registered for the One-Stop Shop (OSS)"), required=False
+    )
+    oss_under_threshold = forms.BooleanField(
+        label=_("Stay under the EU threshold of 10,000 EUR (tax EU consumers at home)"),
+        required=False,
+    )
+    vies_unavailable = forms.ChoiceField(
+        label=_("When VIES does not answer"),
+        choices=[
+            ("consumer", _("Sell as to a consumer, with VAT")),
+            ("wait", _("Make the order wait")),
+        ],
+    )
+    domestic_reverse_charge = forms.MultipleChoiceField(
+        label=_("Domestic reverse charge for businesses, on"),
+        choices=Product.TaxCategory.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    fatturapa_regime = forms.ChoiceField(
+        label=_("FatturaPA tax regime (sellers in Italy)"),
+        choices=[("RF01", _("RF01 ordinario")), ("RF19", _("RF19 forfettario"))],
+    )
+
+
+class TaxReportForm(forms.Form):
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+    quarter = forms.ChoiceField(
+        label=_("Quarter"), choices=[(str(q), f"Q{q}") for q in range(1, 5)]
+    )

@@ -15,6 +15,7 @@ from portals.console.views import (
     services,
     settings,
     staff,
+    taxes,
     upstream,
 )
 
@@ -53,6 +54,8 @@ urlpatterns = [
     path("staff/", staff.staff_view, name="staff"),
     path("upstream/", upstream.upstream, name="upstream"),
     path("settings/", settings.settings_view, name="settings"),
+    path("taxes/", taxes.taxes_view, name="taxes"),
+    path("taxes/reports/", taxes.tax_reports_view, name="tax-reports"),
     path("api-keys/", api_keys.api_keys, name="api-keys"),
     path(
         "api-keys/<uuid:public_id>/revoke/",

@@ -10,12 +10,15 @@ show a price that checkout would not charge.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, QueryDict
+from django.utils.translation import get_language
 
+from billing import vies
 from billing.errors import BillingError
 from billing.models import (
     BillingCycle,
@@ -28,9 +31,21 @@ from billing.models import (
     Product,
 )
 from billing.money import Money
-from billing.selectors import billing_settings_get, client_for_user, client_tax_decision, tax_rules
+from billing.selectors import (
+    billing_settings_get,
+    client_for_user,
+    client_tax_decision,
+    seller_tax_profile,
+)
 from billing.services.commerce import CartPrice, cart_create, cart_item_add, cart_price
-from billing.taxes import TaxDecision, line_amounts, tax_decide
+from billing.taxes import (
+    BuyerProfile,
+    TaxDecision,
+    VatStatus,
+    legal_mentions,
+    line_amounts,
+    tax_decide,
+)
 
 SESSION_CART = "portal_cart"
 # The order in which cycles are offered, shortest first.
@@ -92,6 +107,7 @@ class Quote:
     prices_include_tax: bool
     reverse_charge: bool = False
     errors: list[str] = field(default_factory=list)
+    tax_note: str = ""
 
     def as_json(self, formatter) -> dict[str, Any]:
         return {
@@ -110,6 +126,7 @@ class Quote:
             },
             "tax_name": self.tax_name,
             "tax_rate": str(self.tax_rate.normalize()),
+            "tax_note": self.tax_note,
             "lines": [
                 {
                     "description": line.description,
@@ -123,16 +140,29 @@ class Quote:
         }
 
 
-def tax_decision_for(*, client: Client | None, country: str = "") -> TaxDecision:
-    """The client's own tax; for a visitor, the tax of the country it says it is in
-    (the seller's country when it says nothing)."""
-    if client is not None:
+def tax_decision_for(
+    *, client: Client | None, country: str = "", vat_number: str = ""
+) -> TaxDecision:
+    """The client's own tax; for a visitor (or a client changing its billing details at
+    checkout), the tax of the country and VAT number it gives (the seller's country when
+    it gives none). A VAT number counts only once VIES confirms it."""
+    if client is not None and not country:
         return client_tax_decision(client=client)
     settings = billing_settings_get()
+    status = VatStatus.NONE
+    if vat_number:
+        status = vies.vat_number_check(
+            vat_number=vat_number, country=country, requester=settings.vat_number
+        ).status
     return tax_decide(
-        rules=tax_rules(),
-        seller_country=settings.country,
-        buyer_country=(country or settings.country or "").upper()[:2],
+        seller=seller_tax_profile(settings=settings, on_date=date.today()),
+        buyer=BuyerProfile(
+            country=(country or settings.country or "").upper()[:2],
+            vat_number=vat_number,
+            vat_status=status,
+            tax_exempt=client.tax_exempt if client is not None else False,
+        ),
+        on_date=date.today(),
     )
 
 
@@ -176,11 +206,15 @@ def quote_from_price(pricing: CartPrice, decision: TaxDecision) -> Quote:
         tax_rate=decision.rate,
         prices_include_tax=include,
         reverse_charge=decision.reverse_charge,
+        tax_note=legal_mentions([decision], get_language() or "en"),
     )
 
 
-def cart_quote(*, cart: Cart, client: Client | None = None, country: str = "") -> Quote:
-    return quote_from_price(cart_price(cart=cart), tax_decision_for(client=client, country=country))
+def cart_quote(
+    *, cart: Cart, client: Client | None = None, country: str = "", vat_number: str = ""
+) -> Quote:
+    decision = tax_decision_for(client=client, country=country, vat_number=vat_number)
+    return quote_from_price(cart_price(cart=cart), decision)
 
 
 class _Discard(Exception):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from babel import Locale
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from billing.models import Client
 from portals.common.forms import country_clean
 
 
@@ -60,3 +63,70 @@ class DomainSearchForm(forms.Form):
         max_length=253,
         widget=forms.TextInput(attrs={"placeholder": _("yourname.com"), "autocomplete": "off"}),
     )
+
+
+# Countries whose addresses need a state or province, and those without postcodes.
+REGION_REQUIRED = frozenset({"US", "CA", "AU", "BR", "MX", "IN"})
+NO_POSTCODE = frozenset({"AE", "AG", "BS", "BZ", "HK", "IE", "JM", "QA"})
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """Every country by its name in the active language, sorted by that name."""
+    locale = Locale.parse(translation.to_locale(translation.get_language() or "en"))
+    names = [
+        (code, name)
+        for code, name in locale.territories.items()
+        if len(code) == 2 and code.isalpha() and code not in ("ZZ", "EU", "EZ", "UN", "QO")
+    ]
+    return [("", "—"), *sorted(names, key=lambda item: item[1])]
+
+
+class BillingAddressForm(forms.Form):
+    """The buyer's billing address at checkout: the country decides the tax, the VAT
+    number (once VIES confirms it) makes the sale a business one."""
+
+    company_name = forms.CharField(label=_("Company (optional)"), max_length=200, required=False)
+    vat_number = forms.CharField(
+        label=_("VAT number (optional)"),
+        max_length=32,
+        required=False,
+        help_text=_("With its country code, for example IE6388047V."),
+    )
+    address_line1 = forms.CharField(label=_("Address"), max_length=200)
+    address_line2 = forms.CharField(label=_("Address (line 2)"), max_length=200, required=False)
+    postal_code = forms.CharField(label=_("Postal code"), max_length=20, required=False)
+    city = forms.CharField(label=_("City"), max_length=100)
+    region = forms.CharField(label=_("State or province"), max_length=100, required=False)
+    country = forms.ChoiceField(label=_("Country"), choices=country_choices)
+
+    def clean_vat_number(self) -> str:
+        value = (self.cleaned_data.get("vat_number") or "").strip()
+        return "".join(ch for ch in value if ch.isalnum()).upper()
+
+    def clean(self):
+        data = super().clean()
+        country = data.get("country", "")
+        if country in REGION_REQUIRED and not data.get("region", "").strip():
+            self.add_error("region", _("This country's addresses need a state or province."))
+        if country and country not in NO_POSTCODE and not data.get("postal_code", "").strip():
+            self.add_error("postal_code", _("Please give the postal code."))
+        return data
+
+    @classmethod
+    def initial_for(cls, client: Client | None) -> dict[str, str]:
+        if client is None:
+            return {}
+        return {name: getattr(client, name) for name in cls.base_fields}
+
+
+class CheckoutSignupForm(SignupForm):
+    """The sign-up at checkout: who the client is; where it is billed comes from the
+    billing address form beside it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("company_name", "country", "vat_number"):
+            self.fields.pop(name)
+
+    def clean_country(self) -> str:
+        return ""

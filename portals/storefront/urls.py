@@ -14,6 +14,7 @@ urlpatterns = [
     path("domains/add/", views.domain_add, name="domain-add"),
     path("cart/", views.cart_view, name="cart"),
     path("checkout/", views.checkout, name="checkout"),
+    path("checkout/quote/", views.checkout_quote, name="checkout-quote"),
     path("order/<uuid:public_id>/", views.order_detail, name="order"),
     path("language/", views.language_set, name="language"),
     path("terms/", views.terms, name="terms"),

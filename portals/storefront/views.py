@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -16,8 +17,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.branding import branding_content_type, branding_get
+from api.keys import client_ip
+from billing import geo, selectors
 from billing.errors import BillingError
-from billing.models import Order, Plan, ProductGroup
+from billing.models import Client, Order, Plan, ProductGroup, VatNumberCheck
+from billing.services.clients import client_update, client_vat_number_confirm
 from billing.services.commerce import (
     cart_coupon_apply,
     cart_coupon_remove,
@@ -30,7 +34,7 @@ from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import client_signup
 from portals.common.access import is_staff_user
 from portals.storefront import cart as shop
-from portals.storefront.forms import DomainSearchForm, SignupForm
+from portals.storefront.forms import BillingAddressForm, CheckoutSignupForm, DomainSearchForm
 from provisioning.registrars import rdap
 
 MAX_DOMAIN_SUGGESTIONS = 8
@@ -291,6 +295,26 @@ def _int(value) -> int:
         return -1
 
 
+def _vat_number_notice(check: VatNumberCheck | None) -> str:
+    """What the buyer is told when its VAT number does not make it a business."""
+    if check is None or check.status == VatNumberCheck.Status.VALID:
+        return ""
+    if check.status == VatNumberCheck.Status.UNAVAILABLE:
+        return _(
+            "VIES, the EU's register of VAT numbers, does not answer right now, so your VAT "
+            "number %(number)s could not be confirmed: this order is a consumer sale, with "
+            "VAT."
+        ) % {"number": check.vat_number}
+    return _(
+        "VIES does not confirm the VAT number %(number)s: this order is a consumer sale, "
+        "with VAT. Check the number if you buy for a business."
+    ) % {"number": check.vat_number}
+
+
+def _billing_fields(data: dict) -> dict:
+    return {name: data[name] for name in BillingAddressForm.base_fields}
+
+
 @localized
 def checkout(request: HttpRequest) -> HttpResponse:
     cart = shop.cart_for_request(request)
@@ -302,36 +326,21 @@ def checkout(request: HttpRequest) -> HttpResponse:
         return redirect("shop:cart")
     client = shop.request_client(request)
     terms_required = bool(branding_get().terms_text)
+    posted = request.POST if request.method == "POST" else None
+    placing = posted is not None and posted.get("action") != "quote"
     form = None
     error = ""
     if client is None:
-        form = SignupForm(
-            request.POST if request.method == "POST" else None, terms_required=terms_required
-        )
-    if request.method == "POST":
+        form = CheckoutSignupForm(posted if placing else None, terms_required=terms_required)
+    address = BillingAddressForm(posted, initial=BillingAddressForm.initial_for(client))
+    if placing:
         try:
-            if client is not None:
-                order = checkout_place(
-                    cart=cart, client=client, idempotency_key=f"checkout:{cart.public_id}"
-                )
-                return redirect("shop:order", public_id=order.public_id)
-            if form.is_valid():
-                data = form.cleaned_data
-                with transaction.atomic():
-                    user, client = client_signup(
-                        email=data["email"],
-                        password=data["password"],
-                        name=data["name"],
-                        company_name=data["company_name"],
-                        country=data["country"],
-                        vat_number=data["vat_number"],
-                        phone=data["phone"],
-                        language=request.LANGUAGE_CODE,
-                    )
-                    order = checkout_place(
-                        cart=cart, client=client, idempotency_key=f"checkout:{cart.public_id}"
-                    )
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            if address.is_valid() and (form is None or form.is_valid()):
+                billing = _billing_fields(address.cleaned_data)
+                order, check = _checkout_place(request, cart, client, form, billing)
+                notice = _vat_number_notice(check)
+                if notice:
+                    messages.warning(request, notice)
                 return redirect("shop:order", public_id=order.public_id)
         except ValidationError as exc:
             if form is not None:
@@ -340,9 +349,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 error = " ".join(exc.messages)
         except BillingError as exc:
             error = str(exc)
-    country = form.data.get("country", "") if form is not None and form.is_bound else ""
+    country = address.data.get("country", "") if address.is_bound else ""
+    vat_number = address.data.get("vat_number", "") if address.is_bound else ""
     try:
-        quote = shop.cart_quote(cart=cart, client=client, country=country)
+        quote = shop.cart_quote(cart=cart, client=client, country=country, vat_number=vat_number)
     except BillingError as exc:
         quote, error = None, error or str(exc)
     return render(
@@ -353,11 +363,70 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "quote": quote,
             "client": client,
             "form": form,
+            "address": address,
             "error": error,
             "terms_required": terms_required,
         },
-        status=400 if request.method == "POST" else 200,
+        status=400 if placing else 200,
     )
+
+
+def _checkout_place(
+    request: HttpRequest, cart, client: Client | None, form, billing: dict
+) -> tuple[Order, VatNumberCheck | None]:
+    """Signs the visitor up (or updates the client's billing address), asks VIES about
+    its VAT number, and places the order; a refused order leaves no new account."""
+    evidence = geo.location_evidence(
+        billing_country=billing["country"], ip_address=client_ip(request)
+    )
+    with transaction.atomic():
+        if client is None:
+            data = form.cleaned_data
+            user, client = client_signup(
+                email=data["email"],
+                password=data["password"],
+                name=data["name"],
+                company_name=billing["company_name"],
+                country=billing["country"],
+                vat_number=billing["vat_number"],
+                phone=data["phone"],
+                language=request.LANGUAGE_CODE,
+            )
+        else:
+            user = None
+        changed = {k: v for k, v in billing.items() if getattr(client, k) != v}
+        if changed:
+            client = client_update(client=client, **changed)
+        check = client_vat_number_confirm(client=client, settings=selectors.billing_settings_get())
+        order = checkout_place(
+            cart=cart,
+            client=client,
+            idempotency_key=f"checkout:{cart.public_id}",
+            location_evidence=evidence,
+        )
+    if user is not None:
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return order, check
+
+
+@require_GET
+@localized
+def checkout_quote(request: HttpRequest) -> JsonResponse:
+    """The order's tax again for the billing country and VAT number being typed."""
+    cart = shop.cart_for_request(request)
+    if cart is None or not cart.items.exists():
+        return JsonResponse({"ok": False, "errors": [_("Your cart is empty.")]}, status=400)
+    try:
+        quote = shop.cart_quote(
+            cart=cart,
+            client=shop.request_client(request),
+            country=request.GET.get("country", "")[:2],
+            vat_number=request.GET.get("vat_number", "")[:32],
+        )
+    except BillingError as exc:
+        return JsonResponse({"ok": False, "errors": [str(exc)]}, status=400)
+    html = render_to_string("includes/quote_summary.html", {"quote": quote}, request=request)
+    return JsonResponse({**quote.as_json(money_format), "html": html})
 
 
 @localized

@@ -28,7 +28,7 @@ class Shop:
     vps: Plan
     domain: Plan
     client: Client  # a person in Italy
-    business_de: Client  # a German company with a VAT number
+    business_de: Client  # a German company with a VAT number VIES confirmed
     exempt: Client
 
 
@@ -69,8 +69,10 @@ def shop_build(**settings_changes) -> Shop:
         company_name="Weber GmbH",
         email="hans@weber.test",
         country="DE",
-        vat_number="DE123456789",
+        vat_number="DE136695976",
     )
+    # VIES (the local stand-in) confirms the number: a business for VAT.
+    services.client_vat_number_verify(client=business_de, settings=settings)
     exempt = services.client_create(
         name="Charity", email="info@charity.test", country="IT", tax_exempt=True
     )

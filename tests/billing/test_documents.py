@@ -201,8 +201,8 @@ def test_reverse_charge_invoice_says_so(in_tenant_a):
 @pytest.mark.parametrize(
     ("client", "expected", "untranslated"),
     [
-        ("business_de", "Inversione contabile", "Reverse charge"),
-        ("exempt", "Esente da imposta", "Exempt from tax"),
+        ("business_de", "Inversione contabile — articolo 196", "Reverse charge"),
+        ("exempt", "Esente da IVA", "Exempt from VAT"),
     ],
 )
 def test_an_issued_invoice_states_its_tax_treatment_in_its_language(

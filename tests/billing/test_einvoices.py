@@ -176,12 +176,12 @@ def test_a_reverse_charge_invoice_has_category_ae_with_its_reason(shop):
         xml, "//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode/text()"
     ) == ["AE"]
     assert one(xml, "//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID/text()") == (
-        "DE123456789"
+        "DE136695976"
     )
     assert one(xml, f"{SUMMATION}/ram:TaxTotalAmount/text()") == "0.00"
 
 
-def test_an_exempt_client_gets_category_e_and_zero_rated_sales_z(shop):
+def test_an_exempt_client_gets_category_e_and_a_sale_outside_the_eu_o(shop):
     exempt = einvoices.document_cii_xml(
         document=invoice_for(shop.exempt, ("Hosting", eur("10.00")))
     )
@@ -189,11 +189,13 @@ def test_an_exempt_client_gets_category_e_and_zero_rated_sales_z(shop):
     assert one(exempt, "//ram:ApplicableHeaderTradeSettlement//ram:CategoryCode/text()") == "E"
     assert one(exempt, "//ram:ExemptionReason/text()") == "Exempt from tax"
 
-    # No tax rule for the buyer's country and no exemption: zero-rated.
+    # Hosting sold outside the EU is not subject to EU VAT: no rate, no VAT numbers.
     far = services.client_create(name="Far Away Ltd", email="a@far.test", country="AU")
-    zero = einvoices.document_cii_xml(document=invoice_for(far, ("Hosting", eur("10.00"))))
-    assert_valid(zero)
-    assert one(zero, "//ram:ApplicableHeaderTradeSettlement//ram:CategoryCode/text()") == "Z"
+    outside = einvoices.document_cii_xml(document=invoice_for(far, ("Hosting", eur("10.00"))))
+    assert_valid(outside)
+    assert one(outside, "//ram:ApplicableHeaderTradeSettlement//ram:CategoryCode/text()") == "O"
+    assert one(outside, "//ram:ExemptionReasonCode/text()") == "VATEX-EU-O"
+    assert xpath(outside, "//ram:SpecifiedTaxRegistration") == []
 
 
 def test_a_fractional_quantity_gets_the_price_that_gives_its_rounded_net(shop):

@@ -85,8 +85,9 @@ def test_a_reverse_charge_invoice_to_an_eu_business_is_not_subject_to_italian_va
         address_line1="Hauptstrasse 5",
         postal_code="10115",
         city="Berlin",
-        vat_number="DE123456789",
+        vat_number="DE136695976",
     )
+    services.client_vat_number_verify(client=weber, settings=shop.settings)
     invoice = invoice_for(weber, ("VPS", eur("20.00")))
     assert invoice.reverse_charge
 

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def test_b_does_not_see_a_invoices_clients_or_numbers(tenant_a, tenant_b):
     with schema_context(tenant_a.schema):
+        services.billing_settings_update(country="IT")
         client = services.client_create(name="Ada", email="ada@example.test", country="IT")
         invoice = invoice_for(client, ("Hosting", eur(10)))
         assert invoice.seller["name"] == "Alpha Hosting"

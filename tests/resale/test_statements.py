@@ -69,3 +69,26 @@ def test_statement_over_the_resale_api(charged_account):
     body = browser.get(f"/api/resale/v1/statements/{today.year}-{today.month}/").json()
     assert body["closing_balance"] == "16.5000"
     assert browser.get(f"/api/resale/v1/statements/{today.year}-13/").status_code == 404
+
+
+def test_a_reseller_elsewhere_in_the_eu_is_reverse_charged_once_vies_confirms_it(
+    charged_account, vies
+):
+    today = timezone.localdate()
+    charged_account.country, charged_account.vat_number = "DE", "DE136695976"
+    charged_account.save()
+    invoice = wholesale_invoice_issue(account=charged_account, year=today.year, month=today.month)
+    assert invoice.reverse_charge and invoice.tax_amount == 0
+    assert invoice.tax_note == "Reverse charge — Article 196 of Directive 2006/112/EC"
+    assert invoice.buyer["tax"]["vies"]["status"] == "valid"
+    assert invoice.buyer["tax"]["decisions"][0]["category"] == "AE"
+
+
+def test_a_reseller_number_vies_does_not_confirm_pays_vat(charged_account, vies):
+    today = timezone.localdate()
+    vies.faults["DE"] = "MS_UNAVAILABLE"
+    charged_account.country, charged_account.vat_number = "DE", "DE136695976"
+    charged_account.save()
+    invoice = wholesale_invoice_issue(account=charged_account, year=today.year, month=today.month)
+    assert not invoice.reverse_charge
+    assert invoice.tax_amount == Decimal("2.57")  # 13.50 at Germany's 19 %

@@ -36,7 +36,7 @@ def _get(url: str) -> httpx.Response:
 def test_with_nothing_configured_every_outside_system_gets_a_stand_in(tmp_path):
     with standins_start({"REDIS_URL": REDIS_URL}, state_dir=tmp_path) as standins:
         names = [s.name for s in standins.started]
-        assert names == ["Stripe", "RDAP", "simulated panel", "simulated registrar"]
+        assert names == ["Stripe", "RDAP", "simulated panel", "simulated registrar", "VIES"]
         assert standins.real == []
         described = "\n".join(standins.describe())
         for standin in standins.started:
@@ -56,6 +56,8 @@ def test_with_nothing_configured_every_outside_system_gets_a_stand_in(tmp_path):
         assert _get(f"{base}domain/surely-free-{uuid.uuid4().hex[:8]}.com").status_code == 404
         assert _get(env["SIMULATED_PANEL_URL"] + "/").status_code == 200
         assert _get(env["SIMULATED_PANEL_URL"] + "/registrar/").status_code == 200
+        # VIES: the app's check of VAT numbers asks the stand-in.
+        assert env["VIES_URL"].startswith("http://127.0.0.1:")
     # Leaving the block stops them.
     with pytest.raises(httpx.ConnectError):
         _get(env["SIMULATED_PANEL_URL"] + "/")
@@ -72,13 +74,15 @@ def test_configured_real_services_get_no_stand_in(tmp_path):
         "STRIPE_SECRET_KEY": "sk_live_configured",
         "RDAP_BASE_URL": "https://rdap.registrar.example/",
         "SIMULATED_PANEL_URL": "https://panel.example",
+        "VIES_URL": "https://vies.example/checkVatService",
     }
     with standins_start(environ, state_dir=tmp_path) as standins:
         assert standins.started == []
         assert "STRIPE_API_BASE" not in standins.env
         assert "STRIPE_SECRET_KEY" not in standins.env
         assert "TESSERA_SANDBOX" not in standins.env
-        assert len(standins.real) == 3
+        assert "VIES_URL" not in standins.env
+        assert len(standins.real) == 4
         bootstrap = json.loads(Path(standins.env["RDAP_BOOTSTRAP_FILE"]).read_text())
         assert bootstrap["services"][0][1] == ["https://rdap.registrar.example/"]
     with standins_start(
@@ -88,6 +92,7 @@ def test_configured_real_services_get_no_stand_in(tmp_path):
             "Stripe",
             "simulated panel",
             "simulated registrar",
+            "VIES",
         ]
         assert "RDAP_BOOTSTRAP_FILE" not in standins.env
 

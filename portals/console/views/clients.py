@@ -13,8 +13,8 @@ from accounts.models import PrivacyRequest
 from billing.errors import BillingError
 from billing.gdpr import client_data_export
 from billing.models import Client
-from billing.selectors import client_list
-from billing.services import client_details_save
+from billing.selectors import billing_settings_get, client_list
+from billing.services import client_details_save, client_vat_number_confirm
 from core.ids import uuid_or_none
 from portals.client_area.services import client_erasure_carry_out, privacy_request_close
 from portals.common.access import capability_require, console_page
@@ -66,10 +66,11 @@ def client_detail(request: HttpRequest, public_id) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            client_details_save(client=client, **form.cleaned_data)
+            client = client_details_save(client=client, **form.cleaned_data)
         except BillingError as exc:
             form.add_error(None, str(exc))
         else:
+            client_vat_number_confirm(client=client, settings=billing_settings_get())
             messages.success(request, _("Client saved."))
             return redirect("console:client", public_id=client.public_id)
     overview = console_selectors.client_overview(client=client)

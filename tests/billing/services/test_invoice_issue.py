@@ -39,6 +39,9 @@ def test_the_seller_is_the_tenant_itself_by_default(in_tenant_a, tenant_a):
     client = services.client_create(name="Ada", email="ada@example.test")
     invoice = invoice_for(client, ("Hosting", eur(5)))
     assert invoice.seller["name"] == tenant_a.tenant.name == "Alpha Hosting"
+    # A tenant that has not said where it is established charges no VAT, and says so.
+    assert invoice.tax_total == eur(0)
+    assert invoice.tax_note == "The seller is not registered for VAT"
 
 
 def test_later_edits_do_not_change_issued_documents(shop):
@@ -100,7 +103,7 @@ def test_reverse_charge_for_an_eu_business_in_another_country(shop):
     assert invoice.tax_total == eur(0)
     assert invoice.total == eur("100.00")
     assert invoice.reverse_charge is True
-    assert invoice.tax_note == "Reverse charge"
+    assert invoice.tax_note == "Reverse charge — Article 196 of Directive 2006/112/EC"
     assert invoice.lines.get().tax_rate == 0
 
 
@@ -121,7 +124,7 @@ def test_a_business_in_the_sellers_own_country_pays_vat(shop):
 def test_a_tax_exempt_client_pays_no_tax(shop):
     invoice = invoice_for(shop.exempt, ("Hosting", eur("10.00")))
     assert invoice.total == eur("10.00")
-    assert invoice.tax_note == "Exempt from tax"
+    assert invoice.tax_note == "Exempt from VAT"
 
 
 def test_tax_inclusive_prices_are_what_the_client_pays(shop):

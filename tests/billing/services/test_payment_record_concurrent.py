@@ -19,8 +19,10 @@ def live_invoice(tenant_factory):
         services.billing_settings_update(country="IT")
         client = services.client_create(name="Ada", email="ada@example.test", country="IT")
         draft = services.invoice_create(client=client)
-        services.invoice_line_add(invoice=draft, description="Hosting", unit_price=eur(50))
+        # 40.98 + 22 % Italian VAT (9.02): 50.00 to pay.
+        services.invoice_line_add(invoice=draft, description="Hosting", unit_price=eur("40.98"))
         invoice = services.invoice_issue(invoice=draft)
+        assert invoice.total == eur(50)
     return schema, invoice
 
 

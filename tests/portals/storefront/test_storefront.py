@@ -12,6 +12,14 @@ from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
+# A billing address in Italy, as the checkout form asks for it.
+ADDRESS_IT = {
+    "address_line1": "Via Garibaldi 3",
+    "postal_code": "10121",
+    "city": "Torino",
+    "country": "IT",
+}
+
 
 def row_of(response, domain: str) -> str:
     """The results table row of ``domain``."""
@@ -126,7 +134,7 @@ def test_order_journey_from_domain_search_to_invoice(tenant_a, shop_a, rdap_boot
             "name": "Giulia Bianchi",
             "email": "giulia@example.test",
             "password": "a-long-and-unusual-passphrase",
-            "country": "IT",
+            **ADDRESS_IT,
         },
     )
     assert placed.status_code == 302
@@ -168,13 +176,13 @@ def test_existing_client_logs_in_and_keeps_its_cart(tenant_a, shop_a):
     assert login.status_code == 302 and login["Location"] == "/checkout/"
     page = browser.get("/checkout/").content.decode()
     assert "Mario Rossi" in page and "Pro" in page
-    placed = browser.post("/checkout/")
+    placed = browser.post("/checkout/", ADDRESS_IT)
     assert placed.status_code == 302
     with schema_context(tenant_a.schema):
         order = Order.objects.get(client=shop_a.client)
     assert placed["Location"] == f"/order/{order.public_id}/"
     # The same cart submitted twice gives the same order.
-    again = browser.post("/checkout/")
+    again = browser.post("/checkout/", ADDRESS_IT)
     assert again.status_code == 302 and again["Location"] == "/cart/"
 
 
@@ -187,7 +195,7 @@ def test_signup_with_a_known_address_is_refused(tenant_a, shop_a):
             "name": "Someone",
             "email": tenant_a.client_user.email,
             "password": "a-long-and-unusual-passphrase",
-            "country": "IT",
+            **ADDRESS_IT,
         },
     )
     assert response.status_code == 400
