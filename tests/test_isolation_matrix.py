@@ -215,6 +215,8 @@ TENANT_ROWS: dict[str, Row] = {
     "shop:domain-add": Row(EVERYONE_405),
     "shop:cart": Row(EVERYONE_200),
     "shop:checkout": Row((OK, OK, OK, OK)),
+    # The tax of the browser's own cart: nobody here has one.
+    "shop:checkout-quote": Row(("400", "400", "400", "400")),
     # The order page is its client's: staff are not a client and are asked to log in.
     "shop:order": Row((LOGIN, LOGIN, LOGIN, "200"), ids={"public_id": "order"}),
     "shop:language": Row(EVERYONE_405, post={p: OK for p in TENANT_PEOPLE}),
@@ -264,6 +266,8 @@ TENANT_ROWS: dict[str, Row] = {
     "console:staff": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:upstream": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:settings": Row(STAFF_READ, post=WRITE_REFUSED),
+    "console:taxes": Row(STAFF_READ, post=WRITE_REFUSED),
+    "console:tax-reports": Row(STAFF_READ),
     "console:api-keys": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:api-key-revoke": Row(
         STAFF_ADMIN_ONLY, post=WRITE_REFUSED, ids={"public_id": "api_key"}
