@@ -215,7 +215,7 @@ TENANT_ROWS: dict[str, Row] = {
     "shop:domain-add": Row(EVERYONE_405),
     "shop:cart": Row(EVERYONE_200),
     "shop:checkout": Row((OK, OK, OK, OK)),
-    # The tax of the cart for a billing country being typed: nobody here has a cart.
+    # The tax of the browser's own cart: nobody here has one.
     "shop:checkout-quote": Row(("400", "400", "400", "400")),
     # The order page is its client's: staff are not a client and are asked to log in.
     "shop:order": Row((LOGIN, LOGIN, LOGIN, "200"), ids={"public_id": "order"}),
