@@ -203,7 +203,7 @@ def test_a_reseller_is_made_from_the_form_in_one_step(owner, django_capture_on_c
         ({"admin_email": "not-an-address"}, "Enter a valid email address"),
         ({"currency": "USD"}, "is in EUR, not in USD"),
         ({"credit_limit": "-5"}, "cannot be negative"),
-        ({"opening_balance": "lots"}, "Enter an amount"),
+        ({"opening_balance": "lots"}, "Enter a number with the digits 0-9"),
         ({"hostname": "bad host!"}, "not a valid host name"),
     ],
 )

@@ -12,8 +12,13 @@ from resale.topups import reseller_topup_start
 
 from .helpers import platform_configure
 
-# A NUL byte cannot even be sent to PostgreSQL; the others are simply not references.
+# A NUL byte cannot even be sent to PostgreSQL: the request is refused (400) before any
+# view; the others are simply not references (404).
 BAD_REFERENCES = ["%00", "abc%00def", "not-a-reference", "%C3%A9", "1" * 40]
+
+
+def _expected(reference: str) -> int:
+    return 400 if "%00" in reference else 404
 
 
 @pytest.fixture
@@ -23,15 +28,15 @@ def account(db, tenant_a, stripe_server, platform, stripe_settings, settings):
 
 
 @pytest.mark.parametrize("reference", BAD_REFERENCES)
-def test_a_bad_reference_on_a_tenant_host_is_a_404(db, tenant_a, reference):
+def test_a_bad_reference_on_a_tenant_host_is_refused(db, tenant_a, reference):
     response = Browser(HTTP_HOST=tenant_a.host).get(f"/payments/return/{reference}/")
-    assert response.status_code == 404
+    assert response.status_code == _expected(reference)
 
 
 @pytest.mark.parametrize("reference", BAD_REFERENCES)
-def test_a_bad_reference_on_the_platform_host_is_a_404(db, settings, reference):
+def test_a_bad_reference_on_the_platform_host_is_refused(db, settings, reference):
     response = Browser(HTTP_HOST=settings.PLATFORM_DOMAIN).get(f"/payments/return/{reference}/")
-    assert response.status_code == 404
+    assert response.status_code == _expected(reference)
 
 
 def test_a_top_ups_reference_still_brings_the_browser_back(account, stripe_server, settings):
