@@ -48,9 +48,11 @@ from billing.services.payments import (
 )
 from billing.services.settings import billing_settings_update
 from billing.services.subscriptions import (
+    OptionsChange,
     PlanChange,
     service_activate,
     service_cancel,
+    service_change_options,
     service_change_plan,
     service_create,
     service_recurring_price,
@@ -66,6 +68,7 @@ __all__ = [
     "CartPrice",
     "CreditLine",
     "ImmutableRecordError",
+    "OptionsChange",
     "PlanChange",
     "PricedItem",
     "billing_settings_update",
@@ -101,6 +104,7 @@ __all__ = [
     "product_group_create",
     "service_activate",
     "service_cancel",
+    "service_change_options",
     "service_change_plan",
     "service_create",
     "service_recurring_price",
