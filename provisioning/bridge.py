@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from provisioning.models import ProvisionedService, ProvisioningJob
+from provisioning.models import PlanMapping, ProvisionedService, ProvisioningJob
 from provisioning.modules.base import AccountState, ModuleError, options_merge
 from provisioning.selectors import (
     plan_mapping_for,
@@ -59,10 +59,25 @@ def _package_for(service: UpstreamService) -> tuple[object, str, dict]:
     return group, service.plan.package, options_merge({}, *bought)
 
 
-def upstream_service_expected(*, service: UpstreamService) -> tuple[str, dict]:
-    """The panel package and options the service should have on its server."""
-    _, package, options = _package_for(service)
-    return package, options
+def upstream_services_expected(*, services: list[UpstreamService]) -> dict[int, tuple[str, dict]]:
+    """The panel package and options each service should have on its server, by upstream
+    service id (one query for the plans' mappings)."""
+    with schema_context(get_public_schema_name()):
+        mappings = {
+            m.plan_code: m
+            for m in PlanMapping.objects.filter(
+                plan_code__in={s.plan.code for s in services}, is_active=True
+            )
+        }
+    expected = {}
+    for service in services:
+        bought = [chosen.get("settings") or {} for chosen in (service.options or {}).values()]
+        mapping = mappings.get(service.plan.code)
+        if mapping is not None:
+            expected[service.pk] = (mapping.package, options_merge(mapping.options, *bought))
+        else:
+            expected[service.pk] = (service.plan.package, options_merge({}, *bought))
+    return expected
 
 
 def upstream_service_provision(*, service: UpstreamService, action: str) -> ProvisioningJob | None:

@@ -27,6 +27,20 @@ def provision(service: UpstreamService, action: str) -> None:
     upstream_service_provision(service=service, action=action)
 
 
+def server_states(upstream_service_ids: list[int]) -> dict:
+    """What the servers report for these services (reconciliation's third view)."""
+    from provisioning.bridge import upstream_services_server_state
+
+    return upstream_services_server_state(upstream_service_ids=upstream_service_ids)
+
+
+def server_expected(services: list[UpstreamService]) -> dict[int, tuple[str, dict]]:
+    """The package and options each service should have on its server."""
+    from provisioning.bridge import upstream_services_expected
+
+    return upstream_services_expected(services=services)
+
+
 def sso_url(service: UpstreamService) -> str:
     from provisioning.bridge import upstream_service_sso_url
 

@@ -391,6 +391,7 @@ class DriftItem(models.Model):
         SERVER_MISSING = "server_missing", _("No account on the server")
         SERVER_STATUS = "server_status", _("Server status differs")
         SERVER_OPTIONS = "server_options", _("Server resources differ")
+        NOT_BILLED = "not_billed", _("Held by the provider, not billed by the reseller")
 
     class State(models.TextChoices):
         OPEN = "open", _("Waiting for a person")

@@ -8,6 +8,7 @@ from celery import shared_task
 from django_tenants.utils import get_tenant_model, schema_context
 
 from resale import outbox
+from resale.reconciliation import reconciliation_run
 
 
 @shared_task(acks_late=True)
@@ -107,3 +108,26 @@ def wholesale_plan_changed_task(code: str, name: str, active: bool, version: int
         )
     staff_alert_send(subject=f"Provider plan changed: {name}", body=body)
     return True
+
+
+@shared_task(acks_late=True)
+def reconciliation_run_task() -> dict:
+    """In one tenant's schema: compares, records and repairs (resale.reconciliation)."""
+    result = reconciliation_run()
+    return {"checked": result.checked, "found": len(result.found), "repaired": result.repaired}
+
+
+@shared_task
+def reconciliation_run_all_task() -> int:
+    """Beat entry point: reconciliation in every active tenant that buys from this
+    installation's provider (resellers and the retail brand alike)."""
+    tenants = (
+        get_tenant_model()
+        .objects.exclude(schema_name="public")
+        .filter(status="active", reseller_account__isnull=False)
+    )
+    count = 0
+    for schema_name in tenants.values_list("schema_name", flat=True):
+        in_schema(schema_name, reconciliation_run_task)
+        count += 1
+    return count
