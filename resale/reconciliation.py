@@ -97,9 +97,9 @@ def _same(expected: Any, found: Any) -> bool:
 
 
 def _account() -> ResellerAccount | None:
-    tenant_id = connection.tenant.pk
+    schema = connection.schema_name
     with schema_context(get_public_schema_name()):
-        return ResellerAccount.objects.filter(tenant_id=tenant_id).first()
+        return ResellerAccount.objects.filter(tenant__schema_name=schema).first()
 
 
 def reconciliation_run(*, repair: bool = True, batch: int = BATCH) -> ReconciliationResult:
@@ -364,12 +364,3 @@ def _resolve_gone(account: ResellerAccount, seen_refs: set[str]) -> None:
         DriftItem.objects.filter(account=account, state__in=_OPEN_STATES).exclude(
             service_ref__in=seen_refs
         ).update(state=DriftItem.State.RESOLVED, resolved_at=timezone.now())
-
-
-def drift_items_for_account(*, account: ResellerAccount, include_resolved: bool = False):
-    """What reconciliation reported for one reseller, newest first."""
-    with schema_context(get_public_schema_name()):
-        items = DriftItem.objects.filter(account=account)
-        if not include_resolved:
-            items = items.filter(state__in=_OPEN_STATES)
-        return list(items.order_by("-last_seen_at", "-id")[:500])

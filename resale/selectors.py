@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django_tenants.utils import get_public_schema_name, schema_context
+
 from billing.money import Money
-from resale.models import ResellerAccount, UpstreamService
+from resale.models import DriftItem, ResellerAccount, UpstreamService
 from resale.services import ResaleError, reseller_balance
 
 
@@ -49,3 +51,12 @@ def reseller_statement_summary(*, account: ResellerAccount) -> dict:
         "available": str((balance + Money(account.credit_limit, account.currency)).amount),
         "low_balance_threshold": str(account.low_balance_threshold),
     }
+
+
+def drift_items_for_tenant(*, tenant_id: int, include_resolved: bool = False) -> list[DriftItem]:
+    """What reconciliation reported for one reseller, newest first (at most 500)."""
+    with schema_context(get_public_schema_name()):
+        items = DriftItem.objects.filter(account__tenant_id=tenant_id)
+        if not include_resolved:
+            items = items.exclude(state=DriftItem.State.RESOLVED)
+        return list(items.order_by("-last_seen_at", "-id")[:500])

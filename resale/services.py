@@ -775,3 +775,25 @@ def wholesale_plan_announce(*, plan: WholesalePlan) -> int:
             schema, wholesale_plan_changed_task, plan.code, plan.name, plan.is_active, plan.version
         )
     return len(schemas)
+
+
+def wholesale_option_announce(*, option: WholesaleOption) -> int:
+    """Tells every reseller whose price list prices the option that it changed (or was
+    withdrawn), as for plans: nothing is repriced for them."""
+    from resale.tasks import in_schema, wholesale_option_changed_task
+
+    schemas = set(
+        ResellerAccount.objects.filter(
+            price_list__option_prices__choice__option=option
+        ).values_list("tenant__schema_name", flat=True)
+    )
+    for schema in schemas:
+        in_schema(
+            schema,
+            wholesale_option_changed_task,
+            option.code,
+            option.name,
+            option.is_active,
+            option.version,
+        )
+    return len(schemas)

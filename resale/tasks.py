@@ -66,6 +66,29 @@ def in_schema(schema_name: str, task, *args) -> None:
         task.delay(*args)
 
 
+@shared_task(acks_late=True)
+def wholesale_option_changed_task(code: str, name: str, active: bool, version: int) -> bool:
+    """In a reseller's schema: if it resells the option, its staff hear about the change.
+    Client prices stay as they are; a withdrawn option is left for staff to remove."""
+    from billing.models import ConfigurableOption
+    from resale.hooks import staff_alert_send
+
+    if not ConfigurableOption.objects.filter(upstream_option_ref=code).exists():
+        return False
+    if not active:
+        body = (
+            f"The provider has withdrawn the option “{name}”. New orders with it will be "
+            "refused upstream: remove it from your plans. Existing services keep it."
+        )
+    else:
+        body = (
+            f"The provider has changed the option “{name}” (version {version}). Check your "
+            "price and margin in the catalogue: your clients' prices have not been changed."
+        )
+    staff_alert_send(subject=f"Provider option changed: {name}", body=body)
+    return True
+
+
 @shared_task
 def provider_renewals_task() -> dict:
     from resale.services import upstream_services_renew_due

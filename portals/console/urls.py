@@ -5,6 +5,7 @@ from django.urls import path
 from portals.console import views
 from portals.console.views import api_keys as api_views
 from portals.console.views import payments as payment_views
+from portals.console.views import reconciliation as reconciliation_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -38,6 +39,7 @@ urlpatterns = [
     path("domains/", views.domains_view, name="domains"),
     path("staff/", views.staff_view, name="staff"),
     path("upstream/", views.upstream, name="upstream"),
+    path("reconciliation/", reconciliation_views.reconciliation, name="reconciliation"),
     path("settings/", views.settings_view, name="settings"),
     path("api-keys/", api_views.api_keys, name="api-keys"),
     path(
