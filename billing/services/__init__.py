@@ -4,6 +4,7 @@ all it says or, raising BillingError, nothing."""
 from billing.errors import BillingError, ImmutableRecordError
 from billing.services.catalogue import (
     configurable_option_create,
+    configurable_option_price_set,
     plan_create,
     plan_price_set,
     product_create,
@@ -83,6 +84,7 @@ __all__ = [
     "client_update",
     "client_user_link",
     "configurable_option_create",
+    "configurable_option_price_set",
     "contact_create",
     "coupon_check",
     "coupon_create",

@@ -124,6 +124,25 @@ def plan_price_set(
     return row
 
 
+def configurable_option_price_set(
+    *, choice: ConfigurableOptionChoice, cycle: str, price: Money | Any, setup_fee: Money | Any = 0
+) -> ConfigurableOptionPrice:
+    currency = tenant_currency()
+    _cycle_check(cycle)
+    price = money_input(price, currency=currency, what="The price", allow_zero=True)
+    setup = money_input(setup_fee, currency=currency, what="The setup fee", allow_zero=True)
+    row, _ = ConfigurableOptionPrice.objects.update_or_create(
+        choice=choice,
+        cycle=cycle,
+        defaults={
+            "currency": currency,
+            "price_amount": price.amount,
+            "setup_fee_amount": setup.amount,
+        },
+    )
+    return row
+
+
 @transaction.atomic
 def configurable_option_create(
     *,

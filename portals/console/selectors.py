@@ -10,7 +10,15 @@ from django.db.models import Case, DecimalField, F, Q, Sum, Value, When
 from django.utils import timezone
 
 from billing.cycles import CYCLE_MONTHS, add_months
-from billing.models import Client, Invoice, Order, Payment, Refund, Service
+from billing.models import (
+    Client,
+    ConfigurableOption,
+    Invoice,
+    Order,
+    Payment,
+    Refund,
+    Service,
+)
 from billing.money import Money
 from billing.selectors import tenant_currency
 
@@ -150,3 +158,13 @@ def provider_balance() -> ProviderBalance:
         return Money.of(value, currency) if value not in (None, "") else None
 
     return ProviderBalance(money("balance"), money("available"), money("low_balance_threshold"))
+
+
+def configurable_options() -> list[ConfigurableOption]:
+    """Every configurable option with its choices, prices and plans; resold ones carry
+    their upstream option's code, the tenant's own have none."""
+    return list(
+        ConfigurableOption.objects.prefetch_related("choices__prices", "plans").order_by(
+            "sort_order", "name"
+        )
+    )

@@ -562,7 +562,8 @@ def credit_note_fatturapa(request: HttpRequest, public_id) -> HttpResponse:
 @console_page(write="admin")
 def catalogue(request: HttpRequest) -> HttpResponse:
     products = Product.objects.select_related("group").prefetch_related("plans__prices")
-    return render(request, "console/catalogue.html", {"products": products})
+    options = console_selectors.configurable_options()
+    return render(request, "console/catalogue.html", {"products": products, "options": options})
 
 
 @console_page(write="admin")
