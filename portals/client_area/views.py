@@ -51,6 +51,7 @@ from portals.client_area.services import contact_remove, privacy_request_create
 from portals.common.access import client_page
 from portals.common.einvoices import FACTUR_X, einvoice_download
 from portals.common.forms import CancelServiceForm, ContactForm, ProfileForm
+from portals.common.options import option_rows_for, options_picked
 from portals.common.paging import paginate
 from tenants.locale import language_cookie_set, money_format
 
@@ -139,59 +140,16 @@ def _upgrade_choices(service: Service) -> list[dict]:
     return [{"plan": plan, "price": prices[plan.pk]} for plan in plans if plan.pk in prices]
 
 
-def _option_rows(service: Service) -> list[dict]:
-    """The options offered with the service's plan, each with its choices priced for the
-    service's cycle and what the service has now."""
-    current = {o.option_id: o for o in service.options.all()}
-    rows = []
-    options = service.plan.configurable_options.prefetch_related("choices__prices")
-    for option in options.order_by("sort_order", "name"):
-        choices = []
-        for choice in option.choices.all():
-            price = next((p for p in choice.prices.all() if p.cycle == service.billing_cycle), None)
-            if price is not None:
-                choices.append({"choice": choice, "price": price})
-        if choices:
-            rows.append({"option": option, "choices": choices, "current": current.get(option.pk)})
-    return rows
-
-
-def _options_picked(request: HttpRequest, rows: list[dict]) -> dict:
-    """The options form as the service wants it: option → choice, (choice, quantity), or
-    None to drop it. Raises ValueError on anything not offered."""
-    picked = {}
-    for row in rows:
-        option = row["option"]
-        by_pk = {str(c["choice"].pk): c["choice"] for c in row["choices"]}
-        value = request.POST.get(f"option-{option.pk}", "")
-        if option.kind == option.Kind.QUANTITY:
-            try:
-                quantity = int(request.POST.get(f"quantity-{option.pk}", "0") or 0)
-            except ValueError as exc:
-                raise ValueError(
-                    _("Enter a whole number of %(option)s.") % {"option": option}
-                ) from exc
-            choice = row["choices"][0]["choice"]
-            picked[option] = (choice, quantity) if quantity else None
-        elif not value:
-            picked[option] = None
-        elif value in by_pk:
-            picked[option] = by_pk[value]
-        else:
-            raise ValueError(_("Choose one of the choices listed."))
-    return picked
-
-
 @client_page
 def service_upgrade(request: HttpRequest, public_id) -> HttpResponse:
     service = _service(request, public_id)
     choices = _upgrade_choices(service)
-    option_rows = _option_rows(service)
+    option_rows = option_rows_for(service)
     error = ""
     if request.method == "POST" and request.POST.get("action") == "options":
         try:
             change = service_change_options(
-                service=service, options=_options_picked(request, option_rows)
+                service=service, options=options_picked(request.POST, option_rows)
             )
         except (BillingError, ValueError) as exc:
             error = str(exc)

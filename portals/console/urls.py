@@ -6,6 +6,7 @@ from portals.console import views
 from portals.console.views import api_keys as api_views
 from portals.console.views import payments as payment_views
 from portals.console.views import reconciliation as reconciliation_views
+from portals.console.views import service_options as service_option_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,6 +18,11 @@ urlpatterns = [
     path("orders/<uuid:public_id>/", views.order_detail, name="order"),
     path("services/", views.services, name="services"),
     path("services/<uuid:public_id>/", views.service_detail, name="service"),
+    path(
+        "services/<uuid:public_id>/options/",
+        service_option_views.service_options,
+        name="service-options",
+    ),
     path("invoices/", views.invoices, name="invoices"),
     path("invoices/new/", views.invoice_new, name="invoice-new"),
     path("invoices/<uuid:public_id>/", views.invoice_detail, name="invoice"),
