@@ -3,6 +3,8 @@ provider's row and on the server is found, reported in both consoles, the safe k
 repaired by commands; a second run then finds nothing. Kinds that need a person stay
 open, and running again neither doubles them nor repairs them."""
 
+from decimal import Decimal
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -15,6 +17,8 @@ from provisioning.models import ProvisionedService
 from provisioning.modules.simulated import SimulatedModule
 from resale.models import DriftItem, UpstreamCommand, UpstreamService, WholesalePlan
 from resale.reconciliation import reconciliation_run
+from resale.services import reseller_balance
+from resale.tasks import reconciliation_run_all_task
 from tests.resale.flow import order_and_pay, resale_world_build, service_status, wait_for
 
 pytestmark = pytest.mark.worker
@@ -137,3 +141,32 @@ def test_kinds_for_a_person_stay_open_and_are_not_doubled(tenant_factory, celery
     with schema_context(world.schema):
         assert not UpstreamCommand.objects.exclude(action="create").exists()
         assert Service.objects.get(pk=service.pk).status == "active"
+
+
+def test_the_retail_brand_buys_options_at_cost_and_is_reconciled_on_schedule(
+    tenant_factory, celery_worker_process
+):
+    """The provider's own brand is a tenant like any other: its order with options goes
+    through the same path at its (cost) price list, and the scheduled run covers it."""
+    created = tenant_factory("Tessera Retail", kind="retail")
+    world = resale_world_build(created, top_up="20.00", with_options=True)
+    service = order_and_pay(world, key="retail-1", options={"ram": "+4 GB"})
+    wait_for(lambda: service_status(world, service) == "active", what="activation")
+    upstream = _upstream(world, service)
+    assert reseller_balance(account=world.account).amount == Decimal("12.50")  # 2.50 + 5.00
+    panel = ProvisionedService.objects.get(upstream_service_id=upstream.pk)
+    module = SimulatedModule(world.server.connection())
+    module.suspend(panel.remote_id)
+
+    assert reconciliation_run_all_task() >= 1
+    wait_for(
+        lambda: DriftItem.objects.filter(
+            account=world.account, kind="server_status", state="repairing"
+        ).exists(),
+        what="the scheduled run's finding",
+    )
+    wait_for(
+        lambda: module.read_account(panel.remote_id).status == "active",
+        what="the server unsuspended",
+    )
+    assert _run(world).found == []
