@@ -190,7 +190,8 @@ def provisioned_service_action(
         if not package:
             raise ProvisioningError("A package change needs the new package.")
         params["package"] = package
-        if options is not None:
+        # A package change without options lets the package alone set the resources.
+        if options or (options is not None and action == Action.CHANGE_OPTIONS):
             params["options"] = options
     if reason:
         params["reason"] = reason[:200]

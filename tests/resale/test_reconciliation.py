@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -114,12 +115,21 @@ def test_drift_in_three_places_is_found_reported_and_repaired(
     assert UpstreamService.objects.get(pk=held_upstream.pk).status == "active"
     assert next(iter(_upstream(world, billed).options.values()))["choice"] == "4gb"
 
-    second = _run(world)
+    with CaptureQueriesContext(connection) as three:
+        second = _run(world)
     assert second.found == [] and second.repaired == 0
     assert not DriftItem.objects.filter(
         account=world.account, state__in=["open", "repairing"]
     ).exists()
     assert DriftItem.objects.filter(account=world.account, state="resolved").count() == 3
+
+    # Bounded: more services in the batch, not one query more.
+    more = [order_and_pay(world, key=f"more-{n}", options={"ram": "+2 GB"}) for n in range(3)]
+    for service in more:
+        wait_for(lambda s=service: service_status(world, s) == "active", what="activation")
+    with CaptureQueriesContext(connection) as six:
+        assert _run(world).checked == 6
+    assert len(six.captured_queries) == len(three.captured_queries)
 
 
 def test_kinds_for_a_person_stay_open_and_are_not_doubled(tenant_factory, celery_worker_process):
