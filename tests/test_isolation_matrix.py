@@ -248,6 +248,7 @@ TENANT_ROWS: dict[str, Row] = {
     "console:order": Row(STAFF_READ, ids={"public_id": "order"}),
     "console:services": Row(STAFF_READ),
     "console:service": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "service"}),
+    "console:service-options": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "service"}),
     "console:invoices": Row(STAFF_READ),
     "console:invoice-new": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:invoice": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "invoice"}),
@@ -263,6 +264,7 @@ TENANT_ROWS: dict[str, Row] = {
     "console:domains": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:staff": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:upstream": Row(STAFF_READ, post=WRITE_REFUSED),
+    "console:reconciliation": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:settings": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:api-keys": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:api-key-revoke": Row(

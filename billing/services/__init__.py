@@ -4,6 +4,7 @@ all it says or, raising BillingError, nothing."""
 from billing.errors import BillingError, ImmutableRecordError
 from billing.services.catalogue import (
     configurable_option_create,
+    configurable_option_price_set,
     plan_create,
     plan_price_set,
     product_create,
@@ -46,7 +47,12 @@ from billing.services.payments import (
     payment_record,
     payment_refund,
 )
-from billing.services.plan_changes import PlanChange, service_change_plan
+from billing.services.plan_changes import (
+    OptionsChange,
+    PlanChange,
+    service_change_options,
+    service_change_plan,
+)
 from billing.services.settings import billing_settings_update, tax_rule_remove
 from billing.services.subscriptions import (
     service_activate,
@@ -65,6 +71,7 @@ __all__ = [
     "CartPrice",
     "CreditLine",
     "ImmutableRecordError",
+    "OptionsChange",
     "PlanChange",
     "PricedItem",
     "billing_settings_update",
@@ -80,6 +87,7 @@ __all__ = [
     "client_update",
     "client_user_link",
     "configurable_option_create",
+    "configurable_option_price_set",
     "contact_create",
     "coupon_check",
     "coupon_create",
@@ -101,6 +109,7 @@ __all__ = [
     "product_group_create",
     "service_activate",
     "service_cancel",
+    "service_change_options",
     "service_change_plan",
     "service_create",
     "service_recurring_price",

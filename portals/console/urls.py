@@ -12,6 +12,8 @@ from portals.console.views import (
     invoices,
     orders,
     payments,
+    reconciliation,
+    service_options,
     services,
     settings,
     staff,
@@ -28,6 +30,11 @@ urlpatterns = [
     path("orders/<uuid:public_id>/", orders.order_detail, name="order"),
     path("services/", services.services, name="services"),
     path("services/<uuid:public_id>/", services.service_detail, name="service"),
+    path(
+        "services/<uuid:public_id>/options/",
+        service_options.service_options,
+        name="service-options",
+    ),
     path("invoices/", invoices.invoices, name="invoices"),
     path("invoices/new/", invoices.invoice_new, name="invoice-new"),
     path("invoices/<uuid:public_id>/", invoices.invoice_detail, name="invoice"),
@@ -52,6 +59,7 @@ urlpatterns = [
     path("domains/", domains.domains_view, name="domains"),
     path("staff/", staff.staff_view, name="staff"),
     path("upstream/", upstream.upstream, name="upstream"),
+    path("reconciliation/", reconciliation.reconciliation, name="reconciliation"),
     path("settings/", settings.settings_view, name="settings"),
     path("api-keys/", api_keys.api_keys, name="api-keys"),
     path(
