@@ -13,8 +13,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import audit_record, money_json
-from billing.money import Money
+from audit.services import audit_record
+from billing.money import Money, money_json
 from resale import hooks
 from resale.models import BalanceEntry, PriceList, ResaleCredential, ResellerAccount
 from resale.services import ResaleError, balance_entry_append
