@@ -301,6 +301,12 @@ TENANT_ROWS: dict[str, Row] = {
         post={ANON: LOGIN, OWNER: CONSOLE, READONLY: CONSOLE, CLIENT: OK},
         ids={"public_id": "service"},
     ),
+    # A new panel password is a POST too; this service has none, so the client is sent back.
+    "account:service-panel-login": Row(
+        EVERYONE_405,
+        post={ANON: LOGIN, OWNER: CONSOLE, READONLY: CONSOLE, CLIENT: OK},
+        ids={"public_id": "service"},
+    ),
     "account:service-upgrade": Row(CLIENT_READ, ids={"public_id": "service"}),
     "account:service-cancel": Row(CLIENT_READ, ids={"public_id": "service"}),
     "account:invoices": Row(CLIENT_READ),
@@ -856,6 +862,7 @@ RESALE_ROWS: dict[str, dict] = {
     "resale-commands": {"POST": "400"},  # an empty command: no idempotency key
     "resale-service": {"GET": "200", "ref": True},
     "resale-sso": {"POST": "409", "ref": True},  # the service is still being set up
+    "resale-panel-login": {"POST": "409", "ref": True},  # likewise
     "resale-balance": {"GET": "200"},
     "resale-ledger": {"GET": "200"},
     "resale-statement": {"GET": "200"},
