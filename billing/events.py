@@ -32,10 +32,20 @@ class ServiceEventKind:
     TERMINATED = "terminated"
     RENEWED = "renewed"
     PLAN_CHANGED = "plan_changed"
+    OPTIONS_CHANGED = "options_changed"
     CANCELLED = "cancelled"
 
     ALL = frozenset(
-        {ACTIVATED, SUSPENDED, UNSUSPENDED, TERMINATED, RENEWED, PLAN_CHANGED, CANCELLED}
+        {
+            ACTIVATED,
+            SUSPENDED,
+            UNSUSPENDED,
+            TERMINATED,
+            RENEWED,
+            PLAN_CHANGED,
+            OPTIONS_CHANGED,
+            CANCELLED,
+        }
     )
 
 

@@ -186,6 +186,7 @@ class ProvisioningJob(models.Model):
         UNSUSPEND = "unsuspend", _("Unsuspend")
         TERMINATE = "terminate", _("Terminate")
         CHANGE_PACKAGE = "change_package", _("Change package")
+        CHANGE_OPTIONS = "change_options", _("Change options")
 
     class State(models.TextChoices):
         QUEUED = "queued", _("Queued")

@@ -33,6 +33,7 @@ from provisioning.models import ProvisionedService, ProvisioningJob, Server, Ser
 from provisioning.modules.base import (
     MASK,
     AccountSpec,
+    AccountState,
     ModuleError,
     PanelLogin,
     PermanentModuleError,
@@ -179,24 +180,54 @@ def provisioned_service_action(
     service: ProvisionedService,
     action: str,
     package: str = "",
+    options: dict[str, Any] | None = None,
     reason: str = "",
     upstream_action: str = "",
 ) -> ProvisioningJob:
-    """Queues suspend / unsuspend / terminate / change_package for an account."""
-    if action not in (Action.SUSPEND, Action.UNSUSPEND, Action.TERMINATE, Action.CHANGE_PACKAGE):
+    """Queues suspend / unsuspend / terminate / change_package / change_options for an
+    account. A package or options change carries the whole new set of ``options``."""
+    changes = (Action.CHANGE_PACKAGE, Action.CHANGE_OPTIONS)
+    if action not in (Action.SUSPEND, Action.UNSUSPEND, Action.TERMINATE, *changes):
         raise ProvisioningError(f"Unknown provisioning action “{action}”.")
     if service.status == Status.TERMINATED:
         raise ProvisioningError("The account is terminated.")
     params: dict[str, Any] = {}
-    if action == Action.CHANGE_PACKAGE:
+    if action in changes:
         if not package:
             raise ProvisioningError("A package change needs the new package.")
         params["package"] = package
+        # A package change without options lets the package alone set the resources.
+        if options or (options is not None and action == Action.CHANGE_OPTIONS):
+            params["options"] = options
     if reason:
         params["reason"] = reason[:200]
     if upstream_action:
         params["upstream_action"] = upstream_action
     return provisioning_job_enqueue(service=service, action=action, params=params)
+
+
+def provisioned_services_read(
+    *, services: Iterable[ProvisionedService]
+) -> dict[int, AccountState | None]:
+    """What each account's panel reports now, by provisioned service id (None when the
+    panel could not be asked). One module connection per server."""
+    by_server: dict[int, list[ProvisionedService]] = {}
+    states: dict[int, AccountState | None] = {}
+    for service in services:
+        if not service.server_id or not service.remote_id:
+            states[service.pk] = AccountState(status="missing")
+            continue
+        by_server.setdefault(service.server_id, []).append(service)
+    servers = Server.objects.in_bulk(list(by_server))
+    for server_id, group in by_server.items():
+        with module_for(servers[server_id]) as module:
+            for service in group:
+                try:
+                    states[service.pk] = module.read_account(service.remote_id)
+                except ModuleError as exc:
+                    logger.warning("Reading %s from its panel failed: %s", service.username, exc)
+                    states[service.pk] = None
+    return states
 
 
 def provisioned_service_sso_url(*, service: ProvisionedService, client_ip: str = "") -> str:
@@ -383,10 +414,16 @@ def _perform(
     if job.action == Action.UNSUSPEND:
         module.unsuspend(service.remote_id)
         return {"status": Status.ACTIVE}, "unsuspended"
-    if job.action == Action.CHANGE_PACKAGE:
+    if job.action == Action.CHANGE_PACKAGE and "options" not in job.params:
         package = job.params["package"]
         module.change_package(service.remote_id, package)
         return {"package": package}, f"package changed to {package}"
+    if job.action in (Action.CHANGE_PACKAGE, Action.CHANGE_OPTIONS):
+        package, options = job.params["package"], dict(job.params.get("options") or {})
+        if job.action == Action.CHANGE_PACKAGE:
+            module.change_package(service.remote_id, package)
+        module.change_options(service.remote_id, package, options)
+        return {"package": package, "options": options}, f"options set to {options}"
     raise PermanentModuleError(f"Unknown action {job.action}.")
 
 

@@ -11,15 +11,20 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 
 from resale.models import (
     BalanceEntry,
+    DriftItem,
     PriceList,
     ResaleCredential,
     ResellerAccount,
     UpstreamRequest,
     UpstreamService,
     WholesaleInvoice,
+    WholesaleOption,
+    WholesaleOptionChoice,
+    WholesaleOptionPrice,
     WholesalePlan,
     WholesalePrice,
 )
@@ -28,8 +33,10 @@ from resale.services import (
     reseller_balance,
     reseller_balance_adjust,
     reseller_balance_topup,
+    wholesale_option_announce,
     wholesale_plan_announce,
 )
+from resale.tasks import in_schema, reconciliation_run_task
 
 
 class WholesalePriceInline(admin.TabularInline):
@@ -64,6 +71,55 @@ class WholesalePlanAdmin(admin.ModelAdmin):
             messages.info(request, f"{count} reseller(s) told about the change.")
 
 
+class WholesaleOptionChoiceInline(admin.TabularInline):
+    model = WholesaleOptionChoice
+    extra = 1
+    fields = ["code", "name", "settings", "sort_order"]
+    show_change_link = True
+
+
+@admin.register(WholesaleOption)
+class WholesaleOptionAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "max_quantity", "is_active", "version"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["code", "name"]
+    filter_horizontal = ["plans"]
+    inlines = [WholesaleOptionChoiceInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change and (form.changed_data or any(f.has_changed() for f in formsets)):
+            _option_changed(request, form.instance)
+
+
+class WholesaleOptionPriceInline(admin.TabularInline):
+    model = WholesaleOptionPrice
+    extra = 1
+    fields = ["price_list", "cycle", "price_amount", "setup_fee_amount", "currency"]
+
+
+@admin.register(WholesaleOptionChoice)
+class WholesaleOptionChoiceAdmin(admin.ModelAdmin):
+    """A choice's wholesale prices per price list and cycle."""
+
+    list_display = ["option", "code", "name", "settings"]
+    list_filter = ["option"]
+    inlines = [WholesaleOptionPriceInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change and (form.changed_data or any(f.has_changed() for f in formsets)):
+            _option_changed(request, form.instance.option)
+
+
+def _option_changed(request, option: WholesaleOption) -> None:
+    # Resellers are told, never repriced: they decide about their own prices.
+    WholesaleOption.objects.filter(pk=option.pk).update(version=option.version + 1)
+    option.refresh_from_db()
+    count = wholesale_option_announce(option=option)
+    messages.info(request, f"{count} reseller(s) told about the change.")
+
+
 @admin.register(PriceList)
 class PriceListAdmin(admin.ModelAdmin):
     list_display = ["name", "currency", "is_default"]
@@ -94,6 +150,17 @@ class ResellerAccountAdmin(admin.ModelAdmin):
     list_filter = ["status", "currency", "price_list"]
     search_fields = ["legal_name", "tenant__name"]
     readonly_fields = ["public_id", "tenant", "low_balance_alerted_at", "created_at"]
+    actions = ["reconcile"]
+
+    @admin.action(description="Run reconciliation now", permissions=["view"])
+    def reconcile(self, request, queryset):
+        for schema in queryset.values_list("tenant__schema_name", flat=True):
+            in_schema(schema, reconciliation_run_task)
+        messages.info(
+            request,
+            f"Reconciliation queued for {queryset.count()} reseller(s); "
+            "its findings appear under Drift items.",
+        )
 
     def has_add_permission(self, request):
         # An account without its tenant, domain and admin is no reseller: the provider
@@ -247,4 +314,41 @@ class WholesaleInvoiceAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DriftItem)
+class DriftItemAdmin(admin.ModelAdmin):
+    """What reconciliation found. Services are named by the reseller's random service id
+    and the upstream service; the client only by its pseudonymous reference."""
+
+    list_display = [
+        "last_seen_at",
+        "account",
+        "service_ref",
+        "client_ref",
+        "kind",
+        "expected",
+        "found",
+        "state",
+        "repair",
+    ]
+    list_filter = ["state", "kind", "account"]
+    search_fields = ["service_ref", "upstream_service__public_id"]
+    readonly_fields = [field.name for field in DriftItem._meta.fields]
+    list_select_related = ["account", "upstream_service"]
+    actions = ["mark_resolved"]
+
+    @admin.display(description="Client reference")
+    def client_ref(self, obj: DriftItem) -> str:
+        return obj.upstream_service.client_ref if obj.upstream_service else ""
+
+    @admin.action(description="Mark as resolved by hand", permissions=["change"])
+    def mark_resolved(self, request, queryset):
+        count = queryset.exclude(state=DriftItem.State.RESOLVED).update(
+            state=DriftItem.State.RESOLVED, resolved_at=timezone.now()
+        )
+        messages.info(request, f"{count} item(s) marked resolved.")
+
+    def has_add_permission(self, request):
         return False

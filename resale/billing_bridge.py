@@ -16,8 +16,9 @@ from django.conf import settings
 from django.db import connection
 
 from billing.events import InvoiceEvent, InvoiceEventKind, ServiceEvent, ServiceEventKind
-from billing.models import Invoice, Service
+from billing.models import Invoice, Service, ServiceOption
 from billing.services.subscriptions import service_activate
+from resale.models import UpstreamCommand
 from resale.outbox import upstream_command_queue
 from resale.selectors import service_is_resold, service_upstream_ref
 
@@ -31,7 +32,11 @@ EVENT_COMMANDS = {
     ServiceEventKind.CANCELLED: "terminate",
     ServiceEventKind.RENEWED: "renew",
     ServiceEventKind.PLAN_CHANGED: "change_plan",
+    ServiceEventKind.OPTIONS_CHANGED: "change_options",
 }
+
+# The commands that carry the service's resold options.
+CARRIES_OPTIONS = {"create", "renew", "change_plan", "change_options"}
 
 
 def client_ref_for(client_id: int) -> str:
@@ -45,6 +50,25 @@ def client_ref_for(client_id: int) -> str:
     return f"c_{digest[:24]}"
 
 
+def resold_options(service: Service) -> list[dict]:
+    """The service's options the provider supplies, as the upstream knows them. The
+    tenant's own add-ons (no upstream option) stay here and are never sent."""
+    chosen = (
+        ServiceOption.objects.filter(service=service)
+        .exclude(option__upstream_option_ref="")
+        .select_related("option", "choice")
+        .order_by("option__upstream_option_ref")
+    )
+    return [
+        {
+            "option": o.option.upstream_option_ref,
+            "choice": o.choice.upstream_choice_ref,
+            "quantity": o.quantity,
+        }
+        for o in chosen
+    ]
+
+
 def upstream_create_queue(*, service: Service) -> None:
     upstream_command_queue(
         action="create",
@@ -55,6 +79,7 @@ def upstream_create_queue(*, service: Service) -> None:
             "cycle": service.plan.upstream_cycle or service.billing_cycle,
             "client_ref": client_ref_for(service.client_id),
             "domain": service.domain_name,
+            "options": resold_options(service),
         },
     )
 
@@ -87,9 +112,15 @@ def on_service_event(event: ServiceEvent) -> None:
         # Never created upstream (still pending, or failed): nothing to follow there.
         logger.info("Service %s has no upstream reference; %s not sent", service.pk, action)
         return
-    payload = {"service_ref": upstream_ref}
+    payload: dict = {"service_ref": upstream_ref}
     if action == "change_plan":
         payload["plan"] = service.plan.upstream_plan_ref
+    if action in CARRIES_OPTIONS:
+        options = resold_options(service)
+        if action == "change_options" and options == _options_sent(service):
+            # Only the tenant's own add-ons changed: nothing for the upstream to do.
+            return
+        payload["options"] = options
     period = event.payload.get("period_end") or event.payload.get("next_due_date") or ""
     upstream_command_queue(
         action=action,
@@ -97,6 +128,20 @@ def on_service_event(event: ServiceEvent) -> None:
         payload=payload,
         idempotency_key=f"{action}:{service.public_id}:{period}" if action == "renew" else None,
     )
+
+
+def _options_sent(service: Service) -> list[dict]:
+    """The resold options last sent upstream for the service (by its latest command that
+    carried them)."""
+    last = (
+        UpstreamCommand.objects.filter(
+            service_ref=str(service.public_id), action__in=CARRIES_OPTIONS
+        )
+        .exclude(state=UpstreamCommand.State.FAILED)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return list(last.payload.get("options", [])) if last else []
 
 
 def upstream_command_completed(*, command) -> None:

@@ -17,11 +17,18 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from billing.errors import BillingError
-from billing.models import Plan, Product, ProductGroup
+from billing.models import ConfigurableOption, ConfigurableOptionChoice, Plan, Product, ProductGroup
 from billing.money import Money, currency_exponent
 from billing.selectors import tenant_currency
-from billing.services import plan_create, plan_price_set, product_create, product_group_create
-from resale.models import ResellerAccount, WholesalePrice
+from billing.services import (
+    configurable_option_create,
+    configurable_option_price_set,
+    plan_create,
+    plan_price_set,
+    product_create,
+    product_group_create,
+)
+from resale.models import ResellerAccount, WholesaleOptionPrice, WholesalePrice
 
 PERCENT, FIXED = "percent", "fixed"
 ROUND_NONE, ROUND_99, ROUND_WHOLE = "none", "99", "whole"
@@ -88,6 +95,71 @@ class WholesaleOffer:
         }
 
 
+@dataclass
+class OptionOffer:
+    """A wholesale option the tenant can resell with the plans it is sold with."""
+
+    code: str
+    name: str
+    kind: str
+    max_quantity: int
+    currency: str
+    plan_codes: set[str] = field(default_factory=set)
+    # choice code → (name, {cycle: (price, setup)})
+    choices: dict[str, tuple[str, dict[str, tuple[Money, Money]]]] = field(default_factory=dict)
+    imported_option: ConfigurableOption | None = None
+
+    def retail(self, markup: Markup) -> dict[str, dict[str, tuple[Money, Money]]]:
+        """Choice code → cycle → (price, setup), marked up as plans are."""
+        return {
+            code: {
+                cycle: (
+                    Money(markup.apply(price.amount, self.currency), self.currency),
+                    Money(markup.apply(setup.amount, self.currency), self.currency),
+                )
+                for cycle, (price, setup) in prices.items()
+            }
+            for code, (_, prices) in self.choices.items()
+        }
+
+
+def wholesale_option_offer(*, tenant) -> list[OptionOffer]:
+    """The wholesale options the tenant can buy, at its price list's prices."""
+    with schema_context(get_public_schema_name()):
+        account = ResellerAccount.objects.filter(tenant_id=tenant.pk).first()
+        if account is None or account.price_list_id is None:
+            raise CatalogueImportError(_("Your account at the provider has no price list yet."))
+        rows = (
+            WholesaleOptionPrice.objects.filter(
+                price_list_id=account.price_list_id, choice__option__is_active=True
+            )
+            .select_related("choice__option")
+            .prefetch_related("choice__option__plans")
+            .order_by("choice__option__name", "choice__sort_order", "cycle")
+        )
+        offers: dict[str, OptionOffer] = {}
+        for row in rows:
+            option, choice = row.choice.option, row.choice
+            offer = offers.get(option.code)
+            if offer is None:
+                offer = offers[option.code] = OptionOffer(
+                    option.code,
+                    option.name,
+                    option.kind,
+                    option.max_quantity,
+                    row.currency,
+                    {plan.code for plan in option.plans.all()},
+                )
+            _choice_name, prices = offer.choices.setdefault(choice.code, (choice.name, {}))
+            prices[row.cycle] = (row.price, row.setup_fee)
+    imported = {
+        o.upstream_option_ref: o for o in ConfigurableOption.objects.exclude(upstream_option_ref="")
+    }
+    for offer in offers.values():
+        offer.imported_option = imported.get(offer.code)
+    return list(offers.values())
+
+
 def wholesale_offer(*, tenant) -> list[WholesaleOffer]:
     """The wholesale plans the tenant can buy, at its price list's prices."""
 
@@ -131,6 +203,7 @@ def _product_for(offer: WholesaleOffer) -> Product:
 class ImportResult:
     created: list[Plan]
     repriced: list[Plan]
+    options: list[ConfigurableOption] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -164,4 +237,46 @@ def wholesale_plans_import(*, tenant, codes: list[str], markup: Markup) -> Impor
                 upstream_plan_ref=offer.code,
             )
         )
-    return ImportResult(created, repriced)
+    options = _options_import(tenant=tenant, codes=set(codes), markup=markup, currency=currency)
+    return ImportResult(created, repriced, options)
+
+
+def _options_import(
+    *, tenant, codes: set[str], markup: Markup, currency: str
+) -> list[ConfigurableOption]:
+    """The wholesale options sold with the imported plans come along, marked up the same
+    way and linked to the upstream option; importing again reprices them."""
+    plans = {p.upstream_plan_ref: p for p in Plan.objects.filter(upstream_plan_ref__in=codes)}
+    imported = []
+    for offer in wholesale_option_offer(tenant=tenant):
+        with_plans = [plans[code] for code in sorted(offer.plan_codes & set(plans))]
+        if not with_plans or offer.currency != currency:
+            continue
+        retail = offer.retail(markup)
+        option = offer.imported_option
+        if option is None:
+            option = configurable_option_create(
+                name=offer.name,
+                kind=offer.kind,
+                max_quantity=offer.max_quantity,
+                choices={offer.choices[code][0]: prices for code, prices in retail.items()},
+                upstream_option_ref=offer.code,
+                upstream_choice_refs={offer.choices[code][0]: code for code in retail},
+                plans=with_plans,
+            )
+        else:
+            existing = {c.upstream_choice_ref: c for c in option.choices.all()}
+            for position, (code, prices) in enumerate(retail.items()):
+                choice = existing.get(code) or ConfigurableOptionChoice.objects.create(
+                    option=option,
+                    name=offer.choices[code][0],
+                    sort_order=position,
+                    upstream_choice_ref=code,
+                )
+                for cycle, (price, setup) in prices.items():
+                    configurable_option_price_set(
+                        choice=choice, cycle=cycle, price=price, setup_fee=setup
+                    )
+            option.plans.add(*with_plans)
+        imported.append(option)
+    return imported

@@ -100,6 +100,91 @@ class WholesalePrice(models.Model):
         return f"{self.plan} {self.cycle}: {self.price}"
 
 
+class WholesaleOption(models.Model):
+    """A configurable option the provider sells with its plans (extra RAM, disk, cores,
+    IPv4 addresses, backups, a control-panel licence...). A ``select`` option takes one
+    of its choices; a ``quantity`` option takes a number of its single choice's unit."""
+
+    schema_placement = "public"
+
+    class Kind(models.TextChoices):
+        SELECT = "select", _("Pick one")
+        QUANTITY = "quantity", _("Quantity")
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SELECT)
+    max_quantity = models.PositiveIntegerField(default=1)
+    plans = models.ManyToManyField(WholesalePlan, blank=True, related_name="options")
+    is_active = models.BooleanField(default=True, help_text=_("Withdrawn options take no orders."))
+    # Bumped on every change a reseller should hear about, as for plans.
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WholesaleOptionChoice(models.Model):
+    """One choice of an option and what the server module sets for it. ``settings`` are
+    module knobs (``ram_mb``, ``disk_gb``, ``cpu``, ``ips``, ``backups``, ``addons``...)
+    added on top of the plan's own; a quantity option's settings are per unit."""
+
+    schema_placement = "public"
+
+    option = models.ForeignKey(WholesaleOption, on_delete=models.CASCADE, related_name="choices")
+    code = models.SlugField(max_length=64)
+    name = models.CharField(max_length=200)
+    settings = models.JSONField(default=dict, blank=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["option", "sort_order", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["option", "code"], name="resale_option_choice_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.option.name}: {self.name}"
+
+
+class WholesaleOptionPrice(models.Model):
+    """What one unit of a choice costs a reseller per cycle, on one price list."""
+
+    schema_placement = "public"
+
+    price_list = models.ForeignKey(
+        PriceList, on_delete=models.CASCADE, related_name="option_prices"
+    )
+    choice = models.ForeignKey(
+        WholesaleOptionChoice, on_delete=models.CASCADE, related_name="prices"
+    )
+    cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
+    price_amount = money_column()
+    setup_fee_amount = money_column(default=Decimal("0"))
+    currency = currency_column()
+
+    price = MoneyField("price_amount")
+    setup_fee = MoneyField("setup_fee_amount")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["price_list", "choice", "cycle"], name="resale_option_price_once_per_cycle"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price_amount__gte=0, setup_fee_amount__gte=0),
+                name="resale_option_price_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.choice} {self.cycle}: {self.price}"
+
+
 class ResellerAccount(models.Model):
     """A tenant's account at the provider: its legal identity as the provider's customer,
     the currency it is invoiced in and how far its prepaid balance may go below zero."""
@@ -233,6 +318,9 @@ class UpstreamService(models.Model):
     suspend_reason = models.CharField(max_length=16, choices=SuspendReason.choices, blank=True)
     price_amount = money_column()
     currency = currency_column()
+    # The wholesale options the service carries: {option code: {"choice": choice code,
+    # "quantity": n, "settings": {module knobs, already multiplied by the quantity}}}.
+    options = models.JSONField(default=dict, blank=True)
     next_due_date = models.DateField(null=True, blank=True)
     # The row in provisioning that holds the panel account, once it exists.
     provisioned_service_id = models.BigIntegerField(null=True, blank=True)
@@ -282,6 +370,63 @@ class UpstreamRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.idempotency_key}"
+
+
+class DriftItem(models.Model):
+    """One difference reconciliation found between what a reseller bills, what the
+    provider holds and what the server reports. Safe kinds are repaired by a command;
+    the rest wait for a person. Names only pseudonymous references, never a client."""
+
+    schema_placement = "public"
+
+    class Kind(models.TextChoices):
+        MISSING_UPSTREAM = "missing_upstream", _("Billed but not held by the provider")
+        UPSTREAM_TERMINATED = "upstream_terminated", _("Terminated at the provider")
+        PLAN = "plan", _("Different plan")
+        CYCLE = "cycle", _("Different billing cycle")
+        OPTIONS = "options", _("Different options at the provider")
+        SUSPENDED_UPSTREAM = "suspended_upstream", _("Suspended at the provider, active here")
+        ACTIVE_UPSTREAM = "active_upstream", _("Active at the provider, suspended here")
+        PAID_UNTIL = "paid_until", _("Provider paid-until behind")
+        SERVER_MISSING = "server_missing", _("No account on the server")
+        SERVER_STATUS = "server_status", _("Server status differs")
+        SERVER_OPTIONS = "server_options", _("Server resources differ")
+        NOT_BILLED = "not_billed", _("Held by the provider, not billed by the reseller")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Waiting for a person")
+        REPAIRING = "repairing", _("Repair command sent")
+        RESOLVED = "resolved", _("Resolved")
+
+    account = models.ForeignKey(ResellerAccount, on_delete=models.CASCADE, related_name="drift")
+    upstream_service = models.ForeignKey(
+        UpstreamService, null=True, blank=True, on_delete=models.CASCADE, related_name="drift"
+    )
+    # The reseller's own service id (a random public id, not personal data).
+    service_ref = models.CharField(max_length=64)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    expected = models.CharField(max_length=500, blank=True)
+    found = models.CharField(max_length=500, blank=True)
+    repair = models.CharField(max_length=32, blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            # One live item per service and kind: a second run updates it, never doubles it.
+            models.UniqueConstraint(
+                fields=["account", "service_ref", "kind"],
+                condition=~models.Q(state="resolved"),
+                name="resale_drift_once_while_live",
+            )
+        ]
+        indexes = [models.Index(fields=["account", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.service_ref})"
 
 
 class ResaleCredential(models.Model):
@@ -405,6 +550,7 @@ class UpstreamCommand(models.Model):
         UNSUSPEND = "unsuspend", _("Unsuspend")
         TERMINATE = "terminate", _("Terminate")
         CHANGE_PLAN = "change_plan", _("Change plan")
+        CHANGE_OPTIONS = "change_options", _("Change options")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")

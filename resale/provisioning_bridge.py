@@ -21,8 +21,14 @@ import logging
 from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from provisioning.models import ProvisionedService, ProvisioningJob
-from provisioning.modules.base import LoginByLinkOnly, ModuleError, PanelLogin
+from provisioning.models import PlanMapping, ProvisionedService, ProvisioningJob
+from provisioning.modules.base import (
+    AccountState,
+    LoginByLinkOnly,
+    ModuleError,
+    PanelLogin,
+    options_merge,
+)
 from provisioning.selectors import (
     plan_mapping_for,
     provisioned_service_for_upstream,
@@ -34,6 +40,7 @@ from provisioning.services import (
     provisioned_service_create,
     provisioned_service_panel_login_reset,
     provisioned_service_sso_url,
+    provisioned_services_read,
     provisioning_job_enqueue,
 )
 from resale.models import UpstreamService
@@ -46,15 +53,40 @@ _PANEL_ACTION = {
     "unsuspend": ProvisioningJob.Action.UNSUSPEND,
     "terminate": ProvisioningJob.Action.TERMINATE,
     "change_plan": ProvisioningJob.Action.CHANGE_PACKAGE,
+    "change_options": ProvisioningJob.Action.CHANGE_OPTIONS,
 }
 
 
 def _package_for(service: UpstreamService) -> tuple[object, str, dict]:
-    """The server group, panel package and options that make the service's plan."""
+    """The server group, panel package and options that make the service: the plan's
+    own options with the settings of the wholesale options bought on top."""
+    bought = [chosen.get("settings") or {} for chosen in (service.options or {}).values()]
     mapping = plan_mapping_for(plan_code=service.plan.code)
     if mapping is not None:
-        return mapping.group, mapping.package, dict(mapping.options or {})
-    return server_group_for_module(module=service.plan.module), service.plan.package, {}
+        return mapping.group, mapping.package, options_merge(mapping.options or {}, *bought)
+    group = server_group_for_module(module=service.plan.module)
+    return group, service.plan.package, options_merge({}, *bought)
+
+
+def upstream_services_expected(*, services: list[UpstreamService]) -> dict[int, tuple[str, dict]]:
+    """The panel package and options each service should have on its server, by upstream
+    service id (one query for the plans' mappings)."""
+    with schema_context(get_public_schema_name()):
+        mappings = {
+            m.plan_code: m
+            for m in PlanMapping.objects.filter(
+                plan_code__in={s.plan.code for s in services}, is_active=True
+            )
+        }
+    expected = {}
+    for service in services:
+        bought = [chosen.get("settings") or {} for chosen in (service.options or {}).values()]
+        mapping = mappings.get(service.plan.code)
+        if mapping is not None:
+            expected[service.pk] = (mapping.package, options_merge(mapping.options, *bought))
+        else:
+            expected[service.pk] = (service.plan.package, options_merge({}, *bought))
+    return expected
 
 
 def upstream_service_provision(*, service: UpstreamService, action: str) -> ProvisioningJob | None:
@@ -87,10 +119,14 @@ def upstream_service_provision(*, service: UpstreamService, action: str) -> Prov
             return None
         if provisioned.status == ProvisionedService.Status.TERMINATED:
             return None
-        if action == "change_plan":
-            _, package, _ = _package_for(service)
+        if action in ("change_plan", "change_options"):
+            _, package, options = _package_for(service)
             return provisioned_service_action(
-                service=provisioned, action=panel_action, package=package, upstream_action=action
+                service=provisioned,
+                action=panel_action,
+                package=package,
+                options=options,
+                upstream_action=action,
             )
         reason = ""
         if action == "suspend" and service.suspend_reason:
@@ -100,6 +136,24 @@ def upstream_service_provision(*, service: UpstreamService, action: str) -> Prov
             action=panel_action,
             params={"upstream_action": action, **({"reason": reason} if reason else {})},
         )
+
+
+def upstream_services_server_state(
+    *, upstream_service_ids: list[int]
+) -> dict[int, AccountState | None]:
+    """What the servers report for these upstream services, by upstream service id: the
+    panel's read call, ``missing`` when no account was ever made, None when the panel
+    could not be asked."""
+    with schema_context(get_public_schema_name()):
+        provisioned = list(
+            ProvisionedService.objects.filter(upstream_service_id__in=upstream_service_ids)
+        )
+        states = provisioned_services_read(services=provisioned)
+    found = {p.upstream_service_id: states.get(p.pk) for p in provisioned}
+    return {
+        pk: found[pk] if pk in found else AccountState(status="missing")
+        for pk in upstream_service_ids
+    }
 
 
 def upstream_service_sso_url(*, service: UpstreamService, client_ip: str = "") -> str:

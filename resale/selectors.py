@@ -13,6 +13,7 @@ from billing.models import Service
 from billing.money import Money
 from resale.models import (
     BalanceEntry,
+    DriftItem,
     ResellerAccount,
     UpstreamCommand,
     UpstreamLink,
@@ -159,3 +160,12 @@ def upstream_command_list(
     if service_ref is not None:
         commands = commands.filter(service_ref=service_ref)
     return commands.order_by("-created_at", "-id") if newest_first else commands
+
+
+def drift_items_for_tenant(*, tenant_id: int, include_resolved: bool = False) -> list[DriftItem]:
+    """What reconciliation reported for one reseller, newest first (at most 500)."""
+    with schema_context(get_public_schema_name()):
+        items = DriftItem.objects.filter(account__tenant_id=tenant_id)
+        if not include_resolved:
+            items = items.exclude(state=DriftItem.State.RESOLVED)
+        return list(items.order_by("-last_seen_at", "-id")[:500])

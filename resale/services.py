@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.cycles import cycle_end, cycle_validate
+from billing.cycles import CYCLE_MONTHS, add_months, cycle_end, cycle_validate
 from billing.money import Money, amount_validate
 from provisioning.services import ProvisioningError
 from resale.models import (
@@ -30,6 +30,8 @@ from resale.models import (
     ResellerAccount,
     UpstreamRequest,
     UpstreamService,
+    WholesaleOption,
+    WholesaleOptionPrice,
     WholesalePlan,
     WholesalePrice,
 )
@@ -54,7 +56,7 @@ class InsufficientFunds(ResaleError):
     code = "insufficient_funds"
 
 
-ACTIONS = {"create", "suspend", "unsuspend", "terminate", "renew", "change_plan"}
+ACTIONS = {"create", "suspend", "unsuspend", "terminate", "renew", "change_plan", "change_options"}
 
 
 def reseller_account_create(
@@ -243,6 +245,114 @@ def wholesale_price(*, account: ResellerAccount, plan: WholesalePlan, cycle: str
     return Money(row.price_amount + row.setup_fee_amount, row.currency)
 
 
+def wholesale_options_resolve(*, plan: WholesalePlan, requested: Any) -> dict[str, dict]:
+    """The options a command asks for, checked against what the provider sells with the
+    plan: ``[{"option": code, "choice": code, "quantity": n}]`` becomes the service's
+    ``{option: {"choice", "quantity", "settings"}}``, with the module settings the choice
+    makes (per unit, multiplied by the quantity)."""
+    if requested in (None, ""):
+        return {}
+    if not isinstance(requested, list):
+        raise ResaleError("options must be a list of {option, choice, quantity}.")
+    wanted: dict[str, tuple[str, int]] = {}
+    for item in requested:
+        if not isinstance(item, dict):
+            raise ResaleError("options must be a list of {option, choice, quantity}.")
+        code, choice = str(item.get("option", "")), str(item.get("choice", ""))
+        try:
+            quantity = int(item.get("quantity", 1))
+        except (TypeError, ValueError) as exc:
+            raise ResaleError(f"The quantity of “{code}” is not a whole number.") from exc
+        if code in wanted:
+            raise ResaleError(f"The option “{code}” is given twice.")
+        wanted[code] = (choice, quantity)
+    if not wanted:
+        return {}
+    options = {
+        option.code: option
+        for option in WholesaleOption.objects.filter(code__in=wanted, plans=plan)
+        .prefetch_related("choices")
+        .distinct()
+    }
+    resolved: dict[str, dict] = {}
+    for code, (choice_code, quantity) in sorted(wanted.items()):
+        option = options.get(code)
+        if option is None:
+            raise ResaleError(
+                f"The plan “{plan.code}” has no option “{code}”.", code="unknown_option"
+            )
+        if not option.is_active:
+            raise ResaleError(
+                f"The option “{code}” is withdrawn and takes no orders.", code="option_withdrawn"
+            )
+        choice = next((c for c in option.choices.all() if c.code == choice_code), None)
+        if choice is None:
+            raise ResaleError(
+                f"The option “{code}” has no choice “{choice_code}”.", code="unknown_option"
+            )
+        limit = option.max_quantity if option.kind == WholesaleOption.Kind.QUANTITY else 1
+        if not 0 < quantity <= limit:
+            raise ResaleError(f"The quantity of “{code}” must be between 1 and {limit}.")
+        resolved[code] = {
+            "choice": choice.code,
+            "quantity": quantity,
+            "settings": _settings_times(choice.settings or {}, quantity),
+        }
+    return resolved
+
+
+def _settings_times(settings: dict, quantity: int) -> dict:
+    return {
+        key: value * quantity if isinstance(value, int | float) and quantity != 1 else value
+        for key, value in settings.items()
+    }
+
+
+def wholesale_options_price(
+    *, account: ResellerAccount, options: dict[str, dict], cycle: str, with_setup: bool = True
+) -> Money:
+    """One period of the options at the account's price list (setup fees included when
+    asked: they are paid once, with the order)."""
+    total = Money.zero(account.currency)
+    if not options:
+        return total
+    rows = {
+        (row.choice.option.code, row.choice.code): row
+        for row in WholesaleOptionPrice.objects.filter(
+            price_list=account.price_list_id,
+            cycle=cycle,
+            choice__option__code__in=list(options),
+        ).select_related("choice__option")
+    }
+    for code, chosen in options.items():
+        row = rows.get((code, chosen["choice"]))
+        if row is None:
+            raise ResaleError(
+                f"The option “{code}” has no {cycle} price on your price list.", code="no_price"
+            )
+        if row.currency != account.currency:
+            raise ResaleError("The price list and the account use different currencies.")
+        total += Money(row.price_amount, row.currency) * chosen["quantity"]
+        if with_setup:
+            total += Money(row.setup_fee_amount, row.currency) * chosen["quantity"]
+    return total
+
+
+def wholesale_recurring_price(
+    *, account: ResellerAccount, plan: WholesalePlan, cycle: str, options: dict[str, dict]
+) -> Money:
+    """One period of plan and options, without setup fees: what a renewal debits."""
+    try:
+        row = WholesalePrice.objects.get(price_list=account.price_list_id, plan=plan, cycle=cycle)
+    except WholesalePrice.DoesNotExist as exc:
+        raise ResaleError(
+            f"The plan “{plan.code}” has no {cycle} price on your price list.", code="no_price"
+        ) from exc
+    return Money(row.price_amount, row.currency) + wholesale_options_price(
+        account=account, options=options, cycle=cycle, with_setup=False
+    )
+
+
 def _request_hash(action: str, payload: dict) -> str:
     return hashlib.sha256(json.dumps([action, payload], sort_keys=True).encode()).hexdigest()
 
@@ -352,7 +462,10 @@ def _create(account, key, payload):
             "client_ref must be a pseudonymous reference of at most 64 "
             "characters, never an e-mail address."
         )
-    price = wholesale_price(account=account, plan=plan, cycle=cycle)
+    options = wholesale_options_resolve(plan=plan, requested=payload.get("options"))
+    price = wholesale_price(account=account, plan=plan, cycle=cycle) + wholesale_options_price(
+        account=account, options=options, cycle=cycle
+    )
     _check_balance(account, price)
     service = UpstreamService(
         account=account,
@@ -361,14 +474,16 @@ def _create(account, key, payload):
         client_ref=client_ref,
         domain=str(payload.get("domain", ""))[:253],
         currency=price.currency,
+        options=options,
     )
     service.price = price
     service.save()
+    described = ", ".join(f"{code}={o['choice']}×{o['quantity']}" for code, o in options.items())
     _entry_append(
         account=account,
         kind=BalanceEntry.Kind.ORDER_DEBIT,
         amount=-price,
-        description=f"{plan.name} ({cycle})",
+        description=f"{plan.name} ({cycle})" + (f" + {described}" if described else ""),
         idempotency_key=f"order:{key}",
         upstream_service=service,
     )
@@ -442,30 +557,116 @@ def _state_change(action: str, allowed_from: set[str], new_status: str | None):
     return handler
 
 
-def _change_plan(account, key, payload):
-    service = _service_for(account, payload)
+def _changeable(service: UpstreamService, what: str) -> None:
     if service.status not in (UpstreamService.Status.ACTIVE, UpstreamService.Status.SUSPENDED):
         raise ResaleError(
-            f"Cannot change the plan of a service that is {service.status}.", code="invalid_state"
+            f"Cannot change the {what} of a service that is {service.status}.",
+            code="invalid_state",
         )
-    plan = _plan_for(payload)
-    new_price = wholesale_price(account=account, plan=plan, cycle=service.cycle)
-    difference = new_price - Money(service.price_amount, service.currency)
-    if difference.amount > 0:
-        _check_balance(account, difference)
+
+
+def _prorated(service: UpstreamService, difference: Money, on_date: date) -> Money:
+    """The share of one period's ``difference`` left between ``on_date`` and the paid-until
+    date; the whole difference when the service has no paid period yet."""
+    end = service.next_due_date
+    if end is None or service.cycle not in CYCLE_MONTHS:
+        return difference
+    start = add_months(end, -CYCLE_MONTHS[service.cycle])
+    if not start <= on_date < end:
+        return difference if on_date < start else Money.zero(difference.currency)
+    days_total = Decimal((end - start).days)
+    days_left = Decimal((end - on_date).days)
+    return Money.of(difference.amount * days_left / days_total, difference.currency)
+
+
+def _reprice(
+    account: ResellerAccount,
+    service: UpstreamService,
+    key: str,
+    *,
+    plan: WholesalePlan,
+    options: dict[str, dict],
+    description: str,
+) -> Money:
+    """Moves the service to ``plan`` with ``options`` now: the reseller is debited the
+    rest of the paid period at the new price less the old one, or credited the
+    difference on a downgrade. Returns the signed movement (negative: a debit)."""
+    old = wholesale_recurring_price(
+        account=account, plan=service.plan, cycle=service.cycle, options=service.options or {}
+    )
+    new = wholesale_recurring_price(
+        account=account, plan=plan, cycle=service.cycle, options=options
+    )
+    # Setup fees of options added now are due once, in full.
+    added = {code: o for code, o in options.items() if code not in (service.options or {})}
+    setup = wholesale_options_price(
+        account=account, options=added, cycle=service.cycle
+    ) - wholesale_options_price(
+        account=account, options=added, cycle=service.cycle, with_setup=False
+    )
+    movement = -(_prorated(service, new - old, timezone.localdate()) + setup)
+    if movement.amount < 0:
+        _check_balance(account, -movement)
         _entry_append(
             account=account,
             kind=BalanceEntry.Kind.ORDER_DEBIT,
-            amount=-difference,
-            description=f"Plan change to {plan.name}",
+            amount=movement,
+            description=description,
+            idempotency_key=f"change:{key}",
+            upstream_service=service,
+        )
+    elif movement.amount > 0:
+        _entry_append(
+            account=account,
+            kind=BalanceEntry.Kind.REFUND,
+            amount=movement,
+            description=f"Credit: {description}",
             idempotency_key=f"change:{key}",
             upstream_service=service,
         )
     service.plan = plan
-    service.price = new_price
-    service.save(update_fields=["plan", "price_amount", "updated_at"])
+    service.options = options
+    service.price = new
+    service.save(update_fields=["plan", "options", "price_amount", "updated_at"])
+    return movement
+
+
+def _change_plan(account, key, payload):
+    service = _service_for(account, payload)
+    _changeable(service, "plan")
+    plan = _plan_for(payload)
+    options = service.options or {}
+    if "options" in payload:
+        options = wholesale_options_resolve(plan=plan, requested=payload["options"])
+    movement = _reprice(
+        account, service, key, plan=plan, options=options, description=f"Plan change to {plan.name}"
+    )
     _provision(service, "change_plan")
-    return service, {"status": "accepted", "service_ref": service.public_id}
+    return service, {
+        "status": "accepted",
+        "service_ref": service.public_id,
+        "moved": str(movement.amount),
+    }
+
+
+def _change_options(account, key, payload):
+    service = _service_for(account, payload)
+    _changeable(service, "options")
+    options = wholesale_options_resolve(plan=service.plan, requested=payload.get("options", []))
+    movement = _reprice(
+        account,
+        service,
+        key,
+        plan=service.plan,
+        options=options,
+        description=f"Options of {service.plan.name} changed",
+    )
+    _provision(service, "change_options")
+    return service, {
+        "status": "accepted",
+        "service_ref": service.public_id,
+        "moved": str(movement.amount),
+    }
 
 
 _ACTIVE = UpstreamService.Status.ACTIVE
@@ -475,6 +676,7 @@ _HANDLERS = {
     "create": _create,
     "renew": _renew,
     "change_plan": _change_plan,
+    "change_options": _change_options,
     "suspend": _state_change("suspend", {_ACTIVE, _SUSPENDED}, _SUSPENDED),
     "unsuspend": _state_change("unsuspend", {_ACTIVE, _SUSPENDED}, _ACTIVE),
     "terminate": _state_change(
@@ -644,5 +846,27 @@ def wholesale_plan_announce(*, plan: WholesalePlan) -> int:
     for schema in schemas:
         in_schema(
             schema, wholesale_plan_changed_task, plan.code, plan.name, plan.is_active, plan.version
+        )
+    return len(schemas)
+
+
+def wholesale_option_announce(*, option: WholesaleOption) -> int:
+    """Tells every reseller whose price list prices the option that it changed (or was
+    withdrawn), as for plans: nothing is repriced for them."""
+    from resale.tasks import in_schema, wholesale_option_changed_task
+
+    schemas = set(
+        ResellerAccount.objects.filter(
+            price_list__option_prices__choice__option=option
+        ).values_list("tenant__schema_name", flat=True)
+    )
+    for schema in schemas:
+        in_schema(
+            schema,
+            wholesale_option_changed_task,
+            option.code,
+            option.name,
+            option.is_active,
+            option.version,
         )
     return len(schemas)

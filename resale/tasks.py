@@ -7,11 +7,12 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import get_tenant_model, schema_context
 
 from billing.cycles import add_months
-from billing.models import Plan
+from billing.models import ConfigurableOption, Plan
 from resale import outbox
+from resale.reconciliation import reconciliation_run
 from resale.services import upstream_services_renew_due
 from resale.statements import wholesale_invoices_issue_month
 from resale.topups import reseller_auto_topups_run
@@ -68,6 +69,29 @@ def in_schema(schema_name: str, task, *args) -> None:
         task.delay(*args)
 
 
+@shared_task(acks_late=True)
+def wholesale_option_changed_task(code: str, name: str, active: bool, version: int) -> bool:
+    """In a reseller's schema: if it resells the option, its staff hear about the change.
+    Client prices stay as they are; a withdrawn option is left for staff to remove."""
+    # resale.hooks calls back into this module; it is looked up at call time.
+    from resale.hooks import staff_alert_send
+
+    if not ConfigurableOption.objects.filter(upstream_option_ref=code).exists():
+        return False
+    if not active:
+        body = (
+            f"The provider has withdrawn the option “{name}”. New orders with it will be "
+            "refused upstream: remove it from your plans. Existing services keep it."
+        )
+    else:
+        body = (
+            f"The provider has changed the option “{name}” (version {version}). Check your "
+            "price and margin in the catalogue: your clients' prices have not been changed."
+        )
+    staff_alert_send(subject=f"Provider option changed: {name}", body=body)
+    return True
+
+
 @shared_task
 def provider_renewals_task() -> dict:
     return upstream_services_renew_due()
@@ -116,3 +140,26 @@ def wholesale_plan_changed_task(code: str, name: str, active: bool, version: int
 def reseller_auto_topups_task() -> int:
     """Provider side (public schema): automatic top-ups of low balances."""
     return reseller_auto_topups_run()
+
+
+@shared_task(acks_late=True)
+def reconciliation_run_task() -> dict:
+    """In one tenant's schema: compares, records and repairs (resale.reconciliation)."""
+    result = reconciliation_run()
+    return {"checked": result.checked, "found": len(result.found), "repaired": result.repaired}
+
+
+@shared_task
+def reconciliation_run_all_task() -> int:
+    """Beat entry point: reconciliation in every active tenant that buys from this
+    installation's provider (resellers and the retail brand alike)."""
+    tenants = (
+        get_tenant_model()
+        .objects.exclude(schema_name="public")
+        .filter(status="active", reseller_account__isnull=False)
+    )
+    count = 0
+    for schema_name in tenants.values_list("schema_name", flat=True):
+        in_schema(schema_name, reconciliation_run_task)
+        count += 1
+    return count

@@ -198,6 +198,7 @@ def provider_rows_delete(tenant) -> None:
     """Clears what the provider side recorded for a throw-away tenant. The ledger refuses
     deletes through the ORM (it is append-only), so the test cleanup speaks SQL."""
     statements = [
+        "DELETE FROM resale_driftitem WHERE account_id IN ({accounts})",
         "DELETE FROM resale_upstreamrequest WHERE account_id IN ({accounts})",
         "DELETE FROM resale_balanceentry WHERE account_id IN ({accounts})",
         "DELETE FROM resale_upstreamservice WHERE account_id IN ({accounts})",

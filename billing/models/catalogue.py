@@ -150,6 +150,9 @@ class ConfigurableOption(TenantModel):
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SELECT)
     max_quantity = models.PositiveIntegerField(default=1)
     sort_order = models.PositiveIntegerField(default=0)
+    # Resale: the provider's wholesale option this one is bought as upstream. Empty for
+    # the tenant's own add-ons, which are never sent upstream.
+    upstream_option_ref = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["sort_order", "name"]
@@ -162,6 +165,8 @@ class ConfigurableOptionChoice(TenantModel):
     option = models.ForeignKey(ConfigurableOption, on_delete=models.CASCADE, related_name="choices")
     name = models.CharField(max_length=200)
     sort_order = models.PositiveIntegerField(default=0)
+    # Resale: the wholesale choice's code within the upstream option.
+    upstream_choice_ref = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["option", "sort_order", "name"]

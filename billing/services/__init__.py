@@ -4,6 +4,7 @@ all it says or, raising BillingError, nothing."""
 from billing.errors import BillingError, ImmutableRecordError
 from billing.services.catalogue import (
     configurable_option_create,
+    configurable_option_price_set,
     plan_create,
     plan_price_set,
     product_create,
@@ -48,7 +49,12 @@ from billing.services.payments import (
     payment_record,
     payment_refund,
 )
-from billing.services.plan_changes import PlanChange, service_change_plan
+from billing.services.plan_changes import (
+    OptionsChange,
+    PlanChange,
+    service_change_options,
+    service_change_plan,
+)
 from billing.services.settings import billing_settings_update, tax_rule_remove
 from billing.services.subscriptions import (
     service_activate,
@@ -67,6 +73,7 @@ __all__ = [
     "CartPrice",
     "CreditLine",
     "ImmutableRecordError",
+    "OptionsChange",
     "PlanChange",
     "PricedItem",
     "billing_settings_update",
@@ -84,6 +91,7 @@ __all__ = [
     "client_vat_number_confirm",
     "client_vat_number_verify",
     "configurable_option_create",
+    "configurable_option_price_set",
     "contact_create",
     "coupon_check",
     "coupon_create",
@@ -105,6 +113,7 @@ __all__ = [
     "product_group_create",
     "service_activate",
     "service_cancel",
+    "service_change_options",
     "service_change_plan",
     "service_create",
     "service_recurring_price",

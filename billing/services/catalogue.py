@@ -135,6 +135,25 @@ def plan_price_set(
     return row
 
 
+def configurable_option_price_set(
+    *, choice: ConfigurableOptionChoice, cycle: str, price: Money | Any, setup_fee: Money | Any = 0
+) -> ConfigurableOptionPrice:
+    currency = tenant_currency()
+    _cycle_check(cycle)
+    price = money_input(price, currency=currency, what="The price", allow_zero=True)
+    setup = money_input(setup_fee, currency=currency, what="The setup fee", allow_zero=True)
+    row, _ = ConfigurableOptionPrice.objects.update_or_create(
+        choice=choice,
+        cycle=cycle,
+        defaults={
+            "currency": currency,
+            "price_amount": price.amount,
+            "setup_fee_amount": setup.amount,
+        },
+    )
+    return row
+
+
 @transaction.atomic
 def configurable_option_create(
     *,
@@ -143,9 +162,12 @@ def configurable_option_create(
     plans: list[Plan] = (),
     kind: str = ConfigurableOption.Kind.SELECT,
     max_quantity: int = 1,
+    upstream_option_ref: str = "",
+    upstream_choice_refs: dict[str, str] | None = None,
 ) -> ConfigurableOption:
     """An option with its choices and their prices per cycle:
-    ``{"2 GB": {"monthly": 5, "annual": 50}}``."""
+    ``{"2 GB": {"monthly": 5, "annual": 50}}``. A resold option names the provider's
+    option (``upstream_option_ref``) and, by choice name, each choice's upstream code."""
     if kind not in ConfigurableOption.Kind.values:
         raise BillingError(f"“{kind}” is not a kind of option.")
     if not choices:
@@ -155,10 +177,18 @@ def configurable_option_create(
     if max_quantity < 1:
         raise BillingError("The maximum quantity is at least 1.")
     currency = tenant_currency()
-    option = ConfigurableOption.objects.create(name=name, kind=kind, max_quantity=max_quantity)
+    refs = upstream_choice_refs or {}
+    if upstream_option_ref and set(refs) != set(choices):
+        raise BillingError("Every choice of a resold option names its upstream choice.")
+    option = ConfigurableOption.objects.create(
+        name=name, kind=kind, max_quantity=max_quantity, upstream_option_ref=upstream_option_ref
+    )
     for position, (choice_name, prices) in enumerate(choices.items()):
         choice = ConfigurableOptionChoice.objects.create(
-            option=option, name=choice_name, sort_order=position
+            option=option,
+            name=choice_name,
+            sort_order=position,
+            upstream_choice_ref=refs.get(choice_name, ""),
         )
         for cycle, value in prices.items():
             _cycle_check(cycle)

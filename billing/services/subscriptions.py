@@ -14,6 +14,7 @@ from billing.errors import BillingError
 from billing.events import ServiceEventKind, service_event_emit
 from billing.models import (
     BillingCycle,
+    ConfigurableOptionChoice,
     ConfigurableOptionPrice,
     Plan,
     PlanPrice,
@@ -149,19 +150,26 @@ def service_renew(*, service: Service, period_end: date) -> Service:
     return service
 
 
-def service_recurring_price(*, service: Service, plan: Plan, cycle: str) -> Money:
-    """One period of the plan and of the service's options for ``cycle``."""
+def service_recurring_price(
+    *,
+    service: Service,
+    plan: Plan,
+    cycle: str,
+    options: Iterable[tuple[ConfigurableOptionChoice, int]] | None = None,
+) -> Money:
+    """One period of the plan and of the service's options (or of ``options``, as
+    (choice, quantity) pairs) for ``cycle``."""
     price = PlanPrice.objects.filter(plan=plan, cycle=cycle).first()
     if price is None:
         raise BillingError(f"“{plan}” is not sold {BillingCycle(cycle).label.lower()}.")
+    if options is None:
+        options = [(o.choice, o.quantity) for o in service.options.select_related("choice")]
     total = price.price
-    for option in service.options.all():
-        option_price = ConfigurableOptionPrice.objects.filter(
-            choice=option.choice_id, cycle=cycle
-        ).first()
+    for choice, quantity in options:
+        option_price = ConfigurableOptionPrice.objects.filter(choice=choice, cycle=cycle).first()
         if option_price is None:
-            raise BillingError(f"The option “{option.choice}” has no {cycle} price.")
-        total += option_price.price * option.quantity
+            raise BillingError(f"The option “{choice}” has no {cycle} price.")
+        total += option_price.price * quantity
     return total
 
 

@@ -252,6 +252,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "resale.tasks.wholesale_invoices_task",
         "schedule": crontab(day_of_month=1, hour=3, minute=0),
     },
+    "resale-reconciliation": {
+        "task": "resale.tasks.reconciliation_run_all_task",
+        "schedule": crontab(hour=4, minute=30),
+    },
     "resale-auto-topups": {
         "task": "resale.tasks.reseller_auto_topups_task",
         "schedule": 900.0,

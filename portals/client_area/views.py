@@ -42,6 +42,7 @@ from billing.services import (
     client_vat_number_confirm,
     contact_create,
     service_cancel,
+    service_change_options,
     service_change_plan,
 )
 from core.ids import uuid_or_none
@@ -52,6 +53,7 @@ from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import contact_remove, privacy_request_create
 from portals.common.access import client_page
 from portals.common.einvoices import FACTUR_X, einvoice_download
+from portals.common.options import option_rows_for, options_picked
 from portals.common.paging import paginate
 from resale.panel import PanelUnavailable, service_panel_login_reset, service_panel_url
 from resale.selectors import service_is_resold
@@ -162,8 +164,24 @@ def _upgrade_choices(service: Service) -> list[dict]:
 def service_upgrade(request: HttpRequest, public_id) -> HttpResponse:
     service = _service(request, public_id)
     choices = _upgrade_choices(service)
+    option_rows = option_rows_for(service)
     error = ""
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("action") == "options":
+        try:
+            change = service_change_options(
+                service=service, options=options_picked(request.POST, option_rows)
+            )
+        except (BillingError, ValueError) as exc:
+            error = str(exc)
+        else:
+            if change.invoice is not None:
+                messages.success(
+                    request, _("Your options have changed. Here is the invoice for the difference.")
+                )
+                return redirect("account:invoice", public_id=change.invoice.public_id)
+            messages.success(request, _("Your options have changed."))
+            return redirect("account:service", public_id=service.public_id)
+    elif request.method == "POST":
         plan = next(
             (c["plan"] for c in choices if str(c["plan"].public_id) == request.POST.get("plan")),
             None,
@@ -186,7 +204,7 @@ def service_upgrade(request: HttpRequest, public_id) -> HttpResponse:
     return render(
         request,
         "client_area/service_upgrade.html",
-        {"service": service, "choices": choices, "error": error},
+        {"service": service, "choices": choices, "option_rows": option_rows, "error": error},
         status=400 if error else 200,
     )
 

@@ -17,6 +17,7 @@ from accounts.two_factor import staff_two_factor_annotate
 from billing.cycles import CYCLE_MONTHS, add_months
 from billing.models import (
     Client,
+    ConfigurableOption,
     Invoice,
     InvoiceLine,
     Order,
@@ -219,4 +220,14 @@ def staff_members() -> QuerySet[User]:
     authentication."""
     return staff_two_factor_annotate(
         User.objects.filter(kind=User.Kind.STAFF).order_by("-is_active", "email")
+    )
+
+
+def configurable_options() -> list[ConfigurableOption]:
+    """Every configurable option with its choices, prices and plans; resold ones carry
+    their upstream option's code, the tenant's own have none."""
+    return list(
+        ConfigurableOption.objects.prefetch_related("choices__prices", "plans").order_by(
+            "sort_order", "name"
+        )
     )

@@ -85,6 +85,39 @@ class AccountSpec:
         )
 
 
+def options_merge(base: dict[str, Any], *extras: dict[str, Any]) -> dict[str, Any]:
+    """A plan's module options with the settings of the options bought on top: numbers
+    add up (``ram_mb`` 2048 + an option's 2048), lists join (``addons``), anything else
+    is replaced by the option's value (a panel package, a licence name)."""
+    merged = dict(base or {})
+    for extra in extras:
+        for key, value in (extra or {}).items():
+            current = merged.get(key)
+            if isinstance(value, bool) or isinstance(current, bool):
+                merged[key] = value
+            elif isinstance(value, int | float) and isinstance(current, int | float):
+                merged[key] = current + value
+            elif isinstance(value, list):
+                merged[key] = sorted({*(current if isinstance(current, list) else []), *value})
+            else:
+                merged[key] = value
+    return merged
+
+
+# The option keys a module's read call reports and reconciliation compares.
+RESOURCE_KEYS = ("cpu", "ram_mb", "disk_gb", "ips", "backups", "addons")
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What the panel reports about an account: ``status`` is ``active``, ``suspended``
+    or ``missing``; ``options`` holds the resources it can read back (RESOURCE_KEYS)."""
+
+    status: str
+    package: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class AccountResult:
     """An account as the panel knows it. ``details`` never holds a secret."""
@@ -203,6 +236,15 @@ class ServerModule(ABC):
 
     @abstractmethod
     def change_package(self, remote_id: str, package: str) -> None: ...
+
+    @abstractmethod
+    def change_options(self, remote_id: str, package: str, options: dict[str, Any]) -> None:
+        """Applies the account's resources and add-ons: the full set (the plan's options
+        with the bought ones merged in, see ``options_merge``), not a difference."""
+
+    @abstractmethod
+    def read_account(self, remote_id: str) -> AccountState:
+        """What the panel holds for the account now, for reconciliation."""
 
     @abstractmethod
     def sso_url(self, remote_id: str, client_ip: str = "") -> str:

@@ -25,6 +25,7 @@ from provisioning.modules.base import (
     AccountExistsError,
     AccountResult,
     AccountSpec,
+    AccountState,
     PermanentModuleError,
     ServerModule,
     Usage,
@@ -124,6 +125,20 @@ class CpanelModule(ServerModule):
 
     def change_package(self, remote_id: str, package: str) -> None:
         self._call("changepackage", user=remote_id, pkg=package)
+
+    def change_options(self, remote_id: str, package: str, options: dict[str, Any]) -> None:
+        """On WHM an option is a package: the one an option names (e.g. a bigger quota),
+        or the plan's own when the options name none."""
+        self._call("changepackage", user=remote_id, pkg=options.get("package") or package)
+
+    def read_account(self, remote_id: str) -> AccountState:
+        found = self.find_account(remote_id)
+        if found is None:
+            return AccountState(status="missing")
+        return AccountState(
+            status="suspended" if found.details.get("suspended") else "active",
+            package=str(found.details.get("package", "")),
+        )
 
     def sso_url(self, remote_id: str, client_ip: str = "") -> str:
         data = self._call("create_user_session", user=remote_id, service="cpaneld")

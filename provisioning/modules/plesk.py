@@ -41,6 +41,7 @@ from provisioning.modules.base import (
     AccountExistsError,
     AccountResult,
     AccountSpec,
+    AccountState,
     PermanentModuleError,
     ServerModule,
     Usage,
@@ -189,6 +190,35 @@ class PleskModule(ServerModule):
     def change_package(self, remote_id: str, package: str) -> None:
         for name in self._subscription_names(remote_id):
             self._cli("subscription", "--switch-subscription", name, "-service-plan", package)
+
+    def change_options(self, remote_id: str, package: str, options: dict[str, Any]) -> None:
+        """The service plan an option names (or the plan's own), then the disk quota the
+        options add up to, set on the subscription itself."""
+        for name in self._subscription_names(remote_id):
+            self._cli(
+                "subscription",
+                "--switch-subscription",
+                name,
+                "-service-plan",
+                str(options.get("package") or package),
+            )
+            if options.get("disk_gb"):
+                self._cli("subscription", "--update", name, "-hard_quota", f"{options['disk_gb']}G")
+
+    def read_account(self, remote_id: str) -> AccountState:
+        try:
+            subscriptions = self._subscriptions(remote_id)
+        except PermanentModuleError as exc:
+            if "HTTP 404" in exc.message:
+                return AccountState(status="missing")
+            raise
+        if not subscriptions:
+            return AccountState(status="missing")
+        first = subscriptions[0]
+        suspended = any(str(s.get("status", "active")) != "active" for s in subscriptions)
+        return AccountState(
+            status="suspended" if suspended else "active", package=str(first.get("plan", ""))
+        )
 
     def sso_url(self, remote_id: str, client_ip: str = "") -> str:
         user_ip = client_ip or str(self.connection.extra.get("sso_user_ip") or "")

@@ -53,6 +53,7 @@ from urllib.parse import quote
 from provisioning.modules.base import (
     AccountResult,
     AccountSpec,
+    AccountState,
     PanelLogin,
     PermanentModuleError,
     ServerModule,
@@ -330,6 +331,42 @@ class ProxmoxModule(ServerModule):
         disk = str(self.connection.extra.get("disk", "scsi0"))
         if plan.get(disk):
             self._grow_disk(node, remote_id, _disk_gb(plan[disk]))
+
+    def change_options(self, remote_id: str, package: str, options: dict[str, Any]) -> None:
+        """Sets cores and memory and grows the disk to what plan and options add up to;
+        what the options leave out comes from the plan's template."""
+        if not (options.get("cpu") or options.get("ram_mb") or options.get("disk_gb")):
+            self.change_package(remote_id, package)
+            return
+        node = self._vm(remote_id)["node"]
+        update: dict[str, Any] = {}
+        if options.get("cpu"):
+            update["cores"] = int(options["cpu"])
+        if options.get("ram_mb"):
+            update["memory"] = int(options["ram_mb"])
+        if update:
+            self._call("PUT", f"/nodes/{node}/qemu/{remote_id}/config", data=update)
+        if options.get("disk_gb"):
+            self._grow_disk(node, remote_id, float(options["disk_gb"]))
+
+    def read_account(self, remote_id: str) -> AccountState:
+        vm = next((vm for vm in self._vms() if str(vm.get("vmid")) == str(remote_id)), None)
+        if vm is None:
+            return AccountState(status="missing")
+        node = vm["node"]
+        config = self._call("GET", f"/nodes/{node}/qemu/{remote_id}/config")
+        if not isinstance(config, dict):
+            raise self._malformed("config", config)
+        running = self._status(node, remote_id).get("status") == "running"
+        options: dict[str, Any] = {}
+        if config.get("cores"):
+            options["cpu"] = int(config["cores"])
+        if config.get("memory"):
+            options["ram_mb"] = int(config["memory"])
+        disk = str(self.connection.extra.get("disk", "scsi0"))
+        if config.get(disk):
+            options["disk_gb"] = _disk_gb(config[disk])
+        return AccountState(status="active" if running else "suspended", options=options)
 
     def sso_url(self, remote_id: str, client_ip: str = "") -> str:
         """The Proxmox web interface, where the client signs in as its own PVE user.

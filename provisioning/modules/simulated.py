@@ -35,9 +35,11 @@ import redis
 from django.conf import settings
 
 from provisioning.modules.base import (
+    RESOURCE_KEYS,
     AccountExistsError,
     AccountResult,
     AccountSpec,
+    AccountState,
     PermanentModuleError,
     ServerConnection,
     ServerModule,
@@ -153,7 +155,7 @@ class SimulatedModule(ServerModule):
                 "package": spec.package,
                 "status": "active",
                 "created_at": time.time(),
-                "options": {k: v for k, v in spec.options.items() if isinstance(v, int | str)},
+                "options": _kept(spec.options),
             }
             created = self._create_script(
                 keys=[
@@ -197,6 +199,24 @@ class SimulatedModule(ServerModule):
     def change_package(self, remote_id: str, package: str) -> None:
         self._update(remote_id, package=package)
 
+    def change_options(self, remote_id: str, package: str, options: dict[str, Any]) -> None:
+        self._update(remote_id, package=options.get("package") or package, options=_kept(options))
+
+    def read_account(self, remote_id: str) -> AccountState:
+        def read() -> AccountState:
+            username = self._redis.get(self._key("remote", remote_id))
+            account = self._load(username) if username else None
+            if account is None:
+                return AccountState(status="missing")
+            options = account.get("options") or {}
+            return AccountState(
+                status=account["status"],
+                package=account["package"],
+                options={k: options[k] for k in RESOURCE_KEYS if k in options},
+            )
+
+        return self._act(read)
+
     def sso_url(self, remote_id: str, client_ip: str = "") -> str:
         def login_link() -> str:
             self._load_by_id(remote_id)
@@ -229,6 +249,11 @@ class SimulatedModule(ServerModule):
         ids = self._redis.smembers(self._key("accounts"))
         accounts = [self._load(self._redis.get(self._key("remote", i)) or "") for i in ids]
         return sorted((a for a in accounts if a), key=lambda a: int(a["remote_id"]))
+
+
+def _kept(options: dict[str, Any]) -> dict[str, Any]:
+    """The options the simulated panel stores: plain values, as a panel's fields."""
+    return {k: v for k, v in options.items() if isinstance(v, int | float | str | list)}
 
 
 def _result(account: dict[str, Any]) -> AccountResult:

@@ -41,6 +41,7 @@ from provisioning.modules.base import (
     AccountExistsError,
     AccountResult,
     AccountSpec,
+    AccountState,
     PermanentModuleError,
     ServerModule,
     TransientModuleError,
@@ -276,6 +277,45 @@ class VmmanagerModule(ServerModule):
         # Disks only grow: a smaller plan keeps the space it has.
         if wanted and disks and int(disks[0].get("size_mib", 0)) < wanted:
             self._job("POST", f"/vm/v3/disk/{int(disks[0]['id'])}", json={"size_mib": wanted})
+
+    def change_options(self, remote_id: str, package: str, options: dict[str, Any]) -> None:
+        """Sets the VM's resources to what plan and options add up to; what the options
+        leave out comes from the plan's preset."""
+        if not (options.get("cpu") or options.get("ram_mb") or options.get("disk_gb")):
+            self.change_package(remote_id, package)
+            return
+        resources = {}
+        if options.get("cpu"):
+            resources["cpu_number"] = int(options["cpu"])
+        if options.get("ram_mb"):
+            resources["ram_mib"] = int(options["ram_mb"])
+        if resources:
+            self._job("POST", f"/vm/v3/host/{_id(remote_id)}/resource", json=resources)
+        wanted = int(options.get("disk_gb") or 0) * 1024
+        disks = self._list(f"/vm/v3/host/{_id(remote_id)}/disk", "(boot_order EQ 1)")
+        if wanted and disks and int(disks[0].get("size_mib", 0)) < wanted:
+            self._job("POST", f"/vm/v3/disk/{int(disks[0]['id'])}", json={"size_mib": wanted})
+
+    def read_account(self, remote_id: str) -> AccountState:
+        try:
+            host = self._host(remote_id)
+        except PermanentModuleError as exc:
+            if "HTTP 404" in exc.message:
+                return AccountState(status="missing")
+            raise
+        disk = host.get("disk") if isinstance(host.get("disk"), dict) else {}
+        options: dict[str, Any] = {}
+        if host.get("cpu_number"):
+            options["cpu"] = int(host["cpu_number"])
+        if host.get("ram_mib"):
+            options["ram_mb"] = int(host["ram_mib"])
+        if disk.get("disk_mib"):
+            options["disk_gb"] = int(disk["disk_mib"]) // 1024
+        return AccountState(
+            status="suspended" if host.get("state") == "stopped" else "active",
+            package=str(host.get("preset", "")),
+            options=options,
+        )
 
     def sso_url(self, remote_id: str, client_ip: str = "") -> str:
         account = self._host(remote_id).get("account")

@@ -216,6 +216,8 @@ class FakePlesk(FakePanel):
             if plan not in self.plans:
                 return result(1, stderr=f"Unable to find service plan: {plan}")
             domain["plan"] = plan
+        elif command == "--update" and params[2:3] == ["-hard_quota"] and len(params) > 3:
+            domain["hard_quota"] = params[3]
         else:
             return result(1, stderr=f"Unknown command: {command}")
         return result(0, stdout="SUCCESS: the subscription was updated")

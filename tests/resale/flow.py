@@ -14,13 +14,13 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from billing import services
-from billing.models import Client, Plan, Service
+from billing.models import Client, ConfigurableOption, Plan, Service
 from billing.money import Money
 from provisioning.models import PlanMapping, Server, ServerGroup
 from provisioning.services import server_create
 from resale.models import ResellerAccount, WholesalePlan
 from resale.services import reseller_balance_topup
-from tests.resale.factories import account_on, wholesale_catalogue
+from tests.resale.factories import account_on, wholesale_catalogue, wholesale_options
 
 
 @dataclass
@@ -31,10 +31,17 @@ class ResaleWorld:
     server: Server
     plan: Plan
     client: Client
+    # Tenant options by name: "ram" and "ipv4" resold, "support" the reseller's own.
+    options: dict[str, ConfigurableOption] | None = None
 
 
 def resale_world_build(
-    created, *, top_up: str = "10.00", latency_s: float = 0.0, failure_rate: float = 0.0
+    created,
+    *,
+    top_up: str = "10.00",
+    latency_s: float = 0.0,
+    failure_rate: float = 0.0,
+    with_options: bool = False,
 ) -> ResaleWorld:
     prefix = f"r{uuid.uuid4().hex[:6]}-"
     catalogue = wholesale_catalogue(code_prefix=prefix)
@@ -52,7 +59,11 @@ def resale_world_build(
         extra={"latency_s": latency_s, "failure_rate": failure_rate},
     )
     wholesale = catalogue["web-s"]
-    PlanMapping.objects.create(plan_code=wholesale.code, group=group, package="web-s")
+    PlanMapping.objects.create(
+        plan_code=wholesale.code, group=group, package="web-s", options={"ram_mb": 1024}
+    )
+    if with_options:
+        wholesale_options(price_list=catalogue["price_list"], plans=[wholesale], code_prefix=prefix)
     schema = created.tenant.schema_name
     with schema_context(schema):
         services.billing_settings_update(
@@ -78,15 +89,53 @@ def resale_world_build(
         client = services.client_create(
             name="Maria Bianchi", email="maria@client.test", country="IT"
         )
+        options = _tenant_options(plan, prefix) if with_options else None
     connection.set_schema_to_public()
-    return ResaleWorld(schema, account, wholesale, server, plan, client)
+    return ResaleWorld(schema, account, wholesale, server, plan, client, options)
 
 
-def order_and_pay(world: ResaleWorld, *, key: str, domain: str = "") -> Service:
-    """A client orders on the storefront and pays the invoice by bank transfer."""
+def _tenant_options(plan: Plan, prefix: str) -> dict[str, ConfigurableOption]:
+    """The reseller's catalogue: the provider's RAM and IPv4 options resold with a markup,
+    and a support plan of its own that the provider knows nothing about."""
+    eur = lambda amount: Money(Decimal(amount), "EUR")  # noqa: E731
+    ram = services.configurable_option_create(
+        name="Extra RAM",
+        choices={"+2 GB": {"monthly": eur("4.00")}, "+4 GB": {"monthly": eur("7.00")}},
+        plans=[plan],
+        upstream_option_ref=f"{prefix}ram",
+        upstream_choice_refs={"+2 GB": "2gb", "+4 GB": "4gb"},
+    )
+    ipv4 = services.configurable_option_create(
+        name="IPv4 addresses",
+        kind="quantity",
+        max_quantity=4,
+        choices={"Address": {"monthly": eur("2.00")}},
+        plans=[plan],
+        upstream_option_ref=f"{prefix}ipv4",
+        upstream_choice_refs={"Address": "ip"},
+    )
+    support = services.configurable_option_create(
+        name="Priority support", choices={"Yes": {"monthly": eur("9.00")}}, plans=[plan]
+    )
+    return {"ram": ram, "ipv4": ipv4, "support": support}
+
+
+def order_and_pay(
+    world: ResaleWorld, *, key: str, domain: str = "", options: dict | None = None
+) -> Service:
+    """A client orders on the storefront and pays the invoice by bank transfer.
+    ``options`` maps an option name of ``world.options`` to a choice name, or to
+    (choice name, quantity)."""
     with schema_context(world.schema):
         cart = services.cart_create(client=world.client)
-        services.cart_item_add(cart=cart, plan=world.plan, cycle="monthly", domain_name=domain)
+        picked = {}
+        for name, value in (options or {}).items():
+            option = world.options[name]
+            choice_name, quantity = value if isinstance(value, tuple) else (value, 1)
+            picked[option] = (option.choices.get(name=choice_name), quantity)
+        services.cart_item_add(
+            cart=cart, plan=world.plan, cycle="monthly", domain_name=domain, options=picked
+        )
         order = services.checkout_place(cart=cart, client=world.client, idempotency_key=key)
         invoice = order.invoice
         services.payment_record(

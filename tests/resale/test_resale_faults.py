@@ -13,6 +13,7 @@ from django.db import connection, connections
 from django.test import override_settings
 from django_tenants.utils import schema_context
 
+from billing import services
 from billing.models import Service
 from provisioning.models import ProvisioningJob
 from provisioning.modules.simulated import SimulatedModule
@@ -183,3 +184,81 @@ def test_fifty_simultaneous_orders_against_a_balance_for_ten(tenant_factory, cel
         running += amount
         lowest = min(lowest, running)
     assert lowest >= -world.account.credit_limit
+
+
+def test_orders_and_upgrades_with_options_lose_no_option_and_debit_once(
+    tenant_factory, celery_worker_factory
+):
+    """Forty orders with two resold options each and one of the reseller's own, then ten
+    upgrades, through a failing upstream and panel and a worker killed twice."""
+    orders, upgrades = 40, 10
+    worker = celery_worker_factory(**FAULTY)
+    world = resale_world_build(
+        tenant_factory("Stormy Options"), top_up="360.00", failure_rate=0.3, with_options=True
+    )
+    world.server.extra = {**world.server.extra, "failure_point": "after"}
+    world.server.save(update_fields=["extra"])
+    picked = {"ram": "+2 GB", "ipv4": ("Address", 2), "support": "Yes"}
+    with override_settings(RESALE_UPSTREAM_FAULT_RATE=0.3, **IN_TEST_PROCESS):
+        ordered = []
+        for index in range(orders):
+            ordered.append(order_and_pay(world, key=f"storm-opt-{index}", options=picked))
+            if index in (12, 27):
+                worker.restart()
+
+    def settled(count: int, action: str) -> bool:
+        _relay(world.schema)
+        with schema_context(world.schema):
+            done = UpstreamCommand.objects.filter(action=action, state="done").count()
+        connection.set_schema_to_public()
+        return done == count and _active_count(world.schema) == orders
+
+    wait_for(
+        lambda: settled(orders, "create"),
+        timeout=300,
+        interval=1.0,
+        what="every service active",
+        describe=lambda: _world_state(world),
+    )
+    with override_settings(RESALE_UPSTREAM_FAULT_RATE=0.3, **IN_TEST_PROCESS):
+        with schema_context(world.schema):
+            ram = world.options["ram"]
+            bigger = ram.choices.get(name="+4 GB")
+            for service in ordered[:upgrades]:
+                services.service_change_options(
+                    service=Service.objects.get(pk=service.pk), options={ram: bigger}
+                )
+        connection.set_schema_to_public()
+        worker.restart()
+    wait_for(
+        lambda: settled(upgrades, "change_options"),
+        timeout=300,
+        interval=1.0,
+        what="every upgrade done",
+        describe=lambda: _world_state(world),
+    )
+
+    upstream = list(UpstreamService.objects.filter(account=world.account))
+    assert len(upstream) == orders
+    prefix = world.wholesale_plan.code.removesuffix("web-s")
+    choices = Counter(service.options[f"{prefix}ram"]["choice"] for service in upstream)
+    assert choices == {"4gb": upgrades, "2gb": orders - upgrades}
+    assert all(service.options[f"{prefix}ipv4"]["quantity"] == 2 for service in upstream)
+    assert all(len(service.options) == 2 for service in upstream)
+    debits = BalanceEntry.objects.filter(account=world.account, kind="order_debit")
+    assert debits.count() == orders + upgrades
+    # 40 × (2.50 + 3.00 + 2 × 1.50) and 10 × (5.00 − 3.00) for the whole period left.
+    assert reseller_balance(account=world.account).amount == Decimal("0.00")
+
+    def panel_settled() -> bool:
+        _relay(world.schema)
+        panel = SimulatedModule(world.server.connection()).all_accounts()
+        rams = Counter(account["options"].get("ram_mb") for account in panel)
+        return len(panel) == orders and rams == {
+            1024 + 4096: upgrades,
+            1024 + 2048: orders - upgrades,
+        }
+
+    wait_for(panel_settled, timeout=120, interval=1.0, what="the panel's resources")
+    panel = SimulatedModule(world.server.connection()).all_accounts()
+    assert all(account["options"]["ips"] == 2 for account in panel)

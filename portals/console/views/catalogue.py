@@ -12,13 +12,15 @@ from billing.errors import BillingError
 from billing.selectors import billing_settings_get, product_list
 from portals.common.access import console_page
 from portals.console.forms import MarkupForm
+from portals.console.selectors import configurable_options
 from resale import catalogue_import
 
 
 @console_page(write="admin")
 def catalogue(request: HttpRequest) -> HttpResponse:
     products = product_list()
-    return render(request, "console/catalogue.html", {"products": products})
+    options = configurable_options()
+    return render(request, "console/catalogue.html", {"products": products, "options": options})
 
 
 @console_page(write="admin")

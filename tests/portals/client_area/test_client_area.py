@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.files.base import ContentFile
@@ -11,6 +12,7 @@ from django_tenants.utils import schema_context
 from accounts.models import PrivacyRequest
 from billing import services
 from billing.models import Contact, Invoice, Service
+from billing.selectors import client_credit
 from billing.services._common import today
 from tests.portals.conftest import eur
 
@@ -129,6 +131,33 @@ def test_upgrade_invoices_the_difference(tenant_a, shop_a):
         assert service.plan_id == shop_a.pro.pk
     wrong = browser.post(f"/account/services/{service.public_id}/upgrade/", {"plan": "nope"})
     assert wrong.status_code == 400
+
+
+def test_options_upgrade_and_downgrade_from_the_upgrade_page(tenant_a, shop_a):
+    with schema_context(tenant_a.schema):
+        service = _active_service(shop_a, registration_date=today() - timedelta(days=10))
+    browser = tenant_a.client(tenant_a.client_user)
+    url = f"/account/services/{service.public_id}/upgrade/"
+    page = browser.get(url).content.decode()
+    assert "Extra IP address" in page and f'name="quantity-{shop_a.extra_ip.pk}"' in page
+    response = browser.post(url, {"action": "options", f"quantity-{shop_a.extra_ip.pk}": "2"})
+    assert response.status_code == 302 and "/account/invoices/" in response["Location"]
+    with schema_context(tenant_a.schema):
+        service.refresh_from_db()
+        assert service.options.get().quantity == 2
+        assert service.recurring_amount == Decimal("14.00")
+    bad = browser.post(url, {"action": "options", f"quantity-{shop_a.extra_ip.pk}": "lots"})
+    assert bad.status_code == 400
+    too_many = browser.post(url, {"action": "options", f"quantity-{shop_a.extra_ip.pk}": "9"})
+    assert too_many.status_code == 400
+    response = browser.post(url, {"action": "options", f"quantity-{shop_a.extra_ip.pk}": "0"})
+    assert response.status_code == 302 and response["Location"].endswith(
+        f"/account/services/{service.public_id}/"
+    )
+    with schema_context(tenant_a.schema):
+        service.refresh_from_db()
+        assert not service.options.exists() and service.recurring_amount == Decimal("10.00")
+        assert client_credit(client=shop_a.client).amount > 0
 
 
 def test_cancel_at_period_end_and_now(tenant_a, shop_a):

@@ -231,6 +231,24 @@ def test_service_actions_by_support_not_billing(tenant_a, shop_a):
     assert service.status == Service.Status.ACTIVE
 
 
+def test_staff_change_a_services_options(tenant_a, shop_a, tenant_b):
+    _invoice, service = _objects(tenant_a, shop_a)
+    url = f"/console/services/{service.public_id}/options/"
+    field = f"quantity-{shop_a.extra_ip.pk}"
+    billing = tenant_a.client(staff_member(tenant_a, "billing"))
+    assert billing.post(url, {field: "1"}).status_code == 403
+    support = tenant_a.client(staff_member(tenant_a, "support"))
+    assert "Extra IP address" in support.get(url).content.decode()
+    assert support.post(url, {field: "-1"}).status_code == 400
+    response = support.post(url, {field: "3"})
+    assert response.status_code == 302
+    with schema_context(tenant_a.schema):
+        service.refresh_from_db()
+        assert service.options.get().quantity == 3
+    # Another tenant's staff cannot even see it.
+    assert tenant_b.client(tenant_b.owner).get(url).status_code == 404
+
+
 def test_failed_upstream_command_is_retried(tenant_a, shop_a, django_capture_on_commit_callbacks):
     with schema_context(tenant_a.schema):
         command = UpstreamCommand.objects.create(
