@@ -14,7 +14,7 @@ def domains_are_domains(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0008_client_italian_delivery'),
+        ('billing', '0009_options'),
     ]
 
     operations = [
