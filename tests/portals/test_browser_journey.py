@@ -83,7 +83,7 @@ def test_order_journey_in_a_browser(tenant_factory, rdap_bootstrap):
 
         page.get_by_label("Full name").fill("Giulia Bianchi")
         page.get_by_label("E-mail address").fill("giulia@example.test")
-        page.get_by_label("Address", exact=True).fill("Via Garibaldi 3")
+        page.get_by_label("Address:", exact=True).fill("Via Garibaldi 3")
         page.get_by_label("Postal code").fill("10121")
         page.get_by_label("City").fill("Torino")
         page.get_by_label("Country").select_option("IT")
