@@ -893,7 +893,7 @@ def test_the_gateway_reads_refunds_and_disputes_of_events_as_money(
 def test_minor_units_do_not_leave_the_stripe_package() -> None:
     """Stripe's integer amounts are converted inside ``gateways/stripe`` only: everything
     else gets ``Decimal`` or ``Money``."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     inside = root / "billing" / "payments" / "gateways" / "stripe"
     apps = ["accounts", "api", "audit", "billing", "config", "portals", "provisioning"]
     apps += ["resale", "tenants"]
