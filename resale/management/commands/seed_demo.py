@@ -41,7 +41,7 @@ class Command(BaseCommand):
         rows = [
             (
                 "Provider console",
-                portal_url_for(settings.PLATFORM_DOMAIN, "/admin/"),
+                portal_url_for(settings.PLATFORM_DOMAIN, "/provider/"),
                 "admin@platform.test",
             )
         ]
