@@ -19,6 +19,7 @@ APPS = (
     "billing",
     "provisioning",
     "resale",
+    "support",
     "api",
     "portals",
     "config",

@@ -49,6 +49,7 @@ SHARED_APPS = [
     "resale",
     "provisioning",
     "audit",
+    "support",
     "api",
     "portals",
 ]
@@ -67,6 +68,7 @@ TENANT_APPS = [
     "billing",
     "resale",
     "audit",
+    "support",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -260,6 +262,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "resale.tasks.reseller_auto_topups_task",
         "schedule": 900.0,
     },
+    "support-tickets-auto-close": {
+        "task": "support.tasks.tickets_auto_close_all_tenants",
+        "schedule": crontab(minute=15),
+    },
+    "support-tickets-sla-overdue": {
+        "task": "support.tasks.tickets_sla_overdue_all_tenants",
+        "schedule": 300.0,
+    },
     "provisioning-jobs-relay": {
         "task": "provisioning.tasks.provisioning_jobs_requeue_stale_task",
         "schedule": 60.0,
@@ -284,6 +294,11 @@ PROVISIONING_RETRY_MAX_S = env_int("PROVISIONING_RETRY_MAX_S", 900)
 PROVISIONING_JOB_LEASE_S = env_int("PROVISIONING_JOB_LEASE_S", 1800)
 PROVISIONING_QUEUED_GRACE_S = env_int("PROVISIONING_QUEUED_GRACE_S", 120)
 PROVISIONING_JOB_MAX_ATTEMPTS = env_int("PROVISIONING_JOB_MAX_ATTEMPTS", 8)
+
+# Support desk attachments (support.attachments): the largest file and how many files
+# one message may carry.
+SUPPORT_ATTACHMENT_MAX_BYTES = env_int("SUPPORT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+SUPPORT_ATTACHMENTS_PER_MESSAGE = env_int("SUPPORT_ATTACHMENTS_PER_MESSAGE", 5)
 
 # Stripe: the platform's own account. It collects reseller top-ups and, with Connect,
 # creates tenants' connected accounts; a tenant's clients always pay into the tenant's own

@@ -1,0 +1,292 @@
+"""The support desk of a tenant: departments, tickets, their messages and attachments,
+canned replies and the response time promised per priority.
+
+Every table here lives in each tenant schema (``schema_placement``, see config.routers):
+a reseller answers its own clients under its own brand and no other tenant ever sees a
+ticket. The provider's side of an escalation lives elsewhere and names the client only
+by its pseudonymous reference.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+def _public_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def reply_token_new() -> str:
+    # Lower-case letters and digits only: the token travels in the local part of a reply
+    # address (support+<token>@...), which mail servers may fold to lower case.
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(20))
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+# Most urgent first: queues sort by this.
+PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
+
+
+class Department(models.Model):
+    """Where tickets go: a queue of its own, with its own mailbox and its own rule on
+    which clients may write to it."""
+
+    schema_placement = "tenant"
+
+    class ClientAccess(models.TextChoices):
+        ALL = "all", _("Every client")
+        WITH_SERVICE = "with_service", _("Clients with an active service")
+        SELECTED = "selected", _("Selected clients only")
+
+    public_id = models.UUIDField(default=_public_id, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=100)
+    email = models.EmailField(_("e-mail address"), blank=True)
+    # No one named: every staff member sees the queue.
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="support_departments"
+    )
+    client_access = models.CharField(
+        _("who may open tickets"),
+        max_length=16,
+        choices=ClientAccess.choices,
+        default=ClientAccess.ALL,
+    )
+    allowed_clients = models.ManyToManyField(
+        "billing.Client", blank=True, related_name="support_departments"
+    )
+    allow_guests = models.BooleanField(_("guests may write by e-mail"), default=False)
+    # None: answered tickets stay open until someone closes them.
+    auto_close_days = models.PositiveSmallIntegerField(
+        _("close answered tickets after (days)"), null=True, blank=True
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sort_order", "name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ticket(models.Model):
+    schema_placement = "tenant"
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        ANSWERED = "answered", _("Answered")
+        CUSTOMER_REPLY = "customer_reply", _("Customer reply")
+        ON_HOLD = "on_hold", _("On hold")
+        CLOSED = "closed", _("Closed")
+
+    public_id = models.UUIDField(default=_public_id, unique=True, editable=False)
+    subject = models.CharField(_("subject"), max_length=200)
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="tickets")
+    # A guest's ticket has no client, only the address it came from.
+    client = models.ForeignKey(
+        "billing.Client",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="support_tickets",
+    )
+    guest_email = models.EmailField(blank=True)
+    guest_name = models.CharField(max_length=200, blank=True)
+    service = models.ForeignKey(
+        "billing.Service",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="support_tickets",
+    )
+    domain_name = models.CharField(_("domain"), max_length=253, blank=True)
+    priority = models.CharField(
+        _("priority"), max_length=8, choices=Priority.choices, default=Priority.MEDIUM
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+    )
+    # Carried in the reply address of every e-mail about the ticket: an answer finds its
+    # ticket by it, never by the subject.
+    reply_token = models.CharField(max_length=32, unique=True, default=reply_token_new)
+    # When staff owe the next answer (the SLA of the priority); None while nobody waits.
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    # Set once the overdue sweep has alerted staff, so they hear of it once.
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_tickets"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "department"], name="support_ticket_queue_idx"),
+            models.Index(
+                fields=["sla_due_at"],
+                name="support_ticket_sla_idx",
+                condition=Q(sla_due_at__isnull=False, sla_breached_at__isnull=True),
+            ),
+            models.Index(
+                fields=["answered_at"],
+                name="support_ticket_answered_idx",
+                condition=Q(status="answered"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+    @property
+    def number(self) -> int:
+        return self.pk
+
+    @property
+    def requester_email(self) -> str:
+        return self.client.email if self.client_id else self.guest_email
+
+    @property
+    def requester_name(self) -> str:
+        return self.client.display_name if self.client_id else (self.guest_name or self.guest_email)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == self.Status.CLOSED
+
+
+class Message(models.Model):
+    schema_placement = "tenant"
+
+    class AuthorKind(models.TextChoices):
+        CLIENT = "client", _("Client")
+        STAFF = "staff", _("Staff")
+        GUEST = "guest", _("Guest")
+        SYSTEM = "system", _("System")
+
+    class Source(models.TextChoices):
+        WEB = "web", _("Web")
+        EMAIL = "email", _("E-mail")
+        API = "api", _("API")
+
+    public_id = models.UUIDField(default=_public_id, unique=True, editable=False)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    author_kind = models.CharField(max_length=8, choices=AuthorKind.choices)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    author_name = models.CharField(max_length=200, blank=True)
+    author_email = models.EmailField(blank=True)
+    body = models.TextField()
+    # Staff only: never shown to the client, never e-mailed to it.
+    is_internal = models.BooleanField(_("internal note"), default=False)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+    # E-mail threading: the Message-ID this message went out (or came in) with, and what
+    # it answered.
+    message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    in_reply_to = models.CharField(max_length=255, blank=True)
+    references = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}: {self.author_kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # The default storage prefixes the schema (MULTITENANT_RELATIVE_MEDIA_ROOT), so the
+    # file sits under the tenant's own folder; the name on disk is never the client's.
+    return f"support/{instance.ticket.public_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    schema_placement = "tenant"
+
+    public_id = models.UUIDField(default=_public_id, unique=True, editable=False)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    filename = models.CharField(max_length=200)
+    # Read from the bytes (support.attachments.content_type_sniff), never the sender's.
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class CannedReply(models.Model):
+    schema_placement = "tenant"
+
+    public_id = models.UUIDField(default=_public_id, unique=True, editable=False)
+    title = models.CharField(_("title"), max_length=100)
+    body = models.TextField(_("text"))
+    # None: offered in every department.
+    department = models.ForeignKey(
+        Department,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="canned_replies",
+        verbose_name=_("department"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name_plural = _("canned replies")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SlaPolicy(models.Model):
+    """How soon staff answer a ticket of one priority. A priority without a row has no
+    clock."""
+
+    schema_placement = "tenant"
+
+    priority = models.CharField(max_length=8, choices=Priority.choices, unique=True)
+    response_hours = models.PositiveSmallIntegerField(_("answer within (hours)"))
+
+    class Meta:
+        ordering = ["priority"]
+
+    def __str__(self) -> str:
+        return f"{self.priority}: {self.response_hours} h"

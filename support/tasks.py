@@ -1,0 +1,33 @@
+"""The support desk's periodic work: closing quiet answered tickets and marking those
+whose answer is overdue. Beat queues one task per tenant; each runs in its schema."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from support import services
+from tenants.tasks import task_queue_in_every_tenant
+
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+RETRY = {"max_retries": 5, "retry_backoff": 5, "retry_backoff_max": 300, "retry_jitter": True}
+
+
+@shared_task(autoretry_for=TRANSIENT_ERRORS, **RETRY)
+def tickets_auto_close_task() -> int:
+    return services.tickets_auto_close()
+
+
+@shared_task(autoretry_for=TRANSIENT_ERRORS, **RETRY)
+def tickets_sla_overdue_task() -> int:
+    return len(services.tickets_sla_overdue_mark())
+
+
+@shared_task
+def tickets_auto_close_all_tenants() -> int:
+    return task_queue_in_every_tenant(tickets_auto_close_task)
+
+
+@shared_task
+def tickets_sla_overdue_all_tenants() -> int:
+    return task_queue_in_every_tenant(tickets_sla_overdue_task)
