@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.crypto import secret_decrypt, secret_encrypt
 from provisioning.modules.base import MODULE_CHOICES, ServerConnection
+from provisioning.registrars.base import REGISTRAR_CHOICES
 
 
 class ServerGroup(models.Model):
@@ -97,6 +98,80 @@ class Server(models.Model):
             timeout_s=self.timeout_s,
             extra=dict(self.extra or {}),
         )
+
+
+class RegistrarAccount(models.Model):
+    """The provider's account at a registry (EPP) or a registrar (reseller API), and the
+    TLDs it serves. Its password or API key is encrypted like a server's."""
+
+    schema_placement = "public"
+
+    name = models.CharField(max_length=100, unique=True)
+    module = models.CharField(max_length=32, choices=REGISTRAR_CHOICES)
+    hostname = models.CharField(max_length=253)
+    port = models.PositiveIntegerField(default=700)
+    use_tls = models.BooleanField(default=True)
+    verify_tls = models.BooleanField(default=True)
+    username = models.CharField(max_length=150, blank=True)
+    # The EPP password or API key, Fernet-encrypted; read and written through ``secret``.
+    secret_encrypted = models.TextField(blank=True, editable=False)
+    timeout_s = models.FloatField(default=30.0)
+    # Module settings that are not secret: the EPP client certificate path, a sandbox flag...
+    extra = models.JSONField(default=dict, blank=True)
+    is_default = models.BooleanField(
+        default=False, help_text=_("Serves every TLD that no other account lists.")
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="provisioning_one_default_registrar",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_module_display()})"
+
+    @property
+    def secret(self) -> str:
+        return secret_decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = secret_encrypt(value)
+
+    def connection(self) -> ServerConnection:
+        return ServerConnection(
+            hostname=self.hostname,
+            port=self.port,
+            use_tls=self.use_tls,
+            username=self.username,
+            secret=self.secret,
+            verify_tls=self.verify_tls,
+            timeout_s=self.timeout_s,
+            extra=dict(self.extra or {}),
+        )
+
+
+class RegistrarTld(models.Model):
+    """One TLD and the account that registers it: a TLD has one registrar at a time."""
+
+    schema_placement = "public"
+
+    account = models.ForeignKey(RegistrarAccount, on_delete=models.CASCADE, related_name="tlds")
+    tld = models.CharField(max_length=63, unique=True, help_text=_("Without the dot, as A-label."))
+
+    class Meta:
+        ordering = ["tld"]
+
+    def __str__(self) -> str:
+        return f".{self.tld} → {self.account.name}"
 
 
 class PlanMapping(models.Model):

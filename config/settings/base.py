@@ -321,6 +321,9 @@ SANDBOX_STRIPE_KEYS = dict(
 )
 # Where the simulated panel's single sign-on links open (``sandbox.simpanel``).
 SIMULATED_PANEL_URL = env_str("SIMULATED_PANEL_URL") or ""
+# Which registrar serves a TLD no registrar account lists when the provider has configured
+# none at all: the simulated one (demos, tests); production turns this off.
+REGISTRAR_SIMULATED_FALLBACK = env_bool("TESSERA_REGISTRAR_SIMULATED_FALLBACK", default=True)
 # Which RDAP server answers for each TLD (RFC 9224); empty: the shipped data/rdap/dns.json.
 RDAP_BOOTSTRAP_FILE = env_str("RDAP_BOOTSTRAP_FILE") or ""
 

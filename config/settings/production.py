@@ -10,6 +10,8 @@ if TESSERA_SANDBOX or SANDBOX_STRIPE_KEYS or SIMULATED_PANEL_URL:  # noqa: F405
     )
 
 DEBUG = False
+# A TLD no registrar account serves is refused, never registered at a simulated registry.
+REGISTRAR_SIMULATED_FALLBACK = False
 SECRET_KEY = env_required("SECRET_KEY")
 FIELD_ENCRYPTION_KEY = env_required("FIELD_ENCRYPTION_KEY")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -11,7 +11,13 @@ import pytest
 
 from provisioning.modules.base import PermanentModuleError, TransientModuleError
 from provisioning.registrars.base import (
+    Contact,
+    DomainStatus,
     DomainUnavailableError,
+    DsRecord,
+    ErrorKind,
+    RegistryError,
+    TransferStatus,
     normalize_domain,
     normalize_nameservers,
 )
@@ -24,7 +30,9 @@ NS = ["ns1.host.example", "ns2.host.example"]
 @pytest.fixture
 def registrar(redis_namespace: str) -> Iterator[SimulatedRegistrar]:
     registrar = SimulatedRegistrar(
-        simulated_connection(redis_namespace, taken_domains=["taken-elsewhere.com"])
+        simulated_connection(
+            redis_namespace, taken_domains=["taken-elsewhere.com"], transfer_delay_s=3600
+        )
     )
     yield registrar
     registrar.close()
@@ -33,6 +41,7 @@ def registrar(redis_namespace: str) -> Iterator[SimulatedRegistrar]:
 def test_normalize_domain() -> None:
     assert normalize_domain(" Example.COM. ") == "example.com"
     assert normalize_domain("bücher.de") == "xn--bcher-kva.de"
+    assert normalize_domain("пример.рф") == "xn--e1afmkfd.xn--p1ai"
     for bad in ("nodot", "-bad.com", "a..b.com", "x" * 64 + ".com", ""):
         with pytest.raises(PermanentModuleError):
             normalize_domain(bad)
@@ -108,24 +117,108 @@ def test_register_validation(registrar: SimulatedRegistrar) -> None:
 
 def test_renew(registrar: SimulatedRegistrar) -> None:
     registrar.register("my-shop.com", 1, NS, "c-1")
-    renewed = registrar.renew("my-shop.com", 2)
+    current = date.today() + timedelta(days=365)
+    renewed = registrar.renew("my-shop.com", 2, current_expiry=current)
     assert renewed.expires_on == date.today() + timedelta(days=365 * 3)
+    # Replayed with the expiry it already extended: refused, not renewed twice.
+    with pytest.raises(RegistryError, match="does not expire on") as replay:
+        registrar.renew("my-shop.com", 2, current_expiry=current)
+    assert replay.value.kind == ErrorKind.POLICY and replay.value.code == 2306
     with pytest.raises(PermanentModuleError, match="more than 10 years"):
-        registrar.renew("my-shop.com", 9)
-    with pytest.raises(PermanentModuleError, match="do not hold"):
-        registrar.renew("not-ours.com", 1)
+        registrar.renew("my-shop.com", 9, current_expiry=renewed.expires_on)
+    with pytest.raises(RegistryError, match="do not hold") as missing:
+        registrar.renew("not-ours.com", 1, current_expiry=current)
+    assert missing.value.kind == ErrorKind.NOT_FOUND
 
 
 def test_transfer(registrar: SimulatedRegistrar, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     code = "Tr4nsfer-Code-991"
-    info = registrar.transfer("moving.net", code, "c-9")
-    assert info.status == "pending_transfer"
-    assert registrar.transfer("moving.net", code, "c-9") == info
-    with pytest.raises(PermanentModuleError, match="auth code") as caught:
-        registrar.transfer("other.net", "123")
+    info = registrar.transfer_request("moving.net", code, contact_ref="c-9")
+    assert info.status == TransferStatus.PENDING and info.pending
+    assert registrar.transfer_request("moving.net", code, contact_ref="c-9") == info
+    assert registrar.info("moving.net").status == DomainStatus.PENDING_TRANSFER
+    with pytest.raises(RegistryError, match="auth code") as caught:
+        registrar.transfer_request("other.net", "123")
+    assert caught.value.kind == ErrorKind.AUTHORIZATION and caught.value.code == 2202
     assert "123" not in str(caught.value).replace("other.net", "")
     assert code not in caplog.text and code not in repr(info)
+    cancelled = registrar.transfer_cancel("moving.net")
+    assert cancelled.status == TransferStatus.CLIENT_CANCELLED
+    assert registrar.info("moving.net") is None
+
+
+def test_transfer_approved_by_the_registry(redis_namespace: str) -> None:
+    with SimulatedRegistrar(simulated_connection(redis_namespace)) as registrar:
+        registrar.transfer_request("moving.net", "Tr4nsfer-Code-991", years=1, contact_ref="c")
+        done = registrar.transfer_query("moving.net")
+        assert done.completed and done.status == TransferStatus.SERVER_APPROVED
+        info = registrar.info("moving.net")
+        assert info.status == DomainStatus.ACTIVE
+        notices = registrar.poll_drain()
+        assert [m.transfer_status for m in notices] == [TransferStatus.SERVER_APPROVED]
+        assert registrar.poll() is None
+
+
+def test_transfer_away(registrar: SimulatedRegistrar) -> None:
+    registrar.register("leaving.com", 1, NS, "c-1")
+    registrar.simulate_transfer_away("leaving.com")
+    with pytest.raises(RegistryError) as not_ours:
+        registrar.transfer_cancel("leaving.com")
+    assert not_ours.value.kind == ErrorKind.AUTHORIZATION
+    assert registrar.transfer_reject("leaving.com").status == TransferStatus.CLIENT_REJECTED
+    registrar.simulate_transfer_away("leaving.com")
+    assert registrar.transfer_approve("leaving.com").completed
+
+
+def test_delete_and_restore(registrar: SimulatedRegistrar) -> None:
+    registrar.register("gone-soon.com", 1, NS, "c-1")
+    with pytest.raises(RegistryError) as locked:
+        registrar.delete("gone-soon.com")
+    assert locked.value.code == 2304
+    registrar.set_lock("gone-soon.com", False)
+    registrar.delete("gone-soon.com")
+    assert registrar.info("gone-soon.com").status == DomainStatus.REDEMPTION
+    assert registrar.restore("gone-soon.com").status == DomainStatus.ACTIVE
+    with pytest.raises(RegistryError, match="not in redemption"):
+        registrar.restore("gone-soon.com")
+
+
+def test_updates_hosts_contacts_auth_code(registrar: SimulatedRegistrar) -> None:
+    registrar.register("my-shop.com", 1, NS, "c-1")
+    ds = DsRecord(12345, 13, 2, "49FD46E6C4B45C55D4AC" * 3 + "49FD")
+    assert registrar.set_dnssec("my-shop.com", [ds]).ds_records == (ds,)
+    assert registrar.set_dnssec("my-shop.com", []).ds_records == ()
+    assert registrar.set_registrant("my-shop.com", "c-2").registrant == "c-2"
+    held = registrar.set_statuses("my-shop.com", add=("clientHold",))
+    assert "clientHold" in held.statuses
+    with pytest.raises(RegistryError) as bad_status:
+        registrar.set_statuses("my-shop.com", add=("serverHold",))
+    assert bad_status.value.kind == ErrorKind.INVALID
+    host = registrar.host_create("ns1.my-shop.com", ["192.0.2.1", "2001:db8::1"])
+    assert registrar.host_info("ns1.my-shop.com") == host
+    with pytest.raises(RegistryError) as foreign:
+        registrar.host_create("ns1.not-ours.com", ["192.0.2.1"])
+    assert foreign.value.code == 2305
+    first = registrar.auth_code("my-shop.com")
+    second = registrar.auth_code_reset("my-shop.com")
+    assert first != second and registrar.auth_code("my-shop.com") == second
+    person = Contact(
+        name="Maria Rossi",
+        email="maria@example.org",
+        phone="+39.0612345678",
+        street=("Via Roma 1",),
+        city="Roma",
+        postcode="00100",
+        country_code="IT",
+    )
+    handle = registrar.contact_create(person)
+    assert handle.startswith("SIM-") and "Maria" not in repr(person)
+    registrar.contact_update(handle, person)
+    with pytest.raises(RegistryError) as unknown:
+        registrar.contact_update("SIM-NOPE", person)
+    assert unknown.value.kind == ErrorKind.NOT_FOUND
+    assert registrar.test_connection().startswith("simulated registrar")
 
 
 def test_nameservers_and_lock(registrar: SimulatedRegistrar) -> None:
