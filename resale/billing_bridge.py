@@ -137,7 +137,7 @@ def _options_sent(service: Service) -> list[dict]:
         UpstreamCommand.objects.filter(
             service_ref=str(service.public_id), action__in=CARRIES_OPTIONS
         )
-        .exclude(state=UpstreamCommand.State.FAILED)
+        .exclude(state__in=[UpstreamCommand.State.FAILED, UpstreamCommand.State.CANCELLED])
         .order_by("-created_at", "-id")
         .first()
     )

@@ -80,6 +80,27 @@ def low_balance(account: ResellerAccount, balance: Money) -> None:
     )
 
 
+def tenant_command_cancelled(
+    account: ResellerAccount, command: UpstreamCommand, refunded: Money | None
+) -> None:
+    """The provider's staff stopped one of the reseller's commands: its staff hear why and
+    what came back to the balance; the command shows the reason in its console."""
+    refund = (
+        f"{refunded} was refunded to your balance at the provider."
+        if refunded
+        else "Nothing had been debited for it."
+    )
+    in_schema(
+        account.tenant.schema_name,
+        tenant_staff_alert_task,
+        f"Your provider cancelled an upstream command: {command.get_action_display()}",
+        f"The command {command.public_id} ({command.action} for service "
+        f"{command.service_ref}) was cancelled by your provider. {command.last_error}\n"
+        f"{refund} The service stays as it is in your console: decide there what your "
+        "client gets.",
+    )
+
+
 # --- tenant side (the reseller's schema) --------------------------------------------------
 
 

@@ -558,6 +558,8 @@ class UpstreamCommand(models.Model):
         AWAITING_FUNDS = "awaiting_funds", _("Awaiting funds")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
+        # Stopped for good by the provider's staff, with the reason in ``last_error``.
+        CANCELLED = "cancelled", _("Cancelled")
 
     public_id = models.CharField(max_length=32, default=_public_id)
     idempotency_key = models.CharField(max_length=128)

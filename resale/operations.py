@@ -6,7 +6,10 @@ across schemas.
 
 Retrying a failed order debits it again (it was refunded when it failed) and sends the
 reseller's own command again, so the reseller's service activates when the job succeeds.
-Cancelling refunds what the reseller paid for the service and has not had back, once.
+Cancelling refunds what the reseller paid for the service and has not had back, once:
+a job through ``provisioning_job_cancel``, a reseller's command through
+``operations_command_cancel``, which also stops the command in the reseller's outbox so
+that its console shows the cancellation and its reason.
 """
 
 from __future__ import annotations
@@ -18,20 +21,32 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Min, Q, Sum
 from django.utils import timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import get_public_schema_name, schema_context
 
-from billing.money import Money
+from audit.services import audit_record
+from billing.money import Money, money_json
 from provisioning.models import ProvisioningJob
 from provisioning.operations import provisioning_job_cancel, provisioning_jobs_needing_attention
 from provisioning.services import ProvisioningError, provisioning_job_rerun
-from resale.models import BalanceEntry, ResellerAccount, UpstreamCommand, UpstreamService
-from resale.outbox import upstream_command_dispatch, upstream_command_retry
+from resale import hooks
+from resale.models import (
+    BalanceEntry,
+    ResellerAccount,
+    UpstreamCommand,
+    UpstreamRequest,
+    UpstreamService,
+)
+from resale.outbox import upstream_command_check, upstream_command_dispatch, upstream_command_retry
 from resale.services import (
     InsufficientFunds,
     ResaleError,
     balance_entry_append,
     reseller_available,
+    upstream_service_refund,
 )
+
+# An order the provider accepted but has not delivered: cancelling it refunds it.
+_UNDELIVERED = [UpstreamService.Status.PROVISIONING, UpstreamService.Status.FAILED]
 
 # A command not sent after this long, or sent and not answered, is stuck.
 PENDING_STUCK = timedelta(minutes=10)
@@ -50,10 +65,6 @@ class QueueItem:
     reason: str
     since: datetime
     paid: Money | None  # what the reseller paid for the service and has not had back
-
-    @property
-    def can_cancel(self) -> bool:
-        return self.kind == "job"
 
 
 def _net_paid(service: UpstreamService) -> Money:
@@ -113,23 +124,44 @@ def _accounts():
     return ResellerAccount.objects.select_related("tenant").order_by("pk")
 
 
+def _orders_paid(account: ResellerAccount, keys: list[str]) -> dict[str, Money]:
+    """What the provider holds for the orders the reseller sent under ``keys`` and has not
+    delivered (a cancellation refunds it), by key."""
+    requests = UpstreamRequest.objects.filter(
+        account=account,
+        idempotency_key__in=keys,
+        action=UpstreamCommand.Action.CREATE,
+        upstream_service__status__in=_UNDELIVERED,
+    ).select_related("upstream_service")
+    paid = {}
+    for request in requests:
+        net = _net_paid(request.upstream_service)
+        if net.amount > 0:
+            paid[request.idempotency_key] = net
+    return paid
+
+
 def _command_items(now: datetime) -> list[QueueItem]:
     items = []
     for account in _accounts():
         with schema_context(account.tenant.schema_name):
-            for command in _commands_needing_attention(now)[:100]:
-                items.append(
-                    QueueItem(
-                        kind="command",
-                        public_id=command.public_id,
-                        account=account,
-                        action=str(command.get_action_display()),
-                        state=_COMMAND_STATE.get(command.state, STUCK),
-                        reason=command.last_error,
-                        since=command.created_at,
-                        paid=None,
-                    )
+            commands = list(_commands_needing_attention(now)[:100])
+        if not commands:
+            continue
+        paid = _orders_paid(account, [command.idempotency_key for command in commands])
+        for command in commands:
+            items.append(
+                QueueItem(
+                    kind="command",
+                    public_id=command.public_id,
+                    account=account,
+                    action=str(command.get_action_display()),
+                    state=_COMMAND_STATE.get(command.state, STUCK),
+                    reason=command.last_error,
+                    since=command.created_at,
+                    paid=paid.get(command.idempotency_key),
                 )
+            )
     return items
 
 
@@ -283,7 +315,8 @@ def operations_job_cancel(*, public_id: str, reason: str, cancelled_by: str) -> 
 
 def operations_command_retry(*, account: ResellerAccount, public_id: str) -> UpstreamCommand:
     """A failed command of the reseller goes back to its queue; one waiting for funds (or
-    for its account to be reactivated) is sent again now."""
+    for its account to be reactivated) is sent again now; one sent and never answered is
+    asked after again."""
     with schema_context(account.tenant.schema_name):
         command = UpstreamCommand.objects.filter(public_id=public_id).first()
         if command is None:
@@ -292,4 +325,122 @@ def operations_command_retry(*, account: ResellerAccount, public_id: str) -> Ups
             return upstream_command_retry(command=command)
         if command.state in (UpstreamCommand.State.AWAITING_FUNDS, UpstreamCommand.State.PENDING):
             return upstream_command_dispatch(command_id=command.pk) or command
+        if command.state == UpstreamCommand.State.SENT:
+            upstream_command_check(command_id=command.pk)
+            command.refresh_from_db()
+            return command
         raise ResaleError("Only a failed, waiting or stuck command can be sent again.")
+
+
+_CANCELLABLE = [
+    UpstreamCommand.State.FAILED,
+    UpstreamCommand.State.AWAITING_FUNDS,
+    UpstreamCommand.State.PENDING,
+    UpstreamCommand.State.SENT,
+]
+
+
+def _order_cancel(
+    account: ResellerAccount, command: UpstreamCommand, reason: str, cancelled_by: str
+) -> Money | None:
+    """The provider's side of a cancelled command, in the public schema and the caller's
+    transaction. A command the provider never accepted took nothing. An accepted order
+    not delivered is refunded what the reseller paid for it and has not had back (once:
+    the refund is the service's net debit, taken under its row lock), and its panel jobs
+    are stopped. Anything the provider has carried out, or another accepted command, is
+    refused: undoing it is a decision about a running service, not a cancellation."""
+    request = (
+        UpstreamRequest.objects.filter(account=account, idempotency_key=command.idempotency_key)
+        .select_related("upstream_service")
+        .first()
+    )
+    if request is None:
+        return None
+    if request.action != UpstreamCommand.Action.CREATE or request.upstream_service is None:
+        raise ResaleError(
+            "The provider has accepted this command: cancel its provisioning job instead."
+        )
+    ResellerAccount.objects.select_for_update().get(pk=account.pk)
+    service = (
+        UpstreamService.objects.select_for_update()
+        .select_related("plan", "account__tenant")
+        .get(pk=request.upstream_service_id)
+    )
+    if service.status not in _UNDELIVERED:
+        raise ResaleError(
+            "The provider has already created this service: send the command again so that "
+            "the reseller hears of it."
+        )
+    before = _net_paid(service)
+    service.status = UpstreamService.Status.FAILED
+    service.last_error = f"Cancelled by the provider: {reason}"[:2000]
+    service.save(update_fields=["status", "last_error", "updated_at"])
+    upstream_service_refund(
+        service=service, description=f"Refund: {service.plan.name} cancelled by the provider"
+    )
+    open_jobs = ProvisioningJob.objects.filter(
+        service__upstream_service_id=service.pk,
+        state__in=[ProvisioningJob.State.QUEUED, ProvisioningJob.State.RUNNING],
+    ).exclude(params__has_key="cancelled")
+    for job in open_jobs:
+        try:
+            provisioning_job_cancel(job=job, reason=reason, cancelled_by=cancelled_by)
+        except ProvisioningError as exc:
+            raise ResaleError(str(exc)) from exc
+    refunded = before - _net_paid(service)
+    return refunded if refunded.amount > 0 else None
+
+
+def operations_command_cancel(
+    *, account: ResellerAccount, public_id: str, reason: str, cancelled_by: str
+) -> Money | None:
+    """Stops a reseller's failed, waiting or stuck command for good: the command ends
+    cancelled in the reseller's outbox with the reason (its console shows it and its staff
+    are told), an order the provider took money for and has not delivered is refunded,
+    and both sides' audit logs keep who did it and why. The command's row lock makes a
+    second cancellation, a double click or a replay, a refusal that changes nothing.
+    Returns what was refunded, if anything."""
+    reason = reason.strip()
+    if not reason:
+        raise ResaleError("Say why the command is cancelled.")
+    schema = account.tenant.schema_name
+    with transaction.atomic():
+        with schema_context(schema):
+            command = (
+                UpstreamCommand.objects.select_for_update().filter(public_id=public_id).first()
+            )
+            if command is None:
+                raise ResaleError("No such command.", code="not_found")
+            if command.state == UpstreamCommand.State.CANCELLED:
+                raise ResaleError("The command was already cancelled.")
+            if command.state not in _CANCELLABLE:
+                raise ResaleError("Only a failed, waiting or stuck command can be cancelled.")
+        with schema_context(get_public_schema_name()):
+            refunded = _order_cancel(account, command, reason, cancelled_by)
+            record = {
+                "action": "upstream_command.cancelled",
+                "object_type": "upstream_command",
+                "object_id": command.public_id,
+                "before": {"state": command.state},
+                "after": {
+                    "state": UpstreamCommand.State.CANCELLED,
+                    "reason": reason,
+                    "action": command.action,
+                    "reseller_account": account.public_id,
+                    "refunded": money_json(refunded.amount, refunded.currency)
+                    if refunded
+                    else None,
+                },
+            }
+            audit_record(**record)
+        with schema_context(schema):
+            command.state = UpstreamCommand.State.CANCELLED
+            command.last_error = f"Cancelled by the provider: {reason}"[:2000]
+            command.completed_at = timezone.now()
+            command.next_attempt_at = None
+            command.save()
+            audit_record(**record)
+        transaction.on_commit(
+            lambda: hooks.tenant_command_cancelled(account, command, refunded), robust=True
+        )
+    return refunded

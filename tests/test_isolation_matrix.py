@@ -450,6 +450,9 @@ PROVIDER_ROWS: dict[str, PlatformRow] = {
     "provider:command-retry": PlatformRow(
         POST_ONLY, fixed={"account": "reseller", "public_id": "none"}
     ),
+    "provider:command-cancel": PlatformRow(
+        POST_ONLY, fixed={"account": "reseller", "public_id": "none"}
+    ),
     "provider:servers": PlatformRow(PROVIDER_READ),
 }
 PLATFORM_ROWS.update(PROVIDER_ROWS)

@@ -42,5 +42,10 @@ urlpatterns = [
         operations.command_retry,
         name="command-retry",
     ),
+    path(
+        "operations/commands/<str:account>/<str:public_id>/cancel/",
+        operations.command_cancel,
+        name="command-cancel",
+    ),
     path("servers/", operations.servers, name="servers"),
 ]

@@ -16,8 +16,9 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from billing.models import Service
 from provisioning.models import ProvisioningJob
-from resale.models import BalanceEntry, UpstreamCommand, UpstreamService
+from resale.models import BalanceEntry, UpstreamCommand, UpstreamService, WholesalePlan
 from resale.services import reseller_balance
+from tenants.models import Domain
 from tests.resale.flow import order_and_pay, resale_world_build, service_status, wait_for
 
 pytestmark = pytest.mark.worker
@@ -93,3 +94,76 @@ def test_a_failed_order_is_retried_to_completion_and_refunded_once(
     assert (
         str(other_job.public_id)[:10] not in provider.get("/provider/operations/").content.decode()
     )
+
+
+def test_a_reseller_command_is_retried_to_completion_and_a_stuck_one_cancelled_once(
+    tenant_factory, celery_worker_factory
+):
+    # Jobs keep trying, so an order whose panel fails stays debited and in flight.
+    celery_worker_factory(PROVISIONING_JOB_MAX_ATTEMPTS="1000")
+    created = tenant_factory("Queue Hosting")
+    world = resale_world_build(created, top_up="10.00")
+    # Injected: the provider has withdrawn the plan, so it refuses the reseller's order.
+    WholesalePlan.objects.filter(pk=world.wholesale_plan.pk).update(is_active=False)
+    service = order_and_pay(world, key="cmd-1")
+    wait_for(
+        lambda: _command(world, service).state == UpstreamCommand.State.FAILED,
+        timeout=60,
+        what="the reseller's command to be refused",
+    )
+    command = _command(world, service)
+    provider = _provider()
+    queue = provider.get("/provider/operations/").content.decode()
+    assert command.public_id[:10] in queue
+    assert "is withdrawn and takes no orders" in queue
+
+    WholesalePlan.objects.filter(pk=world.wholesale_plan.pk).update(is_active=True)
+    retry = f"/provider/operations/commands/{world.account.public_id}/{command.public_id}/retry/"
+    assert provider.post(retry).status_code == 302
+    wait_for(
+        lambda: service_status(world, service) == Service.Status.ACTIVE,
+        timeout=60,
+        what="the client's service to go active after the retry",
+    )
+    assert _command(world, service).state == UpstreamCommand.State.DONE
+    assert reseller_balance(account=world.account).amount == Decimal("7.50")
+
+    # A second order is accepted and debited, but the panel fails every attempt.
+    world.server.extra = {"failure_rate": 1.0}
+    world.server.save()
+    second = order_and_pay(world, key="cmd-2")
+    wait_for(
+        lambda: _command(world, second).state == UpstreamCommand.State.SENT,
+        timeout=60,
+        what="the second order to be accepted upstream",
+    )
+    assert reseller_balance(account=world.account).amount == Decimal("5.00")
+    stuck = _command(world, second)
+    cancel = f"/provider/operations/commands/{world.account.public_id}/{stuck.public_id}/cancel/"
+
+    def cancelled() -> bool:
+        # Refused (and nothing changes) while a worker holds the job's attempt.
+        provider.post(cancel, {"reason": "server retired"})
+        return _command(world, second).state == UpstreamCommand.State.CANCELLED
+
+    wait_for(cancelled, timeout=60, what="the cancellation to go through")
+    again = provider.post(cancel, {"reason": "double click"}, follow=True).content.decode()
+    assert "already cancelled" in again
+    other = UpstreamService.objects.exclude(status=UpstreamService.Status.ACTIVE).get(
+        account=world.account
+    )
+    assert other.status == UpstreamService.Status.FAILED
+    assert other.balance_entries.filter(kind=BalanceEntry.Kind.REFUND).count() == 1
+    assert reseller_balance(account=world.account).amount == Decimal("7.50")
+    job = ProvisioningJob.objects.get(service__upstream_service_id=other.pk)
+    assert "cancelled" in job.params
+
+    # The reseller's console shows the cancellation and its reason on the service.
+    with schema_context(world.schema):
+        owner = User.objects.create_user(
+            "queue-owner@reseller.test", "x-long-passphrase", kind=User.Kind.STAFF, role="owner"
+        )
+        console = Client(HTTP_HOST=Domain.objects.get(tenant=created.tenant).domain)
+        console.force_login(owner)
+    page = console.get(f"/console/services/{second.public_id}/").content.decode()
+    assert "Cancelled by the provider: server retired" in page

@@ -118,6 +118,39 @@ def command_retry(request: HttpRequest, account: str, public_id: str) -> HttpRes
     return _back()
 
 
+@require_POST
+@provider_page(write=JOBS)
+def command_cancel(request: HttpRequest, account: str, public_id: str) -> HttpResponse:
+    reseller = get_object_or_404(
+        ResellerAccount.objects.select_related("tenant"), public_id=account
+    )
+    form = JobCancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say why the command is cancelled."))
+        return _back()
+    try:
+        refunded = operations.operations_command_cancel(
+            account=reseller,
+            public_id=public_id,
+            reason=form.cleaned_data["reason"],
+            cancelled_by=request.user.email,
+        )
+    except ResaleError as exc:
+        if exc.code == "not_found":
+            raise Http404 from exc
+        messages.error(request, exc.message)
+        return _back()
+    if refunded:
+        messages.success(
+            request,
+            _("The command is cancelled and %(amount)s refunded to the reseller.")
+            % {"amount": locale.money_format(refunded)},
+        )
+    else:
+        messages.success(request, _("The command is cancelled; nothing had been debited for it."))
+    return _back()
+
+
 @provider_page(write=SERVERS)
 def servers(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
