@@ -3,20 +3,44 @@
 django-tenants ships a generic PL/pgSQL ``clone_schema`` that walks the catalogue object by
 object on every call; with a few dozen tables it takes the better part of a second. Here
 the template is read once per migration state into a plan of plain DDL, and a new schema
-is one round trip of that plan. The copy keeps every constraint and index name of the
-template (later migrations find them by name), its identity columns, triggers, and the
-rows the template holds (migration history, content types, permissions).
+is that plan run in one pipelined round trip. The copy keeps every constraint and index
+name of the template (later migrations find them by name), its identity columns,
+triggers, and the rows the template holds (migration history, content types,
+permissions).
+
+The plan also runs unchanged on a Citus coordinator with schema-based sharding (see
+"Past one database server" in ARCHITECTURE.md), which propagates DDL to the workers by
+its text (https://docs.citusdata.com/en/v13.0/admin_guide/cluster_management.html and
+https://docs.citusdata.com/en/v13.0/develop/reference_ddl.html, Citus 13):
+
+- one statement per command, never a multi-statement string;
+- one ``ADD CONSTRAINT`` per ``ALTER TABLE``;
+- every table this module names is qualified with the new schema, string literals
+  included (``pg_get_serial_sequence('"schema"."table"', 'id')``);
+- ``setval`` never goes below a sequence's own range (Citus starts each worker's bigint
+  sequences at 2^48 times its group id), so it takes the greatest of the copied rows'
+  largest id and the sequence's start and last values.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 from psycopg import sql
 
-_plans: dict[tuple[str, str], str] = {}
+
+@dataclass(frozen=True)
+class _Schema:
+    """Where the new schema's quoted name goes in a planned statement."""
+
+
+SCHEMA = _Schema()
+Statement = tuple[str | _Schema, ...]
+
+_plans: dict[tuple[str, str], list[Statement]] = {}
 _plans_lock = threading.Lock()
 
 
@@ -37,14 +61,25 @@ def _template_state(cursor, template: str) -> str:
     return f"{count}:{last_id}"
 
 
-def _build_plan(cursor, template: str) -> str:
-    """DDL that rebuilds the template in whatever schema is first on the search path."""
+def _build_plan(cursor, template: str) -> list[Statement]:
+    """The statements that rebuild the template in another schema (``SCHEMA`` in each
+    stands for the new schema's quoted name)."""
     quoted_template = _ident(template)
     # PostgreSQL qualifies names in index and trigger definitions whatever the search
-    # path; with the qualifier removed, the plan targets the schema first on the path.
-    qualifier = re.compile(rf'(?<![\w"])("{re.escape(template)}"|{re.escape(template)})\.')
+    # path; the template's qualifier becomes the new schema's.
+    qualifier = re.compile(rf'(?<![\w"])(?:"{re.escape(template)}"|{re.escape(template)})\.')
+
+    def requalified(definition: str) -> Statement:
+        parts: list[str | _Schema] = []
+        for index, piece in enumerate(qualifier.split(definition)):
+            if index:
+                parts.extend((SCHEMA, "."))
+            parts.append(piece)
+        return tuple(parts)
 
     def unqualified(definition: str) -> str:
+        # Inside a table's definition (its constraints), names resolve through the
+        # search path the clone sets: the new schema first.
         return qualifier.sub("", definition)
 
     cursor.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(template)))
@@ -78,24 +113,28 @@ def _build_plan(cursor, template: str) -> str:
         "  AND con.contype IN ('p', 'u', 'x')) ORDER BY c.relname",
         [template],
     )
-    indexes = [unqualified(row[0]) for row in cursor.fetchall()]
+    indexes = [requalified(row[0]) for row in cursor.fetchall()]
     cursor.execute(
         "SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND NOT t.tgisinternal ORDER BY t.tgname",
         [template],
     )
-    triggers = [unqualified(row[0]) for row in cursor.fetchall()]
+    triggers = [requalified(row[0]) for row in cursor.fetchall()]
 
-    # Few statements, since each one costs catalogue work: a table comes with its keys,
-    # unique and check constraints in its CREATE TABLE; its foreign keys, which need the
-    # other tables, in one ALTER TABLE afterwards.
+    # A table comes with its keys, unique and check constraints in its CREATE TABLE; its
+    # foreign keys, which need the other tables, afterwards, one ALTER TABLE each.
     own: dict[str, list[str]] = {table: [] for table in tables}
-    foreign: dict[str, list[str]] = {table: [] for table in tables}
+    foreign: list[Statement] = []
     for table, name, definition, kind in constraints:
         clause = f"CONSTRAINT {_ident(name)} {unqualified(definition)}"
-        (foreign if kind == "f" else own)[table].append(clause)
-    statements = [f"CREATE SEQUENCE {_ident(name)}" for name in free_sequences]
+        if kind == "f":
+            foreign.append((SCHEMA, f".{_ident(table)} ADD {clause}"))
+        else:
+            own[table].append(clause)
+    statements: list[Statement] = [
+        ("CREATE SEQUENCE ", SCHEMA, f".{_ident(name)}") for name in free_sequences
+    ]
     for table in tables:
         columns = ", ".join(
             [
@@ -104,7 +143,7 @@ def _build_plan(cursor, template: str) -> str:
                 *own[table],
             ]
         )
-        statements.append(f"CREATE TABLE {_ident(table)} ({columns})")
+        statements.append(("CREATE TABLE ", SCHEMA, f".{_ident(table)} ({columns})"))
     for table in tables:
         cursor.execute(
             sql.SQL("SELECT EXISTS (SELECT 1 FROM {}.{})").format(
@@ -112,25 +151,37 @@ def _build_plan(cursor, template: str) -> str:
             )
         )
         if cursor.fetchone()[0]:
+            target = _ident(table)
             statements.append(
-                f"INSERT INTO {_ident(table)} SELECT * FROM {quoted_template}.{_ident(table)}"
+                ("INSERT INTO ", SCHEMA, f".{target} SELECT * FROM {quoted_template}.{target}")
             )
-            statements.append(
-                "SELECT setval(s.seq, greatest((SELECT max(id) FROM "
-                f"{_ident(table)}), 1)) FROM (SELECT pg_get_serial_sequence("
-                f"'{_ident(table)}', 'id') AS seq) s WHERE s.seq IS NOT NULL"
-            )
-    for table, clauses in foreign.items():
-        if clauses:
-            additions = ", ".join(f"ADD {clause}" for clause in clauses)
-            statements.append(f"ALTER TABLE {_ident(table)} {additions}")
+            statements.append(_sequence_catch_up(target))
+    statements.extend(("ALTER TABLE ", *addition) for addition in foreign)
     statements.extend(indexes)
     statements.extend(triggers)
-    return ";\n".join(statements) + ";"
+    return statements
 
 
-def template_plan(template: str) -> str:
-    with connection.cursor() as cursor:
+def _sequence_catch_up(quoted_table: str) -> Statement:
+    """Moves the table's id sequence past the copied rows, never below its own range."""
+    # Schema names never hold a quote (django-tenants validates them), so the qualified
+    # name can sit inside a string literal as it is.
+    return (
+        "SELECT setval(s.seq, GREATEST(COALESCE((SELECT max(id) FROM ",
+        SCHEMA,
+        f".{quoted_table}), 0), q.start_value, COALESCE(q.last_value, 0))) "
+        "FROM (SELECT pg_get_serial_sequence('",
+        SCHEMA,
+        f".{quoted_table}', 'id') AS seq) s "
+        "JOIN pg_sequences q ON format('%I.%I', q.schemaname, q.sequencename) = s.seq",
+    )
+
+
+def template_plan(template: str) -> list[Statement]:
+    # In a transaction of its own (or the caller's): the plan is read with a search path
+    # of the template alone, so names outside it (public's trigger functions) come
+    # qualified, and SET LOCAL is a no-op outside a transaction.
+    with transaction.atomic(), connection.cursor() as cursor:
         state = _template_state(cursor, template)
         key = (template, state)
         with _plans_lock:
@@ -138,6 +189,12 @@ def template_plan(template: str) -> str:
                 _plans.clear()
                 _plans[key] = _build_plan(cursor, template)
             return _plans[key]
+
+
+def plan_render(plan: list[Statement], schema_name: str) -> list[str]:
+    """The plan's statements for ``schema_name``, one SQL command each."""
+    quoted = _ident(schema_name)
+    return ["".join(quoted if part is SCHEMA else part for part in statement) for statement in plan]
 
 
 def schema_clone(*, template: str, schema_name: str) -> None:
@@ -151,13 +208,19 @@ def schema_clone(*, template: str, schema_name: str) -> None:
 
 
 def _clone(template: str, schema_name: str) -> None:
-    plan = template_plan(template)
+    statements = plan_render(template_plan(template), schema_name)
     with connection.cursor() as cursor:
         cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema_name)))
-        # public too: the trigger functions the tables call live there.
+        # The new schema first, for the names inside constraint definitions; public for
+        # the trigger functions the tables call.
         cursor.execute(
             sql.SQL("SET LOCAL search_path TO {}, public").format(sql.Identifier(schema_name))
         )
-        cursor.execute(plan)
+        # One command per statement (Citus propagates DDL command by command), sent in
+        # one pipeline so the round trips do not add up.
+        raw = cursor.cursor
+        with connection.connection.pipeline():
+            for statement in statements:
+                raw.execute(statement)
         # Back to what django-tenants expects for the rest of the transaction.
         cursor.execute("SET LOCAL search_path TO public")
