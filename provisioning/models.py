@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.crypto import secret_decrypt, secret_encrypt
 from provisioning.modules.base import MODULE_CHOICES, ServerConnection
-from provisioning.registrars.base import REGISTRAR_CHOICES
+from provisioning.registrars.base import REGISTRAR_CHOICES, get_registrar_class
 
 
 class ServerGroup(models.Model):
@@ -107,7 +108,9 @@ class RegistrarAccount(models.Model):
     schema_placement = "public"
 
     name = models.CharField(max_length=100, unique=True)
-    module = models.CharField(max_length=32, choices=REGISTRAR_CHOICES)
+    # One of REGISTRAR_CHOICES, checked by the forms that write it: a new registrar module
+    # needs no migration.
+    module = models.CharField(max_length=32)
     hostname = models.CharField(max_length=253)
     port = models.PositiveIntegerField(default=700)
     use_tls = models.BooleanField(default=True)
@@ -136,7 +139,11 @@ class RegistrarAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_module_display()})"
+        return f"{self.name} ({self.module_label})"
+
+    @property
+    def module_label(self) -> str:
+        return dict(REGISTRAR_CHOICES).get(self.module, self.module)
 
     @property
     def secret(self) -> str:
@@ -157,6 +164,12 @@ class RegistrarAccount(models.Model):
             timeout_s=self.timeout_s,
             extra=dict(self.extra or {}),
         )
+
+    def clean(self) -> None:
+        try:
+            get_registrar_class(self.module)
+        except ValueError:
+            raise ValidationError({"module": _("Unknown registrar module.")}) from None
 
 
 class RegistrarTld(models.Model):

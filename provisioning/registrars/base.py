@@ -484,6 +484,7 @@ _REGISTRARS: dict[str, tuple[str, str]] = {
         "provisioning.registrars.simulated.SimulatedRegistrar",
         "Simulated registrar (demo)",
     ),
+    "epp": ("provisioning.registrars.epp.EppRegistrar", "EPP registry (RFC 5730-5734)"),
 }
 
 REGISTRAR_CHOICES: list[tuple[str, str]] = [
