@@ -2,8 +2,9 @@
 (``portals.provider``, and the raw model pages of the Django admin). Owners and
 administrators do everything; billing staff move money (reseller balances, price lists,
 wholesale invoices) and manage resellers and the catalogue; support staff run the servers
-and provisioning jobs; read-only staff look. Everyone on the provider's staff may look at
-everything the console shows, which never includes a reseller's end clients.
+and provisioning jobs and answer resellers' escalations; read-only staff look. Everyone
+on the provider's staff may look at everything the console shows, which never includes a
+reseller's end clients.
 
 Reseller staff are checked by ``portals.common.access`` in their own console; this backend
 answers only on the platform host."""
@@ -23,6 +24,11 @@ ROLE_WRITES: dict[str, frozenset[str]] = {
     Role.BILLING: frozenset({"resale"}),
     Role.SUPPORT: frozenset({"provisioning"}),
     Role.READONLY: frozenset(),
+}
+# Single models a role may add and change beyond its apps: support staff answer resellers'
+# escalations at the provider's desk.
+ROLE_MODEL_WRITES: dict[str, frozenset[str]] = {
+    Role.SUPPORT: frozenset({"resale.providerticket", "resale.providerticketmessage"}),
 }
 FULL_ACCESS = frozenset({Role.OWNER, Role.ADMIN})
 
@@ -44,7 +50,12 @@ def provider_role_allows(*, role: str, perm: str) -> bool:
     action = codename.split("_", 1)[0]
     if action == "view":
         return True
-    return action in ("add", "change") and app_label in ROLE_WRITES.get(role, frozenset())
+    if action not in ("add", "change"):
+        return False
+    model = codename.split("_", 1)[1] if "_" in codename else ""
+    return app_label in ROLE_WRITES.get(role, frozenset()) or (
+        f"{app_label}.{model}" in ROLE_MODEL_WRITES.get(role, frozenset())
+    )
 
 
 class ProviderRoleBackend(BaseBackend):

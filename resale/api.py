@@ -17,6 +17,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.problems import PROBLEM_BASE
+from resale.escalations import (
+    BODY_MAX,
+    MESSAGES_MAX,
+    SUBJECT_MAX,
+    escalation_accept,
+    escalation_message_accept,
+    escalation_reseller_status_set,
+    escalation_view,
+    provider_ticket_get,
+)
 from resale.models import BalanceEntry, ResaleCredential, ResellerAccount, WholesalePrice
 from resale.selectors import (
     reseller_statement_summary,
@@ -270,3 +280,109 @@ class StatementView(ResaleView):
                 },
             }
         )
+
+
+def _escalation_problem(exc: ResaleError) -> Response:
+    code = (
+        404
+        if exc.code == "not_found"
+        else 409
+        if exc.code in {"idempotency_conflict", "invalid_state"}
+        else 422
+    )
+    return problem(code, "Escalation refused", exc.message, exc.code)
+
+
+def _idempotency_key_missing() -> Response:
+    return problem(
+        400,
+        "Idempotency key required",
+        "Send an Idempotency-Key header with every escalation and message.",
+        "idempotency_key_missing",
+    )
+
+
+class EscalationOpenSerializer(serializers.Serializer):
+    service_ref = serializers.CharField(max_length=32)
+    subject = serializers.CharField(max_length=SUBJECT_MAX)
+    messages = serializers.ListField(
+        child=serializers.CharField(max_length=BODY_MAX), min_length=1, max_length=MESSAGES_MAX
+    )
+
+
+class EscalationMessageSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=BODY_MAX)
+
+
+class EscalationStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["open", "closed"])
+
+
+class EscalationsView(ResaleView):
+    """A ticket at the provider's desk about one of the reseller's services."""
+
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key", "")
+        if not key:
+            return _idempotency_key_missing()
+        data = EscalationOpenSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            ticket = escalation_accept(
+                account=self.account, idempotency_key=key, **data.validated_data
+            )
+        except ResaleError as exc:
+            return _escalation_problem(exc)
+        return Response({"ref": ticket.public_id, "status": ticket.status}, status=201)
+
+
+class EscalationView(ResaleView):
+    def get(self, request, ref: str):
+        try:
+            after = int(request.query_params.get("after", "0") or 0)
+        except ValueError:
+            return problem(400, "Invalid request", "after must be a number.", "invalid_after")
+        try:
+            return Response(escalation_view(account=self.account, ticket_ref=ref, after=after))
+        except ResaleError as exc:
+            return _escalation_problem(exc)
+
+
+class EscalationMessagesView(ResaleView):
+    def post(self, request, ref: str):
+        try:
+            provider_ticket_get(account=self.account, ticket_ref=ref)
+        except ResaleError as exc:
+            return _escalation_problem(exc)
+        key = request.headers.get("Idempotency-Key", "")
+        if not key:
+            return _idempotency_key_missing()
+        data = EscalationMessageSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            message = escalation_message_accept(
+                account=self.account,
+                ticket_ref=ref,
+                idempotency_key=key,
+                body=data.validated_data["body"],
+            )
+        except ResaleError as exc:
+            return _escalation_problem(exc)
+        return Response({"seq": message.seq}, status=201)
+
+
+class EscalationStatusView(ResaleView):
+    def post(self, request, ref: str):
+        try:
+            provider_ticket_get(account=self.account, ticket_ref=ref)
+        except ResaleError as exc:
+            return _escalation_problem(exc)
+        data = EscalationStatusSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            ticket = escalation_reseller_status_set(
+                account=self.account, ticket_ref=ref, status=data.validated_data["status"]
+            )
+        except ResaleError as exc:
+            return _escalation_problem(exc)
+        return Response({"status": ticket.status})

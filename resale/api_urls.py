@@ -12,6 +12,18 @@ urlpatterns = [
         api.ServicePanelLoginView.as_view(),
         name="resale-panel-login",
     ),
+    path("escalations/", api.EscalationsView.as_view(), name="resale-escalations"),
+    path("escalations/<str:ref>/", api.EscalationView.as_view(), name="resale-escalation"),
+    path(
+        "escalations/<str:ref>/messages/",
+        api.EscalationMessagesView.as_view(),
+        name="resale-escalation-messages",
+    ),
+    path(
+        "escalations/<str:ref>/status/",
+        api.EscalationStatusView.as_view(),
+        name="resale-escalation-status",
+    ),
     path("balance/", api.BalanceView.as_view(), name="resale-balance"),
     path("ledger/", api.LedgerView.as_view(), name="resale-ledger"),
     path(

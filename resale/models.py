@@ -710,3 +710,79 @@ class PlatformWebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} ({self.type})"
+
+
+class ProviderTicket(models.Model):
+    """A reseller's escalation at the provider's desk: about one upstream service, naming
+    the client only by the reseller's pseudonymous reference. Its text is what the
+    reseller chose to share, after it saw exactly what would be sent."""
+
+    schema_placement = "public"
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        ANSWERED = "answered", _("Answered")
+        RESELLER_REPLY = "reseller_reply", _("Reseller reply")
+        CLOSED = "closed", _("Closed")
+
+    public_id = models.CharField(max_length=32, unique=True, default=_public_id)
+    account = models.ForeignKey(
+        ResellerAccount, on_delete=models.PROTECT, related_name="provider_tickets"
+    )
+    upstream_service = models.ForeignKey(
+        UpstreamService, on_delete=models.PROTECT, related_name="provider_tickets"
+    )
+    client_ref = models.CharField(max_length=64, help_text=_("Pseudonymous; never a name."))
+    subject = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    idempotency_key = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "idempotency_key"], name="resale_provider_ticket_once"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.public_id[:8]} {self.subject}"
+
+
+class ProviderTicketMessage(models.Model):
+    """One message of an escalation, numbered within its ticket so that each side asks
+    only for what came after the last one it has."""
+
+    schema_placement = "public"
+
+    class Author(models.TextChoices):
+        RESELLER = "reseller", _("Reseller")
+        PROVIDER = "provider", _("Provider")
+
+    ticket = models.ForeignKey(ProviderTicket, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    author = models.CharField(max_length=8, choices=Author.choices)
+    # Provider staff's name on the provider's replies; empty on the reseller's.
+    author_label = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    # The reseller's key for a message it sent, so a retried send adds it once.
+    idempotency_key = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "seq"], name="resale_ptm_seq_once"),
+            models.UniqueConstraint(
+                fields=["ticket", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="resale_ptm_key_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}#{self.seq} {self.author}"

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from billing.cycles import CYCLE_MONTHS, add_months
 from billing.money import Money
-from resale.models import BalanceEntry, ResellerAccount, UpstreamService
+from resale.models import BalanceEntry, ProviderTicket, ResellerAccount, UpstreamService
 
 # Entries that are the provider's wholesale revenue (debits count positive, refunds back).
 REVENUE_KINDS = (
@@ -214,3 +214,34 @@ def reversed_entry_ids(*, account: ResellerAccount) -> set[int]:
         "idempotency_key", flat=True
     )
     return {int(key.split(":", 1)[1]) for key in keys if key.split(":", 1)[1].isdigit()}
+
+
+def provider_ticket_list(*, status: str = "") -> QuerySet[ProviderTicket]:
+    """The provider's desk: resellers' escalations, those waiting for the provider first."""
+    tickets = ProviderTicket.objects.select_related(
+        "account", "upstream_service", "upstream_service__plan"
+    ).annotate(message_count=Count("messages"))
+    if status:
+        tickets = tickets.filter(status=status)
+    waiting = Case(
+        When(status__in=[ProviderTicket.Status.OPEN, ProviderTicket.Status.RESELLER_REPLY], then=0),
+        default=1,
+    )
+    return tickets.order_by(waiting, "-updated_at", "-id")
+
+
+def provider_ticket_open_count() -> int:
+    return ProviderTicket.objects.filter(
+        status__in=[ProviderTicket.Status.OPEN, ProviderTicket.Status.RESELLER_REPLY]
+    ).count()
+
+
+def provider_ticket_detail(*, public_id: str) -> ProviderTicket | None:
+    return (
+        ProviderTicket.objects.select_related(
+            "account", "upstream_service", "upstream_service__plan"
+        )
+        .prefetch_related("messages")
+        .filter(public_id=public_id)
+        .first()
+    )

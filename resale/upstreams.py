@@ -19,6 +19,12 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from core.crypto import secret_decrypt
+from resale.escalations import (
+    escalation_accept,
+    escalation_message_accept,
+    escalation_reseller_status_set,
+    escalation_view,
+)
 from resale.models import ResellerAccount, UpstreamLink
 from resale.selectors import (
     reseller_statement_summary,
@@ -62,6 +68,22 @@ class Upstream(Protocol):
         ...
 
     def balance(self) -> dict: ...
+
+    # The provider's support desk (resale.escalations): a ticket about one service,
+    # naming the client by its pseudonymous reference only.
+    def escalation_open(
+        self, *, idempotency_key: str, service_ref: str, subject: str, messages: list[str]
+    ) -> dict:
+        """``{"ref", "status"}`` of the provider's ticket; the same key twice, one ticket."""
+        ...
+
+    def escalation_message(self, *, ref: str, idempotency_key: str, body: str) -> dict: ...
+
+    def escalation_status(self, *, ref: str, status: str) -> dict: ...
+
+    def escalation_get(self, *, ref: str, after: int = 0) -> dict:
+        """The ticket's status and its messages numbered above ``after``."""
+        ...
 
 
 def _injected_fault() -> str | None:
@@ -132,6 +154,52 @@ class LocalUpstream:
         with schema_context(get_public_schema_name()):
             return reseller_statement_summary(account=self._account())
 
+    def escalation_open(
+        self, *, idempotency_key: str, service_ref: str, subject: str, messages: list[str]
+    ) -> dict:
+        with schema_context(get_public_schema_name()):
+            try:
+                ticket = escalation_accept(
+                    account=self._account(),
+                    idempotency_key=idempotency_key,
+                    service_ref=service_ref,
+                    subject=subject,
+                    messages=messages,
+                )
+            except ResaleError as exc:
+                raise UpstreamRejected(exc.message, exc.code) from exc
+            return {"ref": ticket.public_id, "status": ticket.status}
+
+    def escalation_message(self, *, ref: str, idempotency_key: str, body: str) -> dict:
+        with schema_context(get_public_schema_name()):
+            try:
+                message = escalation_message_accept(
+                    account=self._account(),
+                    ticket_ref=ref,
+                    idempotency_key=idempotency_key,
+                    body=body,
+                )
+            except ResaleError as exc:
+                raise UpstreamRejected(exc.message, exc.code) from exc
+            return {"seq": message.seq}
+
+    def escalation_status(self, *, ref: str, status: str) -> dict:
+        with schema_context(get_public_schema_name()):
+            try:
+                ticket = escalation_reseller_status_set(
+                    account=self._account(), ticket_ref=ref, status=status
+                )
+            except ResaleError as exc:
+                raise UpstreamRejected(exc.message, exc.code) from exc
+            return {"status": ticket.status}
+
+    def escalation_get(self, *, ref: str, after: int = 0) -> dict:
+        with schema_context(get_public_schema_name()):
+            try:
+                return escalation_view(account=self._account(), ticket_ref=ref, after=after)
+            except ResaleError as exc:
+                raise UpstreamRejected(exc.message, exc.code) from exc
+
 
 class RemoteUpstream:
     """Another Tessera installation, over ``/api/resale/v1/``."""
@@ -191,6 +259,30 @@ class RemoteUpstream:
 
     def balance(self) -> dict:
         return self._call("GET", "balance/")
+
+    def escalation_open(
+        self, *, idempotency_key: str, service_ref: str, subject: str, messages: list[str]
+    ) -> dict:
+        return self._call(
+            "POST",
+            "escalations/",
+            json={"service_ref": service_ref, "subject": subject, "messages": messages},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+
+    def escalation_message(self, *, ref: str, idempotency_key: str, body: str) -> dict:
+        return self._call(
+            "POST",
+            f"escalations/{ref}/messages/",
+            json={"body": body},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+
+    def escalation_status(self, *, ref: str, status: str) -> dict:
+        return self._call("POST", f"escalations/{ref}/status/", json={"status": status})
+
+    def escalation_get(self, *, ref: str, after: int = 0) -> dict:
+        return self._call("GET", f"escalations/{ref}/", params={"after": max(int(after), 0)})
 
 
 def upstream_for_current_tenant() -> Upstream:

@@ -454,6 +454,10 @@ PROVIDER_ROWS: dict[str, PlatformRow] = {
         POST_ONLY, fixed={"account": "reseller", "public_id": "none"}
     ),
     "provider:servers": PlatformRow(PROVIDER_READ),
+    "provider:desk": PlatformRow(PROVIDER_READ),
+    "provider:desk-ticket": PlatformRow(PROVIDER_READ, fixed={"public_id": "escalation"}),
+    "provider:desk-reply": PlatformRow(POST_ONLY, fixed={"public_id": "escalation"}),
+    "provider:desk-status": PlatformRow(POST_ONLY, fixed={"public_id": "escalation"}),
 }
 PLATFORM_ROWS.update(PROVIDER_ROWS)
 
@@ -784,15 +788,32 @@ def _platform_check(
 
 def provider_objects(tenant) -> dict[str, str]:
     """The provider-side rows the provider console's pages name: A's reseller account, a
-    wholesale plan and its price list."""
-    from resale.models import ResellerAccount
+    wholesale plan and its price list, an escalation at the provider's desk."""
+    from resale.models import ProviderTicket, ResellerAccount, UpstreamService
     from tests.resale.factories import wholesale_catalogue
 
     catalogue = wholesale_catalogue(code_prefix="matrix-page-")
+    account = ResellerAccount.objects.get(tenant=tenant.tenant)
+    service = UpstreamService.objects.create(
+        account=account,
+        plan=catalogue["web-s"],
+        cycle="monthly",
+        client_ref="c_matrix",
+        price_amount="5.00",
+        currency="EUR",
+    )
+    escalation = ProviderTicket.objects.create(
+        account=account,
+        upstream_service=service,
+        client_ref=service.client_ref,
+        subject="Matrix",
+        idempotency_key="matrix-page",
+    )
     return {
-        "reseller": ResellerAccount.objects.get(tenant=tenant.tenant).public_id,
+        "reseller": account.public_id,
         "plan": str(catalogue["web-s"].pk),
         "price_list": str(catalogue["price_list"].pk),
+        "escalation": escalation.public_id,
     }
 
 
@@ -873,12 +894,19 @@ RESALE_ROWS: dict[str, dict] = {
     "resale-balance": {"GET": "200"},
     "resale-ledger": {"GET": "200"},
     "resale-statement": {"GET": "200"},
+    # "escalation": the URL names an escalation of A's account (B's are tried too).
+    "resale-escalations": {"POST": "400"},  # no idempotency key
+    "resale-escalation": {"GET": "200", "escalation": True},
+    "resale-escalation-messages": {"POST": "400", "escalation": True},  # likewise
+    "resale-escalation-status": {"POST": "400", "escalation": True},  # no status
 }
 
 
-def _reseller(world, catalogue, label: str) -> tuple[str, str]:
-    """A resale credential of ``world``'s account and a service it bought."""
+def _reseller(world, catalogue, label: str) -> tuple[str, str, str]:
+    """A resale credential of ``world``'s account, a service it bought and an escalation
+    about it."""
     from resale.api import resale_credential_issue
+    from resale.escalations import escalation_accept
     from resale.services import reseller_balance_topup, upstream_command_accept
     from tests.resale.factories import account_on
 
@@ -891,7 +919,14 @@ def _reseller(world, catalogue, label: str) -> tuple[str, str]:
         action="create",
         payload={"plan": "matrix-web-s", "cycle": "monthly", "client_ref": f"c_{label}"},
     )
-    return token, created.response["service_ref"]
+    escalation = escalation_accept(
+        account=account,
+        idempotency_key=f"{label}-escalation",
+        service_ref=created.response["service_ref"],
+        subject="Server down",
+        messages=["The site answers 502."],
+    )
+    return token, created.response["service_ref"], escalation.public_id
 
 
 def test_resale_api(tenant_a, tenant_b, sessions):
@@ -900,8 +935,8 @@ def test_resale_api(tenant_a, tenant_b, sessions):
 
     tenant_key = make_key(tenant_a, name="matrix")
     catalogue = wholesale_catalogue(code_prefix="matrix-")
-    token_a, ref_a = _reseller(tenant_a, catalogue, "matrix-a")
-    token_b, ref_b = _reseller(tenant_b, catalogue, "matrix-b")
+    token_a, ref_a, escalation_a = _reseller(tenant_a, catalogue, "matrix-a")
+    token_b, ref_b, escalation_b = _reseller(tenant_b, catalogue, "matrix-b")
     host = settings.PLATFORM_DOMAIN
     problems: list[str] = []
     found = [r for r in routes(PLATFORM_URLS) if _is_resale_api(r)]
@@ -913,11 +948,13 @@ def test_resale_api(tenant_a, tenant_b, sessions):
         if "year" in route.kwargs:
             kwargs = {"year": 2025, "month": 1}
 
-        def path(ref: str | None) -> str:
+        def path(ref: str | None, escalation: str | None) -> str:
             extra = {"service_ref": ref} if row.get("ref") else {}
+            if row.get("escalation"):
+                extra = {"ref": escalation}
             return reverse(route.name, urlconf=PLATFORM_URLS, kwargs={**kwargs, **extra} or None)
 
-        own, foreign = path(ref_a), path(ref_b)
+        own, foreign = path(ref_a, escalation_a), path(ref_b, escalation_b)
         for method in [m.upper() for m in API_METHODS if hasattr(view, m)]:
             body = None if method in ("GET", "DELETE") else {}
             tries = [
@@ -926,7 +963,7 @@ def test_resale_api(tenant_a, tenant_b, sessions):
                 ("A's tenant API key", _keyed(host, tenant_key), own, "401"),
                 ("A's credential", _keyed(host, token_a), own, row[method]),
             ]
-            if row.get("ref"):
+            if row.get("ref") or row.get("escalation"):
                 tries += [
                     ("A's credential with B's service", _keyed(host, token_a), foreign, "404"),
                     ("B's credential with A's service", _keyed(host, token_b), own, "404"),

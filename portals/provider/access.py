@@ -24,6 +24,8 @@ RESELLERS = "resale.change_reselleraccount"
 CATALOGUE = "resale.change_wholesaleplan"
 JOBS = "provisioning.change_provisioningjob"
 SERVERS = "provisioning.change_server"
+# Answering resellers' escalations (support staff, owners and administrators).
+DESK = "resale.change_providerticket"
 ANY_STAFF = ""
 
 

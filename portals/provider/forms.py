@@ -13,7 +13,7 @@ from billing.models import BillingCycle
 from core.locale import babel_locale
 from portals.common.forms import AmountField
 from provisioning.modules.base import MODULE_CHOICES
-from resale.models import BalanceEntry, PriceList, WholesalePlan
+from resale.models import BalanceEntry, PriceList, ProviderTicket, WholesalePlan
 
 # Offered first in every currency list; the rest follow alphabetically.
 COMMON_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "RUB", "PLN", "CZK", "SEK")
@@ -173,3 +173,18 @@ class PriceListForm(forms.Form):
 
 class JobCancelForm(ReasonForm):
     pass
+
+
+class EscalationReplyForm(forms.Form):
+    body = forms.CharField(
+        label=_("Answer"),
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_(
+            "The reseller receives it as an internal note and decides what its client reads."
+        ),
+    )
+
+
+class EscalationStatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), choices=ProviderTicket.Status.choices)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portals.provider.views import catalogue, dashboard, operations, resellers
+from portals.provider.views import catalogue, dashboard, desk, operations, resellers
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -48,4 +48,8 @@ urlpatterns = [
         name="command-cancel",
     ),
     path("servers/", operations.servers, name="servers"),
+    path("desk/", desk.desk, name="desk"),
+    path("desk/<str:public_id>/", desk.desk_ticket, name="desk-ticket"),
+    path("desk/<str:public_id>/reply/", desk.desk_reply, name="desk-reply"),
+    path("desk/<str:public_id>/status/", desk.desk_status, name="desk-status"),
 ]
