@@ -11,10 +11,14 @@ from provisioning.models import (
     PlanMapping,
     ProvisionedService,
     ProvisioningJob,
+    RegistrarAccount,
+    RegistrarTld,
     Server,
     ServerGroup,
 )
 from provisioning.modules.base import ModuleError
+from provisioning.registrars.accounts import registrar_account_test, registrar_account_tlds_set
+from provisioning.registrars.base import REGISTRAR_CHOICES
 from provisioning.services import (
     ProvisioningError,
     provisioning_job_rerun,
@@ -75,6 +79,88 @@ class ServerAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{server}: {server_connection_test(server=server)}")
             except ModuleError as exc:
                 self.message_user(request, f"{server}: {exc}", level=messages.ERROR)
+
+
+class RegistrarAccountForm(forms.ModelForm):
+    module = forms.ChoiceField(label=_("Module"), choices=REGISTRAR_CHOICES)
+    new_secret = forms.CharField(
+        label=_("Password or API key"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("Leave empty to keep the stored one. It is stored encrypted and never shown."),
+    )
+    tld_list = forms.CharField(
+        label=_("TLDs"),
+        required=False,
+        help_text=_("The TLDs this account registers, separated by spaces or commas: com net it."),
+    )
+
+    class Meta:
+        model = RegistrarAccount
+        fields = [
+            "name",
+            "module",
+            "hostname",
+            "port",
+            "use_tls",
+            "verify_tls",
+            "username",
+            "timeout_s",
+            "extra",
+            "is_default",
+            "is_active",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["tld_list"].initial = " ".join(
+                self.instance.tlds.values_list("tld", flat=True)
+            )
+
+    def clean_tld_list(self) -> list[str]:
+        tlds = [
+            t.strip(".").lower() for t in self.cleaned_data["tld_list"].replace(",", " ").split()
+        ]
+        taken = RegistrarTld.objects.filter(tld__in=tlds)
+        if self.instance.pk:
+            taken = taken.exclude(account=self.instance)
+        if taken.exists():
+            raise forms.ValidationError(
+                _("Another registrar account already serves: %(tlds)s"),
+                params={"tlds": ", ".join(sorted(taken.values_list("tld", flat=True)))},
+            )
+        return tlds
+
+    def save(self, commit: bool = True) -> RegistrarAccount:
+        account = super().save(commit=False)
+        if self.cleaned_data.get("new_secret"):
+            account.secret = self.cleaned_data["new_secret"]
+        if commit:
+            account.save()
+        return account
+
+
+@admin.register(RegistrarAccount)
+class RegistrarAccountAdmin(admin.ModelAdmin):
+    form = RegistrarAccountForm
+    list_display = ["name", "module", "hostname", "is_default", "is_active"]
+    actions = ["test_connection"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        try:
+            registrar_account_tlds_set(account=obj, tlds=form.cleaned_data["tld_list"])
+        except ModuleError as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+
+    @admin.action(description=_("Test the connection"), permissions=["change"])
+    def test_connection(self, request, queryset) -> None:
+        for account in queryset:
+            try:
+                self.message_user(request, f"{account}: {registrar_account_test(account=account)}")
+            except ModuleError as exc:
+                self.message_user(request, f"{account}: {exc}", level=messages.ERROR)
 
 
 @admin.register(PlanMapping)

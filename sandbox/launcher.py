@@ -14,6 +14,9 @@ system that has no real one:
   ``sandbox.vies_server``, which knows the demo's VAT numbers.
 - the simulated registrar (no outside part; its state is in Redis): ``sandbox.simpanel``'s
   ``/registrar/`` page lists what it holds.
+- the EPP registry that registers the domains sold: real when ``EPP_HOST`` is set (with
+  ``EPP_USERNAME``/``EPP_PASSWORD``); else ``sandbox.epp``, over TLS with a certificate of
+  its own (``EPP_CAFILE``), holding ``DEMO_REGISTERED`` for another registrar.
 
 A real panel (cPanel/WHM, Plesk, VMmanager, Proxmox) is a server added in the provider
 console with its own API token: it is reached directly and needs no stand-in.
@@ -31,6 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.epp.server import EppServer
 from sandbox.rdap_server import RdapServer
 from sandbox.simpanel import SimulatedPanelServer
 from sandbox.stripe import StripeServer
@@ -181,6 +185,29 @@ def _start_vies(result: Standins) -> None:
     )
 
 
+def _start_epp(result: Standins, state_dir: Path) -> None:
+    # Transfers in are approved by the registry a minute after they are asked for.
+    server = EppServer(state_dir=state_dir / "epp", transfer_delay_s=60).start()
+    result._stops.append(server.stop)
+    for name in sorted(DEMO_REGISTERED):
+        server.seed_domain(name)
+    username, password = next(iter(server.accounts.items()))
+    result.env.update(
+        EPP_HOST="127.0.0.1",
+        EPP_PORT=str(server.port),
+        EPP_USERNAME=username,
+        EPP_PASSWORD=password,
+        EPP_CAFILE=server.cafile,
+    )
+    result.started.append(
+        Standin(
+            "EPP registry",
+            f"epp://127.0.0.1:{server.port}",
+            f"TLS; .{', .'.join(server.tlds)}; login {username}",
+        )
+    )
+
+
 def standins_start(environ: Mapping[str, str], *, state_dir: Path) -> Standins:
     """Starts what ``environ`` has no real service for; see the module's table.
 
@@ -207,6 +234,11 @@ def standins_start(environ: Mapping[str, str], *, state_dir: Path) -> Standins:
             result.real.append(f"simulated panel      {environ['SIMULATED_PANEL_URL']}")
         else:
             _start_panel(result, environ["REDIS_URL"])
+        if environ.get("EPP_HOST"):
+            port = environ.get("EPP_PORT") or "700"
+            result.real.append(f"EPP registry         {environ['EPP_HOST']}:{port} (EPP_HOST)")
+        else:
+            _start_epp(result, state_dir)
         if environ.get("VIES_URL"):
             result.real.append(f"VIES                 {environ['VIES_URL']}")
         else:

@@ -321,6 +321,13 @@ SANDBOX_STRIPE_KEYS = dict(
 )
 # Where the simulated panel's single sign-on links open (``sandbox.simpanel``).
 SIMULATED_PANEL_URL = env_str("SIMULATED_PANEL_URL") or ""
+# An EPP registry that serves every TLD no registrar account of the provider lists (the
+# local EPP registry under `make run`). EPP_CAFILE: the registry's CA, when not a public one.
+EPP_HOST = env_str("EPP_HOST") or ""
+EPP_PORT = env_int("EPP_PORT", 700)
+EPP_USERNAME = env_str("EPP_USERNAME") or ""
+EPP_PASSWORD = env_str("EPP_PASSWORD") or ""
+EPP_CAFILE = env_str("EPP_CAFILE") or ""
 # Which registrar serves a TLD no registrar account lists when the provider has configured
 # none at all: the simulated one (demos, tests); production turns this off.
 REGISTRAR_SIMULATED_FALLBACK = env_bool("TESSERA_REGISTRAR_SIMULATED_FALLBACK", default=True)

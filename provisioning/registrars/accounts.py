@@ -1,8 +1,9 @@
 """Which registrar serves a TLD, and the provider's registrar accounts.
 
 ``registrar_for_tld`` is the one way into a registrar module for the rest of the code:
-the account that lists the TLD, else the provider's default account, else (outside
-production, with no account configured at all) the simulated registrar.
+the account that lists the TLD, else the provider's default account, else the EPP
+registry of the settings (``EPP_HOST``: the local EPP registry under ``make run``), else
+(outside production, with no account configured at all) the simulated registrar.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from provisioning.registrars.base import (
     UnsupportedTldError,
     get_registrar_class,
 )
+from provisioning.registrars.epp import EppRegistrar
 from provisioning.registrars.simulated import SimulatedRegistrar
 
 SIMULATED_HOSTNAME = "default"
@@ -55,12 +57,26 @@ def simulated_registrar() -> SimulatedRegistrar:
     )
 
 
+def settings_epp_registrar() -> EppRegistrar:
+    return EppRegistrar(
+        ServerConnection(
+            hostname=settings.EPP_HOST,
+            port=settings.EPP_PORT,
+            username=settings.EPP_USERNAME,
+            secret=settings.EPP_PASSWORD,
+            extra={"cafile": settings.EPP_CAFILE} if settings.EPP_CAFILE else {},
+        )
+    )
+
+
 def registrar_for_tld(tld: str) -> Registrar:
     """The registrar module for a TLD (``"com"``, ``".it"``, ``"рф"``), connected; the
     caller closes it (it is a context manager). Raises ``UnsupportedTldError``."""
     account = registrar_account_for_tld(tld)
     if account is not None:
         return registrar_for_account(account)
+    if settings.EPP_HOST:
+        return settings_epp_registrar()
     if settings.REGISTRAR_SIMULATED_FALLBACK and not RegistrarAccount.objects.exists():
         return simulated_registrar()
     raise UnsupportedTldError(_clean_tld(tld))

@@ -16,6 +16,7 @@ import pytest
 
 from provisioning.modules.base import ServerConnection
 from provisioning.modules.simulated import SimulatedModule
+from provisioning.registrars.epp import EppRegistrar
 from provisioning.registrars.simulated import SimulatedRegistrar
 from sandbox.launcher import (
     DEMO_TLDS,
@@ -36,11 +37,18 @@ def _get(url: str) -> httpx.Response:
 def test_with_nothing_configured_every_outside_system_gets_a_stand_in(tmp_path):
     with standins_start({"REDIS_URL": REDIS_URL}, state_dir=tmp_path) as standins:
         names = [s.name for s in standins.started]
-        assert names == ["Stripe", "RDAP", "simulated panel", "simulated registrar", "VIES"]
+        assert names == [
+            "Stripe",
+            "RDAP",
+            "simulated panel",
+            "simulated registrar",
+            "EPP registry",
+            "VIES",
+        ]
         assert standins.real == []
         described = "\n".join(standins.describe())
         for standin in standins.started:
-            assert standin.url.startswith("http://127.0.0.1:")
+            assert standin.url.startswith(("http://127.0.0.1:", "epp://127.0.0.1:"))
             assert standin.url in described
         env = standins.env
         assert env["TESSERA_SANDBOX"] == "1"
@@ -56,6 +64,22 @@ def test_with_nothing_configured_every_outside_system_gets_a_stand_in(tmp_path):
         assert _get(f"{base}domain/surely-free-{uuid.uuid4().hex[:8]}.com").status_code == 404
         assert _get(env["SIMULATED_PANEL_URL"] + "/").status_code == 200
         assert _get(env["SIMULATED_PANEL_URL"] + "/registrar/").status_code == 200
+        # EPP: the registry the app registers domains with, over TLS with its own CA.
+        epp = EppRegistrar(
+            ServerConnection(
+                hostname=env["EPP_HOST"],
+                port=int(env["EPP_PORT"]),
+                username=env["EPP_USERNAME"],
+                secret=env["EPP_PASSWORD"],
+                timeout_s=10,
+                extra={"cafile": env["EPP_CAFILE"]},
+            )
+        )
+        with epp:
+            assert [a.available for a in epp.check(["example.com", "fresh-demo.dev"])] == [
+                False,
+                True,
+            ]
         # VIES: the app's check of VAT numbers asks the stand-in.
         assert env["VIES_URL"].startswith("http://127.0.0.1:")
     # Leaving the block stops them.
@@ -75,6 +99,7 @@ def test_configured_real_services_get_no_stand_in(tmp_path):
         "RDAP_BASE_URL": "https://rdap.registrar.example/",
         "SIMULATED_PANEL_URL": "https://panel.example",
         "VIES_URL": "https://vies.example/checkVatService",
+        "EPP_HOST": "epp.registry.example",
     }
     with standins_start(environ, state_dir=tmp_path) as standins:
         assert standins.started == []
@@ -82,7 +107,8 @@ def test_configured_real_services_get_no_stand_in(tmp_path):
         assert "STRIPE_SECRET_KEY" not in standins.env
         assert "TESSERA_SANDBOX" not in standins.env
         assert "VIES_URL" not in standins.env
-        assert len(standins.real) == 4
+        assert "EPP_PORT" not in standins.env
+        assert len(standins.real) == 5
         bootstrap = json.loads(Path(standins.env["RDAP_BOOTSTRAP_FILE"]).read_text())
         assert bootstrap["services"][0][1] == ["https://rdap.registrar.example/"]
     with standins_start(
@@ -92,6 +118,7 @@ def test_configured_real_services_get_no_stand_in(tmp_path):
             "Stripe",
             "simulated panel",
             "simulated registrar",
+            "EPP registry",
             "VIES",
         ]
         assert "RDAP_BOOTSTRAP_FILE" not in standins.env

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test import override_settings
+from django.test import Client, override_settings
 
+from accounts.models import User
 from provisioning.models import RegistrarAccount
 from provisioning.registrars.accounts import (
     registrar_account_for_tld,
@@ -14,7 +15,9 @@ from provisioning.registrars.accounts import (
     registrar_for_tld,
 )
 from provisioning.registrars.base import ErrorKind, RegistryError, UnsupportedTldError
+from provisioning.registrars.epp import EppRegistrar
 from provisioning.registrars.simulated import SimulatedRegistrar
+from sandbox.epp.server import EppServer
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +79,61 @@ def test_the_secret_is_stored_encrypted() -> None:
 
 def test_connection_test() -> None:
     assert registrar_account_test(account=account("probe")).startswith("simulated registrar")
+
+
+def test_the_settings_epp_registry_serves_when_no_account_is_configured() -> None:
+    with (
+        EppServer() as registry,
+        override_settings(
+            EPP_HOST="127.0.0.1",
+            EPP_PORT=registry.port,
+            EPP_USERNAME="tessera",
+            EPP_PASSWORD="sandbox-pw",
+            EPP_CAFILE=registry.cafile,
+        ),
+        registrar_for_tld("it") as registrar,
+    ):
+        assert isinstance(registrar, EppRegistrar)
+        assert registrar.check_availability("nuovo-nome.it").available
+    assert registry.invalid_frames == []
+
+
+def test_the_admin_stores_the_secret_encrypted_and_routes_the_tlds(
+    platform_client: Client,
+) -> None:
+    platform_client.force_login(User.objects.get(email="admin@platform.test"))
+    form = {
+        "name": "Registry EPP",
+        "module": "epp",
+        "hostname": "epp.registry.example",
+        "port": "700",
+        "use_tls": "on",
+        "verify_tls": "on",
+        "username": "tessera",
+        "timeout_s": "30",
+        "extra": "{}",
+        "is_active": "on",
+        "new_secret": "Epp-Secret-991",
+        "tld_list": "com, .NET it",
+    }
+    response = platform_client.post("/admin/provisioning/registraraccount/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    account = RegistrarAccount.objects.get(name="Registry EPP")
+    assert account.secret == "Epp-Secret-991"
+    assert sorted(account.tlds.values_list("tld", flat=True)) == ["com", "it", "net"]
+    page = platform_client.get(f"/admin/provisioning/registraraccount/{account.pk}/change/")
+    body = page.content.decode()
+    assert "Epp-Secret-991" not in body and account.secret_encrypted not in body
+    # A TLD another account serves is refused with the reason, and nothing is saved.
+    refused = platform_client.post(
+        "/admin/provisioning/registraraccount/add/",
+        {**form, "name": "Second", "new_secret": "", "tld_list": "it de"},
+    )
+    assert refused.status_code == 200
+    assert "already serves: it" in refused.content.decode()
+    assert not RegistrarAccount.objects.filter(name="Second").exists()
+    # A module nobody wrote is refused too.
+    unknown = platform_client.post(
+        "/admin/provisioning/registraraccount/add/", {**form, "name": "X", "module": "nope"}
+    )
+    assert unknown.status_code == 200 and not RegistrarAccount.objects.filter(name="X").exists()
