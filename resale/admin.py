@@ -122,7 +122,7 @@ def _option_changed(request, option: WholesaleOption) -> None:
 
 @admin.register(PriceList)
 class PriceListAdmin(admin.ModelAdmin):
-    list_display = ["name", "currency", "is_default"]
+    list_display = ["name", "currency", "is_default", "is_cost"]
 
 
 class BalanceForm(forms.Form):

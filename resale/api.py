@@ -29,10 +29,12 @@ from resale.escalations import (
 )
 from resale.models import BalanceEntry, ResaleCredential, ResellerAccount, WholesalePrice
 from resale.selectors import (
+    SERVICES_PAGE_MAX,
     reseller_statement_summary,
     upstream_service_panel_login_reset,
     upstream_service_sso_url,
     upstream_service_status,
+    upstream_services_page,
 )
 from resale.services import ACTIONS, ResaleError, upstream_command_accept
 from resale.statements import reseller_statement
@@ -140,6 +142,31 @@ class CommandView(ResaleView):
             {**result.response, "status": result.status, "replayed": result.replayed},
             status=http_status,
         )
+
+
+class ServiceListInputSerializer(serializers.Serializer):
+    after = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)
+    limit = serializers.IntegerField(
+        required=False, default=200, min_value=1, max_value=SERVICES_PAGE_MAX
+    )
+
+
+class ServiceListView(ResaleView):
+    """Every service of the account, a page at a time (``?after=<service_ref>&limit=``):
+    plan, cycle, status, paid-until and options, so the reseller's installation can
+    reconcile what it bills with what this provider holds."""
+
+    def get(self, request):
+        data = ServiceListInputSerializer(data=request.query_params)
+        if not data.is_valid():
+            return problem(
+                400,
+                "Invalid request",
+                f"limit is a whole number from 1 to {SERVICES_PAGE_MAX}; "
+                "after is a service reference.",
+                "invalid_page",
+            )
+        return Response(upstream_services_page(account=self.account, **data.validated_data))
 
 
 class ServiceView(ResaleView):

@@ -5,6 +5,7 @@ from resale import api
 urlpatterns = [
     path("catalogue/", api.CatalogueView.as_view(), name="resale-catalogue"),
     path("commands/", api.CommandView.as_view(), name="resale-commands"),
+    path("services/", api.ServiceListView.as_view(), name="resale-services"),
     path("services/<str:service_ref>/", api.ServiceView.as_view(), name="resale-service"),
     path("services/<str:service_ref>/sso/", api.ServiceSsoView.as_view(), name="resale-sso"),
     path(

@@ -7,10 +7,12 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from billing.money import Money
 from provisioning.models import PlanMapping, ServerGroup
 from provisioning.services import server_create
 from resale.models import PriceList, ResellerAccount, WholesalePlan, WholesalePrice
 from resale.services import reseller_balance_topup
+from tenants.models import Tenant
 
 # (code, name, type, monthly, annual) — the codes the demo storefronts resell
 # (billing.demo).
@@ -20,11 +22,18 @@ WHOLESALE = [
     ("vps-2g", "VPS 2 GB", "vps", "7.00", "70.00"),
 ]
 
+# The demo's cost is this share of the resellers' standard price.
+COST_SHARE = Decimal("0.75")
+
 
 @transaction.atomic
 def seed_provider() -> PriceList:
     price_list, _ = PriceList.objects.get_or_create(
         name="Standard", defaults={"currency": "EUR", "is_default": True}
+    )
+    # What the plans cost the provider: the list its own retail brand buys on.
+    cost_list, _ = PriceList.objects.get_or_create(
+        name="Provider cost", defaults={"currency": "EUR", "is_cost": True}
     )
     group, created = ServerGroup.objects.get_or_create(
         name="Demo panels", defaults={"module": "simulated"}
@@ -42,12 +51,16 @@ def seed_provider() -> PriceList:
             code=code, defaults={"name": name, "product_type": kind, "package": code}
         )
         for cycle, price in (("monthly", monthly), ("annual", annual)):
-            WholesalePrice.objects.get_or_create(
-                price_list=price_list,
-                plan=plan,
-                cycle=cycle,
-                defaults={"price_amount": Decimal(price), "currency": "EUR"},
-            )
+            for prices, share in ((price_list, Decimal(1)), (cost_list, COST_SHARE)):
+                WholesalePrice.objects.get_or_create(
+                    price_list=prices,
+                    plan=plan,
+                    cycle=cycle,
+                    defaults={
+                        "price_amount": Money(Decimal(price) * share, "EUR").rounded().amount,
+                        "currency": "EUR",
+                    },
+                )
         PlanMapping.objects.get_or_create(
             plan_code=code, defaults={"group": group, "package": code}
         )
@@ -55,7 +68,13 @@ def seed_provider() -> PriceList:
 
 
 def seed_account(account: ResellerAccount, price_list: PriceList) -> None:
-    if account.price_list_id is None:
+    if account.tenant.kind == Tenant.Kind.RETAIL:
+        # The retail brand buys at cost, also in a demo seeded before cost lists existed.
+        price_list = PriceList.objects.get(name="Provider cost")
+        if account.price_list_id != price_list.pk:
+            account.price_list = price_list
+            account.save(update_fields=["price_list"])
+    elif account.price_list_id is None:
         account.price_list = price_list
         account.save(update_fields=["price_list"])
     reseller_balance_topup(

@@ -32,6 +32,11 @@ class PriceList(models.Model):
     name = models.CharField(max_length=100, unique=True)
     currency = currency_column(default="EUR")
     is_default = models.BooleanField(default=False)
+    # The provider's own cost. Its retail brand buys only on such a list, so nothing a
+    # reseller list adds on top (a markup, a surcharge) ever reaches the brand's debit.
+    is_cost = models.BooleanField(
+        default=False, help_text=_("What the provider's own retail brand pays: its cost.")
+    )
 
     class Meta:
         ordering = ["name"]
@@ -534,6 +539,42 @@ class UpstreamLink(models.Model):
 
     def __str__(self) -> str:
         return self.base_url or self.get_kind_display()
+
+
+class RemoteDriftItem(models.Model):
+    """A difference between what this tenant bills and what its remote provider (another
+    installation, over the resale API) reports. Kept in the tenant's schema: the provider
+    of this installation has no part in that relationship. Same kinds and states as
+    ``DriftItem``; the remote provider reconciles its own servers."""
+
+    schema_placement = "tenant"
+
+    # This tenant's own service id, or "upstream:<ref>" for a service only the provider holds.
+    service_ref = models.CharField(max_length=80)
+    upstream_ref = models.CharField(max_length=64, blank=True)
+    kind = models.CharField(max_length=24, choices=DriftItem.Kind.choices)
+    state = models.CharField(
+        max_length=16, choices=DriftItem.State.choices, default=DriftItem.State.OPEN
+    )
+    expected = models.CharField(max_length=500, blank=True)
+    found = models.CharField(max_length=500, blank=True)
+    repair = models.CharField(max_length=32, blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service_ref", "kind"],
+                condition=~models.Q(state="resolved"),
+                name="resale_remote_drift_once_while_live",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.service_ref})"
 
 
 class UpstreamCommand(models.Model):

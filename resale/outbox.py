@@ -270,6 +270,8 @@ def upstream_command_check(*, command_id: int) -> None:
         UpstreamCommand.Action.UNSUSPEND: {"active"},
         UpstreamCommand.Action.TERMINATE: {"terminated"},
         UpstreamCommand.Action.CHANGE_PLAN: {"active", "suspended"},
+        # The provider holds the new options from the moment it accepts the change.
+        UpstreamCommand.Action.CHANGE_OPTIONS: {"active", "suspended"},
     }.get(command.action, set())
     if status.get("status") in finished and not status.get("last_error"):
         upstream_result_apply(

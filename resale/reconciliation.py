@@ -23,10 +23,13 @@ and repairs nothing twice; once the repairs are done, a run finds nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -34,6 +37,7 @@ from billing.models import Service, ServiceOption
 from resale.billing_bridge import CARRIES_OPTIONS, resold_options
 from resale.models import (
     DriftItem,
+    RemoteDriftItem,
     ResellerAccount,
     UpstreamCommand,
     UpstreamLink,
@@ -44,6 +48,12 @@ from resale.provisioning_bridge import (
     upstream_service_provision,
     upstream_services_expected,
     upstream_services_server_state,
+)
+from resale.upstreams import (
+    Upstream,
+    UpstreamRejected,
+    UpstreamUnavailable,
+    upstream_for_current_tenant,
 )
 
 logger = logging.getLogger(__name__)
@@ -108,31 +118,24 @@ def _account() -> ResellerAccount | None:
 
 def reconciliation_run(*, repair: bool = True, batch: int = BATCH) -> ReconciliationResult:
     """Reconciles the current tenant's resold services (run in the tenant's schema)."""
-    account = _account()
     result = ReconciliationResult()
-    if account is None or UpstreamLink.objects.filter(kind=UpstreamLink.Kind.REMOTE).exists():
-        # A tenant buying from a remote installation is reconciled by that installation.
+    if UpstreamLink.objects.filter(kind=UpstreamLink.Kind.REMOTE).exists():
+        return _remote_run(upstream_for_current_tenant(), repair=repair, batch=batch)
+    account = _account()
+    if account is None:
         return result
     schema = connection.schema_name
     seen_upstream: set[int] = set()
     seen_refs: set[str] = set()
     last_pk = 0
     while True:
-        services = list(
-            Service.objects.filter(
-                pk__gt=last_pk,
-                status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
-            )
-            .exclude(plan__upstream_plan_ref="")
-            .select_related("plan")
-            .order_by("pk")[:batch]
-        )
+        services = _services_batch(last_pk, batch)
         if not services:
             break
         last_pk = services[-1].pk
         findings, upstream_ids, refs = _batch_compare(account, services)
         seen_upstream |= upstream_ids
-        seen_refs |= refs
+        seen_refs |= {str(s.public_id) for s in services}
         result.checked += len(services)
         result.found += findings
         result.repaired += _record(account, schema, findings, refs, repair=repair)
@@ -143,9 +146,56 @@ def reconciliation_run(*, repair: bool = True, batch: int = BATCH) -> Reconcilia
     return result
 
 
-def _batch_compare(
-    account: ResellerAccount, services: list[Service]
-) -> tuple[list[Finding], set[int], set[str]]:
+@dataclass(frozen=True)
+class Held:
+    """What the provider holds of one service, from its own row or from its resale API."""
+
+    ref: str
+    plan: str
+    cycle: str
+    status: str
+    suspend_reason: str
+    next_due_date: date | None
+    options: list[dict] | dict
+    pk: int | None = None
+
+    @classmethod
+    def of(cls, service: UpstreamService) -> Held:
+        return cls(
+            service.public_id,
+            service.plan.code,
+            service.cycle,
+            service.status,
+            service.suspend_reason,
+            service.next_due_date,
+            service.options or {},
+            service.pk,
+        )
+
+    @classmethod
+    def reported(cls, row: dict) -> Held:
+        due = row.get("next_due_date")
+        return cls(
+            str(row.get("service_ref", "")),
+            str(row.get("plan", "")),
+            str(row.get("cycle", "")),
+            str(row.get("status", "")),
+            str(row.get("suspend_reason") or ""),
+            date.fromisoformat(due) if due else None,
+            list(row.get("options") or []),
+        )
+
+
+@dataclass(frozen=True)
+class Billed:
+    """What the tenant bills for a batch of services, read in its schema."""
+
+    upstream_refs: dict[str, str]  # service ref -> the upstream's ref
+    in_flight: set[str]
+    options: dict[int, list[dict]]  # service pk -> resold options
+
+
+def _billed(services: list[Service]) -> Billed:
     refs = [str(s.public_id) for s in services]
     creates = dict(
         UpstreamCommand.objects.filter(service_ref__in=refs, action="create")
@@ -175,45 +225,80 @@ def _batch_compare(
                 "quantity": option.quantity,
             }
         )
+    return Billed(creates, in_flight, local_options)
+
+
+def _provider_compare(
+    service: Service, found: Held, billed: Billed, add: Callable[..., None]
+) -> tuple[bool, bool] | None:
+    """Compares what the tenant bills with what the provider holds. None when the
+    provider's service is not live (nothing more to compare); else whether the options
+    and the status differ."""
+    if found.status not in _LIVE:
+        if found.status != UpstreamService.Status.PROVISIONING:
+            add(K.UPSTREAM_TERMINATED, service.status, found.status)
+        return None
+    if found.plan != service.plan.upstream_plan_ref:
+        add(K.PLAN, service.plan.upstream_plan_ref, found.plan)
+    cycle = service.plan.upstream_cycle or service.billing_cycle
+    if found.cycle != cycle:
+        add(K.CYCLE, cycle, found.cycle)
+    wanted = _options_key(billed.options.get(service.pk, []))
+    held = _options_key(found.options)
+    options_drift = wanted != held
+    if options_drift:
+        add(K.OPTIONS, _describe(wanted), _describe(held), "change_options")
+    status_drift = _status_compare(service, found, add)
+    today = timezone.localdate()
+    if found.next_due_date and found.next_due_date < today and service.status == "active":
+        add(K.PAID_UNTIL, f"paid beyond {today}", str(found.next_due_date))
+    return options_drift, status_drift
+
+
+def _services_batch(last_pk: int, batch: int) -> list[Service]:
+    """The next batch of the tenant's live resold services."""
+    return list(
+        Service.objects.filter(
+            pk__gt=last_pk,
+            status__in=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
+        )
+        .exclude(plan__upstream_plan_ref="")
+        .select_related("plan")
+        .order_by("pk")[:batch]
+    )
+
+
+def _batch_compare(
+    account: ResellerAccount, services: list[Service]
+) -> tuple[list[Finding], set[int], set[str]]:
+    """Findings of one batch, the provider's services it matched, and the references
+    compared (a service with a command in flight is left for the next run)."""
+    billed = _billed(services)
     with schema_context(get_public_schema_name()):
         upstream = {
             u.public_id: u
             for u in UpstreamService.objects.filter(
-                account=account, public_id__in=list(creates.values())
+                account=account, public_id__in=list(billed.upstream_refs.values())
             ).select_related("plan")
         }
         live = [u for u in upstream.values() if u.status in _LIVE]
         servers = upstream_services_server_state(upstream_service_ids=[u.pk for u in live])
         expected = upstream_services_expected(services=live)
 
-    today = timezone.localdate()
     findings: list[Finding] = []
     for service in services:
         ref = str(service.public_id)
-        if ref in in_flight:
+        if ref in billed.in_flight:
             continue
-        found = upstream.get(creates.get(ref, ""))
+        found = upstream.get(billed.upstream_refs.get(ref, ""))
         if found is None:
             findings.append(Finding(ref, K.MISSING_UPSTREAM, "a service at the provider", "none"))
             continue
         add = _adder(findings, ref, found.pk)
-        if found.status not in _LIVE:
-            if found.status != UpstreamService.Status.PROVISIONING:
-                add(K.UPSTREAM_TERMINATED, service.status, found.status)
+        compared = _provider_compare(service, Held.of(found), billed, add)
+        if compared is None:
             continue
-        if found.plan.code != service.plan.upstream_plan_ref:
-            add(K.PLAN, service.plan.upstream_plan_ref, found.plan.code)
-        cycle = service.plan.upstream_cycle or service.billing_cycle
-        if found.cycle != cycle:
-            add(K.CYCLE, cycle, found.cycle)
-        billed = _options_key(local_options.get(service.pk, []))
-        held = _options_key(found.options or {})
-        options_drift = billed != held
-        if options_drift:
-            add(K.OPTIONS, _describe(billed), _describe(held), "change_options")
-        status_drift = _status_compare(service, found, add)
-        if found.next_due_date and found.next_due_date < today and service.status == "active":
-            add(K.PAID_UNTIL, f"paid beyond {today}", str(found.next_due_date))
+        options_drift, status_drift = compared
         state = servers.get(found.pk)
         if state is None:
             continue  # the panel could not be asked: next run
@@ -229,13 +314,14 @@ def _batch_compare(
             if differs:
                 wanted, reported = differs
                 add(K.SERVER_OPTIONS, wanted, reported, "server:change_options")
-    return findings, {u.pk for u in upstream.values()}, set(refs)
+    compared = {str(s.public_id) for s in services} - billed.in_flight
+    return findings, {u.pk for u in upstream.values()}, compared
 
 
 _LIVE = (UpstreamService.Status.ACTIVE, UpstreamService.Status.SUSPENDED)
 
 
-def _adder(findings: list[Finding], ref: str, upstream_id: int):
+def _adder(findings: list[Finding], ref: str, upstream_id: int | None) -> Callable[..., None]:
     def add(kind: str, expected: Any, found: Any, repair: str = "") -> None:
         findings.append(
             Finding(ref, kind, str(expected)[:500], str(found)[:500], upstream_id, repair)
@@ -244,7 +330,7 @@ def _adder(findings: list[Finding], ref: str, upstream_id: int):
     return add
 
 
-def _status_compare(service: Service, found: UpstreamService, add) -> bool:
+def _status_compare(service: Service, found: Held, add: Callable[..., None]) -> bool:
     if service.status == Service.Status.ACTIVE and found.status == UpstreamService.Status.SUSPENDED:
         if found.suspend_reason == UpstreamService.SuspendReason.UNPAID:
             # The reseller's balance did not cover the renewal: a top-up repairs it.
@@ -301,36 +387,24 @@ def _record(
     """Writes the batch's items (one per service and kind), resolves the batch's items not
     found again, and sends the repairs. Returns how many repairs were sent."""
     repaired = 0
-    now = timezone.now()
     with schema_context(get_public_schema_name()), transaction.atomic():
-        live = {
-            (item.service_ref, item.kind): item
-            for item in DriftItem.objects.select_for_update().filter(
-                account=account, service_ref__in=refs, state__in=_OPEN_STATES
+
+        def create(finding: Finding, state: str) -> None:
+            DriftItem.objects.create(
+                account=account,
+                upstream_service_id=finding.upstream_service_id,
+                service_ref=finding.service_ref,
+                kind=finding.kind,
+                state=state,
+                expected=finding.expected,
+                found=finding.found,
+                repair=finding.repair,
             )
-        }
-        current = {(f.service_ref, f.kind) for f in findings}
-        gone = [item.pk for key, item in live.items() if key not in current]
-        DriftItem.objects.filter(pk__in=gone).update(
-            state=DriftItem.State.RESOLVED, resolved_at=now
+
+        _items_write(
+            DriftItem.objects.filter(account=account), create, findings, refs, repair=repair
         )
         for finding in findings:
-            item = live.get((finding.service_ref, finding.kind))
-            state = DriftItem.State.REPAIRING if finding.repair and repair else DriftItem.State.OPEN
-            if item is None:
-                DriftItem.objects.create(
-                    account=account,
-                    upstream_service_id=finding.upstream_service_id,
-                    service_ref=finding.service_ref,
-                    kind=finding.kind,
-                    state=state,
-                    expected=finding.expected,
-                    found=finding.found,
-                    repair=finding.repair,
-                )
-            else:
-                item.expected, item.found, item.state = finding.expected, finding.found, state
-                item.save(update_fields=["expected", "found", "state", "last_seen_at"])
             if repair and finding.repair.startswith("server:"):
                 service = UpstreamService.objects.get(pk=finding.upstream_service_id)
                 upstream_service_provision(
@@ -347,6 +421,34 @@ def _record(
 
 
 _OPEN_STATES = [DriftItem.State.OPEN, DriftItem.State.REPAIRING]
+
+
+def _items_write(
+    items: QuerySet,
+    create: Callable[[Finding, str], None],
+    findings: list[Finding],
+    refs: set[str],
+    *,
+    repair: bool,
+) -> None:
+    """One live item per service and kind: new findings are added, those found again
+    updated, and the live items of ``refs`` not found again resolved. The caller holds
+    the transaction."""
+    live = {
+        (item.service_ref, item.kind): item
+        for item in items.select_for_update().filter(service_ref__in=refs, state__in=_OPEN_STATES)
+    }
+    current = {(f.service_ref, f.kind) for f in findings}
+    gone = [item.pk for key, item in live.items() if key not in current]
+    items.filter(pk__in=gone).update(state=DriftItem.State.RESOLVED, resolved_at=timezone.now())
+    for finding in findings:
+        item = live.get((finding.service_ref, finding.kind))
+        state = DriftItem.State.REPAIRING if finding.repair and repair else DriftItem.State.OPEN
+        if item is None:
+            create(finding, state)
+        else:
+            item.expected, item.found, item.state = finding.expected, finding.found, state
+            item.save(update_fields=["expected", "found", "state", "last_seen_at"])
 
 
 def _command_repair(finding: Finding) -> None:
@@ -370,3 +472,101 @@ def _resolve_gone(account: ResellerAccount, seen_refs: set[str]) -> None:
         DriftItem.objects.filter(account=account, state__in=_OPEN_STATES).exclude(
             service_ref__in=seen_refs
         ).update(state=DriftItem.State.RESOLVED, resolved_at=timezone.now())
+
+
+# --- a tenant that buys from a remote installation ----------------------------------------
+
+
+def _remote_run(upstream: Upstream, *, repair: bool, batch: int) -> ReconciliationResult:
+    """What this tenant bills against what its remote provider reports through the resale
+    API (``GET services/``: plan, cycle, status, paid-until, options). Items live in this
+    tenant's schema (``RemoteDriftItem``); the safe kinds are repaired by the same
+    commands, which travel over the API. The provider's servers are that installation's
+    to reconcile. An upstream that cannot be read changes nothing: the next run tries."""
+    result = ReconciliationResult()
+    try:
+        held = _remote_services(upstream, batch)
+    except (UpstreamUnavailable, UpstreamRejected) as exc:
+        logger.warning("Reconciliation could not read the remote upstream: %s", exc)
+        return result
+    matched: set[str] = set()
+    seen_refs: set[str] = set()
+    last_pk = 0
+    while True:
+        services = _services_batch(last_pk, batch)
+        if not services:
+            break
+        last_pk = services[-1].pk
+        billed = _billed(services)
+        findings: list[Finding] = []
+        for service in services:
+            ref = str(service.public_id)
+            seen_refs.add(ref)
+            upstream_ref = billed.upstream_refs.get(ref, "")
+            if upstream_ref:
+                matched.add(upstream_ref)
+            if ref in billed.in_flight:
+                continue
+            found = held.get(upstream_ref)
+            if found is None:
+                findings.append(
+                    Finding(ref, K.MISSING_UPSTREAM, "a service at the provider", "none")
+                )
+                continue
+            _provider_compare(service, found, billed, _adder(findings, ref, None))
+        compared = {str(s.public_id) for s in services} - billed.in_flight
+        result.checked += len(services)
+        result.found += findings
+        result.repaired += _remote_record(findings, compared, billed.upstream_refs, repair=repair)
+    unbilled = [
+        Finding(f"upstream:{ref}", K.NOT_BILLED, "not billed", found.status)
+        for ref, found in sorted(held.items())
+        if ref not in matched and found.status in _LIVE
+    ]
+    result.found += unbilled
+    _remote_record(unbilled, {f.service_ref for f in unbilled}, {}, repair=False)
+    RemoteDriftItem.objects.filter(state__in=_OPEN_STATES).exclude(
+        service_ref__in=seen_refs | {f.service_ref for f in unbilled}
+    ).update(state=DriftItem.State.RESOLVED, resolved_at=timezone.now())
+    return result
+
+
+def _remote_services(upstream: Upstream, batch: int) -> dict[str, Held]:
+    """Every service the remote provider holds for this tenant, a page per call."""
+    held: dict[str, Held] = {}
+    after = ""
+    while True:
+        page = upstream.services(after=after, limit=batch)
+        for row in page["results"]:
+            found = Held.reported(row)
+            held[found.ref] = found
+        after = page.get("next") or ""
+        if not after:
+            return held
+
+
+def _remote_record(
+    findings: list[Finding], refs: set[str], upstream_refs: dict[str, str], *, repair: bool
+) -> int:
+    repaired = 0
+    with transaction.atomic():
+
+        def create(finding: Finding, state: str) -> None:
+            RemoteDriftItem.objects.create(
+                service_ref=finding.service_ref,
+                upstream_ref=upstream_refs.get(finding.service_ref)
+                or finding.service_ref.removeprefix("upstream:"),
+                kind=finding.kind,
+                state=state,
+                expected=finding.expected,
+                found=finding.found,
+                repair=finding.repair,
+            )
+
+        _items_write(RemoteDriftItem.objects.all(), create, findings, refs, repair=repair)
+        if repair:
+            for finding in findings:
+                if finding.repair:
+                    _command_repair(finding)
+                    repaired += 1
+    return repaired

@@ -17,7 +17,7 @@ from audit.services import audit_record
 from billing.money import Money, money_json
 from resale import hooks
 from resale.models import BalanceEntry, PriceList, ResaleCredential, ResellerAccount
-from resale.services import ResaleError, balance_entry_append
+from resale.services import ResaleError, balance_entry_append, retail_price_list_check
 from tenants.models import Tenant
 
 
@@ -80,6 +80,7 @@ def reseller_account_terms_set(
     """Credit limit, low-balance threshold and price list; what changed is audited."""
     if credit_limit < 0 or low_balance_threshold < 0:
         raise ResaleError("Amounts cannot be negative.")
+    retail_price_list_check(tenant=account.tenant, price_list=price_list)
     if price_list is not None and price_list.currency != account.currency:
         raise ResaleError(
             f"The price list “{price_list.name}” is in {price_list.currency}; "

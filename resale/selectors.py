@@ -14,6 +14,7 @@ from billing.money import Money
 from resale.models import (
     BalanceEntry,
     DriftItem,
+    RemoteDriftItem,
     ResellerAccount,
     UpstreamCommand,
     UpstreamLink,
@@ -96,8 +97,9 @@ def upstream_service_get(*, account: ResellerAccount, service_ref: str) -> Upstr
     return service
 
 
-def upstream_service_status(*, account: ResellerAccount, service_ref: str) -> dict:
-    service = upstream_service_get(account=account, service_ref=service_ref)
+def _service_report(service: UpstreamService) -> dict:
+    """What a reseller is told of one of its services: the provider's row, by the
+    pseudonymous references alone (no client, no domain, no panel settings)."""
     return {
         "service_ref": service.public_id,
         "plan": service.plan.code,
@@ -105,7 +107,41 @@ def upstream_service_status(*, account: ResellerAccount, service_ref: str) -> di
         "status": service.status,
         "suspend_reason": service.suspend_reason,
         "next_due_date": service.next_due_date.isoformat() if service.next_due_date else None,
+        "options": [
+            {
+                "option": code,
+                "choice": chosen.get("choice", ""),
+                "quantity": chosen.get("quantity", 1),
+            }
+            for code, chosen in sorted((service.options or {}).items())
+        ],
         "last_error": service.last_error,
+    }
+
+
+def upstream_service_status(*, account: ResellerAccount, service_ref: str) -> dict:
+    service = upstream_service_get(account=account, service_ref=service_ref)
+    return _service_report(service)
+
+
+SERVICES_PAGE_MAX = 500
+
+
+def upstream_services_page(*, account: ResellerAccount, after: str = "", limit: int = 200) -> dict:
+    """One page of the account's services, in the order of their references: what a
+    reseller's reconciliation compares with what it bills. ``next`` is the ``after`` of
+    the following page, None on the last one. One query a page."""
+    limit = max(1, min(limit, SERVICES_PAGE_MAX))
+    rows = list(
+        UpstreamService.objects.filter(account=account, public_id__gt=after)
+        .select_related("plan")
+        .order_by("public_id")[: limit + 1]
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "results": [_service_report(service) for service in rows],
+        "next": rows[-1].public_id if more else None,
     }
 
 
@@ -169,3 +205,20 @@ def drift_items_for_tenant(*, tenant_id: int, include_resolved: bool = False) ->
         if not include_resolved:
             items = items.exclude(state=DriftItem.State.RESOLVED)
         return list(items.order_by("-last_seen_at", "-id")[:500])
+
+
+def drift_items_for_current_tenant(
+    *, include_resolved: bool = False
+) -> list[DriftItem] | list[RemoteDriftItem]:
+    """What reconciliation reported for the current tenant, newest first (at most 500):
+    kept by this installation's provider, or in the tenant's own schema when it buys from
+    a remote installation."""
+    link = UpstreamLink.objects.first()
+    if link is None or link.kind != UpstreamLink.Kind.REMOTE:
+        return drift_items_for_tenant(
+            tenant_id=connection.tenant.pk, include_resolved=include_resolved
+        )
+    items = RemoteDriftItem.objects.all()
+    if not include_resolved:
+        items = items.exclude(state=DriftItem.State.RESOLVED)
+    return list(items.order_by("-last_seen_at", "-id")[:500])

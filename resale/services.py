@@ -56,6 +56,18 @@ class InsufficientFunds(ResaleError):
     code = "insufficient_funds"
 
 
+_AT_COST = (
+    "The provider's retail brand buys at cost: its account can only be on a price list "
+    "marked as the provider's cost."
+)
+
+
+def retail_price_list_check(*, tenant: Tenant, price_list: PriceList | None) -> None:
+    """The retail brand's account may only be put on a cost list."""
+    if tenant.kind == Tenant.Kind.RETAIL and (price_list is None or not price_list.is_cost):
+        raise ResaleError(_AT_COST, code="not_at_cost")
+
+
 ACTIONS = {"create", "suspend", "unsuspend", "terminate", "renew", "change_plan", "change_options"}
 
 
@@ -71,9 +83,14 @@ def reseller_account_create(
     vat_number: str = "",
     billing_email: str = "",
 ) -> ResellerAccount:
-    if price_list is None:
+    retail = tenant.kind == Tenant.Kind.RETAIL
+    if price_list is None and retail:
+        price_list = PriceList.objects.filter(is_cost=True, currency=currency).first()
+    elif price_list is None:
         price_list = PriceList.objects.filter(is_default=True, currency=currency).first()
-    elif price_list.currency != currency:
+    else:
+        retail_price_list_check(tenant=tenant, price_list=price_list)
+    if price_list is not None and price_list.currency != currency:
         raise ResaleError(
             f"The price list “{price_list.name}” is in {price_list.currency}, "
             f"not in the account's {currency}."
@@ -232,9 +249,25 @@ def _funds_arrived(account: ResellerAccount) -> None:
     hooks.funds_arrived(account)
 
 
+def account_price_list_id(*, account: ResellerAccount) -> int | None:
+    """The price list every wholesale price of ``account`` is read from. The retail brand
+    is priced only from a cost list: were its account ever put on another (by hand, by an
+    old row), its commands are refused rather than debited with a reseller's markup."""
+    row = (
+        ResellerAccount.objects.filter(pk=account.pk)
+        .values("tenant__kind", "price_list__is_cost")
+        .first()
+    )
+    if row and row["tenant__kind"] == Tenant.Kind.RETAIL and not row["price_list__is_cost"]:
+        raise ResaleError(_AT_COST, code="not_at_cost")
+    return account.price_list_id
+
+
 def wholesale_price(*, account: ResellerAccount, plan: WholesalePlan, cycle: str) -> Money:
     try:
-        row = WholesalePrice.objects.get(price_list=account.price_list_id, plan=plan, cycle=cycle)
+        row = WholesalePrice.objects.get(
+            price_list=account_price_list_id(account=account), plan=plan, cycle=cycle
+        )
     except WholesalePrice.DoesNotExist as exc:
         raise ResaleError(
             f"The plan “{plan.code}” has no {cycle} price on your price list.",
@@ -319,7 +352,7 @@ def wholesale_options_price(
     rows = {
         (row.choice.option.code, row.choice.code): row
         for row in WholesaleOptionPrice.objects.filter(
-            price_list=account.price_list_id,
+            price_list=account_price_list_id(account=account),
             cycle=cycle,
             choice__option__code__in=list(options),
         ).select_related("choice__option")
@@ -343,7 +376,9 @@ def wholesale_recurring_price(
 ) -> Money:
     """One period of plan and options, without setup fees: what a renewal debits."""
     try:
-        row = WholesalePrice.objects.get(price_list=account.price_list_id, plan=plan, cycle=cycle)
+        row = WholesalePrice.objects.get(
+            price_list=account_price_list_id(account=account), plan=plan, cycle=cycle
+        )
     except WholesalePrice.DoesNotExist as exc:
         raise ResaleError(
             f"The plan “{plan.code}” has no {cycle} price on your price list.", code="no_price"

@@ -31,6 +31,7 @@ from resale.selectors import (
     upstream_service_panel_login_reset,
     upstream_service_sso_url,
     upstream_service_status,
+    upstream_services_page,
 )
 from resale.services import ResaleError, upstream_command_accept
 
@@ -83,6 +84,11 @@ class Upstream(Protocol):
 
     def escalation_get(self, *, ref: str, after: int = 0) -> dict:
         """The ticket's status and its messages numbered above ``after``."""
+        ...
+
+    def services(self, *, after: str = "", limit: int = 200) -> dict:
+        """One page of the services the upstream holds for this tenant:
+        ``{"results": [...], "next": <after of the next page> | None}``."""
         ...
 
 
@@ -200,6 +206,10 @@ class LocalUpstream:
             except ResaleError as exc:
                 raise UpstreamRejected(exc.message, exc.code) from exc
 
+    def services(self, *, after: str = "", limit: int = 200) -> dict:
+        with schema_context(get_public_schema_name()):
+            return upstream_services_page(account=self._account(), after=after, limit=limit)
+
 
 class RemoteUpstream:
     """Another Tessera installation, over ``/api/resale/v1/``."""
@@ -283,6 +293,12 @@ class RemoteUpstream:
 
     def escalation_get(self, *, ref: str, after: int = 0) -> dict:
         return self._call("GET", f"escalations/{ref}/", params={"after": max(int(after), 0)})
+
+    def services(self, *, after: str = "", limit: int = 200) -> dict:
+        body = self._call("GET", "services/", params={"after": after, "limit": limit})
+        if not isinstance(body.get("results"), list):
+            raise UpstreamUnavailable("The upstream's list of services is not one.")
+        return body
 
 
 def upstream_for_current_tenant() -> Upstream:

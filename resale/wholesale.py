@@ -16,6 +16,7 @@ from billing.money import Money, currency_validate
 from resale.catalogue_import import Markup, WholesaleOffer
 from resale.models import PriceList, WholesalePlan, WholesalePrice
 from resale.services import ResaleError, wholesale_plan_announce
+from tenants.models import Tenant
 
 PLAN_FIELDS = ("code", "name", "description", "product_type", "module", "package", "is_active")
 
@@ -101,9 +102,16 @@ def wholesale_plan_save(
 
 @transaction.atomic
 def price_list_save(
-    *, price_list: PriceList | None, name: str, currency: str, is_default: bool
+    *,
+    price_list: PriceList | None,
+    name: str,
+    currency: str,
+    is_default: bool,
+    is_cost: bool | None = None,
 ) -> PriceList:
-    """One default list per currency: making a list the default unmakes the other."""
+    """One default list per currency: making a list the default unmakes the other.
+    ``is_cost`` marks the provider's cost (None leaves it as it is); a cost list the
+    retail brand buys on stays one."""
     name = name.strip()
     if not name:
         raise ResaleError("A price list needs a name.")
@@ -125,6 +133,15 @@ def price_list_save(
         PriceList.objects.filter(currency=currency, is_default=True).exclude(
             pk=price_list.pk
         ).update(is_default=False)
+    brand_buys_here = bool(price_list.pk) and (
+        price_list.accounts.filter(tenant__kind=Tenant.Kind.RETAIL).exists()
+    )
+    if is_cost is False and price_list.is_cost and brand_buys_here:
+        raise ResaleError(
+            "The retail brand buys on this list at cost; move it to another cost list first."
+        )
+    if is_cost is not None:
+        price_list.is_cost = is_cost
     price_list.is_default = is_default
     price_list.save()
     return price_list

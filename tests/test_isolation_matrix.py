@@ -888,6 +888,7 @@ RESALE_ROWS: dict[str, dict] = {
     # service of A's account (B's credential and B's service are then tried too).
     "resale-catalogue": {"GET": "200"},
     "resale-commands": {"POST": "400"},  # an empty command: no idempotency key
+    "resale-services": {"GET": "200"},  # only the credential's own account's services
     "resale-service": {"GET": "200", "ref": True},
     "resale-sso": {"POST": "409", "ref": True},  # the service is still being set up
     "resale-panel-login": {"POST": "409", "ref": True},  # likewise

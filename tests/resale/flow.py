@@ -18,8 +18,9 @@ from billing.models import Client, ConfigurableOption, Plan, Service
 from billing.money import Money
 from provisioning.models import PlanMapping, Server, ServerGroup
 from provisioning.services import server_create
-from resale.models import ResellerAccount, WholesalePlan
+from resale.models import PriceList, ResellerAccount, WholesalePlan
 from resale.services import reseller_balance_topup
+from tenants.models import Tenant
 from tests.resale.factories import account_on, wholesale_catalogue, wholesale_options
 
 
@@ -45,6 +46,10 @@ def resale_world_build(
 ) -> ResaleWorld:
     prefix = f"r{uuid.uuid4().hex[:6]}-"
     catalogue = wholesale_catalogue(code_prefix=prefix)
+    if created.tenant.kind == Tenant.Kind.RETAIL:
+        # The provider's retail brand buys at cost: the world's list is the provider's cost.
+        PriceList.objects.filter(pk=catalogue["price_list"].pk).update(is_cost=True)
+        catalogue["price_list"].is_cost = True
     account = account_on(created.tenant, catalogue["price_list"])
     if Decimal(top_up):
         reseller_balance_topup(

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from core.ids import uuid_or_none
 from portals.common.access import console_page
-from resale.selectors import drift_items_for_tenant
+from resale.selectors import drift_items_for_current_tenant
 from resale.tasks import reconciliation_run_task
 
 
@@ -22,7 +22,7 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Reconciliation started; refresh this page in a minute."))
         return redirect("console:reconciliation")
     show_resolved = request.GET.get("resolved") == "1"
-    items = drift_items_for_tenant(tenant_id=request.tenant.pk, include_resolved=show_resolved)
+    items = drift_items_for_current_tenant(include_resolved=show_resolved)
     for item in items:
         service_id = uuid_or_none(item.service_ref)
         # A service only the provider holds has no page here.
