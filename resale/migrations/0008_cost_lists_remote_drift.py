@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('resale', '0006_command_cancelled'),
+        ('resale', '0007_escalations'),
     ]
 
     operations = [
