@@ -26,6 +26,9 @@ class Tenant(TenantMixin):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     default_language = models.CharField(max_length=8, default="en")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The migrations the schema is at (tenants.deploys.code_migration_state), written in
+    # the transaction that migrates it: a deploy skips every tenant already at the code's.
+    migration_state = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     # Schemas are created explicitly by tenants.services.tenant_create, by cloning the
     # template, so that a save() never silently replays migrations.
@@ -66,3 +69,26 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class SchemaState(models.Model):
+    """The migration state of a schema no tenant row describes: public and the template."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    migration_state = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.schema_name} at {self.migration_state[:12]}"
+
+
+class PooledSchema(models.Model):
+    """A copy of the template waiting to become a tenant's schema (tenants.pool). It is
+    good only while the template is at ``migration_state``."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    migration_state = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.schema_name

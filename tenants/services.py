@@ -12,7 +12,8 @@ from django.utils.text import slugify
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from tenants.cloning import schema_clone
-from tenants.models import Domain, Tenant
+from tenants.models import Domain, SchemaState, Tenant
+from tenants.pool import pool_take, template_state
 
 HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$"
@@ -56,19 +57,29 @@ def schema_name_from_hostname(hostname: str) -> str:
 def template_schema_migrate(*, verbosity: int = 0) -> None:
     """Brings the template every tenant is cloned from up to the latest migrations."""
     template = settings.TENANT_BASE_SCHEMA
+    if not schema_exists(template):
+        # A state recorded for a template that is gone says nothing of the new one.
+        SchemaState.objects.filter(schema_name=template).delete()
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{template}"')
     call_command("migrate_schemas", schema_name=template, interactive=False, verbosity=verbosity)
     connection.set_schema_to_public()
 
 
-def tenant_schema_clone(*, schema_name: str) -> None:
+def tenant_schema_clone(*, schema_name: str) -> str:
     """A new tenant schema as a copy of the template, tables, indexes and the migration
-    history included, so no migration needs to run for it."""
+    history included, so no migration needs to run for it: a copy made ahead of time
+    (``tenants.pool``) when there is one, else a clone made now. Returns the migration
+    state the schema is at ("" when unknown: the next deploy looks)."""
+    connection.set_schema_to_public()
+    state = pool_take(schema_name=schema_name)
+    if state is not None:
+        return state
     if not schema_exists(settings.TENANT_BASE_SCHEMA):
         template_schema_migrate()
     connection.set_schema_to_public()
     schema_clone(template=settings.TENANT_BASE_SCHEMA, schema_name=schema_name)
+    return template_state() or ""
 
 
 @transaction.atomic
@@ -95,7 +106,8 @@ def tenant_create(
     domain = Domain.objects.create(
         domain=hostname, tenant=tenant, is_primary=True, is_verified=True
     )
-    tenant_schema_clone(schema_name=schema_name)
+    tenant.migration_state = tenant_schema_clone(schema_name=schema_name)
+    tenant.save(update_fields=["migration_state"])
     return tenant, domain
 
 

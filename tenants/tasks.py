@@ -6,6 +6,7 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenants.models import Tenant
+from tenants.pool import pool_fill
 
 
 def active_tenant_schemas() -> list[str]:
@@ -35,3 +36,10 @@ def schema_probe(cache_key: str | None = None) -> dict:
         "schema": connection.schema_name,
         "cached": cache.get(cache_key) if cache_key else None,
     }
+
+
+@shared_task(acks_late=True)
+def tenant_pool_refill_task() -> int:
+    """Tops the pool of pre-cloned tenant schemas up (after a take, a deploy, and by
+    beat in case a refill was lost)."""
+    return pool_fill()

@@ -80,6 +80,12 @@ ROOT_URLCONF = "config.urls"
 # replaying every migration takes several.
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Deploys skip tenants already at the code's migrations and migrate the rest with this
+# many worker processes (tenants.deploys); new tenants take one of this many copies of
+# the template made ahead of time (tenants.pool), 0 for none.
+GET_EXECUTOR_FUNCTION = "tenants.deploys.executor_get"
+TENANT_MIGRATION_WORKERS = env_int("TESSERA_MIGRATION_WORKERS", 2)
+TENANT_POOL_SIZE = env_int("TESSERA_TENANT_POOL_SIZE", 5)
 TENANT_LIMIT_SET_CALLS = True
 # The first router answers; django-tenants insists on seeing its own in the list too.
 DATABASE_ROUTERS = [
@@ -268,6 +274,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "support-tickets-sla-overdue": {
         "task": "support.tasks.tickets_sla_overdue_all_tenants",
+        "schedule": 300.0,
+    },
+    "tenants-pool-refill": {
+        "task": "tenants.tasks.tenant_pool_refill_task",
         "schedule": 300.0,
     },
     "provisioning-jobs-relay": {
