@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
@@ -18,6 +19,14 @@ from tenants.models import Tenant
 
 PROBE = ("audit", "9001_deploy_probe")
 PROBE_SQL = 'migrations.RunSQL("CREATE TABLE deploy_probe (id bigint)", "DROP TABLE deploy_probe")'
+
+
+@pytest.fixture(autouse=True)
+def _no_pool_refill():
+    """These runs migrate the template: no refill of the pool is queued for a worker of
+    the session to make while the probe is there."""
+    with override_settings(TENANT_POOL_SIZE=0):
+        yield
 
 
 def _has_probe(schema: str) -> tuple[bool, bool]:
