@@ -485,6 +485,10 @@ _REGISTRARS: dict[str, tuple[str, str]] = {
         "Simulated registrar (demo)",
     ),
     "epp": ("provisioning.registrars.epp.EppRegistrar", "EPP registry (RFC 5730-5734)"),
+    "centralnic": (
+        "provisioning.registrars.centralnic.CentralNicRegistrar",
+        "CentralNic Reseller API",
+    ),
 }
 
 REGISTRAR_CHOICES: list[tuple[str, str]] = [
