@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -160,3 +160,14 @@ def ticket_by_reply_token(*, token: str) -> Ticket | None:
     if not token or not token.isalnum():
         return None
     return Ticket.objects.filter(reply_token=token).first()
+
+
+def department_open_counts(*, departments: list[Department]) -> dict[int, int]:
+    """Tickets not closed per department id, for the queue tabs."""
+    rows = (
+        Ticket.objects.filter(department__in=departments, merged_into__isnull=True)
+        .exclude(status=Ticket.Status.CLOSED)
+        .values("department")
+        .annotate(n=Count("id"))
+    )
+    return {row["department"]: row["n"] for row in rows}

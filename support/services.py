@@ -565,3 +565,10 @@ def sla_policy_set(*, priority: str, response_hours: int | None) -> SlaPolicy | 
         priority=priority, defaults={"response_hours": response_hours}
     )
     return policy
+
+
+@transaction.atomic
+def sla_policies_set(*, hours: dict[str, int | None]) -> None:
+    """Sets the answer time of several priorities at once: all of them or none."""
+    for priority, response_hours in hours.items():
+        sla_policy_set(priority=priority, response_hours=response_hours)

@@ -41,6 +41,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlencode, urlsafe_base64_encode
 from django_tenants.utils import schema_context
 
+from support import services as support_services
+from support.attachments import AttachmentUpload
 from tests.api.conftest import ALL_SCOPES, public_id_of
 from tests.api.conftest import shop_build as api_shop_build
 
@@ -295,6 +297,21 @@ TENANT_ROWS: dict[str, Row] = {
         post=WRITE_REFUSED,
         ids={"public_id": "endpoint", "delivery_id": "delivery"},
     ),
+    # support desk (console): queues, a ticket, one view per action (a GET goes back to
+    # the ticket), attachments, settings
+    "console:tickets": Row(STAFF_READ),
+    "console:ticket": Row(STAFF_READ, ids={"public_id": "ticket"}),
+    "console:ticket-reply": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "ticket"}),
+    "console:ticket-update": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "ticket"}),
+    "console:ticket-assign": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "ticket"}),
+    "console:ticket-merge": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "ticket"}),
+    "console:ticket-split": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "ticket"}),
+    "console:ticket-attachment": Row(STAFF_LET_IN, ids={"public_id": "attachment"}),
+    "console:support-settings": Row(STAFF_READ, post=WRITE_REFUSED),
+    "console:department-new": Row(STAFF_READ, post=WRITE_REFUSED),
+    "console:department": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "department"}),
+    "console:canned-new": Row(STAFF_READ, post=WRITE_REFUSED),
+    "console:canned": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "canned"}),
     # client area
     "account:dashboard": Row(CLIENT_READ),
     "account:services": Row(CLIENT_READ),
@@ -331,6 +348,17 @@ TENANT_ROWS: dict[str, Row] = {
     "account:payment-methods-return": Row(CLIENT_LET_IN),  # no card saved: back
     "account:profile": Row(CLIENT_READ),
     "account:privacy": Row(CLIENT_READ),
+    "account:tickets": Row(CLIENT_READ),
+    "account:ticket-new": Row(CLIENT_READ),
+    "account:ticket": Row(CLIENT_READ, ids={"public_id": "ticket"}),
+    # Closing is a POST, the client's own ticket only.
+    "account:ticket-close": Row(
+        EVERYONE_405,
+        post={ANON: LOGIN, OWNER: CONSOLE, READONLY: CONSOLE, CLIENT: OK},
+        ids={"public_id": "ticket"},
+    ),
+    # The file of a message the client sees, on its own ticket.
+    "account:ticket-attachment": Row(CLIENT_LET_IN, ids={"public_id": "attachment"}),
     # the API's own pages (the v1 endpoints are classified by their views)
     "api:schema": Row(EVERYONE_200),
     "api:docs": Row(EVERYONE_200),
@@ -571,7 +599,20 @@ def tenant_objects(world) -> dict[str, str]:
         from billing.models import CreditNote
 
         endpoint = WebhookEndpoint.objects.get()
+        department = support_services.department_save(name="Matrix support")
+        canned = support_services.canned_reply_save(title="Matrix", body="Matrix reply")
+        ticket = support_services.ticket_open(
+            department=department,
+            subject="Matrix ticket",
+            body="Matrix body",
+            client=shop.client,
+            attachments=[AttachmentUpload("matrix.txt", b"matrix file")],
+        )
         objects = {
+            "ticket": str(ticket.public_id),
+            "attachment": str(ticket.attachments.get().public_id),
+            "department": str(department.public_id),
+            "canned": str(canned.public_id),
             "client": str(shop.client.public_id),
             "order": str(shop.order.public_id),
             "service": str(shop.service.public_id),

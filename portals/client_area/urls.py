@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portals.client_area import views
+from portals.client_area import support, views
 
 app_name = "account"
 
@@ -37,4 +37,13 @@ urlpatterns = [
     ),
     path("profile/", views.profile, name="profile"),
     path("privacy/", views.privacy, name="privacy"),
+    path("support/", support.tickets, name="tickets"),
+    path("support/new/", support.ticket_new, name="ticket-new"),
+    path("support/<uuid:public_id>/", support.ticket_detail, name="ticket"),
+    path("support/<uuid:public_id>/close/", support.ticket_close, name="ticket-close"),
+    path(
+        "support/attachments/<uuid:public_id>/",
+        support.attachment_download,
+        name="ticket-attachment",
+    ),
 ]
