@@ -38,7 +38,7 @@ import multiprocessing
 import sys
 from collections import OrderedDict
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
@@ -294,23 +294,55 @@ def tenants_migrate(
         # its own when it next needs it.
         connections.close_all()
         _worker_migrator = migrator
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(schemas)), mp_context=context
-        ) as pool:
-            futures = {pool.submit(_worker_migrate, name): name for name in schemas}
-            for future in as_completed(futures):
-                try:
-                    done(*future.result())
-                except BrokenProcessPool:
-                    # A killed worker: its tenant's transaction rolled back, the next
-                    # run takes it up.
-                    done(futures[future], "the worker migrating it stopped")
+        waiting = list(schemas)
+        while waiting:
+            suspects = _pool_run(waiting, workers, done)
+            # A worker died (killed, out of memory) with these in flight: each runs
+            # again alone in a process of its own, so the one that kills its process
+            # is named and the rest are migrated. What was never sent goes on.
+            for schema_name in suspects:
+                if _pool_run([schema_name], 1, done):
+                    done(schema_name, "the process migrating it stopped")
+            handled = set(run.migrated) | set(run.failed)
+            waiting = [name for name in waiting if name not in handled]
     finally:
         _worker_migrator = None
         bar.close()
         connection.set_schema_to_public()
     return run
+
+
+def _pool_run(schemas: list[str], workers: int, done) -> list[str]:
+    """Migrates ``schemas`` in at most ``workers`` forked processes, never more tenants in
+    flight than workers; stops at a dead worker and returns the tenants then in flight
+    (empty when all went through)."""
+    context = multiprocessing.get_context("fork")
+    queue = iter(schemas)
+    with ProcessPoolExecutor(max_workers=min(workers, len(schemas)), mp_context=context) as pool:
+        in_flight = {}
+        for name in queue:
+            in_flight[pool.submit(_worker_migrate, name)] = name
+            if len(in_flight) >= workers:
+                break
+        while in_flight:
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            suspects = []
+            for future in finished:
+                name = in_flight.pop(future)
+                try:
+                    outcome = future.result()
+                except BrokenProcessPool:
+                    suspects.append(name)
+                    continue
+                done(*outcome)
+            if suspects:
+                # The pool is broken: whatever else was in flight is lost with it.
+                return sorted([*suspects, *in_flight.values()])
+            for _ in finished:
+                following = next(queue, None)
+                if following is not None:
+                    in_flight[pool.submit(_worker_migrate, following)] = following
+    return []
 
 
 class TesseraExecutor(MigrationExecutor):

@@ -4,6 +4,8 @@ fails is named, left as it was, and finished by the next run."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -42,15 +44,16 @@ def _has_probe(schema: str) -> tuple[bool, bool]:
         return table, cursor.fetchone()[0]
 
 
-def _probe_removed() -> None:
+def _probe_removed(probe: tuple[str, str] = PROBE) -> None:
     """Takes the probe out of every schema and records the real code's state again."""
     schemas = [settings.TENANT_BASE_SCHEMA, *Tenant.objects.values_list("schema_name", flat=True)]
     with connection.cursor() as cursor:
         for schema in schemas:
             cursor.execute(f'DROP TABLE IF EXISTS "{schema}".deploy_probe')
+            cursor.execute(f'DROP TABLE IF EXISTS "{schema}".deploy_kill')
             cursor.execute(
                 f'DELETE FROM "{schema}".django_migrations WHERE app = %s AND name = %s',
-                list(PROBE),
+                list(probe),
             )
     state = code_migration_state()
     Tenant.objects.exclude(schema_name="public").update(migration_state=state)
@@ -157,3 +160,46 @@ def test_a_migration_to_a_particular_target_forgets_the_recorded_state(tenant_fa
     # The next ordinary run looks at it again (nothing to apply) and records it.
     call_command("migrate_schemas", tenant=True, interactive=False, verbosity=0)
     assert Tenant.objects.get(schema_name=schema).migration_state == code_migration_state()
+
+
+KILLER = ("audit", "9003_deploy_killer")
+
+
+def process_killed_if_marked(apps, schema_editor) -> None:
+    """The throwaway migration below: in a schema holding a ``deploy_kill`` table it ends
+    the process at once, as an out-of-memory kill would."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('deploy_kill')")
+        if cursor.fetchone()[0] is not None:
+            os._exit(9)
+
+
+def test_a_tenant_whose_migration_kills_its_worker_is_named_and_the_others_migrate(
+    tenant_factory,
+):
+    made = [tenant_factory().tenant.schema_name for _ in range(4)]
+    victim = made[2]
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE TABLE "{victim}".deploy_kill (id bigint)')
+    operations = (
+        'migrations.RunPython(__import__("tests.tenants.test_deploys", fromlist=["_"])'
+        ".process_killed_if_marked, migrations.RunPython.noop)"
+    )
+    try:
+        with migration_added(app_label=KILLER[0], name=KILLER[1], operations=operations):
+            state = code_migration_state()
+            with pytest.raises(CommandError) as failure:
+                call_command(
+                    "migrate_schemas", tenant=True, interactive=False, verbosity=0, parallel=2
+                )
+            message = str(failure.value)
+            assert victim in message
+            assert not [name for name in made if name != victim and name in message]
+            assert tenants_behind(state=state) == [victim]
+
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP TABLE "{victim}".deploy_kill')
+            call_command("migrate_schemas", tenant=True, interactive=False, verbosity=0)
+            assert tenants_behind(state=state) == []
+    finally:
+        _probe_removed(KILLER)
