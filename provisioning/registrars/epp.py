@@ -29,7 +29,6 @@ codes and the password neither.
 from __future__ import annotations
 
 import contextlib
-import logging
 import secrets
 import socket
 import ssl
@@ -65,8 +64,6 @@ from provisioning.registrars.base import (
     normalize_host,
     normalize_nameservers,
 )
-
-logger = logging.getLogger(__name__)
 
 NS = {
     "epp": "urn:ietf:params:xml:ns:epp-1.0",

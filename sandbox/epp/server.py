@@ -294,6 +294,18 @@ class EppServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def registrar_account_fields(self, clid: str = "tessera") -> dict[str, Any]:
+        """What a provider's RegistrarAccount needs to reach this registry as ``clid``
+        (the password goes to its ``secret``): tests that run a real worker use it."""
+        return {
+            "module": "epp",
+            "hostname": "127.0.0.1",
+            "port": self.port,
+            "username": clid,
+            "password": self.accounts[clid],
+            "extra": {"cafile": self.cafile},
+        }
+
     # --- what tests read and change ------------------------------------------------------------
 
     def domain(self, name: str) -> dict[str, Any] | None:

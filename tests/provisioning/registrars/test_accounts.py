@@ -14,7 +14,7 @@ from provisioning.registrars.accounts import (
     registrar_account_tlds_set,
     registrar_for_tld,
 )
-from provisioning.registrars.base import ErrorKind, RegistryError, UnsupportedTldError
+from provisioning.registrars.base import Contact, ErrorKind, RegistryError, UnsupportedTldError
 from provisioning.registrars.epp import EppRegistrar
 from provisioning.registrars.simulated import SimulatedRegistrar
 from sandbox.epp.server import EppServer
@@ -137,3 +137,31 @@ def test_the_admin_stores_the_secret_encrypted_and_routes_the_tlds(
         "/admin/provisioning/registraraccount/add/", {**form, "name": "X", "module": "nope"}
     )
     assert unknown.status_code == 200 and not RegistrarAccount.objects.filter(name="X").exists()
+
+
+def test_an_epp_account_reaches_the_local_registry_for_its_tlds() -> None:
+    with EppServer(tlds=("zztest",)) as registry:
+        fields = registry.registrar_account_fields()
+        password = fields.pop("password")
+        row = RegistrarAccount(name="Local EPP", **fields)
+        row.secret = password
+        row.save()
+        registrar_account_tlds_set(account=row, tlds=["zztest"])
+        assert registrar_account_test(account=row).startswith("EPP Tessera EPP")
+        with registrar_for_tld("zztest") as registrar:
+            handle = registrar.contact_create(
+                Contact(
+                    name="Ada Verdi",
+                    email="ada@example.org",
+                    phone="+39.061234567",
+                    street=("Via Po 2",),
+                    city="Torino",
+                    postcode="10100",
+                    country_code="IT",
+                )
+            )
+            info = registrar.register(
+                "esempio.zztest", 1, ["ns1.host.example", "ns2.host.example"], handle
+            )
+        assert registry.domain("esempio.zztest")["registrant"] == handle == info.registrant
+    assert registry.invalid_frames == []

@@ -348,3 +348,14 @@ def test_every_command_carries_a_client_transaction_id(registry: EppServer) -> N
         command = root.find("{urn:ietf:params:xml:ns:epp-1.0}command")
         if command is not None:
             assert command.findtext("{urn:ietf:params:xml:ns:epp-1.0}clTRID")
+
+
+def test_the_registry_approves_a_pending_transfer_after_its_delay() -> None:
+    with EppServer(transfer_delay_s=0) as quick:
+        code = quick.seed_domain("auto-approved.com")
+        with EppRegistrar(connection(quick)) as module:
+            assert module.transfer_request("auto-approved.com", code).pending
+            assert module.transfer_query("auto-approved.com").status == "serverApproved"
+            assert [m.transfer_status for m in module.poll_drain()] == ["serverApproved"]
+        assert quick.domain("auto-approved.com")["sponsor"] == "tessera"
+        assert quick.invalid_frames == []
