@@ -17,6 +17,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.problems import PROBLEM_BASE
+from provisioning.modules.base import TransientModuleError
+from resale.domains import (
+    DOMAIN_ACTIONS,
+    DomainSecrets,
+    contact_from_dict,
+    domain_command_receive,
+)
 from resale.escalations import (
     BODY_MAX,
     MESSAGES_MAX,
@@ -105,8 +112,11 @@ class ResaleView(APIView):
 
 
 class CommandSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=sorted(ACTIONS))
+    action = serializers.ChoiceField(choices=sorted({*ACTIONS, *DOMAIN_ACTIONS}))
     payload = serializers.DictField()
+    # Domain commands only, beside the payload: used at once, never stored as sent.
+    contact = serializers.DictField(required=False)
+    auth_code = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
 class CommandView(ResaleView):
@@ -122,11 +132,31 @@ class CommandView(ResaleView):
         serializer = CommandSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            result = upstream_command_accept(
-                account=self.account,
-                idempotency_key=key,
-                action=serializer.validated_data["action"],
-                payload=serializer.validated_data["payload"],
+            action = serializer.validated_data["action"]
+            if action in DOMAIN_ACTIONS:
+                result = domain_command_receive(
+                    account=self.account,
+                    idempotency_key=key,
+                    action=action,
+                    payload=serializer.validated_data["payload"],
+                    secrets=DomainSecrets(
+                        contact=contact_from_dict(serializer.validated_data.get("contact")),
+                        auth_code=serializer.validated_data.get("auth_code", ""),
+                    ),
+                )
+            else:
+                result = upstream_command_accept(
+                    account=self.account,
+                    idempotency_key=key,
+                    action=action,
+                    payload=serializer.validated_data["payload"],
+                )
+        except TransientModuleError:
+            return problem(
+                503,
+                "Registrar unavailable",
+                "The registrar cannot be reached right now; send the command again later.",
+                "registrar_unavailable",
             )
         except ResaleError as exc:
             code = (

@@ -11,7 +11,9 @@ class ResaleConfig(AppConfig):
         from billing import events
         from billing.payments.gateways.config import connected_account_listeners
         from provisioning.services import job_finished_listeners
-        from resale import audit_log, billing_bridge
+
+        # resale.domains adds the domain commands to the provider's command handlers.
+        from resale import audit_log, billing_bridge, domains  # noqa: F401
         from resale.onboarding import on_tenant_imported
         from resale.platform_payments import connected_account_route_record
         from resale.provisioning_bridge import provisioning_job_report

@@ -15,12 +15,18 @@ import logging
 from django.conf import settings
 from django.db import connection
 
+from billing.cycles import CYCLE_MONTHS
 from billing.events import InvoiceEvent, InvoiceEventKind, ServiceEvent, ServiceEventKind
-from billing.models import Invoice, Service, ServiceOption
+from billing.models import DomainAction, Invoice, Service, ServiceOption
 from billing.services.subscriptions import service_activate
 from resale.models import UpstreamCommand
 from resale.outbox import upstream_command_queue
-from resale.selectors import service_is_resold, service_upstream_ref
+from resale.selectors import (
+    CREATING_ACTIONS,
+    service_is_resold,
+    service_is_resold_domain,
+    service_upstream_ref,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +90,32 @@ def upstream_create_queue(*, service: Service) -> None:
     )
 
 
+def domain_years(service: Service) -> int:
+    """A domain plan's cycle is its registration period: annual, biennial, triennial."""
+    return max(CYCLE_MONTHS.get(service.billing_cycle, 12) // 12, 1)
+
+
+def upstream_domain_queue(*, service: Service) -> None:
+    """A paid domain order: registered (or transferred in) by the provider. The
+    registrant's contact and a transfer's auth code are not in the payload: the outbox
+    reads them when it sends the command (``resale.domain_bridge``)."""
+    item = service.order_item
+    transfer = item is not None and item.domain_action == DomainAction.TRANSFER
+    action = "domain_transfer" if transfer else "domain_register"
+    payload = {
+        "domain": service.domain_name,
+        "client_ref": client_ref_for(service.client_id),
+    }
+    if not transfer:
+        payload["years"] = domain_years(service)
+    upstream_command_queue(
+        action=action,
+        service_ref=str(service.public_id),
+        idempotency_key=f"{action}:{service.public_id}",
+        payload=payload,
+    )
+
+
 def on_invoice_event(event: InvoiceEvent) -> None:
     """A paid order: its resold services are created upstream."""
     if event.kind != InvoiceEventKind.PAID:
@@ -95,8 +127,10 @@ def on_invoice_event(event: InvoiceEvent) -> None:
     pending = Service.objects.filter(
         order_item__order=order, status=Service.Status.PENDING
     ).select_related("plan")
-    for service in pending:
-        if service_is_resold(service):
+    for service in pending.select_related("order_item"):
+        if service_is_resold_domain(service):
+            upstream_domain_queue(service=service)
+        elif service_is_resold(service):
             upstream_create_queue(service=service)
 
 
@@ -106,6 +140,9 @@ def on_service_event(event: ServiceEvent) -> None:
         return
     service = Service.objects.select_related("plan").get(pk=event.service_id)
     if not service_is_resold(service):
+        return
+    if service_is_resold_domain(service):
+        _on_domain_event(event, service)
         return
     upstream_ref = service_upstream_ref(service=service)
     if not upstream_ref:
@@ -130,6 +167,24 @@ def on_service_event(event: ServiceEvent) -> None:
     )
 
 
+def _on_domain_event(event: ServiceEvent, service: Service) -> None:
+    """A paid renewal renews the domain at the registry. Nothing else follows a domain
+    upstream: a domain nobody renews expires there by itself (then redemption)."""
+    if event.kind != ServiceEventKind.RENEWED:
+        return
+    upstream_ref = service_upstream_ref(service=service)
+    if not upstream_ref:
+        logger.info("Domain service %s has no upstream reference; renew not sent", service.pk)
+        return
+    period = event.payload.get("next_due_date") or ""
+    upstream_command_queue(
+        action="domain_renew",
+        service_ref=str(service.public_id),
+        payload={"service_ref": upstream_ref, "years": domain_years(service)},
+        idempotency_key=f"domain_renew:{service.public_id}:{period}",
+    )
+
+
 def _options_sent(service: Service) -> list[dict]:
     """The resold options last sent upstream for the service (by its latest command that
     carried them)."""
@@ -148,7 +203,7 @@ def upstream_command_completed(*, command) -> None:
     """The upstream has carried a command out. A created service goes live (its client gets
     the welcome e-mail from the activation event)."""
 
-    if command.action != "create":
+    if command.action not in CREATING_ACTIONS:
         return
     service = Service.objects.filter(public_id=command.service_ref).first()
     if service is None or service.status != Service.Status.PENDING:

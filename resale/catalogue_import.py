@@ -23,12 +23,19 @@ from billing.selectors import tenant_currency
 from billing.services import (
     configurable_option_create,
     configurable_option_price_set,
+    domain_price_set,
     plan_create,
     plan_price_set,
     product_create,
     product_group_create,
 )
-from resale.models import ResellerAccount, WholesaleOptionPrice, WholesalePrice
+from resale.models import (
+    ResellerAccount,
+    WholesaleOptionPrice,
+    WholesalePrice,
+    WholesaleTldPrice,
+)
+from resale.selectors import DOMAIN_PLAN_PREFIX
 
 PERCENT, FIXED = "percent", "fixed"
 ROUND_NONE, ROUND_99, ROUND_WHOLE = "none", "99", "whole"
@@ -280,3 +287,108 @@ def _options_import(
             option.plans.add(*with_plans)
         imported.append(option)
     return imported
+
+
+# --- domains --------------------------------------------------------------------------------
+
+# The registration periods a domain plan offers, as billing cycles.
+DOMAIN_CYCLES = {"annual": 1, "biennial": 2, "triennial": 3}
+DOMAIN_ACTIONS_PRICED = ("register", "transfer", "renew", "restore")
+
+
+@dataclass
+class TldOffer:
+    """A TLD the tenant can resell, at its price list's prices (per year; restore once)."""
+
+    tld: str
+    currency: str
+    prices: dict[str, Money]  # action → price
+    version: int
+    imported_plan: Plan | None = None
+
+    def retail(self, markup: Markup) -> dict[str, Money]:
+        return {
+            action: Money(markup.apply(price.amount, self.currency), self.currency)
+            for action, price in self.prices.items()
+        }
+
+
+def wholesale_tld_offer(*, tenant) -> list[TldOffer]:
+    """The TLDs the tenant can buy, at its price list's prices."""
+    with schema_context(get_public_schema_name()):
+        account = ResellerAccount.objects.filter(tenant_id=tenant.pk).first()
+        if account is None or account.price_list_id is None:
+            raise CatalogueImportError(_("Your account at the provider has no price list yet."))
+        rows = (
+            WholesaleTldPrice.objects.filter(
+                price_list_id=account.price_list_id, tld__is_active=True
+            )
+            .select_related("tld")
+            .order_by("tld__tld")
+        )
+        offers = [
+            TldOffer(
+                row.tld.tld,
+                row.currency,
+                {action: getattr(row, action) for action in DOMAIN_ACTIONS_PRICED},
+                row.tld.version,
+            )
+            for row in rows
+        ]
+    imported = {
+        p.upstream_plan_ref: p
+        for p in Plan.objects.filter(upstream_plan_ref__startswith=DOMAIN_PLAN_PREFIX)
+    }
+    for offer in offers:
+        offer.imported_plan = imported.get(f"{DOMAIN_PLAN_PREFIX}{offer.tld}")
+    return offers
+
+
+def _domain_product() -> Product:
+    return _product_for(
+        WholesaleOffer("", "", "", "domain", "")  # only its product type matters here
+    )
+
+
+@transaction.atomic
+def wholesale_tlds_import(*, tenant, tlds: list[str], markup: Markup) -> ImportResult:
+    """Sells the TLDs in the tenant's catalogue: a domain plan per TLD, named after it
+    (".com"), registering for one to three years, with its transfer, renewal and
+    restore prices, each marked up. Importing again reprices; a TLD is never repriced
+    behind the tenant's back (the provider's changes are only announced)."""
+    currency = tenant_currency()
+    offers = {offer.tld: offer for offer in wholesale_tld_offer(tenant=tenant)}
+    created, repriced = [], []
+    for tld in tlds:
+        offer = offers.get(tld.strip().lstrip(".").lower())
+        if offer is None:
+            raise CatalogueImportError(
+                _("The provider does not offer “.%(tld)s”.") % {"tld": tld.lstrip(".")}
+            )
+        if offer.currency != currency:
+            raise CatalogueImportError(
+                _("“%(name)s” is priced in %(theirs)s and this site sells in %(ours)s.")
+                % {"name": f".{offer.tld}", "theirs": offer.currency, "ours": currency}
+            )
+        retail = offer.retail(markup)
+        prices = {cycle: retail["register"] * years for cycle, years in DOMAIN_CYCLES.items()}
+        plan = offer.imported_plan
+        if plan is None:
+            plan = plan_create(
+                product=_domain_product(),
+                name=f".{offer.tld}",
+                prices=prices,
+                upstream_plan_ref=f"{DOMAIN_PLAN_PREFIX}{offer.tld}",
+            )
+            created.append(plan)
+        else:
+            for cycle, price in prices.items():
+                plan_price_set(plan=plan, cycle=cycle, price=price)
+            repriced.append(plan)
+        domain_price_set(
+            plan=plan,
+            transfer=retail["transfer"],
+            renew=retail["renew"],
+            restore=retail["restore"],
+        )
+    return ImportResult(created, repriced)

@@ -14,13 +14,16 @@ from django.core.mail import send_mail
 from accounts.models import User
 from billing.money import Money
 from resale.billing_bridge import upstream_command_completed
-from resale.models import ResellerAccount, UpstreamCommand, UpstreamService
+from resale.domains import upstream_domain_state
+from resale.models import ResellerAccount, UpstreamCommand, UpstreamDomain, UpstreamService
 from resale.provisioning_bridge import (
     upstream_service_panel_login_reset,
     upstream_service_provision,
     upstream_service_sso_url,
 )
 from resale.tasks import (
+    domain_result_apply_task,
+    domain_state_apply_task,
     in_schema,
     reseller_auto_topups_task,
     tenant_staff_alert_task,
@@ -136,4 +139,28 @@ def tenant_awaiting_funds(command: UpstreamCommand) -> None:
         body=f"The command {command.public_id} ({command.action} for service "
         f"{command.service_ref}) waits because your balance at the provider does not cover "
         f"it: {command.last_error}\nIt goes through by itself after a top-up.",
+    )
+
+
+def domain_report(row: UpstreamDomain, action: str, ok: bool, error: str) -> None:
+    """Tells the reseller's installation how a domain command ended, with what the
+    registry now holds."""
+    in_schema(
+        row.account.tenant.schema_name,
+        domain_result_apply_task,
+        row.public_id,
+        action,
+        ok,
+        error,
+        upstream_domain_state(row=row),
+    )
+
+
+def domain_state(row: UpstreamDomain) -> None:
+    """The registry's status or expiry of a domain changed (the nightly read-back)."""
+    in_schema(
+        row.account.tenant.schema_name,
+        domain_state_apply_task,
+        row.public_id,
+        upstream_domain_state(row=row),
     )

@@ -265,6 +265,13 @@ class BalanceEntry(models.Model):
         on_delete=models.PROTECT,
         related_name="balance_entries",
     )
+    upstream_domain = models.ForeignKey(
+        "resale.UpstreamDomain",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="balance_entries",
+    )
     # Makes a retried top-up, debit or renewal a no-op instead of a second movement.
     # NULL, not "", so that entries without a key don't collide on the unique constraint.
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
@@ -592,6 +599,10 @@ class UpstreamCommand(models.Model):
         TERMINATE = "terminate", _("Terminate")
         CHANGE_PLAN = "change_plan", _("Change plan")
         CHANGE_OPTIONS = "change_options", _("Change options")
+        DOMAIN_REGISTER = "domain_register", _("Register domain")
+        DOMAIN_TRANSFER = "domain_transfer", _("Transfer domain in")
+        DOMAIN_RENEW = "domain_renew", _("Renew domain")
+        DOMAIN_RESTORE = "domain_restore", _("Restore domain")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -827,3 +838,182 @@ class ProviderTicketMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id}#{self.seq} {self.author}"
+
+
+# --- domains (provider side, public) -------------------------------------------------------
+# The provider resells domain registrations through its registrar accounts. Services:
+# resale.domains; the registrar modules: provisioning.registrars.
+
+
+class WholesaleTld(models.Model):
+    """A TLD the provider sells to resellers. Which registrar account registers it is
+    provisioning's business (``provisioning.registrars.accounts``)."""
+
+    schema_placement = "public"
+
+    tld = models.CharField(max_length=63, unique=True, help_text=_("As an A-label: com, xn--p1ai."))
+    is_active = models.BooleanField(default=True, help_text=_("Withdrawn TLDs take no orders."))
+    # Bumped on every change a reseller should hear about, as for plans.
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tld"]
+
+    def __str__(self) -> str:
+        return f".{self.tld}"
+
+
+class WholesaleTldPrice(models.Model):
+    """What a reseller on a price list pays per year to register, transfer in, renew or
+    restore (from redemption; a one-off fee, not per year) a name under the TLD."""
+
+    schema_placement = "public"
+
+    price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="tld_prices")
+    tld = models.ForeignKey(WholesaleTld, on_delete=models.CASCADE, related_name="prices")
+    currency = currency_column()
+    register_amount = money_column()
+    transfer_amount = money_column()
+    renew_amount = money_column()
+    restore_amount = money_column()
+
+    register = MoneyField("register_amount")
+    transfer = MoneyField("transfer_amount")
+    renew = MoneyField("renew_amount")
+    restore = MoneyField("restore_amount")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["price_list", "tld"], name="resale_tld_price_once"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    register_amount__gte=0,
+                    transfer_amount__gte=0,
+                    renew_amount__gte=0,
+                    restore_amount__gte=0,
+                ),
+                name="resale_tld_price_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tld} on {self.price_list}"
+
+
+class RegistrantHandle(models.Model):
+    """The registrar's contact handle of one reseller client at one registrar. Only the
+    handle is kept: the contact data itself passed through in memory."""
+
+    schema_placement = "public"
+
+    account = models.ForeignKey(
+        ResellerAccount, on_delete=models.CASCADE, related_name="registrant_handles"
+    )
+    client_ref = models.CharField(max_length=64)
+    # The registrar account ("module@host") the handle belongs to.
+    registrar = models.CharField(max_length=100)
+    handle = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "client_ref", "registrar"], name="resale_registrant_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.handle
+
+
+class UpstreamDomain(models.Model):
+    """A domain the provider holds at a registrar for a reseller's client, known by the
+    pseudonymous client reference and the registrar's contact handle only.
+
+    ``operation`` is the registrar work still to do (register, transfer, renew,
+    restore) with its own attempt bookkeeping, so a lost task or a killed worker delays
+    it but never loses or repeats it (the relay picks up whatever is due)."""
+
+    schema_placement = "public"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        PENDING_TRANSFER = "pending_transfer", _("Transfer pending")
+        ACTIVE = "active", _("Active")
+        EXPIRED = "expired", _("Expired")
+        REDEMPTION = "redemption", _("Redemption period")
+        TRANSFERRED_AWAY = "transferred_away", _("Transferred away")
+        FAILED = "failed", _("Failed")
+
+    class Operation(models.TextChoices):
+        NONE = "", _("None")
+        REGISTER = "register", _("Register")
+        TRANSFER = "transfer", _("Transfer in")
+        RENEW = "renew", _("Renew")
+        RESTORE = "restore", _("Restore")
+
+    public_id = models.CharField(max_length=32, unique=True, default=_public_id)
+    account = models.ForeignKey(ResellerAccount, on_delete=models.PROTECT, related_name="domains")
+    tld = models.ForeignKey(WholesaleTld, on_delete=models.PROTECT, related_name="domains")
+    domain = models.CharField(max_length=253)
+    client_ref = models.CharField(max_length=64, help_text=_("Pseudonymous; never a name."))
+    registrant_handle = models.CharField(max_length=64, blank=True)
+    registrar = models.CharField(max_length=100, blank=True)
+    remote_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    expires_on = models.DateField(null=True, blank=True)
+    nameservers = models.JSONField(default=list, blank=True)
+    locked = models.BooleanField(default=True)
+    operation = models.CharField(max_length=16, choices=Operation.choices, blank=True)
+    operation_years = models.PositiveSmallIntegerField(default=1)
+    # The expiry the pending renewal extends: the registry's expiry when it was accepted.
+    operation_from_expiry = models.DateField(null=True, blank=True)
+    operation_key = models.CharField(max_length=160, blank=True)
+    operation_attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A transfer's auth code until the registry has the request, Fernet-encrypted.
+    auth_code_encrypted = models.TextField(blank=True)
+    last_error = models.TextField(blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [
+            # One live holding of a name at a time.
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=~models.Q(status__in=["failed", "transferred_away"]),
+                name="resale_domain_once_while_held",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["account", "status"]),
+            models.Index(fields=["operation", "next_attempt_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class ResoldDomain(models.Model):
+    """The tenant's view of a domain the provider holds for one of its services: the
+    registry's status and expiry as last reported (the registry's expiry is the truth)."""
+
+    schema_placement = "tenant"
+
+    # The tenant's own service (billing) that sells the domain.
+    service_ref = models.CharField(max_length=64, unique=True)
+    upstream_ref = models.CharField(max_length=64, blank=True)
+    domain = models.CharField(max_length=253)
+    status = models.CharField(max_length=20, default="pending")
+    expires_on = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain

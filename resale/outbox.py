@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from resale.domain_bridge import domain_secrets_for, domain_state_apply
 from resale.models import UpstreamCommand
 from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
 
@@ -94,6 +95,7 @@ def upstream_command_dispatch(*, command_id: int) -> UpstreamCommand | None:
                 idempotency_key=command.idempotency_key,
                 action=command.action,
                 payload=payload,
+                secrets=domain_secrets_for(command),
             )
         except UpstreamUnavailable as exc:
             command.last_error = str(exc)[:2000]
@@ -272,7 +274,16 @@ def upstream_command_check(*, command_id: int) -> None:
         UpstreamCommand.Action.CHANGE_PLAN: {"active", "suspended"},
         # The provider holds the new options from the moment it accepts the change.
         UpstreamCommand.Action.CHANGE_OPTIONS: {"active", "suspended"},
+        UpstreamCommand.Action.DOMAIN_REGISTER: {"active"},
+        UpstreamCommand.Action.DOMAIN_TRANSFER: {"active"},
+        UpstreamCommand.Action.DOMAIN_RESTORE: {"active"},
+        UpstreamCommand.Action.DOMAIN_RENEW: {"active", "expired"},
     }.get(command.action, set())
+    if "domain" in status:
+        # A domain: what its registry holds is the tenant's to keep.
+        domain_state_apply(upstream_ref=command.upstream_ref, state=status)
+        if status.get("operation"):
+            finished = set()  # its registrar work is still under way
     if status.get("status") in finished and not status.get("last_error"):
         upstream_result_apply(
             idempotency_key=command.idempotency_key, action=command.action, ok=True

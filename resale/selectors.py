@@ -11,12 +11,14 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from billing.models import Service
 from billing.money import Money
+from resale.domains import upstream_domain_state
 from resale.models import (
     BalanceEntry,
     DriftItem,
     RemoteDriftItem,
     ResellerAccount,
     UpstreamCommand,
+    UpstreamDomain,
     UpstreamLink,
     UpstreamService,
 )
@@ -69,16 +71,29 @@ def reseller_ledger_rows(
         ]
 
 
+# A tenant's domain plan bought upstream names the TLD: ``Plan.upstream_plan_ref`` "tld:com".
+DOMAIN_PLAN_PREFIX = "tld:"
+# The commands that create a service's counterpart upstream.
+CREATING_ACTIONS = ("create", "domain_register", "domain_transfer")
+
+
 def service_is_resold(service: Service) -> bool:
     """A tenant's service that an upstream runs (its plan names the upstream's plan)."""
     return bool(service.plan.upstream_plan_ref)
+
+
+def service_is_resold_domain(service: Service) -> bool:
+    """A domain the provider registers (the plan names a TLD the provider sells)."""
+    return service.plan.upstream_plan_ref.startswith(DOMAIN_PLAN_PREFIX)
 
 
 def service_upstream_ref(*, service: Service) -> str:
     """The upstream's reference of a tenant's resold service, reported when its creation
     completed; "" until then."""
     command = (
-        UpstreamCommand.objects.filter(service_ref=str(service.public_id), action="create")
+        UpstreamCommand.objects.filter(
+            service_ref=str(service.public_id), action__in=CREATING_ACTIONS
+        )
         .exclude(upstream_ref="")
         .order_by("-created_at")
         .first()
@@ -120,6 +135,9 @@ def _service_report(service: UpstreamService) -> dict:
 
 
 def upstream_service_status(*, account: ResellerAccount, service_ref: str) -> dict:
+    domain = UpstreamDomain.objects.filter(account=account, public_id=service_ref).first()
+    if domain is not None:
+        return upstream_domain_state(row=domain)
     service = upstream_service_get(account=account, service_ref=service_ref)
     return _service_report(service)
 

@@ -28,6 +28,7 @@ from resale.models import (
     BalanceEntry,
     PriceList,
     ResellerAccount,
+    UpstreamDomain,
     UpstreamRequest,
     UpstreamService,
     WholesaleOption,
@@ -129,6 +130,7 @@ def _entry_append(
     idempotency_key: str | None = None,
     upstream_service: UpstreamService | None = None,
     created_by: str = "",
+    upstream_domain: UpstreamDomain | None = None,
 ) -> tuple[BalanceEntry, bool]:
     if amount.currency != account.currency:
         raise ResaleError(
@@ -148,6 +150,7 @@ def _entry_append(
                 description=description[:255],
                 idempotency_key=idempotency_key,
                 upstream_service=upstream_service,
+                upstream_domain=upstream_domain,
                 created_by=created_by,
             )
             entry.amount = amount.rounded()
@@ -167,6 +170,7 @@ def balance_entry_append(
     idempotency_key: str | None = None,
     upstream_service: UpstreamService | None = None,
     created_by: str = "",
+    upstream_domain: UpstreamDomain | None = None,
 ) -> tuple[BalanceEntry, bool]:
     """One ledger row, once per idempotency key; returns it and whether it is new. The
     caller holds the account's lock."""
@@ -178,6 +182,7 @@ def balance_entry_append(
         idempotency_key=idempotency_key,
         upstream_service=upstream_service,
         created_by=created_by,
+        upstream_domain=upstream_domain,
     )
 
 
@@ -399,6 +404,11 @@ class CommandResult:
     replayed: bool = False
 
 
+def reseller_funds_check(*, account: ResellerAccount, price: Money) -> None:
+    """Raises InsufficientFunds when balance and credit limit do not cover ``price``."""
+    _check_balance(account, price)
+
+
 def _check_balance(account: ResellerAccount, price: Money) -> None:
     available = reseller_available(account=account)
     if available < price:
@@ -407,10 +417,30 @@ def _check_balance(account: ResellerAccount, price: Money) -> None:
         )
 
 
+# Commands whose handlers also take what travels beside the payload and is never stored
+# as it came (a domain's registrant contact, a transfer's auth code): see resale.domains.
+_HANDLERS_WITH_SECRETS: dict[str, Any] = {}
+
+
+def command_handler_register(action: str, handler: Any) -> None:
+    """Adds a command another module of resale handles (``handler(account, key, payload,
+    secrets) -> (upstream_service or None, response)``), under the same idempotency and
+    locking as every command."""
+    ACTIONS.add(action)
+    _HANDLERS_WITH_SECRETS[action] = handler
+
+
 def upstream_command_accept(
-    *, account: ResellerAccount, idempotency_key: str, action: str, payload: dict
+    *,
+    account: ResellerAccount,
+    idempotency_key: str,
+    action: str,
+    payload: dict,
+    secrets: Any = None,
 ) -> CommandResult:
-    """Handles one command from a reseller, exactly once per idempotency key."""
+    """Handles one command from a reseller, exactly once per idempotency key. ``secrets``
+    (domain commands only) are in memory: neither remembered nor part of the request's
+    hash."""
     if action not in ACTIONS:
         raise ResaleError(f"Unknown action “{action}”.")
     if not idempotency_key or len(idempotency_key) > 128:
@@ -442,8 +472,12 @@ def upstream_command_accept(
                         "detail": "Your reseller account is suspended by the provider.",
                     },
                 )
-            handler = _HANDLERS[action]
-            service, response = handler(locked, idempotency_key, payload)
+            if action in _HANDLERS_WITH_SECRETS:
+                service, response = _HANDLERS_WITH_SECRETS[action](
+                    locked, idempotency_key, payload, secrets
+                )
+            else:
+                service, response = _HANDLERS[action](locked, idempotency_key, payload)
             UpstreamRequest.objects.create(
                 account=locked,
                 idempotency_key=idempotency_key,

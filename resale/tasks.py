@@ -5,14 +5,16 @@ schema); provider tasks are queued from the public schema."""
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django_tenants.utils import get_tenant_model, schema_context
 
 from billing.cycles import add_months
 from billing.models import ConfigurableOption, Plan
-from resale import outbox
+from resale import domains, outbox
+from resale.domain_bridge import domain_state_apply
 from resale.reconciliation import reconciliation_run
+from resale.selectors import DOMAIN_PLAN_PREFIX
 from resale.services import upstream_services_renew_due
 from resale.statements import wholesale_invoices_issue_month
 from resale.topups import reseller_auto_topups_run
@@ -163,3 +165,66 @@ def reconciliation_run_all_task() -> int:
         in_schema(schema_name, reconciliation_run_task)
         count += 1
     return count
+
+
+@shared_task(acks_late=True)
+def upstream_domain_operation_task(domain_id: int) -> str | None:
+    """Provider side (public schema): a domain's registrar work."""
+    row = domains.upstream_domain_operation_run(domain_id=domain_id)
+    return row.status if row else None
+
+
+@shared_task
+def upstream_domains_relay_task() -> int:
+    """Beat entry point (public schema): registrar work left behind, pending transfers."""
+    return domains.upstream_domains_relay()
+
+
+@shared_task
+def upstream_domains_sync_task() -> dict:
+    """Beat entry point (public schema): the nightly read-back of expiry and status."""
+    return domains.upstream_domains_sync()
+
+
+@shared_task(acks_late=True)
+def domain_result_apply_task(
+    upstream_ref: str, action: str, ok: bool, error: str, state: dict
+) -> bool:
+    """In a reseller's schema: a domain command ended; the registry's state comes along."""
+    with transaction.atomic():
+        command = outbox.upstream_result_apply(
+            upstream_ref=upstream_ref, action=action, ok=ok, error=error
+        )
+        domain_state_apply(upstream_ref=upstream_ref, state=state)
+    return command is not None
+
+
+@shared_task(acks_late=True)
+def domain_state_apply_task(upstream_ref: str, state: dict) -> bool:
+    """In a reseller's schema: the registry's status or expiry of a domain changed."""
+    return domain_state_apply(upstream_ref=upstream_ref, state=state) is not None
+
+
+@shared_task(acks_late=True)
+def wholesale_tld_changed_task(tld: str, active: bool, version: int) -> bool:
+    """In a reseller's schema: if it sells the TLD, its staff hear about the change; a
+    withdrawn TLD stops taking new orders here too. Client prices stay as they are."""
+    # resale.hooks calls back into this module; it is looked up at call time.
+    from resale.hooks import staff_alert_send
+
+    plans = Plan.objects.filter(upstream_plan_ref=f"{DOMAIN_PLAN_PREFIX}{tld}")
+    if not plans.exists():
+        return False
+    if not active:
+        plans.update(is_active=False)
+        body = (
+            f"The provider has withdrawn .{tld}. Your .{tld} domains no longer take new "
+            "orders; registered domains keep running and renewing."
+        )
+    else:
+        body = (
+            f"The provider has changed its .{tld} prices (version {version}). Check your "
+            "prices and margin in the catalogue: your clients' prices have not been changed."
+        )
+    staff_alert_send(subject=f"Provider domain prices changed: .{tld}", body=body)
+    return True

@@ -19,6 +19,8 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from core.crypto import secret_decrypt
+from provisioning.modules.base import TransientModuleError
+from resale.domains import DOMAIN_ACTIONS, DomainSecrets, contact_as_dict, domain_command_receive
 from resale.escalations import (
     escalation_accept,
     escalation_message_accept,
@@ -55,7 +57,17 @@ class UpstreamReply:
 
 
 class Upstream(Protocol):
-    def send(self, *, idempotency_key: str, action: str, payload: dict) -> UpstreamReply: ...
+    def send(
+        self,
+        *,
+        idempotency_key: str,
+        action: str,
+        payload: dict,
+        secrets: DomainSecrets | None = None,
+    ) -> UpstreamReply:
+        """``secrets`` (domain commands: the registrant, an auth code) travel beside the
+        command and are stored by nobody as they came."""
+        ...
 
     def service_status(self, *, service_ref: str) -> dict: ...
 
@@ -116,18 +128,36 @@ class LocalUpstream:
             )
         return account
 
-    def send(self, *, idempotency_key: str, action: str, payload: dict) -> UpstreamReply:
+    def send(
+        self,
+        *,
+        idempotency_key: str,
+        action: str,
+        payload: dict,
+        secrets: DomainSecrets | None = None,
+    ) -> UpstreamReply:
         fault = _injected_fault()
         if fault == "before":
             raise UpstreamUnavailable("Injected fault before the upstream call.")
         with schema_context(get_public_schema_name()):
             try:
-                result = upstream_command_accept(
-                    account=self._account(),
-                    idempotency_key=idempotency_key,
-                    action=action,
-                    payload=payload,
-                )
+                if action in DOMAIN_ACTIONS:
+                    result = domain_command_receive(
+                        account=self._account(),
+                        idempotency_key=idempotency_key,
+                        action=action,
+                        payload=payload,
+                        secrets=secrets,
+                    )
+                else:
+                    result = upstream_command_accept(
+                        account=self._account(),
+                        idempotency_key=idempotency_key,
+                        action=action,
+                        payload=payload,
+                    )
+            except TransientModuleError as exc:
+                raise UpstreamUnavailable(f"The registrar cannot be reached: {exc}") from exc
             except ResaleError as exc:
                 raise UpstreamRejected(exc.message, exc.code) from exc
         if fault == "after":
@@ -247,11 +277,23 @@ class RemoteUpstream:
             )
         return body
 
-    def send(self, *, idempotency_key: str, action: str, payload: dict) -> UpstreamReply:
+    def send(
+        self,
+        *,
+        idempotency_key: str,
+        action: str,
+        payload: dict,
+        secrets: DomainSecrets | None = None,
+    ) -> UpstreamReply:
+        document: dict = {"action": action, "payload": payload}
+        if secrets is not None and secrets.contact is not None:
+            document["contact"] = contact_as_dict(secrets.contact)
+        if secrets is not None and secrets.auth_code:
+            document["auth_code"] = secrets.auth_code
         body = self._call(
             "POST",
             "commands/",
-            json={"action": action, "payload": payload},
+            json=document,
             headers={"Idempotency-Key": idempotency_key},
         )
         return UpstreamReply(body.get("status", "accepted"), body)

@@ -13,8 +13,16 @@ from decimal import Decimal
 from django.db import transaction
 
 from billing.money import Money, currency_validate
+from provisioning.registrars.base import RegistryError, normalize_domain
 from resale.catalogue_import import Markup, WholesaleOffer
-from resale.models import PriceList, WholesalePlan, WholesalePrice
+from resale.models import (
+    PriceList,
+    ResellerAccount,
+    WholesalePlan,
+    WholesalePrice,
+    WholesaleTld,
+    WholesaleTldPrice,
+)
 from resale.services import ResaleError, wholesale_plan_announce
 from tenants.models import Tenant
 
@@ -172,3 +180,89 @@ def wholesale_import_preview(
         PreviewRow(cycle, price, setup, *retail[cycle])
         for cycle, (price, setup) in offer.prices.items()
     ]
+
+
+@dataclass(frozen=True)
+class TldPriceRow:
+    """Per year on one price list; restore is a one-off fee."""
+
+    price_list: PriceList
+    register: Decimal
+    transfer: Decimal
+    renew: Decimal
+    restore: Decimal
+
+
+@transaction.atomic
+def wholesale_tld_save(
+    *, tld: str, prices: list[TldPriceRow], is_active: bool = True
+) -> WholesaleTld:
+    """Creates or changes a TLD with its prices. A change resellers should hear about
+    bumps its version and they are told after commit; their own prices stay as they
+    are until they import again."""
+    try:
+        name = normalize_domain(f"x.{tld.strip().lstrip('.')}").split(".", 1)[1]
+    except RegistryError as exc:
+        raise ResaleError(f"“{tld}” is not a TLD.") from exc
+    if len({row.price_list.pk for row in prices}) != len(prices):
+        raise ResaleError("A TLD has one price per price list.")
+    row_tld, created = WholesaleTld.objects.select_for_update().get_or_create(
+        tld=name, defaults={"is_active": is_active}
+    )
+    changed = not created and row_tld.is_active != is_active
+    row_tld.is_active = is_active
+    wanted = {row.price_list.pk: row for row in prices}
+    for existing in WholesaleTldPrice.objects.filter(tld=row_tld).select_for_update():
+        row = wanted.pop(existing.price_list_id, None)
+        if row is None:
+            existing.delete()
+            changed = True
+            continue
+        amounts = _tld_amounts(row)
+        if any(getattr(existing, f"{k}_amount") != v for k, v in amounts.items()):
+            for key, value in amounts.items():
+                setattr(existing, f"{key}_amount", value)
+            existing.currency = row.price_list.currency
+            existing.save()
+            changed = True
+    for row in wanted.values():
+        WholesaleTldPrice.objects.create(
+            tld=row_tld,
+            price_list=row.price_list,
+            currency=row.price_list.currency,
+            **{f"{k}_amount": v for k, v in _tld_amounts(row).items()},
+        )
+        changed = True
+    if changed and not created:
+        row_tld.version += 1
+        transaction.on_commit(lambda: wholesale_tld_announce(tld=row_tld), robust=True)
+    row_tld.save()
+    return row_tld
+
+
+def _tld_amounts(row: TldPriceRow) -> dict[str, Decimal]:
+    amounts = {
+        "register": row.register,
+        "transfer": row.transfer,
+        "renew": row.renew,
+        "restore": row.restore,
+    }
+    if any(value < 0 for value in amounts.values()):
+        raise ResaleError("Prices cannot be negative.")
+    return {k: Money(v, row.price_list.currency).rounded().amount for k, v in amounts.items()}
+
+
+def wholesale_tld_announce(*, tld: WholesaleTld) -> int:
+    """Tells every reseller whose price list prices the TLD that it changed (or was
+    withdrawn): nothing is repriced for them."""
+    # resale.tasks imports this module's neighbours; the task is looked up at call time.
+    from resale.tasks import in_schema, wholesale_tld_changed_task
+
+    schemas = set(
+        ResellerAccount.objects.filter(price_list__tld_prices__tld=tld).values_list(
+            "tenant__schema_name", flat=True
+        )
+    )
+    for schema in schemas:
+        in_schema(schema, wholesale_tld_changed_task, tld.tld, tld.is_active, tld.version)
+    return len(schemas)

@@ -202,6 +202,8 @@ def provider_rows_delete(tenant) -> None:
         "DELETE FROM resale_upstreamrequest WHERE account_id IN ({accounts})",
         "DELETE FROM resale_balanceentry WHERE account_id IN ({accounts})",
         "DELETE FROM resale_upstreamservice WHERE account_id IN ({accounts})",
+        "DELETE FROM resale_upstreamdomain WHERE account_id IN ({accounts})",
+        "DELETE FROM resale_registranthandle WHERE account_id IN ({accounts})",
     ]
     accounts = "SELECT id FROM resale_reselleraccount WHERE tenant_id = %s"
     with connection.cursor() as cursor:

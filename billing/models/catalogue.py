@@ -137,6 +137,35 @@ class PlanPrice(TenantModel):
         return f"{self.plan} {self.cycle}: {self.price}"
 
 
+class DomainPrice(TenantModel):
+    """What a domain plan (named after its TLD) charges beyond its registration prices
+    (the plan's prices per cycle: one, two or three years): a transfer in (one year
+    added), each year of renewal, and a restore from redemption (once)."""
+
+    plan = models.OneToOneField(Plan, on_delete=models.CASCADE, related_name="domain_price")
+    currency = currency_column()
+    transfer_amount = money_column()
+    renew_amount = money_column()
+    restore_amount = money_column()
+
+    transfer = MoneyField("transfer_amount")
+    renew = MoneyField("renew_amount")
+    restore = MoneyField("restore_amount")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    transfer_amount__gte=0, renew_amount__gte=0, restore_amount__gte=0
+                ),
+                name="billing_domainprice_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan}: transfer {self.transfer}, renew {self.renew}"
+
+
 class ConfigurableOption(TenantModel):
     """An add-on the client picks when ordering (extra RAM, IP addresses...). A
     ``select`` option takes one of its choices; a ``quantity`` option takes a number of

@@ -15,6 +15,11 @@ from billing.models.base import (
 from billing.money import MoneyField
 
 
+class DomainAction(models.TextChoices):
+    REGISTER = "register", _("Registration")
+    TRANSFER = "transfer", _("Transfer")
+
+
 class Coupon(TenantModel):
     class Kind(models.TextChoices):
         PERCENT = "percent", _("Percentage")
@@ -105,6 +110,10 @@ class CartItem(TenantModel):
     cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
     quantity = models.PositiveIntegerField(default=1)
     domain_name = models.CharField(max_length=253, blank=True)
+    # A domain plan's item registers the name, or transfers it in with its auth code
+    # (Fernet-encrypted: a secret of the client's, never shown again).
+    domain_action = models.CharField(max_length=8, choices=DomainAction.choices, blank=True)
+    domain_auth_code_encrypted = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -182,6 +191,8 @@ class OrderItem(TenantModel):
     cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
     quantity = models.PositiveIntegerField(default=1)
     domain_name = models.CharField(max_length=253, blank=True)
+    domain_action = models.CharField(max_length=8, choices=DomainAction.choices, blank=True)
+    domain_auth_code_encrypted = models.TextField(blank=True)
     description = models.CharField(max_length=500)
     currency = currency_column()
     # Per unit: the catalogue price of the plan and its options for one period, the

@@ -14,6 +14,7 @@ from billing.models import (
     ConfigurableOption,
     ConfigurableOptionChoice,
     ConfigurableOptionPrice,
+    DomainPrice,
     Plan,
     PlanPrice,
     Product,
@@ -222,3 +223,24 @@ def tax_rule_set(*, country: str, rate: Decimal | int | str, name: str = "VAT") 
         raise BillingError("A tax rate is a percentage from 0 to 99.9999.")
     TaxRule.objects.filter(country=country, is_active=True).update(is_active=False)
     return TaxRule.objects.create(country=country, rate=rate, name=name.strip() or "VAT")
+
+
+def domain_price_set(
+    *, plan: Plan, transfer: Money | Any, renew: Money | Any, restore: Money | Any
+) -> DomainPrice:
+    """A domain plan's transfer, yearly renewal and restore prices."""
+    if not plan.product.requires_domain:
+        raise BillingError(f"“{plan}” is not a domain.")
+    currency = tenant_currency()
+    amounts = {
+        name: money_input(value, currency=currency, what=what, allow_zero=True).amount
+        for name, value, what in (
+            ("transfer_amount", transfer, "The transfer price"),
+            ("renew_amount", renew, "The renewal price"),
+            ("restore_amount", restore, "The restore price"),
+        )
+    }
+    row, _ = DomainPrice.objects.update_or_create(
+        plan=plan, defaults={"currency": currency, **amounts}
+    )
+    return row

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from billing.cycles import cycle_end
+from billing.cycles import CYCLE_MONTHS, cycle_end
 from billing.errors import BillingError
 from billing.models import (
     BillingCycle,
@@ -29,6 +29,8 @@ from billing.models import (
     ConfigurableOptionPrice,
     Coupon,
     CouponRedemption,
+    DomainAction,
+    DomainPrice,
     InvoiceLine,
     Order,
     OrderItem,
@@ -42,6 +44,7 @@ from billing.money import Money
 from billing.selectors import tenant_currency
 from billing.services._common import money_input, today
 from billing.services.invoices import invoice_create, invoice_issue, invoice_line_add
+from core.crypto import secret_encrypt
 
 MAX_ITEM_QUANTITY = 100
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)((?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z][a-z0-9-]{1,62}$")
@@ -171,9 +174,13 @@ def cart_item_add(
     quantity: int = 1,
     domain_name: str = "",
     options: dict[ConfigurableOption, ConfigurableOptionChoice | tuple[Any, int]] | None = None,
+    domain_action: str = "",
+    auth_code: str = "",
 ) -> CartItem:
     """``options`` maps an option to a choice, or for quantity options to
-    (choice, quantity)."""
+    (choice, quantity). A domain plan's item registers its name, or with
+    ``domain_action="transfer"`` transfers it in with its ``auth_code`` (one year added,
+    the ``annual`` cycle)."""
     cart = _cart_open(cart)
     if cycle not in BillingCycle.values:
         raise BillingError(f"“{cycle}” is not a billing cycle.")
@@ -194,8 +201,32 @@ def cart_item_add(
             raise BillingError("A domain is ordered once.")
     elif domain_name and not DOMAIN_RE.match(domain_name):
         raise BillingError(f"“{domain_name}” is not a domain name like example.com.")
+    auth_code = (auth_code or "").strip()
+    if domain_action not in ("", *DomainAction.values):
+        raise BillingError(f"“{domain_action}” is not something done with a domain.")
+    if domain_action and not product.requires_domain:
+        raise BillingError(f"“{plan}” is not a domain.")
+    if product.requires_domain:
+        domain_action = domain_action or DomainAction.REGISTER
+        if cart.items.filter(domain_name=domain_name, plan__product__type=product.type).exists():
+            raise BillingError(f"{domain_name} is already in your cart.")
+    if domain_action == DomainAction.TRANSFER:
+        if cycle != BillingCycle.ANNUAL:
+            raise BillingError("A transfer adds one year to the domain.")
+        if not 6 <= len(auth_code) <= 255 or not auth_code.isprintable():
+            raise BillingError("Type the domain's auth code, as its current registrar gave it.")
+        if not DomainPrice.objects.filter(plan=plan).exists():
+            raise BillingError(f"“{plan}” cannot be transferred in here.")
+    elif auth_code:
+        raise BillingError("Only a transfer takes an auth code.")
     item = CartItem.objects.create(
-        cart=cart, plan=plan, cycle=cycle, quantity=quantity, domain_name=domain_name
+        cart=cart,
+        plan=plan,
+        cycle=cycle,
+        quantity=quantity,
+        domain_name=domain_name,
+        domain_action=domain_action,
+        domain_auth_code_encrypted=secret_encrypt(auth_code) if auth_code else "",
     )
     offered = set(plan.configurable_options.values_list("pk", flat=True))
     for option, picked in (options or {}).items():
@@ -305,14 +336,19 @@ def cart_price(*, cart: Cart, coupon: Coupon | None = None) -> CartPrice:
                     "quantity": selected.quantity,
                 }
             )
+        renewal = price
+        if item.domain_action:
+            price, renewal = _domain_prices(item, price)
         discount = _coupon_discount(coupon, item.plan, price)
         recurring = (
-            price - discount
+            renewal - _coupon_discount(coupon, item.plan, renewal)
             if (coupon is not None and coupon.applies_to == Coupon.AppliesTo.RECURRING)
-            else price
+            else renewal
         )
         label = BillingCycle(item.cycle).label
         description = f"{item.plan} – {label}"
+        if item.domain_action == DomainAction.TRANSFER:
+            description = f"{item.plan} – {DomainAction.TRANSFER.label}"
         if item.domain_name:
             description += f" – {item.domain_name}"
         if chosen:
@@ -326,6 +362,20 @@ def cart_price(*, cart: Cart, coupon: Coupon | None = None) -> CartPrice:
             )
         priced.append(PricedItem(item, description, price, setup, discount, recurring, chosen))
     return CartPrice(priced, currency)
+
+
+def _domain_prices(item: CartItem, registration: Money) -> tuple[Money, Money]:
+    """A domain's first charge and its renewals: a transfer costs the plan's transfer
+    price, and every renewal its renewal price per year (the registration's price when
+    the plan names none)."""
+    domain_price = DomainPrice.objects.filter(plan=item.plan).first()
+    if domain_price is None:
+        return registration, registration
+    years = CYCLE_MONTHS.get(item.cycle, 12) // 12 or 1
+    renewal = domain_price.renew * years
+    if item.domain_action == DomainAction.TRANSFER:
+        return domain_price.transfer, renewal
+    return registration, renewal
 
 
 # --- checkout ------------------------------------------------------------------------
@@ -397,6 +447,8 @@ def checkout_place(
             cycle=item.cycle,
             quantity=item.quantity,
             domain_name=item.domain_name,
+            domain_action=item.domain_action,
+            domain_auth_code_encrypted=item.domain_auth_code_encrypted,
             description=priced.description[:500],
             currency=currency,
             price_amount=priced.price.amount,

@@ -150,6 +150,19 @@ def service_renew(*, service: Service, period_end: date) -> Service:
     return service
 
 
+@transaction.atomic
+def service_due_date_align(*, service: Service, next_due_date: date) -> Service:
+    """The service is paid up to what an outside record of truth says (a domain's expiry
+    at its registry): the due date follows it, without an invoice or a renewal event."""
+    service = service_lock(service)
+    if service.status in (S.TERMINATED, S.CANCELLED) or not service.is_recurring:
+        return service
+    if service.next_due_date != next_due_date:
+        service.next_due_date = next_due_date
+        service.save(update_fields=["next_due_date", "updated_at"])
+    return service
+
+
 def service_recurring_price(
     *,
     service: Service,

@@ -284,6 +284,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provisioning.tasks.provisioning_jobs_requeue_stale_task",
         "schedule": 60.0,
     },
+    "resale-domains-relay": {
+        "task": "resale.tasks.upstream_domains_relay_task",
+        "schedule": 60.0,
+    },
+    "resale-domains-sync": {
+        "task": "resale.tasks.upstream_domains_sync_task",
+        "schedule": crontab(hour=0, minute=45),
+    },
 }
 # Days an upstream service may stay unrenewed for lack of reseller balance before the
 # provider suspends it.
@@ -298,6 +306,16 @@ PROVIDER_VAT_RATE = env_str("PROVIDER_VAT_RATE") or "22"
 RESALE_UPSTREAM_FAULT_RATE = float(env_str("RESALE_UPSTREAM_FAULT_RATE") or 0)
 # Seconds before a sent command is asked about when no report arrived.
 RESALE_SENT_RECHECK_S = env_int("RESALE_SENT_RECHECK_S", 30)
+# Domains: the nameservers a registration gets when the order names none, and how often
+# a pending transfer-in is asked about.
+DOMAIN_DEFAULT_NAMESERVERS = [
+    name.strip()
+    for name in (
+        env_str("DOMAIN_DEFAULT_NAMESERVERS") or "ns1.tessera.invalid,ns2.tessera.invalid"
+    ).split(",")
+    if name.strip()
+]
+DOMAIN_TRANSFER_POLL_S = env_int("DOMAIN_TRANSFER_POLL_S", 900)
 PROVISIONING_RETRY_BASE_S = env_int("PROVISIONING_RETRY_BASE_S", 15)
 PROVISIONING_RETRY_MAX_S = env_int("PROVISIONING_RETRY_MAX_S", 900)
 # How long a worker may hold a provisioning job before the relay assumes it died.
