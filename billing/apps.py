@@ -9,6 +9,7 @@ class BillingConfig(AppConfig):
         # Imported here, not at the top: these modules import models, which can only be
         # loaded once every app is registered.
         from billing import audit_log
+        from billing.billing_run import billing_due_marks_connect
         from billing.emails import listeners_register
         from billing.payments.flows import payment_listeners_connect
         from billing.selectors import client_language_for_user
@@ -18,6 +19,8 @@ class BillingConfig(AppConfig):
         listeners_register()
         # Auto-charge the moment an invoice is issued, for clients who opted in.
         payment_listeners_connect()
+        # Tenants with something to bill are marked for the daily run (tenants.due_work).
+        billing_due_marks_connect()
         # What billing writes into the audit log.
         audit_log.connect()
         # A client's pages speak the language of its billing record.

@@ -19,13 +19,14 @@ import logging
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
 
 from django.db import connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce, NullIf
+from django.db.models.signals import post_save
 from django.utils import timezone
 from psycopg import sql as psycopg_sql
 from psycopg.types.json import Jsonb
@@ -49,6 +50,8 @@ from billing.services.parties import party_buyer, party_seller, tax_record
 from billing.services.subscriptions import service_suspend, service_terminate, service_unsuspend
 from billing.tasks import invoices_notify_task
 from billing.taxes import SellerProfile, TaxDecision, ViesUnavailable, legal_mentions, line_amounts
+from tenants.due_work import Kind as DueKind
+from tenants.due_work import due_work_mark
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +113,46 @@ def billing_run(
     services_cancel_at_period_end(run_date=run_date, result=result)
     _notify_after_commit(result)
     return result
+
+
+# --- which tenants the daily run visits ----------------------------------------------
+# A tenant with nothing the run could act on (no live service, no open invoice) is not
+# visited: ``tenants.due_work`` holds the others. A service or an open invoice written
+# marks its tenant in the same transaction; the run, once done, keeps the mark for the
+# next day while there is anything left, and removes it when there is not.
+
+_OPEN = [Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID]
+_LIVE_SERVICE = [Service.Status.PENDING, Service.Status.ACTIVE, Service.Status.SUSPENDED]
+
+
+def billing_run_next_due() -> datetime | None:
+    """When the current tenant next needs the billing run: the start of tomorrow while it
+    has a live service or an open invoice, else never (until one is written)."""
+    if not (
+        Service.objects.filter(status__in=_LIVE_SERVICE).exists()
+        or Invoice.objects.filter(status__in=_OPEN).exists()
+    ):
+        return None
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    return timezone.make_aware(datetime.combine(tomorrow, time.min))
+
+
+def _service_saved(sender, instance: Service, **kwargs) -> None:
+    if instance.status in _LIVE_SERVICE:
+        due_work_mark(kind=DueKind.BILLING_RUN)
+
+
+def _invoice_saved(sender, instance: Invoice, **kwargs) -> None:
+    if instance.status in _OPEN:
+        due_work_mark(kind=DueKind.BILLING_RUN)
+
+
+def billing_due_marks_connect() -> None:
+    """Every write of a live service or an open invoice marks its tenant, whichever
+    service function wrote it (a receiver, so no write path can forget). Bulk updates
+    (the run's own) need none: the run settles the mark afterwards."""
+    post_save.connect(_service_saved, sender=Service, dispatch_uid="billing_due_service")
+    post_save.connect(_invoice_saved, sender=Invoice, dispatch_uid="billing_due_invoice")
 
 
 # --- renewals -----------------------------------------------------------------------
@@ -404,8 +447,6 @@ def _renewal_batch_write(
 
 
 # --- reminders and overdue ---------------------------------------------------------------
-
-_OPEN = [Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID]
 
 
 def reminders_send(*, run_date: date, settings: BillingSettings, result: BillingRunResult) -> int:

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import date
+from datetime import date, timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
+from django_tenants.utils import schema_context
 
 from billing import documents, emails
 from billing.models import CreditNote, Invoice
-from tenants.tasks import task_queue_in_every_tenant
+from tenants.due_work import Kind as DueKind
+from tenants.due_work import (
+    due_work_claim,
+    due_work_release,
+    due_work_settle,
+    fan_out_progress,
+    fan_out_start,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -91,18 +100,56 @@ def invoices_notify_task(kind: str, invoice_ids: list[int]) -> int:
 def billing_run_task(run_date: str | None = None) -> dict:
     """The billing run of the tenant the task was queued for (safe to run again: a run
     skips what is already done)."""
+    return _billing_run_here(run_date).as_dict()
+
+
+def _billing_run_here(run_date: str | None):
     # billing.billing_run imports this module; looked up at call time.
-    from billing.billing_run import billing_run
+    from billing.billing_run import billing_run, billing_run_next_due
 
     result = billing_run(run_date=date.fromisoformat(run_date) if run_date else None)
-    return result.as_dict()
+    due_work_settle(kind=DueKind.BILLING_RUN, next_due=billing_run_next_due)
+    return result
+
+
+# A tenant claimed by a fan-out is not claimed again for this long, should its lane be
+# lost with its worker; the next day's fan-out takes it then.
+BILLING_RUN_LEASE = timedelta(hours=12)
 
 
 @shared_task
-def billing_run_all_tenants(run_date: str | None = None) -> int:
-    """The daily schedule: one billing run task per active tenant, each in its own
-    schema, so tenants run in parallel and one failing tenant stops no other."""
-    return task_queue_in_every_tenant(billing_run_task, run_date)
+def billing_run_all_tenants(run_date: str | None = None) -> dict:
+    """The daily schedule: the billing run of every tenant with something to bill (and of
+    no other), in at most ``BILLING_RUN_CONCURRENCY`` lanes at once, each lane one tenant
+    after another, so a thousand tenants never flood the workers; its progress is a
+    ``FanOutRun`` row (and the worker's log)."""
+    schemas = due_work_claim(kind=DueKind.BILLING_RUN, lease=BILLING_RUN_LEASE)
+    run = fan_out_start(kind=DueKind.BILLING_RUN, total=len(schemas))
+    lanes = max(1, settings.BILLING_RUN_CONCURRENCY)
+    for lane in range(min(lanes, len(schemas))):
+        billing_run_lane_task.delay(run.pk, schemas[lane::lanes], run_date)
+    return {"fan_out": run.pk, "tenants": len(schemas), "lanes": min(lanes, len(schemas))}
+
+
+@shared_task(acks_late=True)
+def billing_run_lane_task(fan_out_id: int, schemas: list[str], run_date: str | None = None) -> str:
+    """One lane of the fan-out: the first tenant's run, then the rest of the lane as a new
+    task. A tenant that fails is counted and logged, and its mark is left due for the
+    next fan-out; the lane goes on. Killed mid-way, the task is delivered again and the
+    tenant's run, which skips what is done, finishes the work."""
+    schema_name, rest = schemas[0], schemas[1:]
+    ok = True
+    try:
+        with schema_context(schema_name):
+            _billing_run_here(run_date)
+    except Exception:
+        logger.exception("Billing run of %s failed", schema_name)
+        ok = False
+        due_work_release(kind=DueKind.BILLING_RUN, schema_name=schema_name)
+    fan_out_progress(run_id=fan_out_id, schema_name=schema_name, ok=ok)
+    if rest:
+        billing_run_lane_task.delay(fan_out_id, rest, run_date)
+    return schema_name
 
 
 # Payment tasks live in their own module; importing them here registers them on workers.

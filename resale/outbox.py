@@ -4,7 +4,9 @@ A lifecycle change of a resold service writes an ``UpstreamCommand`` in the same
 transaction as the change (``upstream_command_queue``). After commit a tenant-aware Celery
 task sends it; ``upstream_commands_relay`` (Celery beat) resends whatever is still pending,
 so a lost task or a killed worker delays a command but never loses it, and the upstream's
-memory of idempotency keys makes a resend harmless.
+memory of idempotency keys makes a resend harmless. The relay visits only tenants with a
+command due: writing a command marks the tenant in ``tenants.due_work`` in the same
+transaction, and the relay settles the mark at the next command's time once done.
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from resale.domain_bridge import domain_secrets_for, domain_state_apply
 from resale.models import UpstreamCommand
 from resale.upstreams import UpstreamRejected, UpstreamUnavailable, upstream_for_current_tenant
+from tenants.due_work import Kind, due_work_mark
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +54,7 @@ def upstream_command_queue(
                 idempotency_key=key,
                 next_attempt_at=timezone.now(),
             )
+            due_work_mark(kind=Kind.OUTBOX, at=command.next_attempt_at)
     except IntegrityError:
         return UpstreamCommand.objects.get(idempotency_key=key)
     transaction.on_commit(lambda: _dispatch_later(command.pk), robust=True)
@@ -214,6 +219,7 @@ def upstream_command_retry(*, command: UpstreamCommand) -> UpstreamCommand:
         command.next_attempt_at = timezone.now()
         command.last_error = ""
         command.save()
+        due_work_mark(kind=Kind.OUTBOX, at=command.next_attempt_at)
         transaction.on_commit(lambda: _dispatch_later(command.pk), robust=True)
     return command
 
@@ -251,6 +257,17 @@ def upstream_commands_relay(*, now=None, limit: int = 500) -> dict:
     for command_id in stale:
         upstream_command_check(command_id=command_id)
     return {"sent": len(due), "checked": len(stale)}
+
+
+_OPEN = [*_UNSENT, UpstreamCommand.State.SENT]
+
+
+def upstream_commands_next_due() -> datetime | None:
+    """When the relay next has something to do in this tenant: the earliest time of a
+    command still to send or to ask about."""
+    return UpstreamCommand.objects.filter(state__in=_OPEN).aggregate(due=Min("next_attempt_at"))[
+        "due"
+    ]
 
 
 def upstream_command_check(*, command_id: int) -> None:

@@ -4,6 +4,8 @@ schema); provider tasks are queued from the public schema."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
@@ -18,7 +20,8 @@ from resale.selectors import DOMAIN_PLAN_PREFIX
 from resale.services import upstream_services_renew_due
 from resale.statements import wholesale_invoices_issue_month
 from resale.topups import reseller_auto_topups_run
-from tenants.tasks import task_queue_in_every_tenant
+from tenants.due_work import Kind, due_work_settle
+from tenants.tasks import task_queue_for_due_tenants
 
 
 @shared_task(acks_late=True)
@@ -27,15 +30,29 @@ def upstream_command_dispatch_task(command_id: int) -> str | None:
     return command.state if command else None
 
 
-@shared_task
+# How long a tenant queued for the relay waits before a sweep queues it again, should its
+# task be lost with its worker: longer than a relay of 500 commands takes.
+RELAY_LEASE = timedelta(minutes=5)
+
+
+@shared_task(acks_late=True)
 def upstream_commands_relay_task() -> dict:
-    return outbox.upstream_commands_relay()
+    """The relay in one tenant's schema; then the tenant's due mark moves to its next
+    command's time, or goes."""
+    result = outbox.upstream_commands_relay()
+    due_work_settle(kind=Kind.OUTBOX, next_due=outbox.upstream_commands_next_due)
+    return result
 
 
 @shared_task
 def upstream_commands_relay_all_tenants() -> int:
-    """Beat entry point: queues the relay in every active tenant's schema."""
-    return task_queue_in_every_tenant(upstream_commands_relay_task)
+    """Beat entry point: queues the relay in the schema of each tenant with a command due,
+    and in no other. Returns how many."""
+    return len(
+        task_queue_for_due_tenants(
+            upstream_commands_relay_task, kind=Kind.OUTBOX, lease=RELAY_LEASE
+        )
+    )
 
 
 @shared_task(acks_late=True)

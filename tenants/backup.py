@@ -34,6 +34,7 @@ from django.core import serializers
 from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name, schema_exists
 
+from tenants.due_work import due_work_mark_all
 from tenants.models import Domain, Tenant
 from tenants.services import hostname_validate, schema_name_validate
 
@@ -302,6 +303,8 @@ def _rows_create(tenant_fields: dict[str, Any], schema_name: str, domains: list[
             is_primary=row.get("is_primary", False),
             is_verified=row.get("is_verified", False),
         )
+    # The restored rows came by COPY, which marks nothing: the first sweeps look.
+    due_work_mark_all(schema_name=schema_name)
     for listener in tenant_imported_listeners:
         listener(tenant)
     return tenant

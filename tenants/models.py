@@ -92,3 +92,58 @@ class PooledSchema(models.Model):
 
     def __str__(self) -> str:
         return self.schema_name
+
+
+class TenantDueWork(models.Model):
+    """Public: that a tenant has periodic work of one kind due from ``due_at``. Written
+    in the transaction that writes the tenant's own row needing the work (the tenant's
+    schema and public share the connection), moved on or removed by the sweep once the
+    work is done (``tenants.due_work``). A periodic sweep reads this table with one indexed
+    query and visits only the tenants it names, so idle tenants cost nothing."""
+
+    class Kind(models.TextChoices):
+        OUTBOX = "outbox", _("Upstream commands to send or check")
+        BILLING_RUN = "billing_run", _("Billing run")
+
+    tenant = models.ForeignKey(
+        Tenant,
+        to_field="schema_name",
+        db_column="schema_name",
+        on_delete=models.CASCADE,
+        related_name="due_work",
+        # The unique (tenant, kind) pair serves lookups by tenant.
+        db_index=False,
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    due_at = models.DateTimeField()
+    # A sweep that queued the tenant's task holds it until then; a task lost with its
+    # worker leaves the row to the first sweep after that.
+    leased_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "kind"], name="tenants_due_work_unique")
+        ]
+        indexes = [models.Index(fields=["kind", "due_at"], name="tenants_due_work_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.kind} from {self.due_at:%Y-%m-%d %H:%M:%S}"
+
+
+class FanOutRun(models.Model):
+    """Public: one fan-out of per-tenant work (the daily billing run), with its progress:
+    how many tenants it found due, how many are done and how many failed."""
+
+    kind = models.CharField(max_length=16, choices=TenantDueWork.Kind.choices)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    failed_schemas = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.started_at:%Y-%m-%d %H:%M}: {self.done}/{self.total}"

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
@@ -5,6 +6,7 @@ from django.core.cache import cache
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from tenants.due_work import due_work_claim
 from tenants.models import Tenant
 from tenants.pool import pool_fill
 
@@ -26,6 +28,18 @@ def task_queue_in_every_tenant(task: Task, *args: Any) -> int:
         with schema_context(schema_name):
             task.delay(*args)
     return len(schemas)
+
+
+def task_queue_for_due_tenants(task: Task, *args: Any, kind: str, lease: timedelta) -> list[str]:
+    """Beat entry points of periodic per-tenant work: queues ``task`` in the schema of
+    each tenant with work of ``kind`` due (``tenants.due_work``), and in no other. The
+    task settles the tenant's row when done; until then, or for ``lease`` if it never
+    does, the tenant is not queued again. Returns the schemas queued."""
+    schemas = due_work_claim(kind=kind, lease=lease)
+    for schema_name in schemas:
+        with schema_context(schema_name):
+            task.delay(*args)
+    return schemas
 
 
 @shared_task

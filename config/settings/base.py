@@ -293,6 +293,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=0, minute=45),
     },
 }
+# How many tenants' billing runs go at once in the daily fan-out (billing.tasks).
+BILLING_RUN_CONCURRENCY = env_int("BILLING_RUN_CONCURRENCY", 4)
 # Days an upstream service may stay unrenewed for lack of reseller balance before the
 # provider suspends it.
 RESALE_RENEWAL_GRACE_DAYS = env_int("RESALE_RENEWAL_GRACE_DAYS", 3)
