@@ -78,8 +78,10 @@ def test_registry_knows_every_module() -> None:
 
 
 def test_registrar_registry() -> None:
-    assert [name for name, _ in REGISTRAR_CHOICES] == ["simulated"]
-    assert issubclass(get_registrar_class("simulated"), Registrar)
+    assert [name for name, _ in REGISTRAR_CHOICES] == ["simulated", "epp", "centralnic"]
+    for name, _ in REGISTRAR_CHOICES:
+        registrar_class = get_registrar_class(name)
+        assert issubclass(registrar_class, Registrar) and registrar_class.name == name
     with pytest.raises(ValueError):
         get_registrar_class("nope")
 
