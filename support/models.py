@@ -290,3 +290,156 @@ class SlaPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.priority}: {self.response_hours} h"
+
+
+class Mailbox(models.Model):
+    """A department's IMAP mailbox, read periodically (``support.inbound``). What was read
+    is remembered here by UIDVALIDITY and the highest UID (RFC 3501 2.3.1.1), never by
+    flags on the server; the password is stored encrypted (``core.crypto``)."""
+
+    schema_placement = "tenant"
+
+    class Security(models.TextChoices):
+        SSL = "ssl", _("TLS (IMAPS, port 993)")
+        STARTTLS = "starttls", _("STARTTLS (port 143)")
+        PLAIN = "plain", _("None (local servers only)")
+
+    department = models.OneToOneField(Department, on_delete=models.CASCADE, related_name="mailbox")
+    host = models.CharField(_("IMAP server"), max_length=253)
+    port = models.PositiveIntegerField(_("port"), default=993)
+    security = models.CharField(
+        _("connection security"), max_length=8, choices=Security.choices, default=Security.SSL
+    )
+    username = models.CharField(_("user name"), max_length=200)
+    password_encrypted = models.TextField(blank=True)
+    folder = models.CharField(_("folder"), max_length=200, default="INBOX")
+    is_active = models.BooleanField(_("read this mailbox"), default=True)
+    uidvalidity = models.BigIntegerField(null=True, blank=True)
+    last_uid = models.BigIntegerField(default=0)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.username}@{self.host}"
+
+
+class InboundEmail(models.Model):
+    """One message read from a mailbox, kept whole (its raw bytes) whatever became of it:
+    the unique (mailbox, UIDVALIDITY, UID) makes each message processed exactly once."""
+
+    schema_placement = "tenant"
+
+    class Outcome(models.TextChoices):
+        TICKET_OPENED = "ticket_opened", _("Opened a ticket")
+        MESSAGE_ADDED = "message_added", _("Added to a ticket")
+        NOTE_ADDED = "note_added", _("Automatic message noted on a ticket")
+        IGNORED_AUTOMATIC = "ignored_automatic", _("Automatic message, not answered")
+        REFUSED = "refused", _("Refused")
+        RATE_LIMITED = "rate_limited", _("Too many messages from this sender")
+        DUPLICATE = "duplicate", _("Already received")
+
+    public_id = models.UUIDField(default=_public_id, unique=True, editable=False)
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="messages")
+    uidvalidity = models.BigIntegerField()
+    uid = models.BigIntegerField()
+    raw = models.BinaryField()
+    size = models.PositiveIntegerField()
+    sender = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=250, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    # What was wrong with it (support.mail_parse.Flag), and why it went where it went.
+    flags = models.JSONField(default=list, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_emails"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailbox", "uidvalidity", "uid"], name="support_inbound_once"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["sender", "received_at"], name="support_inbound_sender_idx"),
+            models.Index(fields=["message_id"], name="support_inbound_msgid_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox_id}:{self.uidvalidity}:{self.uid} {self.outcome}"
+
+
+class Escalation(models.Model):
+    """A ticket escalated to the provider through the upstream interface
+    (``resale.upstreams``): what the provider's ticket is called there, its status as the
+    provider last said, and the number of the last message fetched from it."""
+
+    schema_placement = "tenant"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Being sent")
+        OPEN = "open", _("Open")
+        ANSWERED = "answered", _("Answered by the provider")
+        RESELLER_REPLY = "reseller_reply", _("Waiting for the provider")
+        CLOSED = "closed", _("Closed")
+        FAILED = "failed", _("Refused by the provider")
+
+    public_id = models.UUIDField(default=_public_id, unique=True, editable=False)
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="escalation")
+    service_ref = models.CharField(max_length=64)
+    upstream_ref = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    last_seq = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_error = models.TextField(blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} → {self.upstream_ref or 'pending'}"
+
+
+class EscalationSend(models.Model):
+    """The outbox of an escalation: what still has to reach the provider (the opening with
+    the shared messages, a further message, a status), each with its idempotency key, so
+    an unreachable provider delays it and a retry never sends it twice."""
+
+    schema_placement = "tenant"
+
+    class Kind(models.TextChoices):
+        OPEN = "open", _("Open")
+        MESSAGE = "message", _("Message")
+        STATUS = "status", _("Status")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="sends")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    payload = models.JSONField(default=dict)
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["state"], name="support_escsend_pending_idx", condition=Q(state="pending")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.state}"

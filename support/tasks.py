@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from support import services
+from support import inbound, services
 from tenants.tasks import task_queue_in_every_tenant
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
@@ -31,3 +31,13 @@ def tickets_auto_close_all_tenants() -> int:
 @shared_task
 def tickets_sla_overdue_all_tenants() -> int:
     return task_queue_in_every_tenant(tickets_sla_overdue_task)
+
+
+@shared_task(autoretry_for=TRANSIENT_ERRORS, **RETRY)
+def mailboxes_fetch_task() -> int:
+    return inbound.mailboxes_fetch()
+
+
+@shared_task
+def mailboxes_fetch_all_tenants() -> int:
+    return task_queue_in_every_tenant(mailboxes_fetch_task)

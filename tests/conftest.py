@@ -199,6 +199,9 @@ def provider_rows_delete(tenant) -> None:
     deletes through the ORM (it is append-only), so the test cleanup speaks SQL."""
     statements = [
         "DELETE FROM resale_driftitem WHERE account_id IN ({accounts})",
+        "DELETE FROM resale_providerticketmessage WHERE ticket_id IN "
+        "(SELECT id FROM resale_providerticket WHERE account_id IN ({accounts}))",
+        "DELETE FROM resale_providerticket WHERE account_id IN ({accounts})",
         "DELETE FROM resale_upstreamrequest WHERE account_id IN ({accounts})",
         "DELETE FROM resale_balanceentry WHERE account_id IN ({accounts})",
         "DELETE FROM resale_upstreamservice WHERE account_id IN ({accounts})",

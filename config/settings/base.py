@@ -272,6 +272,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "support.tasks.tickets_auto_close_all_tenants",
         "schedule": crontab(minute=15),
     },
+    "support-mailboxes-fetch": {
+        "task": "support.tasks.mailboxes_fetch_all_tenants",
+        "schedule": 60.0,
+    },
     "support-tickets-sla-overdue": {
         "task": "support.tasks.tickets_sla_overdue_all_tenants",
         "schedule": 300.0,
@@ -329,6 +333,14 @@ PROVISIONING_JOB_MAX_ATTEMPTS = env_int("PROVISIONING_JOB_MAX_ATTEMPTS", 8)
 # one message may carry.
 SUPPORT_ATTACHMENT_MAX_BYTES = env_int("SUPPORT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
 SUPPORT_ATTACHMENTS_PER_MESSAGE = env_int("SUPPORT_ATTACHMENTS_PER_MESSAGE", 5)
+# Inbound e-mail (support.inbound): above this size only the headers are read (the whole
+# message is still kept); more messages than the limit from one sender within the window
+# are kept but neither open nor add to tickets (a mail loop's brake); messages read per
+# mailbox per run.
+SUPPORT_INBOUND_MAX_BYTES = env_int("SUPPORT_INBOUND_MAX_BYTES", 25 * 1024 * 1024)
+SUPPORT_INBOUND_SENDER_LIMIT = env_int("SUPPORT_INBOUND_SENDER_LIMIT", 20)
+SUPPORT_INBOUND_SENDER_WINDOW_S = env_int("SUPPORT_INBOUND_SENDER_WINDOW_S", 3600)
+SUPPORT_INBOUND_BATCH = env_int("SUPPORT_INBOUND_BATCH", 50)
 
 # Stripe: the platform's own account. It collects reseller top-ups and, with Connect,
 # creates tenants' connected accounts; a tenant's clients always pay into the tenant's own
