@@ -1,63 +1,73 @@
-"""A real Dovecot for the inbound e-mail tests, and a tenant whose departments read
-their mailboxes on it."""
+"""A support desk in tenant A: two departments (one for every client, one that takes
+guests and closes answered tickets after three days), SLA clocks and a canned reply."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from billing.models import Client, Service
 from sandbox.dovecot import DovecotServer
-
-MAILBOX_PASSWORD = "imap-secret-1"
-
-
-@pytest.fixture
-def imap_server() -> Iterator[DovecotServer]:
-    server = DovecotServer().start()
-    yield server
-    server.stop()
+from support import services
+from support.models import CannedReply, Department
+from tests.billing.conftest import Shop, shop_build
 
 
 @dataclass
 class Desk:
-    schema: str
-    host: str
-    support: object  # Department: clients only
-    sales: object  # Department: guests welcome
-    support_mailbox: object
-    sales_mailbox: object
-    client: object
-    imap: DovecotServer
-
-    def deliver(self, to_login: str, raw: bytes) -> int:
-        return self.imap.deliver(to_login, raw)
+    shop: Shop
+    client: Client
+    general: Department
+    sales: Department
+    canned: CannedReply
 
 
-def desk_build(schema: str, host: str, imap: DovecotServer) -> Desk:
-    from billing.services import client_create
-    from support.inbound import mailbox_save
-    from support.services import department_save
+def desk_build() -> Desk:
+    shop = shop_build()
+    general = services.department_save(name="Technical support", email="support@alpha.test")
+    sales = services.department_save(
+        name="Sales", email="sales@alpha.test", allow_guests=True, auto_close_days=3
+    )
+    services.sla_policy_set(priority="high", response_hours=4)
+    services.sla_policy_set(priority="medium", response_hours=24)
+    canned = services.canned_reply_save(
+        title="Restarted", body="We restarted your service; it works again."
+    )
+    return Desk(shop, shop.client, general, sales, canned)
 
-    domain = host.split(":")[0]
-    support_address, sales_address = f"support@{domain}", f"sales@{domain}"
-    imap.user_add(support_address, MAILBOX_PASSWORD)
-    imap.user_add(sales_address, MAILBOX_PASSWORD)
-    with schema_context(schema):
-        support = department_save(name="Support", email=support_address, allow_guests=False)
-        sales = department_save(name="Sales", email=sales_address, allow_guests=True)
-        mailboxes = [
-            mailbox_save(
-                department=department,
-                host=imap.host,
-                port=imap.port,
-                security="plain",
-                username=address,
-                password=MAILBOX_PASSWORD,
-            )
-            for department, address in ((support, support_address), (sales, sales_address))
-        ]
-        client = client_create(name="Mario Rossi", email="mario.rossi@client-mail.test")
-    return Desk(schema, host, support, sales, *mailboxes, client, imap)
+
+def service_for(client: Client, plan, *, status: str = "active", domain: str = "") -> Service:
+    """A service as checkout would leave it, without going through checkout."""
+    return Service.objects.create(
+        client=client,
+        plan=plan,
+        status=status,
+        billing_cycle="monthly",
+        domain_name=domain,
+        registration_date=timezone.localdate(),
+        recurring_amount=Decimal("10.00"),
+        currency="EUR",
+    )
+
+
+@pytest.fixture
+def desk(db, tenant_a) -> Iterator[Desk]:
+    with schema_context(tenant_a.schema):
+        yield desk_build()
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def imap_server() -> Iterator[DovecotServer]:
+    """A real Dovecot of its own for one test (tests.support.mail_desk puts mailboxes on it)."""
+    server = DovecotServer().start()
+    yield server
+    server.stop()

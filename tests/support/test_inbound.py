@@ -15,14 +15,14 @@ from support.inbound import inbound_email_process, mailbox_fetch
 from support.mail_parse import Flag, reply_address
 from support.models import InboundEmail, Mailbox, Message, Ticket
 from support.services import message_add, ticket_open
-from tests.support.conftest import desk_build
+from tests.support.mail_desk import mail_desk_build
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def desk(tenant_a, imap_server):
-    return desk_build(tenant_a.schema, tenant_a.host, imap_server)
+    return mail_desk_build(tenant_a.schema, tenant_a.host, imap_server)
 
 
 def _mail(

@@ -13,7 +13,7 @@ from support.models import InboundEmail, Mailbox, Message, Ticket
 from support.services import message_add, ticket_open
 from support.tasks import mailboxes_fetch_all_tenants
 from tests.resale.flow import wait_for
-from tests.support.conftest import desk_build
+from tests.support.mail_desk import mail_desk_build
 
 pytestmark = pytest.mark.worker
 
@@ -23,9 +23,9 @@ def test_the_periodic_fetch_brings_a_reply_into_its_ticket(
 ):
     created = tenant_factory("Mail Hosting")
     host = created.tenant.domains.first().domain
-    desk = desk_build(created.tenant.schema_name, host, imap_server)
+    desk = mail_desk_build(created.tenant.schema_name, host, imap_server)
     other = tenant_factory("Other Hosting")
-    other_desk = desk_build(
+    other_desk = mail_desk_build(
         other.tenant.schema_name, other.tenant.domains.first().domain, imap_server
     )
     with schema_context(desk.schema):
