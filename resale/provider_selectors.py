@@ -15,7 +15,13 @@ from django.utils import timezone
 
 from billing.cycles import CYCLE_MONTHS, add_months
 from billing.money import Money
-from resale.models import BalanceEntry, ProviderTicket, ResellerAccount, UpstreamService
+from resale.models import (
+    BalanceEntry,
+    DriftItem,
+    ProviderTicket,
+    ResellerAccount,
+    UpstreamService,
+)
 
 # Entries that are the provider's wholesale revenue (debits count positive, refunds back).
 REVENUE_KINDS = (
@@ -245,3 +251,25 @@ def provider_ticket_detail(*, public_id: str) -> ProviderTicket | None:
         .filter(public_id=public_id)
         .first()
     )
+
+
+_LIVE_DRIFT = [DriftItem.State.OPEN, DriftItem.State.REPAIRING]
+
+
+def drift_items_open(
+    *, kind: str = "", account: ResellerAccount | None = None
+) -> QuerySet[DriftItem]:
+    """What reconciliation found and nobody has resolved yet, oldest first: the reseller,
+    the provider's upstream service and its plan; no client beyond its pseudonym."""
+    items = DriftItem.objects.filter(state__in=_LIVE_DRIFT).select_related(
+        "account", "upstream_service__plan"
+    )
+    if kind:
+        items = items.filter(kind=kind)
+    if account is not None:
+        items = items.filter(account=account)
+    return items.order_by("first_seen_at", "id")
+
+
+def drift_open_count() -> int:
+    return DriftItem.objects.filter(state__in=_LIVE_DRIFT).count()

@@ -470,6 +470,8 @@ PROVIDER_ROWS: dict[str, PlatformRow] = {
     "provider:plans": PlatformRow(PROVIDER_READ),
     "provider:plan-new": PlatformRow(PROVIDER_READ),
     "provider:plan": PlatformRow(PROVIDER_READ, fixed={"pk": "plan"}),
+    "provider:option-new": PlatformRow(PROVIDER_READ, fixed={"pk": "plan"}),
+    "provider:option": PlatformRow(PROVIDER_READ, fixed={"pk": "plan", "option_pk": "option"}),
     "provider:price-lists": PlatformRow(PROVIDER_READ),
     "provider:price-list": PlatformRow(PROVIDER_READ, fixed={"pk": "price_list"}),
     "provider:operations": PlatformRow(PROVIDER_READ),
@@ -486,6 +488,10 @@ PROVIDER_ROWS: dict[str, PlatformRow] = {
     "provider:desk-ticket": PlatformRow(PROVIDER_READ, fixed={"public_id": "escalation"}),
     "provider:desk-reply": PlatformRow(POST_ONLY, fixed={"public_id": "escalation"}),
     "provider:desk-status": PlatformRow(POST_ONLY, fixed={"public_id": "escalation"}),
+    "provider:drift": PlatformRow(PROVIDER_READ),
+    "provider:drift-run": PlatformRow(POST_ONLY),
+    "provider:drift-repair": PlatformRow(POST_ONLY, fixed={"pk": "0"}),
+    "provider:drift-resolve": PlatformRow(POST_ONLY, fixed={"pk": "0"}),
 }
 PLATFORM_ROWS.update(PROVIDER_ROWS)
 
@@ -829,9 +835,10 @@ def _platform_check(
 
 def provider_objects(tenant) -> dict[str, str]:
     """The provider-side rows the provider console's pages name: A's reseller account, a
-    wholesale plan and its price list, an escalation at the provider's desk."""
+    wholesale plan, an option sold with it and its price list, an escalation at the
+    provider's desk."""
     from resale.models import ProviderTicket, ResellerAccount, UpstreamService
-    from tests.resale.factories import wholesale_catalogue
+    from tests.resale.factories import wholesale_catalogue, wholesale_options
 
     catalogue = wholesale_catalogue(code_prefix="matrix-page-")
     account = ResellerAccount.objects.get(tenant=tenant.tenant)
@@ -850,9 +857,13 @@ def provider_objects(tenant) -> dict[str, str]:
         subject="Matrix",
         idempotency_key="matrix-page",
     )
+    options = wholesale_options(
+        price_list=catalogue["price_list"], plans=[catalogue["web-s"]], code_prefix="matrix-page-"
+    )
     return {
         "reseller": account.public_id,
         "plan": str(catalogue["web-s"].pk),
+        "option": str(options["ram"].pk),
         "price_list": str(catalogue["price_list"].pk),
         "escalation": escalation.public_id,
     }

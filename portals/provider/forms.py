@@ -13,7 +13,13 @@ from billing.models import BillingCycle
 from core.locale import babel_locale
 from portals.common.forms import AmountField
 from provisioning.modules.base import MODULE_CHOICES
-from resale.models import BalanceEntry, PriceList, ProviderTicket, WholesalePlan
+from resale.models import (
+    BalanceEntry,
+    PriceList,
+    ProviderTicket,
+    WholesaleOption,
+    WholesalePlan,
+)
 
 # Offered first in every currency list; the rest follow alphabetically.
 COMMON_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "RUB", "PLN", "CZK", "SEK")
@@ -161,6 +167,113 @@ class PriceRowForm(forms.Form):
 
 
 PriceRowFormSet = forms.formset_factory(PriceRowForm, extra=2)
+
+
+class WholesaleOptionForm(forms.ModelForm):
+    plans = forms.ModelMultipleChoiceField(
+        label=_("Sold with the plans"),
+        queryset=WholesalePlan.objects.order_by("product_type", "name"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = WholesaleOption
+        fields = ["code", "name", "kind", "max_quantity", "is_active"]
+        labels = {
+            "code": _("Code"),
+            "name": _("Name"),
+            "kind": _("Kind"),
+            "max_quantity": _("Most a client can take"),
+            "is_active": _("Takes orders"),
+        }
+        help_texts = {
+            "kind": _("Pick one of its choices, or a quantity of its single choice."),
+            "max_quantity": _("For a quantity option; a pick-one option is taken once."),
+            "is_active": "",
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["code"].disabled = True
+            self.fields["code"].help_text = _("Resellers' imports refer to it: it cannot change.")
+            self.initial.setdefault("plans", list(self.instance.plans.all()))
+
+    def validate_unique(self) -> None:
+        # The service says when a code is taken, in one place.
+        return
+
+
+# What a choice sets on the server, by module setting (provisioning.modules.base
+# RESOURCE_KEYS): numbers add to the plan's own, add-ons join its list.
+SETTING_LABELS = {
+    "cpu": _("CPU cores"),
+    "ram_mb": _("RAM (MB)"),
+    "disk_gb": _("Disk (GB)"),
+    "ips": _("IPv4 addresses"),
+    "backups": _("Backup slots"),
+}
+
+
+class OptionChoiceForm(forms.Form):
+    code = forms.SlugField(label=_("Code"), max_length=64, required=False)
+    name = forms.CharField(label=_("Name"), max_length=200, required=False)
+    cpu = forms.IntegerField(label=SETTING_LABELS["cpu"], min_value=0, required=False)
+    ram_mb = forms.IntegerField(label=SETTING_LABELS["ram_mb"], min_value=0, required=False)
+    disk_gb = forms.IntegerField(label=SETTING_LABELS["disk_gb"], min_value=0, required=False)
+    ips = forms.IntegerField(label=SETTING_LABELS["ips"], min_value=0, required=False)
+    backups = forms.IntegerField(label=SETTING_LABELS["backups"], min_value=0, required=False)
+    addons = forms.CharField(
+        label=_("Add-ons"),
+        max_length=300,
+        required=False,
+        help_text=_("Names the module installs, separated by commas (e.g. a panel licence)."),
+    )
+    sort_order = forms.IntegerField(label=_("Order"), min_value=0, required=False)
+    DELETE = forms.BooleanField(label=_("Remove"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("DELETE") or not data.get("code"):
+            return data
+        if not data.get("name"):
+            self.add_error("name", _("Give the choice a name."))
+        return data
+
+    def settings(self) -> dict:
+        data = self.cleaned_data
+        settings = {key: data[key] for key in SETTING_LABELS if data.get(key)}
+        addons = [a.strip() for a in (data.get("addons") or "").split(",") if a.strip()]
+        if addons:
+            settings["addons"] = addons
+        return settings
+
+    @staticmethod
+    def initial_for(settings: dict) -> dict:
+        initial = {key: settings.get(key) for key in SETTING_LABELS}
+        initial["addons"] = ", ".join(settings.get("addons") or [])
+        return initial
+
+
+OptionChoiceFormSet = forms.formset_factory(OptionChoiceForm, extra=1)
+
+
+class OptionPriceForm(PriceRowForm):
+    choice = forms.ChoiceField(label=_("Choice"), choices=[], required=False)
+    field_order = ["choice", "price_list", "cycle", "price", "setup_fee", "DELETE"]
+
+    def __init__(self, *args, choices: list[tuple[str, str]] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["choice"].choices = [("", "—"), *choices]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("price_list") and not data.get("DELETE") and not data.get("choice"):
+            self.add_error("choice", _("Choose the choice this price is for."))
+        return data
+
+
+OptionPriceFormSet = forms.formset_factory(OptionPriceForm, extra=2)
 
 
 class PriceListForm(forms.Form):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portals.provider.views import catalogue, dashboard, desk, operations, resellers
+from portals.provider.views import catalogue, dashboard, desk, drift, operations, resellers
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -32,6 +32,8 @@ urlpatterns = [
     path("catalogue/", catalogue.plans, name="plans"),
     path("catalogue/new/", catalogue.plan_new, name="plan-new"),
     path("catalogue/<int:pk>/", catalogue.plan, name="plan"),
+    path("catalogue/<int:pk>/options/new/", catalogue.option_new, name="option-new"),
+    path("catalogue/<int:pk>/options/<int:option_pk>/", catalogue.option, name="option"),
     path("price-lists/", catalogue.price_lists, name="price-lists"),
     path("price-lists/<int:pk>/", catalogue.price_list, name="price-list"),
     path("operations/", operations.queue, name="operations"),
@@ -52,4 +54,8 @@ urlpatterns = [
     path("desk/<str:public_id>/", desk.desk_ticket, name="desk-ticket"),
     path("desk/<str:public_id>/reply/", desk.desk_reply, name="desk-reply"),
     path("desk/<str:public_id>/status/", desk.desk_status, name="desk-status"),
+    path("drift/", drift.drift, name="drift"),
+    path("drift/run/", drift.drift_run, name="drift-run"),
+    path("drift/<int:pk>/repair/", drift.drift_repair, name="drift-repair"),
+    path("drift/<int:pk>/resolve/", drift.drift_resolve, name="drift-resolve"),
 ]

@@ -45,7 +45,8 @@ def _public_text_columns() -> list[tuple[str, str]]:
 
 def test_public_schema_holds_no_end_client_data(tenant_factory, celery_worker_process):
     created = tenant_factory("Private Hosting")
-    world = resale_world_build(created, top_up="10.00")
+    # With options, so that the console's option pages are scanned too.
+    world = resale_world_build(created, top_up="10.00", with_options=True)
     with schema_context(world.schema):
         client = services.client_create(
             kind="company", postal_code="24121", country="IT", **PERSONAL
@@ -155,17 +156,22 @@ def _provider_pages_showing(world, needles: list[str]) -> list[tuple[str, str]]:
     browser = Client(HTTP_HOST=settings.PLATFORM_DOMAIN)
     browser.force_login(User.objects.get(email="admin@platform.test"))
     reseller = f"/provider/resellers/{world.account.public_id}/"
+    plan = WholesalePlan.objects.get(code=world.wholesale_plan.code)
     pages = [
         "/provider/",
         "/provider/resellers/",
         reseller,
         f"{reseller}ledger.csv",
         "/provider/catalogue/",
-        f"/provider/catalogue/{WholesalePlan.objects.get(code=world.wholesale_plan.code).pk}/",
+        f"/provider/catalogue/{plan.pk}/",
+        f"/provider/catalogue/{plan.pk}/options/new/",
+        *[f"/provider/catalogue/{plan.pk}/options/{o.pk}/" for o in plan.options.all()],
         "/provider/price-lists/",
         *[f"/provider/price-lists/{pk}/" for pk in PriceList.objects.values_list("pk", flat=True)],
         "/provider/operations/",
         "/provider/servers/",
+        "/provider/drift/",
+        f"/provider/drift/?reseller={world.account.public_id}",
     ]
     shown = []
     for page in pages:

@@ -75,6 +75,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "failed_jobs": provisioning_failed_job_count(),
             "near_capacity": servers_near_capacity(),
             "low_balance": [row for row in resellers if row.below_threshold],
+            "drift_open": selectors.drift_open_count(),
         },
     )
 
