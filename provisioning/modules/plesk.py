@@ -24,6 +24,13 @@ connection has no username, HTTP basic auth with username/password otherwise.
   and without either the link is refused rather than made for an address that
   would not be logged in.
 - usage: the XML API ``webspace/get`` with the ``gen_info`` and ``stat`` datasets.
+- add-ons (``options["addons"]``: names of Plesk add-on plans, such as a backup or
+  SSL add-on sold as an option): the XML API's ``service-plan-addon/get`` finds their
+  GUIDs, ``webspace/add-subscription`` and ``webspace/remove-subscription`` attach and
+  detach them (https://docs.plesk.com/en-US/obsidian/api-rpc/about-xml-api/reference/managing-subscriptions/adding-an-addon-plan-to-a-subscription.66368),
+  on create and on every change of options, and ``webspace/get`` with the
+  ``subscriptions`` dataset (the GUIDs of the service plan and its add-on plans) tells
+  ``read_account`` which are attached.
 """
 
 from __future__ import annotations
@@ -126,6 +133,13 @@ class PleskModule(ServerModule):
 
     # Actions.
 
+    def create_account(self, spec: AccountSpec) -> AccountResult:
+        result = super().create_account(spec)
+        # Also when the account was made by an earlier attempt that stopped before them.
+        if spec.options.get("addons"):
+            self._addons_set(spec.domain, list(spec.options["addons"]))
+        return result
+
     def _create_account(self, spec: AccountSpec) -> AccountResult:
         client = self._client_by_login(spec.username)
         if client is None:
@@ -204,6 +218,60 @@ class PleskModule(ServerModule):
             )
             if options.get("disk_gb"):
                 self._cli("subscription", "--update", name, "-hard_quota", f"{options['disk_gb']}G")
+            self._addons_set(name, list(options.get("addons") or []))
+
+    # Add-on plans.
+
+    def _addon_plans(self) -> dict[str, str]:
+        """Every add-on plan of the requester, GUID -> name."""
+        plans: dict[str, str] = {}
+        for result in self._xml_results(
+            "<service-plan-addon><get><filter/></get></service-plan-addon>",
+            "service-plan-addon/get/result",
+        ):
+            guid, name = result.findtext("guid"), result.findtext("name")
+            if result.findtext("status") == "ok" and guid and name:
+                plans[guid] = name
+        return plans
+
+    def _attached_addons(self, subscription: str, plans: dict[str, str]) -> set[str]:
+        result = self._xml(
+            "<webspace><get>"
+            f"<filter><name>{escape(subscription)}</name></filter>"
+            "<dataset><subscriptions/></dataset>"
+            "</get></webspace>",
+            "webspace/get/result",
+        )
+        guids = {
+            g.text or "" for g in result.iterfind("data/subscriptions/subscription/plan/plan-guid")
+        }
+        # The service plan's GUID comes back too; only add-on plans' count.
+        return guids & set(plans)
+
+    def _addons_set(self, subscription: str, names: list[str]) -> None:
+        """Attaches the named add-on plans and detaches the others: read first, so a
+        retry does only what is left."""
+        plans = self._addon_plans()
+        by_name = {name: guid for guid, name in plans.items()}
+        unknown = sorted(set(names) - set(by_name))
+        if unknown:
+            raise PermanentModuleError(
+                f"plesk: no add-on plan named {', '.join(unknown)} on {self.connection.hostname}"
+            )
+        wanted = {by_name[name] for name in names}
+        attached = self._attached_addons(subscription, plans)
+        for operation, guids in (
+            ("add-subscription", wanted - attached),
+            ("remove-subscription", attached - wanted),
+        ):
+            for guid in sorted(guids):
+                self._xml(
+                    f"<webspace><{operation}>"
+                    f"<filter><name>{escape(subscription)}</name></filter>"
+                    f"<plan-guid>{escape(guid)}</plan-guid>"
+                    f"</{operation}></webspace>",
+                    f"webspace/{operation}/result",
+                )
 
     def read_account(self, remote_id: str) -> AccountState:
         try:
@@ -216,8 +284,12 @@ class PleskModule(ServerModule):
             return AccountState(status="missing")
         first = subscriptions[0]
         suspended = any(str(s.get("status", "active")) != "active" for s in subscriptions)
+        plans = self._addon_plans()
+        attached = self._attached_addons(str(first.get("name", "")), plans)
         return AccountState(
-            status="suspended" if suspended else "active", package=str(first.get("plan", ""))
+            status="suspended" if suspended else "active",
+            package=str(first.get("plan", "")),
+            options={"addons": sorted(plans[guid] for guid in attached)},
         )
 
     def sso_url(self, remote_id: str, client_ip: str = "") -> str:
@@ -280,7 +352,7 @@ class PleskModule(ServerModule):
             }
         return {"KEY": self.connection.secret}
 
-    def _xml(self, operation: str, result_path: str) -> ET.Element:
+    def _xml_packet(self, operation: str) -> ET.Element:
         response = self._send(
             "POST",
             "/enterprise/control/agent.php",
@@ -304,7 +376,14 @@ class PleskModule(ServerModule):
                     f"plesk: {self.connection.hostname} refused the credentials", self._scrub(text)
                 )
             raise PermanentModuleError("plesk: the XML API refused the request", self._scrub(text))
-        result = root.find(result_path)
+        return root
+
+    def _xml_results(self, operation: str, result_path: str) -> list[ET.Element]:
+        """Every ``result`` of an operation that answers one per object found."""
+        return self._xml_packet(operation).findall(result_path)
+
+    def _xml(self, operation: str, result_path: str) -> ET.Element:
+        result = self._xml_packet(operation).find(result_path)
         if result is None:
             raise self._malformed(result_path)
         if result.findtext("status") != "ok":

@@ -13,10 +13,16 @@ panel answers 401 (sessions expire).
 An account is a VMmanager user (the client's login to the VM panel, e-mailed at
 a pseudonymous alias) owning one virtual machine named after the generated
 username. ``package`` is the id of a VMmanager *preset* (the resource tariff);
-``options`` may carry ``os`` (image id), ``ips``, ``cpu``, ``ram_mb``,
-``disk_gb``; ``connection.extra`` may carry ``cluster`` (default 1),
-``default_os``, ``account_email_domain``, ``job_timeout_s`` (default 900) and
-``job_poll_s`` (default 2). ``remote_id`` is the VM's id.
+``options`` may carry ``os`` (image id), ``ips`` (the number of IPv4
+addresses), ``cpu``, ``ram_mb``, ``disk_gb``; ``connection.extra`` may carry
+``cluster`` (default 1), ``default_os``, ``account_email_domain``,
+``job_timeout_s`` (default 900) and ``job_poll_s`` (default 2). ``remote_id`` is the VM's id.
+
+IPv4 addresses: a VM is created with ``ipv4_number`` addresses; a change of
+their number adds addresses with ``POST /vm/v3/host/<id>/ip`` (``ipv4_number``)
+or removes the newest with ``DELETE /vm/v3/ip/<id>``, and ``GET
+/vm/v3/host/<id>/ipv4`` counts them for ``read_account`` (the ``vm/v3`` API
+reference's request and list types, as its published clients use them).
 
 VMmanager runs long operations as jobs and answers at once with
 ``{"id": ..., "task": ...}``. The module waits for each job, polling
@@ -279,11 +285,16 @@ class VmmanagerModule(ServerModule):
             self._job("POST", f"/vm/v3/disk/{int(disks[0]['id'])}", json={"size_mib": wanted})
 
     def change_options(self, remote_id: str, package: str, options: dict[str, Any]) -> None:
-        """Sets the VM's resources to what plan and options add up to; what the options
-        leave out comes from the plan's preset."""
-        if not (options.get("cpu") or options.get("ram_mb") or options.get("disk_gb")):
+        """Sets the VM's resources to what plan and options add up to (what the options
+        leave out comes from the plan's preset), then its number of IPv4 addresses."""
+        if options.get("cpu") or options.get("ram_mb") or options.get("disk_gb"):
+            self._resources_set(remote_id, options)
+        else:
             self.change_package(remote_id, package)
-            return
+        if options.get("ips"):
+            self._ipv4_count_set(remote_id, int(options["ips"]))
+
+    def _resources_set(self, remote_id: str, options: dict[str, Any]) -> None:
         resources = {}
         if options.get("cpu"):
             resources["cpu_number"] = int(options["cpu"])
@@ -295,6 +306,33 @@ class VmmanagerModule(ServerModule):
         disks = self._list(f"/vm/v3/host/{_id(remote_id)}/disk", "(boot_order EQ 1)")
         if wanted and disks and int(disks[0].get("size_mib", 0)) < wanted:
             self._job("POST", f"/vm/v3/disk/{int(disks[0]['id'])}", json={"size_mib": wanted})
+
+    def _ipv4(self, remote_id: str) -> list[dict[str, Any]]:
+        body = self._call("GET", f"/vm/v3/host/{_id(remote_id)}/ipv4")
+        items = body.get("list") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise self._malformed("GET /vm/v3/host/{id}/ipv4", body)
+        return [item for item in items if isinstance(item, dict) and "id" in item]
+
+    def _ipv4_count_set(self, remote_id: str, wanted: int) -> None:
+        """Adds addresses from the cluster's pools, or removes the newest ones: the first
+        address, the VM's main one, stays. Read again on every attempt, so a retry after
+        a partial change does only what is left."""
+        held = self._ipv4(remote_id)
+        if len(held) < wanted:
+            self._job(
+                "POST",
+                f"/vm/v3/host/{_id(remote_id)}/ip",
+                json={"ipv4_number": wanted - len(held)},
+            )
+            return
+        newest_first = sorted(held, key=lambda ip: int(ip["id"]), reverse=True)
+        for ip in newest_first[: max(len(held) - max(wanted, 1), 0)]:
+            try:
+                self._job("DELETE", f"/vm/v3/ip/{int(ip['id'])}")
+            except PermanentModuleError as exc:
+                if "HTTP 404" not in exc.message:
+                    raise  # a 404 is an address a previous attempt already removed
 
     def read_account(self, remote_id: str) -> AccountState:
         try:
@@ -311,6 +349,7 @@ class VmmanagerModule(ServerModule):
             options["ram_mb"] = int(host["ram_mib"])
         if disk.get("disk_mib"):
             options["disk_gb"] = int(disk["disk_mib"]) // 1024
+        options["ips"] = len(self._ipv4(remote_id))
         return AccountState(
             status="suspended" if host.get("state") == "stopped" else "active",
             package=str(host.get("preset", "")),

@@ -9,6 +9,17 @@ is bound to that address: ``/enterprise/rsession_init.php?PLESKSESSID=...`` logs
 in only a visitor coming from it, and only once, and sends anyone else to the
 login form.
 
+Add-on plans (XML API, ``domain_input.xsd`` / ``domain_addon_template.xsd``):
+``service-plan-addon/get`` lists them by a ``filter`` of names or GUIDs (an empty
+filter: all), one ``result`` each with ``id``, ``guid`` and ``name``;
+``webspace/add-subscription`` and ``webspace/remove-subscription`` take a subscription
+``filter`` followed by the add-on plan's ``plan-guid`` (both required, in that order);
+``webspace/get`` with the ``subscriptions`` dataset answers the GUIDs of the
+subscription's service plan and of its add-on plans. An unknown plan or subscription,
+an add-on attached twice or removed when not attached is a ``result`` with status
+``error`` (the error wording is the stand-in's: the documents give only the codes'
+shape).
+
 REST auth is ``X-API-Key`` or basic auth; failures are ``{"code", "message"}``
 with a 4xx status. The XML API at ``/enterprise/control/agent.php`` takes the
 ``KEY`` header (or ``HTTP_AUTH_LOGIN``/``HTTP_AUTH_PASSWD``) and reports every
@@ -41,6 +52,10 @@ class FakePlesk(FakePanel):
         super().__init__()
         self.api_key, self.login, self.password = api_key, login, password
         self.plans = {"Default Domain", "Unlimited", "Business"}
+        self.plan_guids = {plan: str(uuid.uuid4()) for plan in sorted(self.plans)}
+        self.addon_plans = {
+            name: str(uuid.uuid4()) for name in ("Extra Backups", "SSL It! Pro", "Extra Mail")
+        }
         self.clients: dict[int, dict[str, Any]] = {}
         self.domains: dict[int, dict[str, Any]] = {}
         self.sessions: list[str] = []
@@ -193,6 +208,7 @@ class FakePlesk(FakePanel):
             "base_domain_id": 0,
             "owner": owner,
             "plan": plan,
+            "addons": [],
             "status": "active",
         }
         return Reply(201, {"id": domain_id, "guid": self.domains[domain_id]["guid"]})
@@ -293,21 +309,111 @@ class FakePlesk(FakePanel):
             )
         if (session := root.find("server/create_session")) is not None:
             return self._create_session(session)
-        if (name := root.findtext("webspace/get/filter/name")) is not None:
-            if not any(d["name"] == name for d in self.domains.values()):
-                return self._packet(
-                    "<webspace><get><result><status>error</status>"
-                    "<errcode>1013</errcode><errtext>domain does not exist"
-                    "</errtext></result></get></webspace>"
-                )
-            return self._packet(
-                f"<webspace><get><result><status>ok</status><filter-id>{escape(name)}</filter-id>"
-                f"<data><gen_info><name>{escape(name)}</name>"
-                f"<real_size>{self.disk_bytes.get(name, 0)}</real_size></gen_info>"
-                f"<stat><traffic>{self.traffic_bytes.get(name, 0)}</traffic></stat></data>"
-                "</result></get></webspace>"
-            )
+        if (get := root.find("webspace/get")) is not None:
+            return self._webspace_get(get)
+        if (addons := root.find("service-plan-addon/get")) is not None:
+            return self._addon_plans_get(addons)
+        for operation in ("add-subscription", "remove-subscription"):
+            if (node := root.find(f"webspace/{operation}")) is not None:
+                return self._addon_attach(operation, node)
         return self._packet(
             "<system><status>error</status><errcode>1014</errcode>"
             "<errtext>Unsupported operation.</errtext></system>"
         )
+
+    _INVALID = (
+        "<system><status>error</status><errcode>1014</errcode>"
+        "<errtext>Parser error: Request is invalid. {}</errtext></system>"
+    )
+
+    def _webspace_get(self, get: ET.Element) -> Reply:
+        name = get.findtext("filter/name")
+        dataset = get.find("dataset")
+        if name is None or dataset is None:
+            return self._packet(self._INVALID.format("'get' needs a filter and a dataset."))
+        domain = next((d for d in self.domains.values() if d["name"] == name), None)
+        if domain is None:
+            return self._packet(
+                "<webspace><get><result><status>error</status>"
+                "<errcode>1013</errcode><errtext>domain does not exist"
+                "</errtext></result></get></webspace>"
+            )
+        data = ""
+        if dataset.find("gen_info") is not None:
+            data += (
+                f"<gen_info><name>{escape(name)}</name>"
+                f"<real_size>{self.disk_bytes.get(name, 0)}</real_size></gen_info>"
+            )
+        if dataset.find("stat") is not None:
+            data += f"<stat><traffic>{self.traffic_bytes.get(name, 0)}</traffic></stat>"
+        if dataset.find("subscriptions") is not None:
+            guids = [self.plan_guids[domain["plan"]], *domain["addons"]]
+            plans = "".join(f"<plan><plan-guid>{g}</plan-guid></plan>" for g in guids)
+            data += (
+                "<subscriptions><subscription><locked>false</locked>"
+                f"<synchronized>true</synchronized>{plans}</subscription></subscriptions>"
+            )
+        return self._packet(
+            f"<webspace><get><result><status>ok</status><filter-id>{escape(name)}</filter-id>"
+            f"<data>{data}</data></result></get></webspace>"
+        )
+
+    def _addon_plans_get(self, get: ET.Element) -> Reply:
+        criteria = get.find("filter")
+        if criteria is None:
+            return self._packet(self._INVALID.format("'get' needs a filter."))
+        names = [n.text or "" for n in criteria.findall("name")]
+        guids = [g.text or "" for g in criteria.findall("guid")]
+        results = ""
+        if not names and not guids:
+            wanted = list(self.addon_plans.items())
+        else:
+            wanted = []
+            for key in names + guids:
+                found = next(((n, g) for n, g in self.addon_plans.items() if key in (n, g)), None)
+                if found is None:
+                    results += (
+                        "<result><status>error</status><errcode>1013</errcode>"
+                        f"<errtext>Add-on plan does not exist</errtext>"
+                        f"<filter-id>{escape(key)}</filter-id></result>"
+                    )
+                else:
+                    wanted.append(found)
+        for position, (name, guid) in enumerate(wanted, start=1):
+            results += (
+                f"<result><status>ok</status><filter-id>{escape(name)}</filter-id>"
+                f"<id>{position}</id><guid>{guid}</guid><name>{escape(name)}</name></result>"
+            )
+        return self._packet(f"<service-plan-addon><get>{results}</get></service-plan-addon>")
+
+    def _addon_attach(self, operation: str, node: ET.Element) -> Reply:
+        children = [child.tag for child in node]
+        if children != ["filter", "plan-guid"]:
+            return self._packet(
+                self._INVALID.format(f"'{operation}' takes a filter, then a plan-guid.")
+            )
+
+        def result(status: str, error: str = "", extra: str = "") -> Reply:
+            detail = f"<errcode>1013</errcode><errtext>{error}</errtext>" if error else extra
+            return self._packet(
+                f"<webspace><{operation}><result><status>{status}</status>{detail}"
+                f"</result></{operation}></webspace>"
+            )
+
+        name = node.findtext("filter/name") or ""
+        guid = node.findtext("plan-guid") or ""
+        domain = next((d for d in self.domains.values() if d["name"] == name), None)
+        if domain is None:
+            return result("error", "Subscription does not exist")
+        if guid not in self.addon_plans.values():
+            return result("error", "Add-on plan does not exist")
+        attached = guid in domain["addons"]
+        if operation == "add-subscription":
+            if attached:
+                return result("error", "The add-on plan is already added to the subscription")
+            domain["addons"].append(guid)
+        else:
+            if not attached:
+                return result("error", "The add-on plan is not added to the subscription")
+            domain["addons"].remove(guid)
+        return result("ok", extra=f"<filter-id>{escape(name)}</filter-id><id>{domain['id']}</id>")

@@ -14,6 +14,17 @@ issued tokens, as a panel restart would. Errors are ``{"error": {"code", "msg"}}
 with a 4xx/5xx status. Lists take ``where=(field EQ 'value')`` filters and answer
 ``{"list", "size"}``.
 
+IPv4 addresses: a new VM gets ``ipv4_number`` addresses (1 when not given) from the
+stand-in's pool; ``GET /vm/v3/host/<id>/ipv4`` lists them (``{"list", "size"}``, each
+``{"id", "ip_addr", "mask", "gateway", "family", "host"}``), ``POST /vm/v3/host/<id>/ip``
+with ``ipv4_number`` adds that many and ``DELETE /vm/v3/ip/<id>`` removes one, both as
+jobs. The field names are those of VMmanager 6's API reference (the ``vm/v3`` service's
+``AddIPToHostRequest`` and IPv4 list, as the API's published clients, such as
+github.com/gadost/go-vmmanager-api, read them); a body with a field that request type
+does not have, or with an ``ipv4_number`` that is not a positive whole number, is
+refused with 400, and an exhausted pool with 400 as the panel refuses what it cannot
+allocate.
+
 Long operations are jobs, modelled in time: the call answers ``{"id", "task"}``
 at once, the task is ``running`` for ``job_seconds`` and then ``complete`` (or
 ``fail`` with a message, see ``fail_next_job``); what it changes (a VM's state,
@@ -58,12 +69,32 @@ class FakeVmmanager(FakePanel):
         self.hosts: dict[int, dict[str, Any]] = {}
         self.disks: dict[int, dict[str, Any]] = {}
         self.keys: list[str] = []
-        self._next = {"user": 10, "host": 100, "disk": 500, "task": 9000}
+        self.ips: dict[int, dict[str, Any]] = {}
+        # A documentation network (RFC 5737): the stand-in's whole address pool.
+        self.free_ips: list[str] = [f"192.0.2.{n}" for n in range(10, 250)]
+        self._next = {"user": 10, "host": 100, "disk": 500, "task": 9000, "ip": 700}
 
     @property
     def accounts(self) -> dict[str, dict[str, Any]]:
         """Virtual machines by name: what tests count."""
         return {host["name"]: host for host in self.hosts.values()}
+
+    def host_ips(self, host_id: int) -> list[str]:
+        """The addresses a VM holds: what tests count."""
+        with self.lock:
+            return [ip["ip_addr"] for ip in self.ips.values() if ip["host"]["id"] == host_id]
+
+    def _ip_take(self, host_id: int, name: str) -> None:
+        ip_id = self._id("ip")
+        self.ips[ip_id] = {
+            "id": ip_id,
+            "ip_addr": self.free_ips.pop(0),
+            "mask": "255.255.255.0",
+            "gateway": "192.0.2.1",
+            "family": 4,
+            "state": "active",
+            "host": {"id": host_id, "name": name, "interface": 0},
+        }
 
     def expire_sessions(self) -> None:
         with self.lock:
@@ -200,6 +231,8 @@ class FakeVmmanager(FakePanel):
                     self.hosts[disk["host"]]["disk"]["disk_mib"] = size
 
             return self._task(disk["id"], "disk_resize", grow, disk["host"])
+        if (match := re.fullmatch(r"/vm/v3/ip/(\d+)", path)) and method == "DELETE":
+            return self._ip_delete(int(match.group(1)))
         if match := re.fullmatch(r"/vm/v3/host/(\d+)(?:/(\w+))?", path):
             host = self.hosts.get(int(match.group(1)))
             if host is None:
@@ -231,6 +264,11 @@ class FakeVmmanager(FakePanel):
         preset = self.presets.get(body.get("preset"))
         if preset is None:
             return self._error(400, 1006, "Preset not found")
+        number = body.get("ipv4_number", 1)
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+            return self._error(400, 1003, "Field 'ipv4_number' is invalid")
+        if number > len(self.free_ips):
+            return self._error(400, 2010, "Not enough free IPv4 addresses in the pools")
         host_id, disk_id = self._id("host"), self._id("disk")
         size = int(body.get("hdd_mib") or preset["hdd_mib"])
         self.disks[disk_id] = {"id": disk_id, "host": host_id, "size_mib": size, "boot_order": 1}
@@ -249,6 +287,8 @@ class FakeVmmanager(FakePanel):
             "comment": body.get("comment", ""),
         }
         self.hosts[host_id] = host
+        for _ in range(number):
+            self._ip_take(host_id, host["name"])
 
         def created() -> None:
             host["state"] = "active"
@@ -270,8 +310,11 @@ class FakeVmmanager(FakePanel):
     ) -> Reply:
         if action is None and method == "GET":
             return Reply(200, host)
+        if action == "ipv4" and method == "GET":
+            ips = [ip for ip in self.ips.values() if ip["host"]["id"] == host["id"]]
+            return Reply(200, {"list": ips, "size": len(ips)})
         changes = (action is None and method == "DELETE") or (
-            action in ("start", "stop", "resource") and method == "POST"
+            action in ("start", "stop", "resource", "ip") and method == "POST"
         )
         if changes and self._busy(host["id"]):
             return self._host_busy(host["id"])
@@ -279,6 +322,8 @@ class FakeVmmanager(FakePanel):
 
             def delete() -> None:
                 self.hosts.pop(host["id"], None)
+                for ip_id in [i for i, ip in self.ips.items() if ip["host"]["id"] == host["id"]]:
+                    self.free_ips.append(self.ips.pop(ip_id)["ip_addr"])
 
             host["state"] = "deleting"
             return self._task(host["id"], "host_delete", delete, host["id"])
@@ -289,6 +334,8 @@ class FakeVmmanager(FakePanel):
                 host["state"] = wanted
 
             return self._task(host["id"], f"host_{action}", power, host["id"])
+        if action == "ip" and method == "POST":
+            return self._ip_add(host, body)
         if action == "resource" and method == "POST":
             values = {f: int(body[f]) for f in ("cpu_number", "ram_mib") if f in body}
             return self._task(host["id"], "host_resource", lambda: host.update(values), host["id"])
@@ -300,3 +347,47 @@ class FakeVmmanager(FakePanel):
             ]
             return self._filtered(disks, request.query.get("where"))
         return self._error(404, 1001, f"Handler not found: {method} {action}")
+
+    # Fields of the API's AddIPToHostRequest; anything else is not VMmanager's.
+    _ADD_IP_FIELDS = frozenset(
+        {
+            "ip_addr",
+            "ipv4_pool",
+            "ipv4_number",
+            "ipv6_pool",
+            "ipv6_prefix",
+            "ipv6_enabled",
+            "interfaces",
+            "vxlan",
+        }
+    )
+
+    def _ip_add(self, host: dict[str, Any], body: dict[str, Any]) -> Reply:
+        unknown = sorted(set(body) - self._ADD_IP_FIELDS)
+        if unknown:
+            return self._error(400, 1003, f"Unknown field '{unknown[0]}'")
+        number = body.get("ipv4_number")
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            return self._error(400, 1003, "Field 'ipv4_number' is invalid")
+        if number > len(self.free_ips):
+            return self._error(400, 2010, "Not enough free IPv4 addresses in the pools")
+
+        def add() -> None:
+            for _ in range(number):
+                self._ip_take(host["id"], host["name"])
+
+        return self._task(host["id"], "host_add_ip", add, host["id"])
+
+    def _ip_delete(self, ip_id: int) -> Reply:
+        ip = self.ips.get(ip_id)
+        if ip is None:
+            return self._error(404, 2011, "IP address not found")
+        host_id = ip["host"]["id"]
+        if self._busy(host_id):
+            return self._host_busy(host_id)
+
+        def release() -> None:
+            if self.ips.pop(ip_id, None) is not None:
+                self.free_ips.append(ip["ip_addr"])
+
+        return self._task(ip_id, "ip_delete", release, host_id)

@@ -11,6 +11,7 @@ from provisioning.modules.simulated import SimulatedModule
 from provisioning.modules.vmmanager import VmmanagerModule
 from sandbox.panels.plesk import FakePlesk
 from sandbox.panels.proxmox import FakeProxmox
+from sandbox.panels.vmmanager import FakeVmmanager
 from tests.provisioning.conftest import new_spec
 
 
@@ -51,12 +52,18 @@ def test_proxmox(proxmox: ProxmoxModule, pve: FakeProxmox) -> None:
     assert proxmox.read_account("4242").status == "missing"
 
 
-def test_vmmanager(vmmanager: VmmanagerModule) -> None:
-    account = vmmanager.create_account(new_spec("1", os=3))
-    vmmanager.change_options(account.remote_id, "1", {"cpu": 3, "ram_mb": 6144})
+def test_vmmanager(vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager) -> None:
+    account = vmmanager.create_account(new_spec("1", os=3, ips=2))
+    assert vmmanager.read_account(account.remote_id).options["ips"] == 2
+    vmmanager.change_options(account.remote_id, "1", {"cpu": 3, "ram_mb": 6144, "ips": 4})
     state = vmmanager.read_account(account.remote_id)
     assert state.status == "active" and state.package == "1"
-    assert (state.options["cpu"], state.options["ram_mb"]) == (3, 6144)
+    assert (state.options["cpu"], state.options["ram_mb"], state.options["ips"]) == (3, 6144, 4)
+    # Fewer addresses: the newest go, the VM's main address stays.
+    main = vmm_panel.host_ips(int(account.remote_id))[0]
+    vmmanager.change_options(account.remote_id, "1", {"ips": 1})
+    assert vmm_panel.host_ips(int(account.remote_id)) == [main]
+    assert vmmanager.read_account(account.remote_id).options["ips"] == 1
     vmmanager.suspend(account.remote_id)
     assert vmmanager.read_account(account.remote_id).status == "suspended"
 
@@ -73,8 +80,32 @@ def test_cpanel_options_name_a_package(cpanel: CpanelModule) -> None:
 def test_plesk_options_set_plan_and_quota(plesk: PleskModule, plesk_panel: FakePlesk) -> None:
     account = plesk.create_account(new_spec("Unlimited", domain="shop.example"))
     plesk.change_options(account.remote_id, "Unlimited", {"package": "Business", "disk_gb": 20})
-    assert plesk.read_account(account.remote_id) == AccountState("active", "Business")
+    assert plesk.read_account(account.remote_id) == AccountState(
+        "active", "Business", {"addons": []}
+    )
     subscription = next(iter(plesk_panel.domains.values()))
     assert subscription["hard_quota"] == "20G"
     plesk.suspend(account.remote_id)
     assert plesk.read_account(account.remote_id).status == "suspended"
+
+
+def test_plesk_add_ons_are_attached_on_create_and_on_change(
+    plesk: PleskModule, plesk_panel: FakePlesk
+) -> None:
+    spec = new_spec("Unlimited", domain="addons.example", addons=["Extra Backups"])
+    account = plesk.create_account(spec)
+    subscription = next(d for d in plesk_panel.domains.values() if d["name"] == "addons.example")
+    assert subscription["addons"] == [plesk_panel.addon_plans["Extra Backups"]]
+    assert plesk.read_account(account.remote_id).options == {"addons": ["Extra Backups"]}
+
+    plesk.change_options(
+        account.remote_id, "Unlimited", {"addons": ["SSL It! Pro", "Extra Backups"]}
+    )
+    assert plesk.read_account(account.remote_id).options == {
+        "addons": ["Extra Backups", "SSL It! Pro"]
+    }
+    # A downgrade detaches what the options no longer name.
+    plesk.change_options(account.remote_id, "Unlimited", {"addons": ["SSL It! Pro"]})
+    assert subscription["addons"] == [plesk_panel.addon_plans["SSL It! Pro"]]
+    plesk.change_options(account.remote_id, "Unlimited", {})
+    assert subscription["addons"] == []

@@ -256,3 +256,36 @@ def test_retry_after_a_lost_reply_makes_one_account(
     assert again.details["reused"] is True
     assert list(plesk_panel.accounts) == [spec.username]
     assert len(plesk_panel.domains) == 1
+
+
+def test_add_ons_attach_through_the_xml_api_once(
+    plesk: PleskModule, plesk_panel: FakePlesk
+) -> None:
+    account = plesk.create_account(new_spec("Unlimited", domain="once.example"))
+    plesk.change_options(account.remote_id, "Unlimited", {"addons": ["Extra Mail"]})
+    plesk.change_options(account.remote_id, "Unlimited", {"addons": ["Extra Mail"]})
+    attach = [r for r in plesk_panel.requests if b"<add-subscription>" in (r.body or b"")]
+    assert len(attach) == 1  # the second change found it attached and asked for nothing
+    body = attach[0].body.decode()
+    assert "<filter><name>once.example</name></filter><plan-guid>" in body
+
+
+def test_an_unknown_add_on_fails_the_change_with_its_name(plesk: PleskModule) -> None:
+    account = plesk.create_account(new_spec("Unlimited", domain="unknown-addon.example"))
+    with pytest.raises(PermanentModuleError, match="no add-on plan named Nightly Coffee"):
+        plesk.change_options(account.remote_id, "Unlimited", {"addons": ["Nightly Coffee"]})
+
+
+def test_the_stand_in_refuses_an_attach_packet_out_of_schema(plesk: PleskModule) -> None:
+    """``add-subscription`` is a filter, then a plan-guid (domain_input.xsd): anything
+    else is the parser error Plesk answers, in a 200 packet."""
+    plesk.create_account(new_spec("Unlimited", domain="schema.example"))
+    for inner in (
+        "<plan-guid>x</plan-guid><filter><name>schema.example</name></filter>",
+        "<filter><name>schema.example</name></filter>",
+    ):
+        with pytest.raises(PermanentModuleError, match="refused the request"):
+            plesk._xml(
+                f"<webspace><add-subscription>{inner}</add-subscription></webspace>",
+                "webspace/add-subscription/result",
+            )

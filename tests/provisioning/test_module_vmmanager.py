@@ -312,3 +312,43 @@ def test_a_busy_panel_is_transient(
     vmm_panel.busy_for(5)
     with pytest.raises(TransientModuleError, match="HTTP 503"):
         vmmanager.unsuspend(account.remote_id)
+
+
+def test_ipv4_addresses_are_added_as_a_job_and_counted(
+    vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager, account
+) -> None:
+    host_id = int(account.remote_id)
+    assert len(vmm_panel.host_ips(host_id)) == 1
+    vmmanager.change_options(account.remote_id, "1", {"ips": 3})
+    assert len(vmm_panel.host_ips(host_id)) == 3
+    added = [t for t in vmm_panel.job_log(host_id) if t["name"] == "host_add_ip"]
+    assert len(added) == 1 and added[0]["status"] == "complete"
+    post = next(r for r in vmm_panel.requests if r.path.endswith("/ip"))
+    assert post.json() == {"ipv4_number": 2}
+    # The same change again finds them there and asks for nothing.
+    vmmanager.change_options(account.remote_id, "1", {"ips": 3})
+    assert len([t for t in vmm_panel.job_log(host_id) if t["name"] == "host_add_ip"]) == 1
+
+
+def test_the_stand_in_refuses_what_the_add_ip_request_does_not_have(
+    vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager, account
+) -> None:
+    """Strict as the API's request type: an unknown field, or a number that is not a
+    positive whole number, is a 400 with VMmanager's error body."""
+    path = f"/vm/v3/host/{account.remote_id}/ip"
+    for body in ({"ip_count": 1}, {"ipv4_number": 0}, {"ipv4_number": "2"}):
+        with pytest.raises(PermanentModuleError, match="HTTP 400"):
+            vmmanager._call("POST", path, json=body)
+    vmm_panel.free_ips.clear()
+    with pytest.raises(PermanentModuleError, match="Not enough free IPv4"):
+        vmmanager.change_options(account.remote_id, "1", {"ips": 2})
+    assert len(vmm_panel.host_ips(int(account.remote_id))) == 1
+
+
+def test_terminating_frees_the_addresses(
+    vmmanager: VmmanagerModule, vmm_panel: FakeVmmanager
+) -> None:
+    account = vmmanager.create_account(new_spec("1", ips=2))
+    free = len(vmm_panel.free_ips)
+    vmmanager.terminate(account.remote_id)
+    assert len(vmm_panel.free_ips) == free + 2
