@@ -70,10 +70,13 @@ class CpanelModule(ServerModule):
         return data if isinstance(data, dict) else {}
 
     def _create_account(self, spec: AccountSpec) -> AccountResult:
+        # An option that names a package (a bigger quota) is the account's package from
+        # the start, as change_options would make it.
+        package = str(spec.options.get("package") or spec.package)
         args: dict[str, Any] = {
             "username": spec.username,
             "domain": spec.domain,
-            "plan": spec.package,
+            "plan": package,
             "password": spec.password,
         }
         if spec.options.get("contact_email_alias"):
@@ -82,7 +85,7 @@ class CpanelModule(ServerModule):
             args["ip"] = "y"  # a dedicated IP from the server's pool
         data = self._call("createacct", **args)
         logger.info("cpanel: created account %s on %s", spec.username, self.connection.hostname)
-        details = {"domain": spec.domain, "package": spec.package, "suspended": False}
+        details = {"domain": spec.domain, "package": package, "suspended": False}
         if data.get("ip"):
             details["ip"] = data["ip"]
         return AccountResult(remote_id=spec.username, username=spec.username, details=details)

@@ -161,7 +161,8 @@ class PleskModule(ServerModule):
             "hosting_type": "virtual",
             "hosting_settings": {"ftp_login": spec.username, "ftp_password": spec.password},
             "owner_client": {"id": int(client_id)},
-            "plan": {"name": spec.package},
+            # An option may name another service plan, as change_options would switch to.
+            "plan": {"name": str(spec.options.get("package") or spec.package)},
         }
         if self.connection.extra.get("ipv4"):
             subscription["ipv4"] = list(self.connection.extra["ipv4"])
@@ -174,7 +175,7 @@ class PleskModule(ServerModule):
             username=spec.username,
             details={
                 "domain": spec.domain,
-                "package": spec.package,
+                "package": str(spec.options.get("package") or spec.package),
                 "subscription_id": str(created["id"]),
             },
         )
