@@ -132,8 +132,20 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 
 DATABASE_URL = env_str("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/tessera"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# Seconds a web or Celery process keeps a database connection: every PostgreSQL backend
+# caches the catalogue entries of the tables it touched, which with thousands of tenant
+# schemas grows with every tenant a process serves; recycling the connection frees it.
+# Behind PgBouncer, its server_lifetime recycles the server side (ARCHITECTURE.md).
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE)}
+# django-tenants' backend, which can also work behind a pooler in transaction mode.
+DATABASES["default"]["ENGINE"] = "config.db_backend"
+# Behind PgBouncer in transaction mode (config/db_backend/base.py): the search path is
+# set inside each transaction, and nothing that needs a session is used.
+DATABASES["default"]["TRANSACTION_POOLING"] = env_bool("DATABASE_TRANSACTION_POOLING")
+if DATABASES["default"]["TRANSACTION_POOLING"]:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL") or "redis://127.0.0.1:6379/0"
