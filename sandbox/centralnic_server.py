@@ -222,6 +222,18 @@ class CentralNicServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def registrar_account_fields(self, login: str = "tessera-reseller") -> dict[str, Any]:
+        """What a provider's RegistrarAccount needs to reach this API as ``login`` (the
+        password goes to its ``secret``): tests that run a real worker use it."""
+        return {
+            "module": "centralnic",
+            "hostname": "127.0.0.1",
+            "port": self._httpd.server_address[1] if self._httpd else self.port,
+            "username": login,
+            "password": self.accounts[login],
+            "extra": {"url": self.url},
+        }
+
     # --- what tests read and change ----------------------------------------------------------
 
     def domain(self, name: str) -> dict[str, Any] | None:
