@@ -6,10 +6,10 @@ RFC 5733 (contact-1.0), RFC 5734 (transport over TCP with TLS: a greeting on con
 then frames of a 4-byte big-endian length that counts itself, followed by the XML),
 RFC 5910 (secDNS-1.1, DS records) and RFC 3915 (rgp-1.0, restore from redemption).
 
-Frames are written with lxml. The PyPI client libraries for EPP (``pyepp`` and older
-ones) cover the domain commands but not rgp restore reports or the poll flow we need, and
-none states the schemas it follows, so this module keeps the protocol in one readable
-place instead.
+Frames are written with lxml. ``pyepp`` (InternetNZ, on PyPI) was considered: it covers
+the commands, but its login always announces secDNS-1.1 and names epp-1.0 as an object
+service instead of taking the services from the registry's greeting, and its logout frame
+carries no clTRID; this module must do both, so it keeps the protocol here.
 
 Connection settings (``ServerConnection``): ``hostname``/``port`` (700 by default),
 ``username`` (the registrar's clID), ``secret`` (its password), ``verify_tls``,
