@@ -14,11 +14,16 @@ to ``/api/call.cgi`` of ``s_login``, ``s_pw`` and ``s_command`` (the command as
     property[registrationexpirationdate][0] = 2027-12-06 10:00:00
     EOF
 
+Two answers are modelled on sibling pages where the command's own page was not at hand:
+StatusDomainTransfer answers TRANSFERSTATUS as CheckDomainTransfer documents it and
+REQUESTINGREGISTRAR/TRANSFERDATE as QueryForeignTransferList does; StatusAccount answers
+AMOUNT and CURRENCY.
+
 Strict where the real API is: a command it does not know is ``500 Invalid command name``,
 a parameter the command's page does not list is ``503 Invalid attribute name``, a missing
 required one ``504 Missing required attribute``, a malformed value ``505 Invalid attribute
 value syntax``; the other codes are the registry-registrar protocol's the API inherited
-(RFC 2832 §4.3): 210/211 (available / not available), 421 (try again), 530
+(RFC 2832, RRP 1.1.0): 210/211 (available / not available), 421 (try again), 530
 (authentication failed), 531 (authorization failed: a wrong auth code), 541 (invalid
 value: a TLD not offered), 542 (invalid old value: RenewDomain's EXPIRATION is not the
 current expiry year), 545 (entity reference not found), 546 (credit limit exceeded), 550

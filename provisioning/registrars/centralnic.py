@@ -8,7 +8,7 @@ is refused), TransferDomain (ACTION=REQUEST|APPROVE|DENY|CANCEL), StatusDomainTr
 ModifyDomain (NAMESERVER#, TRANSFERLOCK, AUTH, DNSSECDSDATA#), TradeDomain (a new
 registrant), DeleteDomain, RestoreDomain, AddContact, ModifyContact, AddNameserver,
 StatusNameserver, StatusAccount. Response codes are those of the registry-registrar
-protocol the API inherited (RFC 2832 §4.3): 2xx success, 4xx temporary (retry), 5xx
+protocol the API inherited (RFC 2832, RRP 1.1.0): 2xx success, 4xx temporary (retry), 5xx
 refused, each mapped to an ``ErrorKind``.
 
 Connection (``ServerConnection``): ``username``/``secret`` are the API login and password;
@@ -54,7 +54,7 @@ from provisioning.registrars.base import (
 
 CHECK_BATCH = 32  # CheckDomains takes DOMAIN0 to DOMAIN31
 
-# RFC 2832 §4.3 codes as the API answers them.
+# RFC 2832 (RRP 1.1.0) codes as the API answers them.
 _KINDS: dict[int, ErrorKind] = {
     500: ErrorKind.INVALID,
     501: ErrorKind.INVALID,
