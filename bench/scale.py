@@ -13,9 +13,11 @@ tenant. The issue's goals are printed beside the figures; nothing is asserted.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -29,17 +31,20 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
 from django.utils.module_loading import import_string
+from django_tenants.migration_executors.standard import StandardExecutor
 from tqdm import tqdm
 
 from bench.report import median, print_report
 from bench.throwaway import migration_added
 from config.celery import app
+from tenants.deploys import migrate_options
 from tenants.models import Domain, Tenant
 from tenants.pool import pool_fill
 from tenants.services import tenant_create
 
 TENANTS = int(os.environ.get("BENCH_TENANTS", "1000"))
 CLONE_BASELINE = int(os.environ.get("BENCH_CLONE_BASELINE", "20"))
+STANDARD_BASELINE = int(os.environ.get("BENCH_STANDARD_BASELINE", "5"))
 HOME_REQUESTS = int(os.environ.get("BENCH_HOME_REQUESTS", "50"))
 # Tenants are made in batches: the pool is filled with a batch (what the background
 # refill does between creations), then each creation of the batch is timed.
@@ -83,6 +88,21 @@ def _setup_platform_process() -> float:
         stdout=subprocess.DEVNULL,
     )
     return time.perf_counter() - started
+
+
+def _standard_noop_per_tenant() -> float:
+    """The baseline: django-tenants' own executor (Django's migrate in each schema) on a
+    few tenants with nothing to apply, per tenant."""
+    schemas = list(
+        Tenant.objects.exclude(schema_name="public")
+        .order_by("-created_at")
+        .values_list("schema_name", flat=True)[:STANDARD_BASELINE]
+    )
+    executor = StandardExecutor([], migrate_options(verbosity=0))
+    with contextlib.redirect_stdout(io.StringIO()):
+        elapsed = _timed(executor.run_migrations, tenants=schemas)
+    connection.set_schema_to_public()
+    return elapsed / len(schemas)
 
 
 def _create(run_id: str, index: int) -> float:
@@ -183,12 +203,15 @@ def _run() -> None:
     tenants = Tenant.objects.exclude(schema_name="public").count()
 
     setup_noop = min(_setup_platform() for _ in range(3))
-    setup_noop_process = _setup_platform_process()
+    standard_per_tenant = _standard_noop_per_tenant()
 
     operations = 'migrations.AddField("auditentry", "scale_probe", models.IntegerField(null=True))'
     with migration_added(app_label="audit", name="9900_scale_probe", operations=operations):
         migrate_one_column = _setup_platform()
         setup_after = _setup_platform()
+    # The forked migration workers are the only children so far.
+    migration_worker_rss = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    setup_noop_process = _setup_platform_process()
 
     sweep_total, sweep_entries, sweep_tasks = _sweep()
 
@@ -214,10 +237,14 @@ def _run() -> None:
         "setup_empty_s": round(setup_empty, 3),
         "setup_noop_s": round(setup_noop, 3),
         "setup_noop_process_s": round(setup_noop_process, 2),
+        "standard_noop_per_tenant_s": round(standard_per_tenant, 3),
+        "standard_noop_estimate_s": round(standard_per_tenant * tenants, 1),
+        "standard_estimate_vs_noop": round(standard_per_tenant * tenants / setup_noop, 1),
         "migrate_one_column_s": round(migrate_one_column, 2),
         "migrate_one_column_per_tenant_ms": round(1000 * migrate_one_column / tenants, 2),
         "setup_noop_after_migration_s": round(setup_after, 3),
         "migration_workers": settings.TENANT_MIGRATION_WORKERS,
+        "migration_worker_peak_rss_mb": migration_worker_rss,
         "sweep_s": round(sweep_total, 3),
         "sweep_tasks_run": sweep_tasks,
         "sweep_entries_s": {name: round(value, 3) for name, value in sweep_entries.items()},
@@ -227,7 +254,6 @@ def _run() -> None:
         "web_peak_rss_mb": web["peak_rss_mb"],
         "web_db_backend_peak_rss_mb": web.get("db_backend_peak_rss_mb"),
         "worker_peak_rss_mb": worker["peak_rss_mb"],
-        "worker_db_backend_peak_rss_mb": worker.get("db_backend_peak_rss_mb"),
         "worker_tasks": worker["tasks"],
     }
 
@@ -245,6 +271,15 @@ def _run() -> None:
         row("setup_platform no-op (s)", f"{setup_noop:.3f}", _goal("setup_noop_s")),
         row("  the same as a process (s)", f"{setup_noop_process:.2f}"),
         row(
+            f"  baseline: django-tenants' executor, per tenant ({STANDARD_BASELINE})",
+            f"{standard_per_tenant:.3f} s",
+        ),
+        row(
+            "  baseline x tenants / no-op",
+            f"{standard_per_tenant * tenants:.0f} s, "
+            f"{standard_per_tenant * tenants / setup_noop:.0f}x",
+        ),
+        row(
             "one-column migration, all tenants (s)",
             f"{migrate_one_column:.2f}",
             _goal("migrate_one_column_s"),
@@ -254,6 +289,7 @@ def _run() -> None:
             f"{1000 * migrate_one_column / tenants:.2f}",
         ),
         row("  migration workers", str(settings.TENANT_MIGRATION_WORKERS)),
+        row("  a migration worker's peak RSS (MB)", f"{migration_worker_rss}"),
         row("idle sweep, every periodic task (s)", f"{sweep_total:.3f}", _goal("sweep_s")),
         row("  tasks run by one sweep", str(sweep_tasks)),
         *[row(f"  {name} (s)", f"{value:.3f}") for name, value in sweep_entries.items()],
@@ -263,6 +299,5 @@ def _run() -> None:
         row("web process peak RSS (MB)", f"{web['peak_rss_mb']}"),
         row("  its database backend (MB)", f"{web.get('db_backend_peak_rss_mb')}"),
         row("worker process peak RSS (MB)", f"{worker['peak_rss_mb']}"),
-        row("  its database backend (MB)", f"{worker.get('db_backend_peak_rss_mb')}"),
     ]
     print_report("scale", rows, figures)

@@ -53,7 +53,11 @@ from django.db.migrations.state import ProjectState
 from django.db.models import QuerySet
 from django_tenants.migration_executors.base import MigrationExecutor, run_migrations
 from django_tenants.migration_executors.standard import StandardExecutor
-from django_tenants.utils import get_public_schema_name, schema_exists
+from django_tenants.utils import (
+    get_public_schema_name,
+    get_tenant_base_migrate_command_class,
+    schema_exists,
+)
 from psycopg import sql
 from tqdm import tqdm
 
@@ -87,6 +91,14 @@ def code_migration_state() -> str:
         "tenant": list(settings.TENANT_APPS),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def migrate_options(**overrides) -> dict:
+    """Every option of Django's migrate at its default, as django-tenants' per-schema
+    ``run_migrations`` hands them to the command, with ``overrides``."""
+    command = get_tenant_base_migrate_command_class()()
+    options = vars(command.create_parser("manage.py", "migrate").parse_args([]))
+    return {**options, "interactive": False, **overrides}
 
 
 def schema_state_get(schema_name: str) -> str | None:
@@ -193,7 +205,7 @@ class SchemaMigrator:
                     )
                     return len(migrations)
             # Outside the transaction above: Django's migrate opens its own per migration.
-            run_migrations([], {"verbosity": 0, "interactive": False}, "tessera", schema_name)
+            run_migrations([], migrate_options(verbosity=0), "tessera", schema_name)
             connection.set_schema(schema_name)
             Tenant.objects.filter(schema_name=schema_name).update(migration_state=self.state)
             return len(migrations)

@@ -203,3 +203,62 @@ def test_a_tenant_whose_migration_kills_its_worker_is_named_and_the_others_migra
             assert tenants_behind(state=state) == []
     finally:
         _probe_removed(KILLER)
+
+
+RENAMER = ("audit", "9004_deploy_renamer")
+CREATOR = ("audit", "9004_deploy_creator")
+
+
+def _probe_content_types(schema: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT id, model FROM "{schema}".django_content_type WHERE app_label = %s '
+            "AND model LIKE 'deployprobe%%'",
+            ["audit"],
+        )
+        return cursor.fetchall()
+
+
+def test_a_renamed_model_goes_through_djangos_migrate_and_its_content_type_follows(
+    tenant_factory,
+):
+    schema = tenant_factory().tenant.schema_name
+    schemas = [settings.TENANT_BASE_SCHEMA, schema]
+    create = (
+        'migrations.CreateModel("DeployProbe", [("id", models.BigAutoField(primary_key=True))])'
+    )
+    rename = 'migrations.RenameModel("DeployProbe", "DeployProbeRenamed")'
+    try:
+        with migration_added(app_label=CREATOR[0], name=CREATOR[1], operations=create):
+            call_command("migrate_schemas", tenant=True, interactive=False, verbosity=0)
+            [(content_type_id, model)] = _probe_content_types(schema)
+            assert model == "deployprobe"
+            with migration_added(app_label=RENAMER[0], name=RENAMER[1], operations=rename):
+                state = code_migration_state()
+                call_command("migrate_schemas", tenant=True, interactive=False, verbosity=0)
+                assert tenants_behind(state=state) == []
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT to_regclass(%s)", [f'"{schema}".audit_deployproberenamed']
+                    )
+                    assert cursor.fetchone()[0] is not None
+                # Renamed in place (its permissions keep pointing at it), not a new one.
+                assert _probe_content_types(schema) == [(content_type_id, "deployproberenamed")]
+    finally:
+        with connection.cursor() as cursor:
+            for name in schemas:
+                cursor.execute(f'DROP TABLE IF EXISTS "{name}".audit_deployproberenamed')
+                cursor.execute(f'DROP TABLE IF EXISTS "{name}".audit_deployprobe')
+                cursor.execute(
+                    f'DELETE FROM "{name}".auth_permission WHERE content_type_id IN ('
+                    f'SELECT id FROM "{name}".django_content_type WHERE app_label = %s '
+                    "AND model LIKE 'deployprobe%%')",
+                    ["audit"],
+                )
+                cursor.execute(
+                    f'DELETE FROM "{name}".django_content_type WHERE app_label = %s '
+                    "AND model LIKE 'deployprobe%%'",
+                    ["audit"],
+                )
+        _probe_removed(RENAMER)
+        _probe_removed(CREATOR)
