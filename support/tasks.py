@@ -6,7 +6,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from support import inbound, services
+from support import escalations, inbound, services
+from support.models import Escalation
 from tenants.tasks import task_queue_in_every_tenant
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
@@ -41,3 +42,25 @@ def mailboxes_fetch_task() -> int:
 @shared_task
 def mailboxes_fetch_all_tenants() -> int:
     return task_queue_in_every_tenant(mailboxes_fetch_task)
+
+
+@shared_task(autoretry_for=TRANSIENT_ERRORS, **RETRY)
+def escalation_push_task(escalation_id: int) -> int:
+    escalation = Escalation.objects.filter(pk=escalation_id).first()
+    return escalations.escalation_push(escalation=escalation) if escalation else 0
+
+
+@shared_task(autoretry_for=TRANSIENT_ERRORS, **RETRY)
+def escalation_pull_task(upstream_ref: str) -> int:
+    escalation = Escalation.objects.filter(upstream_ref=upstream_ref).first()
+    return escalations.escalation_pull(escalation=escalation) if escalation else 0
+
+
+@shared_task(autoretry_for=TRANSIENT_ERRORS, **RETRY)
+def escalations_sync_task() -> int:
+    return escalations.escalations_sync()
+
+
+@shared_task
+def escalations_sync_all_tenants() -> int:
+    return task_queue_in_every_tenant(escalations_sync_task)

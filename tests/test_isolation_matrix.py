@@ -307,6 +307,17 @@ TENANT_ROWS: dict[str, Row] = {
     "console:ticket-merge": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "ticket"}),
     "console:ticket-split": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "ticket"}),
     "console:ticket-attachment": Row(STAFF_LET_IN, ids={"public_id": "attachment"}),
+    "console:ticket-escalate": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "ticket"}),
+    "console:escalation-message": Row(
+        EVERYONE_405, post=WRITE_REFUSED, ids={"public_id": "ticket"}
+    ),
+    "console:escalation-status": Row(EVERYONE_405, post=WRITE_REFUSED, ids={"public_id": "ticket"}),
+    # The matrix's ticket was never escalated: no answer to forward, on A's host or B's.
+    "console:escalation-forward": Row(
+        (LOGIN, "404", "404", LOGIN),
+        post=WRITE_REFUSED,
+        ids={"public_id": "ticket", "message_id": "ticket"},
+    ),
     "console:support-settings": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:department-new": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:department": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "department"}),

@@ -288,6 +288,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "support.tasks.mailboxes_fetch_all_tenants",
         "schedule": 60.0,
     },
+    "support-escalations-sync": {
+        "task": "support.tasks.escalations_sync_all_tenants",
+        "schedule": 60.0,
+    },
     "support-tickets-sla-overdue": {
         "task": "support.tasks.tickets_sla_overdue_all_tenants",
         "schedule": 300.0,

@@ -18,6 +18,7 @@ from portals.console.views import (
     settings,
     staff,
     support,
+    support_escalation,
     taxes,
     upstream,
 )
@@ -100,6 +101,26 @@ urlpatterns = [
     path("support/<uuid:public_id>/assign/", support.ticket_assign, name="ticket-assign"),
     path("support/<uuid:public_id>/merge/", support.ticket_merge, name="ticket-merge"),
     path("support/<uuid:public_id>/split/", support.ticket_split, name="ticket-split"),
+    path(
+        "support/<uuid:public_id>/escalate/",
+        support_escalation.ticket_escalate_view,
+        name="ticket-escalate",
+    ),
+    path(
+        "support/<uuid:public_id>/escalation/message/",
+        support_escalation.escalation_message,
+        name="escalation-message",
+    ),
+    path(
+        "support/<uuid:public_id>/escalation/status/",
+        support_escalation.escalation_status,
+        name="escalation-status",
+    ),
+    path(
+        "support/<uuid:public_id>/escalation/forward/<uuid:message_id>/",
+        support_escalation.escalation_forward,
+        name="escalation-forward",
+    ),
     path(
         "support/attachments/<uuid:public_id>/",
         support.attachment_download,

@@ -28,6 +28,7 @@ from portals.console.forms_support import (
 )
 from support import selectors, services
 from support.errors import SupportError
+from support.escalations import ticket_escalation_answers
 from support.models import CannedReply, Department, Message, SlaPolicy, Ticket
 
 
@@ -110,6 +111,7 @@ def ticket_detail(request: HttpRequest, public_id) -> HttpResponse:
             "merge_form": MergeForm(),
             "split_form": request.console_can["service"] and not ticket.merged_into_id,
             "can_write": request.console_can["service"],
+            "escalation_answers": ticket_escalation_answers(ticket=ticket),
         },
     )
 
