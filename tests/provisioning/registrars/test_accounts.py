@@ -165,3 +165,27 @@ def test_an_epp_account_reaches_the_local_registry_for_its_tlds() -> None:
             )
         assert registry.domain("esempio.zztest")["registrant"] == handle == info.registrant
     assert registry.invalid_frames == []
+
+
+def test_the_admin_connection_test_reaches_the_registry(platform_client: Client) -> None:
+    platform_client.force_login(User.objects.get(email="admin@platform.test"))
+    with EppServer() as registry:
+        fields = registry.registrar_account_fields()
+        good = RegistrarAccount(
+            name="Reachable", **{k: v for k, v in fields.items() if k != "password"}
+        )
+        good.secret = fields["password"]
+        good.save()
+        bad = RegistrarAccount(
+            name="Wrong password", **{k: v for k, v in fields.items() if k != "password"}
+        )
+        bad.secret = "not-the-password"
+        bad.save()
+        response = platform_client.post(
+            "/admin/provisioning/registraraccount/",
+            {"action": "test_connection", "_selected_action": [good.pk, bad.pk]},
+            follow=True,
+        )
+    body = response.content.decode()
+    assert "logged in as tessera" in body
+    assert "login refused with 2200" in body and "not-the-password" not in body
