@@ -14,7 +14,12 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import (
+    format_currency,
+    get_currency_name,
+    get_currency_precision,
+    list_currencies,
+)
 
 # Amounts larger than this are a typing mistake, not a hosting bill.
 MAX_AMOUNT = Decimal("1000000000")
@@ -40,6 +45,19 @@ def currency_validate(currency: str) -> str:
     if not isinstance(currency, str) or currency.upper() not in _known_currencies():
         raise ValueError(f"“{currency}” is not an ISO 4217 currency code.")
     return currency.upper()
+
+
+# Offered first in every list of currencies; the rest follow alphabetically.
+COMMON_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "RUB", "PLN", "CZK", "SEK")
+
+
+def currency_choices(*, locale: str) -> list[tuple[str, str]]:
+    """Every ISO 4217 currency Babel knows, as (code, "code — name in ``locale``")."""
+    rest = sorted(code for code in _known_currencies() if code not in COMMON_CURRENCIES)
+    return [
+        (code, f"{code} — {get_currency_name(code, locale=locale)}")
+        for code in (*COMMON_CURRENCIES, *rest)
+    ]
 
 
 def to_decimal(value: Any) -> Decimal:

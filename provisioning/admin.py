@@ -206,6 +206,10 @@ class ProvisionedServiceAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # accounts come from orders, through the services
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Upstream services and jobs point at it: an account is terminated, never deleted.
+        return False
+
 
 @admin.register(ProvisioningJob)
 class ProvisioningJobAdmin(admin.ModelAdmin):
@@ -231,6 +235,11 @@ class ProvisioningJobAdmin(admin.ModelAdmin):
     actions = ["run_again"]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # The record of what ran on a panel: a job is cancelled with a reason in the
+        # operations queue, never deleted.
         return False
 
     @admin.action(description=_("Run again"), permissions=["change"])

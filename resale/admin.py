@@ -11,8 +11,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 
+from billing.money import currency_choices
+from core.locale import babel_locale
+from provisioning.modules.base import MODULE_CHOICES
 from resale.models import (
     BalanceEntry,
     DriftItem,
@@ -39,14 +41,34 @@ from resale.services import (
 from resale.tasks import in_schema, reconciliation_run_task
 
 
+class ListCurrencyForm(forms.ModelForm):
+    """A price is in its price list's currency: taken from the list, never typed."""
+
+    def clean(self):
+        data = super().clean()
+        if data.get("price_list"):
+            self.instance.currency = data["price_list"].currency
+        return data
+
+
 class WholesalePriceInline(admin.TabularInline):
     model = WholesalePrice
+    form = ListCurrencyForm
     extra = 1
-    fields = ["price_list", "cycle", "price_amount", "setup_fee_amount", "currency"]
+    fields = ["price_list", "cycle", "price_amount", "setup_fee_amount"]
+
+
+class WholesalePlanForm(forms.ModelForm):
+    module = forms.ChoiceField(choices=MODULE_CHOICES)
+
+    class Meta:
+        model = WholesalePlan
+        fields = ["code", "name", "description", "product_type", "module", "package", "is_active"]
 
 
 @admin.register(WholesalePlan)
 class WholesalePlanAdmin(admin.ModelAdmin):
+    form = WholesalePlanForm
     list_display = ["code", "name", "product_type", "module", "package", "is_active", "version"]
     list_filter = ["product_type", "module", "is_active"]
     search_fields = ["code", "name"]
@@ -94,8 +116,9 @@ class WholesaleOptionAdmin(admin.ModelAdmin):
 
 class WholesaleOptionPriceInline(admin.TabularInline):
     model = WholesaleOptionPrice
+    form = ListCurrencyForm
     extra = 1
-    fields = ["price_list", "cycle", "price_amount", "setup_fee_amount", "currency"]
+    fields = ["price_list", "cycle", "price_amount", "setup_fee_amount"]
 
 
 @admin.register(WholesaleOptionChoice)
@@ -120,8 +143,17 @@ def _option_changed(request, option: WholesaleOption) -> None:
     messages.info(request, f"{count} reseller(s) told about the change.")
 
 
+class PriceListForm(forms.ModelForm):
+    currency = forms.ChoiceField(choices=lambda: currency_choices(locale=babel_locale()))
+
+    class Meta:
+        model = PriceList
+        fields = ["name", "currency", "is_default", "is_cost"]
+
+
 @admin.register(PriceList)
 class PriceListAdmin(admin.ModelAdmin):
+    form = PriceListForm
     list_display = ["name", "currency", "is_default", "is_cost"]
 
 
@@ -149,7 +181,19 @@ class ResellerAccountAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "currency", "price_list"]
     search_fields = ["legal_name", "tenant__name"]
-    readonly_fields = ["public_id", "tenant", "low_balance_alerted_at", "created_at"]
+    # Terms, price list and status change in the provider console, where each change is
+    # audited (a suspension with its reason); here they are only shown.
+    readonly_fields = [
+        "public_id",
+        "tenant",
+        "currency",
+        "price_list",
+        "credit_limit",
+        "low_balance_threshold",
+        "status",
+        "low_balance_alerted_at",
+        "created_at",
+    ]
     actions = ["reconcile"]
 
     @admin.action(description="Run reconciliation now", permissions=["view"])
@@ -290,8 +334,17 @@ class UpstreamRequestAdmin(admin.ModelAdmin):
 
 @admin.register(ResaleCredential)
 class ResaleCredentialAdmin(admin.ModelAdmin):
+    """Issued and revoked on the reseller's page of the provider console (the token is
+    shown once there); a revoked credential stays, as the record of who could call."""
+
     list_display = ["name", "account", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["prefix", "token_hash", "created_at", "last_used_at"]
+    readonly_fields = [field.name for field in ResaleCredential._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(WholesaleInvoice)
@@ -337,18 +390,14 @@ class DriftItemAdmin(admin.ModelAdmin):
     search_fields = ["service_ref", "upstream_service__public_id"]
     readonly_fields = [field.name for field in DriftItem._meta.fields]
     list_select_related = ["account", "upstream_service"]
-    actions = ["mark_resolved"]
+    # Items are repaired or resolved (with a reason, audited) on the console's Drift page.
 
     @admin.display(description="Client reference")
     def client_ref(self, obj: DriftItem) -> str:
         return obj.upstream_service.client_ref if obj.upstream_service else ""
 
-    @admin.action(description="Mark as resolved by hand", permissions=["change"])
-    def mark_resolved(self, request, queryset):
-        count = queryset.exclude(state=DriftItem.State.RESOLVED).update(
-            state=DriftItem.State.RESOLVED, resolved_at=timezone.now()
-        )
-        messages.info(request, f"{count} item(s) marked resolved.")
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def has_add_permission(self, request):
         return False

@@ -3,13 +3,13 @@ language; the writes are done by services."""
 
 from __future__ import annotations
 
-from babel.numbers import get_currency_name, list_currencies
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from billing.cycles import CYCLES
 from billing.models import BillingCycle
+from billing.money import currency_choices
 from core.locale import babel_locale
 from portals.common.forms import AmountField
 from provisioning.modules.base import MODULE_CHOICES
@@ -21,22 +21,15 @@ from resale.models import (
     WholesalePlan,
 )
 
-# Offered first in every currency list; the rest follow alphabetically.
-COMMON_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "RUB", "PLN", "CZK", "SEK")
 
-
-def currency_choices() -> list[tuple[str, str]]:
-    locale = babel_locale()
-    rest = sorted(code for code in list_currencies() if code not in COMMON_CURRENCIES)
-    return [
-        (code, f"{code} — {get_currency_name(code, locale=locale)}")
-        for code in (*COMMON_CURRENCIES, *rest)
-    ]
+def _currencies() -> list[tuple[str, str]]:
+    return currency_choices(locale=babel_locale())
 
 
 class CurrencyField(forms.ChoiceField):
     def __init__(self, **kwargs) -> None:
-        super().__init__(choices=currency_choices, **kwargs)
+        # A callable: the names come in the language of the page that shows the form.
+        super().__init__(choices=_currencies, **kwargs)
 
 
 class ResellerCreateForm(forms.Form):
