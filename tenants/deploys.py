@@ -247,7 +247,6 @@ class SchemaMigrator:
 
 @dataclass
 class MigrationRun:
-    skipped: int = 0
     migrated: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
 
@@ -255,8 +254,8 @@ class MigrationRun:
         if self.failed:
             names = ", ".join(sorted(self.failed))
             raise CommandError(
-                f"{len(self.failed)} schema(s) failed to migrate and are as they were: "
-                f"{names}. The others are migrated; run the command again to finish."
+                f"{len(self.failed)} schema(s) failed to migrate: {names}. The others are "
+                "migrated; run the command again to finish."
             )
 
 
