@@ -253,10 +253,14 @@ def renewals_issue(
 def _ids_reserve(model, count: int) -> list[int]:
     """Primary keys taken from the table's own identity sequence, so rows can be written
     with COPY and still point at each other."""
+    # The table by its schema too: on a Citus coordinator the name is resolved there, not
+    # through the tenant's search path on a worker.
+    quote = connection.ops.quote_name
+    table = f"{quote(connection.schema_name)}.{quote(model._meta.db_table)}"
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [model._meta.db_table, count],
+            [table, count],
         )
         return [row[0] for row in cursor.fetchall()]
 
