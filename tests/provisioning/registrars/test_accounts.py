@@ -29,6 +29,7 @@ def account(name: str, **fields) -> RegistrarAccount:
     return row
 
 
+@override_settings(EPP_HOST="")
 def test_no_account_means_the_simulated_registrar_outside_production() -> None:
     with registrar_for_tld("com") as registrar:
         assert isinstance(registrar, SimulatedRegistrar)
@@ -36,6 +37,7 @@ def test_no_account_means_the_simulated_registrar_outside_production() -> None:
         registrar_for_tld("com")
 
 
+@override_settings(EPP_HOST="")
 def test_tlds_route_to_their_account_and_the_default_takes_the_rest() -> None:
     italy = account("italy")
     assert registrar_account_tlds_set(account=italy, tlds=["IT", ".eu", "рф"]) == [
