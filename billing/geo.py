@@ -36,14 +36,35 @@ def location_evidence(
     """The pieces of evidence of the buyer's country, as the invoice keeps them.
     ``consistent`` is False when a second piece names another country."""
     billing_country = (billing_country or "").upper()
-    from_ip = ip_country(ip_address)
-    card_country = (card_country or "").upper()
-    seconds = [c for c in (from_ip, card_country) if c]
+    return _weighed(
+        {
+            "billing_country": billing_country,
+            "ip_address": ip_address or "",
+            "ip_country": ip_country(ip_address),
+            "card_country": (card_country or "").upper(),
+        }
+    )
+
+
+def evidence_with_cards(evidence: dict, card_countries: list[str]) -> dict:
+    """The evidence kept at the sale, completed by the countries of the cards that paid
+    the invoice afterwards (a card is only known once it pays)."""
+    cards = sorted({c.upper() for c in card_countries if c})
+    kept = (evidence.get("card_country") or "").upper()
+    merged = dict(evidence)
+    merged["card_country"] = kept or (cards[0] if len(cards) == 1 else "")
+    merged["card_countries"] = sorted({kept, *cards} - {""})
+    return _weighed(merged)
+
+
+def _weighed(evidence: dict) -> dict:
+    billing_country = evidence.get("billing_country") or ""
+    seconds = [evidence.get("ip_country") or "", *evidence.get("card_countries", [])]
+    if not evidence.get("card_countries"):
+        seconds.append(evidence.get("card_country") or "")
+    seconds = [c for c in seconds if c]
     return {
-        "billing_country": billing_country,
-        "ip_address": ip_address or "",
-        "ip_country": from_ip,
-        "card_country": card_country,
+        **evidence,
         "pieces": 1 + sum(1 for c in seconds if c == billing_country),
         "consistent": all(c == billing_country for c in seconds),
     }

@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from accounts.models import User
+from billing import geo
 from billing.models import (
     BillingSettings,
     Client,
@@ -30,6 +31,7 @@ from billing.models import (
 )
 from billing.money import Money
 from billing.taxes import (
+    SALE_RULE_LABELS,
     BuyerProfile,
     SaleRule,
     SellerProfile,
@@ -97,6 +99,27 @@ def invoice_ledger_due(*, invoice: Invoice) -> Money:
     """What is due on the invoice according to the ledger; equals ``invoice.amount_due``
     for every issued invoice."""
     return Money(_sum(LedgerEntry.objects.filter(invoice=invoice)), invoice.currency)
+
+
+def invoice_tax_record(*, invoice: Invoice) -> dict:
+    """Why the invoice is taxed as it is (the engine's decisions and the VIES check kept at
+    issue), with the evidence of the buyer's location completed by the cards that paid it."""
+    record = dict((invoice.buyer or {}).get("tax") or {})
+    if not record:
+        return {}
+    cards = list(invoice.payments.exclude(card_country="").values_list("card_country", flat=True))
+    location = record.get("location") or {"billing_country": invoice.buyer.get("country", "")}
+    record["location"] = geo.evidence_with_cards(location, cards)
+    # One row per distinct rule: an invoice's lines usually share theirs.
+    rules: dict[tuple, dict] = {}
+    for decision in record.get("decisions", []):
+        key = tuple(decision.get(k) for k in ("rule", "category", "rate", "country"))
+        rules.setdefault(
+            key,
+            {**decision, "label": SALE_RULE_LABELS.get(decision.get("rule"), decision.get("rule"))},
+        )
+    record["rules"] = list(rules.values())
+    return record
 
 
 def invoice_tax_summary(*, invoice: Invoice) -> list[TaxSummaryRow]:

@@ -28,7 +28,7 @@ from enum import StrEnum
 from babel import Locale
 from babel.core import UnknownLocaleError
 from django.utils import translation
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from billing import vat_rates
 from billing.errors import BillingError
@@ -112,6 +112,27 @@ class SaleRule(StrEnum):
     NOT_REGISTERED = "not_registered"
 
 
+# How staff read a rule on the invoice's page.
+SALE_RULE_LABELS = {
+    SaleRule.DOMESTIC: gettext_lazy("Domestic sale: the seller's VAT"),
+    SaleRule.DOMESTIC_REVERSE_CHARGE: gettext_lazy("Domestic reverse charge"),
+    SaleRule.EU_REVERSE_CHARGE: gettext_lazy("EU business: reverse charge"),
+    SaleRule.EU_GOODS_B2B: gettext_lazy("Intra-EU supply of goods"),
+    SaleRule.EU_UNDER_THRESHOLD: gettext_lazy("EU consumer under the EUR 10,000 threshold"),
+    SaleRule.EU_OSS: gettext_lazy("EU consumer: the buyer's country's VAT, declared through OSS"),
+    SaleRule.EU_DESTINATION: gettext_lazy(
+        "EU consumer: VAT of the buyer's country, registered there"
+    ),
+    SaleRule.NON_UNION_OSS: gettext_lazy("Non-EU seller: EU consumer's VAT through non-Union OSS"),
+    SaleRule.EXPORT: gettext_lazy("Export outside the EU"),
+    SaleRule.OUT_OF_SCOPE: gettext_lazy("Out of scope of EU VAT"),
+    SaleRule.EXEMPT_BUYER: gettext_lazy("Exempt buyer"),
+    SaleRule.EXEMPT_SUPPLY: gettext_lazy("Exempt supply"),
+    SaleRule.SMALL_BUSINESS: gettext_lazy("Small-business scheme: no VAT charged"),
+    SaleRule.NOT_REGISTERED: gettext_lazy("Seller not registered for VAT"),
+}
+
+
 class ViesUnavailable(StrEnum):
     """What a sale does when VIES cannot confirm the buyer's VAT number."""
 
@@ -125,9 +146,13 @@ class TaxRateMissing(BillingError):
 
     def __init__(self, country: str) -> None:
         self.country = country
+        # In the language of whoever is buying or selling: the request's.
         super().__init__(
-            f"No VAT rate is configured for {country}: the seller must add a tax rule for "
-            f"{country} (console, Settings → Taxes) before this sale can be made.",
+            translation.gettext(
+                "No VAT rate is configured for %(country)s: the seller must add a tax rule "
+                "for %(country)s (console, Settings → Taxes) before this sale can be made."
+            )
+            % {"country": country},
             code="tax_rate_missing",
         )
 
@@ -310,8 +335,9 @@ def tax_decide(
 
     if not s:
         # A seller that has not said where it is established has not said it is
-        # registered for VAT either: only a rule of its own taxes the sale, and the
-        # invoice says why there is no VAT otherwise.
+        # registered for VAT either (registration is in a country; the console refuses
+        # "registered" without one and warns until it is set): only a rule of its own
+        # taxes the sale, and the invoice says why there is no VAT otherwise.
         found = seller.rules.get(b) or seller.rules.get("")
         if found is None:
             reasons.append("the seller's country is not set: not registered for VAT")

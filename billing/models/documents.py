@@ -400,6 +400,9 @@ class Payment(TenantModel):
     refunded_amount = money_column()
     received_at = models.DateTimeField()
     note = models.CharField(max_length=500, blank=True)
+    # The issuing country of the card that paid, when the gateway tells it: a second piece
+    # of evidence of where a consumer is (EU VAT, Article 24f of Regulation 282/2011).
+    card_country = models.CharField(max_length=2, blank=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

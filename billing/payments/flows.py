@@ -704,6 +704,7 @@ def _payment_book(attempt: PaymentAttempt, state: PaymentState) -> Payment:
             gateway=attempt.gateway,
             gateway_reference=key,
             note=f"{attempt.get_kind_display()} {attempt.public_id}",
+            card_country=state.card_country or "",
         )
     rest = received - to_invoice
     if rest.amount > 0:

@@ -10,6 +10,7 @@ from billing.services.catalogue import (
     plan_price_set,
     product_create,
     product_group_create,
+    product_tax_category_set,
     tax_rule_set,
 )
 from billing.services.clients import (
@@ -114,6 +115,7 @@ __all__ = [
     "plan_price_set",
     "product_create",
     "product_group_create",
+    "product_tax_category_set",
     "service_activate",
     "service_cancel",
     "service_change_options",

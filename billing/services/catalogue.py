@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.text import slugify
 
+from audit.services import audit_record
 from billing.errors import BillingError
 from billing.models import (
     BillingCycle,
@@ -82,6 +83,28 @@ def product_create(
         visibility=visibility,
         stock=stock,
     )
+
+
+@transaction.atomic
+def product_tax_category_set(*, product: Product, tax_category: str) -> Product:
+    """How the product is taxed from now on (billing.taxes): issued invoices keep the
+    category they were issued with; the audit log keeps the change."""
+    if tax_category not in Product.TaxCategory.values:
+        raise BillingError(f"“{tax_category}” is not a tax category.")
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    before = product.tax_category
+    if before == tax_category:
+        return product
+    product.tax_category = tax_category
+    product.save(update_fields=["tax_category"])
+    audit_record(
+        action="product.tax_category_changed",
+        object_type="product",
+        object_id=product.public_id,
+        before={"tax_category": before},
+        after={"tax_category": tax_category},
+    )
+    return product
 
 
 @transaction.atomic

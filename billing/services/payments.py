@@ -50,6 +50,7 @@ def payment_record(
     received_at: datetime | None = None,
     note: str = "",
     created_by=None,
+    card_country: str = "",
 ) -> Payment:
     """Records money received for an invoice. The same idempotency key again returns the
     first payment instead of paying twice; two payments racing for the same invoice are
@@ -81,6 +82,9 @@ def payment_record(
         amount=money.amount,
         received_at=received_at or timezone.now(),
         note=note[:500],
+        card_country=card_country.upper()
+        if len(card_country) == 2 and card_country.isalpha()
+        else "",
         idempotency_key=key,
         created_by=created_by,
     )

@@ -4,14 +4,27 @@ themselves live with their portal (storefront, client area, console)."""
 
 from __future__ import annotations
 
+from babel import Locale
 from django import forms
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from billing.services.clients import SDI_CODE_RE
 from portals.common.fields import amount_clean
 
 LANGUAGE_CHOICES = [(code, name) for code, name in settings.LANGUAGES]
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """Every country by its name in the active language, sorted by that name."""
+    locale = Locale.parse(translation.to_locale(translation.get_language() or "en"))
+    names = [
+        (code, name)
+        for code, name in locale.territories.items()
+        if len(code) == 2 and code.isalpha() and code not in ("ZZ", "EU", "EZ", "UN", "QO")
+    ]
+    return [("", "—"), *sorted(names, key=lambda item: item[1])]
 
 
 def country_clean(value: str) -> str:

@@ -27,6 +27,7 @@ from portals.common.forms import (
     LANGUAGE_CHOICES,
     AmountField,
     ItalianDeliveryCleaning,
+    country_choices,
     country_clean,
     pec_email_field,
     sdi_code_field,
@@ -356,6 +357,12 @@ class WebhookEndpointForm(forms.Form):
 class TaxSettingsForm(forms.Form):
     """How the tenant is registered for VAT, and its choices where the law leaves one."""
 
+    country = forms.ChoiceField(
+        label=_("Country of establishment"),
+        choices=country_choices,
+        required=False,
+        help_text=_("Where your business is established: it decides the place of supply."),
+    )
     vat_registered = forms.BooleanField(label=_("Registered for VAT"), required=False)
     vat_small_business = forms.BooleanField(
         label=_("Small-enterprise VAT exemption (no VAT charged)"), required=False
@@ -384,6 +391,17 @@ class TaxSettingsForm(forms.Form):
         label=_("FatturaPA tax regime (sellers in Italy)"),
         choices=[("RF01", _("RF01 ordinario")), ("RF19", _("RF19 forfettario"))],
     )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        # Registration is in a country: without one no rule can place a sale, and the
+        # invoices would say "not registered" to buyers of a registered seller.
+        if data.get("vat_registered") and not data.get("country"):
+            self.add_error(
+                "country",
+                _("A seller registered for VAT is registered in a country: choose yours."),
+            )
+        return data
 
 
 class TaxReportForm(forms.Form):

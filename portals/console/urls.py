@@ -58,6 +58,11 @@ urlpatterns = [
     ),
     path("catalogue/", catalogue.catalogue, name="catalogue"),
     path("catalogue/import/", catalogue.catalogue_import_view, name="catalogue-import"),
+    path(
+        "catalogue/products/<uuid:public_id>/tax-category/",
+        catalogue.product_tax_category,
+        name="product-tax-category",
+    ),
     path("branding/", branding.branding, name="branding"),
     path("domains/", domains.domains_view, name="domains"),
     path("staff/", staff.staff_view, name="staff"),

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from babel import Locale
 from django import forms
 from django.contrib.auth import password_validation
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from billing.models import Client
-from portals.common.forms import country_clean
+from portals.common.forms import country_choices, country_clean
 
 
 class SignupForm(forms.Form):
@@ -68,17 +66,6 @@ class DomainSearchForm(forms.Form):
 # Countries whose addresses need a state or province, and those without postcodes.
 REGION_REQUIRED = frozenset({"US", "CA", "AU", "BR", "MX", "IN"})
 NO_POSTCODE = frozenset({"AE", "AG", "BS", "BZ", "HK", "IE", "JM", "QA"})
-
-
-def country_choices() -> list[tuple[str, str]]:
-    """Every country by its name in the active language, sorted by that name."""
-    locale = Locale.parse(translation.to_locale(translation.get_language() or "en"))
-    names = [
-        (code, name)
-        for code, name in locale.territories.items()
-        if len(code) == 2 and code.isalpha() and code not in ("ZZ", "EU", "EZ", "UN", "QO")
-    ]
-    return [("", "—"), *sorted(names, key=lambda item: item[1])]
 
 
 class BillingAddressForm(forms.Form):

@@ -3,8 +3,11 @@
 Follows Stripe's API reference, version 2026-10-28.endive: Customers
 (https://docs.stripe.com/api/customers?api-version=2026-10-28.endive), PaymentMethods
 (https://docs.stripe.com/api/payment_methods?api-version=2026-10-28.endive) and the test
-payment methods of https://docs.stripe.com/testing#cards (``pm_card_visa`` ...): using one
-creates a ``pm_`` object on the account, as Stripe does.
+payment methods of https://docs.stripe.com/testing#cards (``pm_card_visa`` ...) and the
+cards by issuing country of https://docs.stripe.com/testing#international-cards
+(``pm_card_ie`` ...): using one creates a ``pm_`` object on the account, as Stripe does, whose
+``card.country`` and whose charges' ``payment_method_details.card.country`` name the issuer's
+country (``US`` for the brand cards).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class TestCard:
     code: str = "card_declined"
     decline_code: str | None = None
     message: str = "Your card was declined."
+    country: str = "US"
 
 
 TEST_CARDS: dict[str, TestCard] = {
@@ -70,6 +74,13 @@ TEST_CARDS: dict[str, TestCard] = {
     "pm_card_authenticationRequired": TestCard("visa", "3184", "authenticate", "authenticate"),
     "pm_card_threeDSecure2Required": TestCard("visa", "3220", "authenticate", "authenticate"),
     "pm_card_authenticationRequiredOnSetup": TestCard("visa", "3155", "authenticate", "succeed"),
+    # Cards by issuing country (Stripe's "International cards" table).
+    "pm_card_us": TestCard("visa", "4242", "succeed", "succeed", country="US"),
+    "pm_card_ie": TestCard("visa", "0005", "succeed", "succeed", country="IE"),
+    "pm_card_it": TestCard("visa", "0008", "succeed", "succeed", country="IT"),
+    "pm_card_de": TestCard("visa", "0016", "succeed", "succeed", country="DE"),
+    "pm_card_fr": TestCard("visa", "0003", "succeed", "succeed", country="FR"),
+    "pm_card_gb": TestCard("visa", "0000", "succeed", "succeed", country="GB"),
 }
 
 
@@ -128,7 +139,7 @@ class CustomersApi(StripeServerBase):
                     "billing_details": {"address": None, "email": None, "name": None},
                     "card": {
                         "brand": card.brand,
-                        "country": "US",
+                        "country": card.country,
                         "exp_month": 12,
                         "exp_year": time.gmtime().tm_year + 3,
                         "fingerprint": hashlib.sha256(ref.encode()).hexdigest()[:16],

@@ -427,6 +427,7 @@ class IntentsApi(CustomersApi):
                 "paid": succeeded,
                 "payment_intent": intent["id"],
                 "payment_method": intent["payment_method"],
+                "payment_method_details": self._card_details(ctx, intent["payment_method"]),
                 "refunded": False,
                 "status": status,
             },
@@ -446,6 +447,28 @@ class IntentsApi(CustomersApi):
         )
         intent["latest_charge"] = charge["id"]
         return charge
+
+    def _card_details(self, ctx: Context, pm_id: str | None) -> dict[str, Any] | None:
+        """The charge's copy of the card that paid, as Stripe's Charge object carries it."""
+        pm = self._objects.get(ctx.account, {}).get(pm_id or "")
+        if not pm or pm.get("type") != "card":
+            return None
+        card = pm["card"]
+        return {
+            "type": "card",
+            "card": {
+                key: card.get(key)
+                for key in (
+                    "brand",
+                    "country",
+                    "exp_month",
+                    "exp_year",
+                    "fingerprint",
+                    "funding",
+                    "last4",
+                )
+            },
+        }
 
     def _pi_succeed(self, ctx: Context, intent: dict[str, Any]) -> None:
         charge = self._new_charge(ctx, intent, status="succeeded")

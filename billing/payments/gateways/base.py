@@ -87,6 +87,8 @@ class PaymentState:
     customer_ref: str | None = None
     method_ref: str | None = None
     charge_ref: str | None = None
+    # ISO country of the card's issuer, when the gateway tells it (EU VAT location evidence).
+    card_country: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     # Shown to the client when the gateway needs it to act by itself (bank details).
     instructions: Mapping[str, str] = field(default_factory=dict)

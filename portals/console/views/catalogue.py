@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from billing.errors import BillingError
+from billing.models import Product
 from billing.selectors import billing_settings_get, product_list
+from billing.services import product_tax_category_set
 from portals.common.access import console_page
 from portals.console.forms import MarkupForm
 from portals.console.selectors import configurable_options
@@ -20,7 +22,35 @@ from resale import catalogue_import
 def catalogue(request: HttpRequest) -> HttpResponse:
     products = product_list()
     options = configurable_options()
-    return render(request, "console/catalogue.html", {"products": products, "options": options})
+    return render(
+        request,
+        "console/catalogue.html",
+        {
+            "products": products,
+            "options": options,
+            "tax_categories": Product.TaxCategory.choices,
+        },
+    )
+
+
+@console_page(write="admin")
+def product_tax_category(request: HttpRequest, public_id) -> HttpResponse:
+    """Sets how a product is taxed: an electronically supplied service, a domain, physical
+    goods or an exempt supply decide the place of supply (billing.taxes)."""
+    product = get_object_or_404(product_list(), public_id=public_id)
+    if request.method != "POST":
+        return redirect("console:catalogue")
+    category = request.POST.get("tax_category", "")
+    if category not in Product.TaxCategory.values:
+        messages.error(request, _("Choose one of the tax categories in the list."))
+    else:
+        product_tax_category_set(product=product, tax_category=category)
+        messages.success(
+            request,
+            _("%(product)s is now taxed as: %(category)s.")
+            % {"product": product.name, "category": Product.TaxCategory(category).label},
+        )
+    return redirect("console:catalogue")
 
 
 @console_page(write="admin")

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing.selectors import billing_settings_get
 from core.locale import babel_locale, number_format
 from portals.common.access import console_page
 from portals.common.charts import ChartPoint, bar_line_chart
@@ -51,5 +52,6 @@ def home(request: HttpRequest) -> HttpResponse:
             "overdue_count": overdue.count(),
             "counts": console_selectors.dashboard_counts(),
             "balance": console_selectors.provider_balance(),
+            "seller_country_missing": not billing_settings_get().country,
         },
     )

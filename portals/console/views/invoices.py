@@ -17,7 +17,12 @@ from billing.models import Client, Invoice
 from billing.money import Money
 from billing.number_input import NumberInputError, decimal_parse
 from billing.payments.flows import bank_transfer_record
-from billing.selectors import credit_note_list, invoice_list, invoice_tax_summary
+from billing.selectors import (
+    credit_note_list,
+    invoice_list,
+    invoice_tax_record,
+    invoice_tax_summary,
+)
 from billing.services import (
     CreditLine,
     credit_note_issue,
@@ -128,6 +133,7 @@ def invoice_detail(request: HttpRequest, public_id) -> HttpResponse:
             "invoice": invoice,
             "lines": invoice.lines.all(),
             "tax_rows": invoice_tax_summary(invoice=invoice),
+            "tax_record": invoice_tax_record(invoice=invoice),
             "payments": invoice.payments.all(),
             "credit_notes": invoice.credit_notes.all(),
             "payment_form": payment_form,

@@ -222,6 +222,9 @@ class PaymentIntent:
     application_fee_amount_minor: int | None
     # From the expanded latest charge: None when it was not expanded or there is none.
     amount_refunded_minor: int | None
+    # The issuing country of the card that paid (the charge's payment_method_details), one
+    # piece of evidence of where a consumer is for EU VAT.
+    card_country: str | None
     metadata: dict[str, str]
     account: str | None
 
@@ -550,6 +553,14 @@ def _setup_intent(data: dict[str, Any], account: str | None) -> SetupIntent:
     )
 
 
+def _charge_card_country(charge: Any) -> str | None:
+    if not isinstance(charge, dict):
+        return None
+    details = charge.get("payment_method_details") or {}
+    country = (details.get("card") or {}).get("country") if details.get("type") == "card" else None
+    return country.upper() if isinstance(country, str) and len(country) == 2 else None
+
+
 def _payment_intent(data: dict[str, Any], account: str | None) -> PaymentIntent:
     error = data.get("last_payment_error") or {}
     charge = data.get("latest_charge")
@@ -569,6 +580,7 @@ def _payment_intent(data: dict[str, Any], account: str | None) -> PaymentIntent:
         last_payment_error_decline_code=error.get("decline_code"),
         application_fee_amount_minor=data.get("application_fee_amount"),
         amount_refunded_minor=charge.get("amount_refunded") if isinstance(charge, dict) else None,
+        card_country=_charge_card_country(charge),
         metadata=_metadata(data.get("metadata")),
         account=account,
     )
@@ -771,6 +783,8 @@ def payment_intent_create(
     if off_session and not (customer_id and payment_method_id):
         raise ValueError("An off-session payment needs the customer and a saved payment method.")
     params: dict[str, Any] = {
+        # The charge of a confirmed intent names the card's country (tax evidence).
+        "expand": ["latest_charge"],
         "amount": _positive_minor(amount, code, "amount"),
         "currency": code.lower(),
         "allowed_payment_method_types": list(allowed_payment_method_types),
@@ -834,7 +848,7 @@ def payment_intent_confirm(
     return_url: str | None = None,
 ) -> PaymentIntent:
     """Charges an unconfirmed PaymentIntent, or retries a declined one with another card."""
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = {"expand": ["latest_charge"]}
     if payment_method_id:
         params["payment_method"] = payment_method_id
     if off_session:

@@ -74,6 +74,7 @@ def payment_state(intent: stripe_api.PaymentIntent) -> PaymentState:
         customer_ref=intent.customer,
         method_ref=intent.payment_method,
         charge_ref=intent.latest_charge,
+        card_country=intent.card_country,
         metadata=dict(intent.metadata),
     )
 
