@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0010_taxes_engine'),
+        ("billing", "0012_domains"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='payment',
-            name='card_country',
+            model_name="payment",
+            name="card_country",
             field=models.CharField(blank=True, max_length=2),
         ),
     ]
