@@ -264,6 +264,9 @@ TENANT_ROWS: dict[str, Row] = {
     "console:credit-note-fatturapa": Row(STAFF_LET_IN, ids={"public_id": "credit_note"}),
     "console:catalogue": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:catalogue-import": Row(STAFF_READ, post=WRITE_REFUSED),
+    "console:product-tax-category": Row(
+        STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "product"}
+    ),
     "console:branding": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:domains": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:staff": Row(STAFF_READ, post=WRITE_REFUSED),
@@ -636,6 +639,7 @@ def tenant_objects(world) -> dict[str, str]:
             "invoice": str(shop.invoice.public_id),
             "credit_note": str(CreditNote.objects.get().public_id),
             "plan": str(shop.plan.public_id),
+            "product": str(shop.plan.product.public_id),
             "api_key": str(key.public_id),
             "endpoint": str(endpoint.public_id),
             "delivery": str(WebhookDelivery.objects.get(endpoint=endpoint).public_id),
