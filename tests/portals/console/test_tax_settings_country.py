@@ -36,4 +36,5 @@ def test_registered_without_a_country_is_refused_and_the_dashboard_warns(tenant_
     with schema_context(tenant_a.schema):
         settings = billing_settings_get()
         assert (settings.country, settings.vat_registered) == ("IE", True)
-    assert "Your country of establishment is not set" not in browser.get("/console/").content.decode()
+    home = browser.get("/console/").content.decode()
+    assert "Your country of establishment is not set" not in home
