@@ -6,6 +6,9 @@ module-scoped registry is checked at the end for any frame that was not valid.""
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
+import struct
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -359,3 +362,49 @@ def test_the_registry_approves_a_pending_transfer_after_its_delay() -> None:
             assert [m.transfer_status for m in module.poll_drain()] == ["serverApproved"]
         assert quick.domain("auto-approved.com")["sponsor"] == "tessera"
         assert quick.invalid_frames == []
+
+
+def _raw_exchange(sock, payload: bytes) -> bytes:
+    sock.sendall(struct.pack(">I", len(payload) + 4) + payload)
+    return _raw_frame(sock)
+
+
+def _raw_frame(sock) -> bytes:
+    def exactly(size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = sock.recv(size - len(data))
+            assert chunk, "the registry closed the connection"
+            data += chunk
+        return data
+
+    (total,) = struct.unpack(">I", exactly(4))
+    return exactly(total - 4)
+
+
+def test_the_registry_answers_an_invalid_frame_with_2001_and_records_it() -> None:
+    with EppServer() as strict:
+        context = ssl.create_default_context(cafile=strict.cafile)
+        with (
+            socket.create_connection(("127.0.0.1", strict.port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as sock,
+        ):
+            greeting = etree.fromstring(_raw_frame(sock))
+            assert greeting.find("{urn:ietf:params:xml:ns:epp-1.0}greeting") is not None
+            # A login whose password is longer than RFC 5730's pwType allows (16).
+            bad_login = (
+                b'<?xml version="1.0" encoding="UTF-8"?>'
+                b'<epp xmlns="urn:ietf:params:xml:ns:epp-1.0"><command><login>'
+                b"<clID>tessera</clID><pw>far-too-long-a-password-for-epp</pw>"
+                b"<options><version>1.0</version><lang>en</lang></options>"
+                b"<svcs><objURI>urn:ietf:params:xml:ns:domain-1.0</objURI></svcs>"
+                b"</login><clTRID>ABC-1</clTRID></command></epp>"
+            )
+            reply = etree.fromstring(_raw_exchange(sock, bad_login))
+            result = reply.find(".//{urn:ietf:params:xml:ns:epp-1.0}result")
+            assert result.get("code") == "2001"
+            # Not even XML.
+            reply = etree.fromstring(_raw_exchange(sock, b"<epp><command>"))
+            assert reply.find(".//{urn:ietf:params:xml:ns:epp-1.0}result").get("code") == "2001"
+        assert len(strict.invalid_frames) == 2
+        assert "pwType" in strict.invalid_frames[0].error or "pw" in strict.invalid_frames[0].error
