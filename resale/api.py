@@ -23,6 +23,8 @@ from resale.domains import (
     DomainSecrets,
     contact_from_dict,
     domain_command_receive,
+    upstream_domain_manage,
+    upstream_domains_check,
 )
 from resale.escalations import (
     BODY_MAX,
@@ -205,6 +207,59 @@ class ServiceView(ResaleView):
             return Response(upstream_service_status(account=self.account, service_ref=service_ref))
         except ResaleError as exc:
             return problem(404, "Not found", exc.message, exc.code)
+
+
+class DomainCheckSerializer(serializers.Serializer):
+    domains = serializers.ListField(
+        child=serializers.CharField(max_length=253), min_length=1, max_length=20
+    )
+
+
+class DomainCheckView(ResaleView):
+    """Availability (and premium names) at the provider's registrars."""
+
+    def post(self, request):
+        serializer = DomainCheckSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            results = upstream_domains_check(
+                account=self.account, domains=serializer.validated_data["domains"]
+            )
+        except ResaleError as exc:
+            return problem(422, "Check refused", exc.message, exc.code)
+        return Response({"results": results})
+
+
+class DomainManageSerializer(serializers.Serializer):
+    params = serializers.DictField(required=False, default=dict)
+    # A new registrant contact, beside the operation: used at once, never stored.
+    contact = serializers.DictField(required=False)
+
+
+class DomainManageView(ResaleView):
+    """One change (or a fresh read) of a held domain at its registrar."""
+
+    def post(self, request, service_ref: str, operation: str):
+        serializer = DomainManageSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            result = upstream_domain_manage(
+                account=self.account,
+                service_ref=service_ref,
+                operation=operation,
+                params=serializer.validated_data["params"],
+                secrets=DomainSecrets(
+                    contact=contact_from_dict(serializer.validated_data.get("contact"))
+                ),
+            )
+        except ResaleError as exc:
+            code = {"not_found": 404, "invalid_state": 409, "registrar_unavailable": 503}.get(
+                exc.code, 422
+            )
+            return problem(code, "Domain operation refused", exc.message, exc.code)
+        response = Response(result)
+        response["Cache-Control"] = "no-store"  # may carry a new auth code
+        return response
 
 
 class SsoInputSerializer(serializers.Serializer):

@@ -25,6 +25,12 @@ urlpatterns = [
         api.EscalationStatusView.as_view(),
         name="resale-escalation-status",
     ),
+    path("domains/check/", api.DomainCheckView.as_view(), name="resale-domain-check"),
+    path(
+        "domains/<str:service_ref>/<str:operation>/",
+        api.DomainManageView.as_view(),
+        name="resale-domain-manage",
+    ),
     path("balance/", api.BalanceView.as_view(), name="resale-balance"),
     path("ledger/", api.LedgerView.as_view(), name="resale-ledger"),
     path(

@@ -33,17 +33,24 @@ from django.utils import timezone
 
 from billing.money import Money
 from core.crypto import secret_decrypt, secret_encrypt
-from provisioning.modules.base import MASK, PermanentModuleError, TransientModuleError
+from provisioning.modules.base import (
+    MASK,
+    ModuleError,
+    PermanentModuleError,
+    TransientModuleError,
+)
 from provisioning.registrars.accounts import registrar_for_tld
 from provisioning.registrars.base import (
     Contact,
     DomainInfo,
     DomainStatus,
+    DsRecord,
     ErrorKind,
     Registrar,
     RegistryError,
     check_years,
     normalize_domain,
+    normalize_host,
     normalize_nameservers,
 )
 from resale.models import (
@@ -749,3 +756,142 @@ def domain_command_receive(
         payload=payload,
         secrets=secrets,
     )
+
+
+# --- managing a held domain (the client area, through the upstream interface) -------------
+
+MANAGE_OPERATIONS = ("info", "nameservers", "lock", "auth_code", "host", "dnssec", "contact")
+
+
+def _ds_records(params: dict) -> list[DsRecord]:
+    records = []
+    for item in params.get("ds_records") or []:
+        try:
+            records.append(
+                DsRecord(
+                    key_tag=int(item["key_tag"]),
+                    algorithm=int(item["algorithm"]),
+                    digest_type=int(item["digest_type"]),
+                    digest=str(item["digest"]).strip(),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ResaleError(
+                "A DS record has a key tag, an algorithm, a digest type and a digest.",
+                code="invalid_ds",
+            ) from exc
+    return records
+
+
+def _manage_on(
+    registrar: Registrar, row: UpstreamDomain, operation: str, params: dict, secrets
+) -> dict:
+    result: dict = {}
+    if operation == "info":
+        info = registrar.info(row.domain)
+        if info is None:
+            raise ResaleError("The registry has no such domain.", code="not_found")
+        _apply_info(row, info)
+        result = {
+            "hosts": list(info.hosts),
+            "ds_records": [vars(ds) for ds in info.ds_records],
+            "registrant": info.registrant,
+        }
+    elif operation == "nameservers":
+        _apply_info(row, registrar.set_nameservers(row.domain, list(params.get("nameservers", []))))
+    elif operation == "lock":
+        _apply_info(row, registrar.set_lock(row.domain, bool(params.get("locked"))))
+    elif operation == "auth_code":
+        # A new code each time it is asked for: one shown earlier stops working.
+        result = {"auth_code": registrar.auth_code_reset(row.domain)}
+    elif operation == "host":
+        name = normalize_host(str(params.get("name", "")))
+        if not name.endswith(f".{row.domain}"):
+            raise ResaleError(f"A glue record is a host under {row.domain}.", code="invalid_host")
+        host = registrar.host_create(name, [str(a) for a in params.get("addresses") or []])
+        result = {"host": host.name, "addresses": list(host.addresses)}
+    elif operation == "dnssec":
+        info = registrar.set_dnssec(row.domain, _ds_records(params))
+        _apply_info(row, info)
+        result = {"ds_records": [vars(ds) for ds in info.ds_records]}
+    elif operation == "contact":
+        contact = secrets.contact if secrets else None
+        if contact is None:
+            raise ResaleError("The registrant's new details are missing.", code="contact_missing")
+        registrar.contact_update(row.registrant_handle, contact)
+    return result
+
+
+def upstream_domain_manage(
+    *,
+    account: ResellerAccount,
+    service_ref: str,
+    operation: str,
+    params: dict | None = None,
+    secrets: DomainSecrets | None = None,
+) -> dict:
+    """One change (or a fresh read) of a held domain at its registrar, now. Returns the
+    domain's state and what the operation answers (a new auth code is returned once and
+    stored nowhere). Registry refusals come back as ``ResaleError`` with the reason."""
+    if operation not in MANAGE_OPERATIONS:
+        raise ResaleError(f"Unknown domain operation “{operation}”.")
+    params = params or {}
+    with transaction.atomic():
+        row = (
+            UpstreamDomain.objects.select_for_update()
+            .filter(account=account, public_id=service_ref)
+            .select_related("tld")
+            .first()
+        )
+        if row is None:
+            raise ResaleError(f"No domain “{service_ref}” on your account.", code="not_found")
+        if operation != "info" and (row.status != UpstreamDomain.Status.ACTIVE or row.operation):
+            raise ResaleError(
+                "The domain can be changed once it is active and nothing else is under way.",
+                code="invalid_state",
+            )
+        try:
+            with _registrar(row.tld.tld) as registrar:
+                result = _manage_on(registrar, row, operation, params, secrets)
+        except TransientModuleError as exc:
+            raise ResaleError(
+                "The registrar cannot be reached right now; try again shortly.",
+                code="registrar_unavailable",
+            ) from exc
+        except PermanentModuleError as exc:
+            raise ResaleError(_registry_message(exc), code="registry_refused") from exc
+        row.save()
+    return {**upstream_domain_state(row=row), **result}
+
+
+def upstream_domains_check(*, account: ResellerAccount, domains: list[str]) -> list[dict]:
+    """Availability of names under the TLDs the provider sells, from their registrars:
+    ``{"domain", "available", "premium", "reason"}`` each, in the order given. A name
+    whose registrar cannot answer now is ``available: None`` (never offered as free)."""
+    by_tld: dict[str, list[str]] = {}
+    for name in domains[:20]:
+        try:
+            ascii_name = normalize_domain(name)
+        except RegistryError:
+            continue
+        tld = ascii_name.rsplit(".", 1)[-1]
+        if WholesaleTld.objects.filter(tld=tld, is_active=True).exists():
+            by_tld.setdefault(tld, []).append(ascii_name)
+    found: dict[str, dict] = {}
+    for tld, names in by_tld.items():
+        try:
+            with _registrar(tld) as registrar:
+                answers = registrar.check(names)
+        except (ModuleError, ResaleError) as exc:
+            logger.info("Availability of .%s unknown: %s", tld, exc)
+            answers = []
+            for name in names:
+                found[name] = {"domain": name, "available": None, "premium": False, "reason": ""}
+        for answer in answers:
+            found[answer.domain] = {
+                "domain": answer.domain,
+                "available": answer.available,
+                "premium": answer.premium,
+                "reason": answer.reason,
+            }
+    return [found[name] for name in dict.fromkeys(found)]

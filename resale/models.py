@@ -1017,3 +1017,10 @@ class ResoldDomain(models.Model):
 
     def __str__(self) -> str:
         return self.domain
+
+    def get_status_label(self) -> str:
+        """The status as the provider's domain record names it, translated."""
+        try:
+            return str(UpstreamDomain.Status(self.status).label)
+        except ValueError:
+            return self.status

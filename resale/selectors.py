@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from billing.models import Service
+from billing.models import Plan, Service
 from billing.money import Money
 from resale.domains import upstream_domain_state
 from resale.models import (
@@ -82,9 +82,13 @@ def service_is_resold(service: Service) -> bool:
     return bool(service.plan.upstream_plan_ref)
 
 
+def plan_is_resold_domain(plan: Plan) -> bool:
+    """A domain plan the provider registers (it names a TLD the provider sells)."""
+    return plan.upstream_plan_ref.startswith(DOMAIN_PLAN_PREFIX)
+
+
 def service_is_resold_domain(service: Service) -> bool:
-    """A domain the provider registers (the plan names a TLD the provider sells)."""
-    return service.plan.upstream_plan_ref.startswith(DOMAIN_PLAN_PREFIX)
+    return plan_is_resold_domain(service.plan)
 
 
 def service_upstream_ref(*, service: Service) -> str:

@@ -20,7 +20,14 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from core.crypto import secret_decrypt
 from provisioning.modules.base import TransientModuleError
-from resale.domains import DOMAIN_ACTIONS, DomainSecrets, contact_as_dict, domain_command_receive
+from resale.domains import (
+    DOMAIN_ACTIONS,
+    DomainSecrets,
+    contact_as_dict,
+    domain_command_receive,
+    upstream_domain_manage,
+    upstream_domains_check,
+)
 from resale.escalations import (
     escalation_accept,
     escalation_message_accept,
@@ -81,6 +88,19 @@ class Upstream(Protocol):
         ...
 
     def balance(self) -> dict: ...
+
+    # Domains the provider holds (resale.domains): checked, read and changed at the
+    # registrar now. ``secrets`` carry a new registrant contact, in memory only.
+    def domain_check(self, *, domains: list[str]) -> list[dict]: ...
+
+    def domain_manage(
+        self,
+        *,
+        service_ref: str,
+        operation: str,
+        params: dict | None = None,
+        secrets: DomainSecrets | None = None,
+    ) -> dict: ...
 
     # The provider's support desk (resale.escalations): a ticket about one service,
     # naming the client by its pseudonymous reference only.
@@ -189,6 +209,35 @@ class LocalUpstream:
     def balance(self) -> dict:
         with schema_context(get_public_schema_name()):
             return reseller_statement_summary(account=self._account())
+
+    def domain_check(self, *, domains: list[str]) -> list[dict]:
+        with schema_context(get_public_schema_name()):
+            try:
+                return upstream_domains_check(account=self._account(), domains=domains)
+            except ResaleError as exc:
+                raise UpstreamRejected(exc.message, exc.code) from exc
+
+    def domain_manage(
+        self,
+        *,
+        service_ref: str,
+        operation: str,
+        params: dict | None = None,
+        secrets: DomainSecrets | None = None,
+    ) -> dict:
+        with schema_context(get_public_schema_name()):
+            try:
+                return upstream_domain_manage(
+                    account=self._account(),
+                    service_ref=service_ref,
+                    operation=operation,
+                    params=params,
+                    secrets=secrets,
+                )
+            except ResaleError as exc:
+                if exc.code == "registrar_unavailable":
+                    raise UpstreamUnavailable(exc.message) from exc
+                raise UpstreamRejected(exc.message, exc.code) from exc
 
     def escalation_open(
         self, *, idempotency_key: str, service_ref: str, subject: str, messages: list[str]
@@ -311,6 +360,22 @@ class RemoteUpstream:
 
     def balance(self) -> dict:
         return self._call("GET", "balance/")
+
+    def domain_check(self, *, domains: list[str]) -> list[dict]:
+        return self._call("POST", "domains/check/", json={"domains": domains})["results"]
+
+    def domain_manage(
+        self,
+        *,
+        service_ref: str,
+        operation: str,
+        params: dict | None = None,
+        secrets: DomainSecrets | None = None,
+    ) -> dict:
+        document: dict = {"params": params or {}}
+        if secrets is not None and secrets.contact is not None:
+            document["contact"] = contact_as_dict(secrets.contact)
+        return self._call("POST", f"domains/{service_ref}/{operation}/", json=document)
 
     def escalation_open(
         self, *, idempotency_key: str, service_ref: str, subject: str, messages: list[str]

@@ -192,6 +192,9 @@ SIGNED_IN_WITH_TOTP = (LOGIN, "404", "404", "404")
 # allauth's pages behind a fresh password: a signed-in person is asked for it first.
 SIGNED_IN_RECENTLY = (LOGIN, OK, OK, OK)
 
+# A POST about a client's domain: the client's own domain services only.
+DOMAIN_POST = {ANON: LOGIN, OWNER: CONSOLE, READONLY: CONSOLE, CLIENT: "404"}
+
 TENANT_ROWS: dict[str, Row] = {
     # storefront
     "home": Row(EVERYONE_200),
@@ -215,6 +218,8 @@ TENANT_ROWS: dict[str, Row] = {
     "shop:group": Row(EVERYONE_200, fixed={"slug": "hosting"}),
     "shop:domains": Row(EVERYONE_200),
     "shop:domain-add": Row(EVERYONE_405),
+    # An empty transfer form is refused with a message, back to the search.
+    "shop:domain-transfer": Row(EVERYONE_405, post={p: OK for p in TENANT_PEOPLE}),
     "shop:cart": Row(EVERYONE_200),
     "shop:checkout": Row((OK, OK, OK, OK)),
     # The tax of the browser's own cart: nobody here has one.
@@ -269,6 +274,12 @@ TENANT_ROWS: dict[str, Row] = {
     ),
     "console:branding": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:domains": Row(STAFF_READ, post=WRITE_REFUSED),
+    # The domains clients bought (not the portal's own hosts); a restore is a POST, and
+    # A's service is hosting, not a domain: nothing to restore.
+    "console:registered-domains": Row(STAFF_READ),
+    "console:registered-domain-restore": Row(
+        EVERYONE_405, post={**WRITE_REFUSED, OWNER: "404"}, ids={"public_id": "service"}
+    ),
     "console:staff": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:upstream": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:reconciliation": Row(STAFF_READ, post=WRITE_REFUSED),
@@ -343,6 +354,18 @@ TENANT_ROWS: dict[str, Row] = {
         ids={"public_id": "service"},
     ),
     "account:service-upgrade": Row(CLIENT_READ, ids={"public_id": "service"}),
+    # A domain's page and its changes (POSTs): A's service is hosting, not a domain, so
+    # even its own client gets a 404; B's is a 404 as well.
+    "account:domain": Row((LOGIN, CONSOLE, CONSOLE, "404"), ids={"public_id": "service"}),
+    "account:domain-change": Row(
+        EVERYONE_405,
+        post=DOMAIN_POST,
+        ids={"public_id": "service"},
+        fixed={"change": "lock"},
+    ),
+    "account:domain-contact": Row(EVERYONE_405, post=DOMAIN_POST, ids={"public_id": "service"}),
+    "account:domain-auto-renew": Row(EVERYONE_405, post=DOMAIN_POST, ids={"public_id": "service"}),
+    "account:domain-auth-code": Row(EVERYONE_405, post=DOMAIN_POST, ids={"public_id": "service"}),
     "account:service-cancel": Row(CLIENT_READ, ids={"public_id": "service"}),
     "account:invoices": Row(CLIENT_READ),
     "account:invoice": Row(CLIENT_READ, ids={"public_id": "invoice"}),
@@ -967,6 +990,9 @@ RESALE_ROWS: dict[str, dict] = {
     "resale-escalation": {"GET": "200", "escalation": True},
     "resale-escalation-messages": {"POST": "400", "escalation": True},  # likewise
     "resale-escalation-status": {"POST": "400", "escalation": True},  # no status
+    "resale-domain-check": {"POST": "400"},  # no names
+    # A's service is hosting, not a domain: not a domain of the account.
+    "resale-domain-manage": {"POST": "404", "ref": True, "fixed": {"operation": "info"}},
 }
 
 
@@ -1020,6 +1046,7 @@ def test_resale_api(tenant_a, tenant_b, sessions):
             extra = {"service_ref": ref} if row.get("ref") else {}
             if row.get("escalation"):
                 extra = {"ref": escalation}
+            extra.update(row.get("fixed", {}))
             return reverse(route.name, urlconf=PLATFORM_URLS, kwargs={**kwargs, **extra} or None)
 
         own, foreign = path(ref_a, escalation_a), path(ref_b, escalation_b)

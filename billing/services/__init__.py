@@ -60,6 +60,7 @@ from billing.services.plan_changes import (
 from billing.services.settings import billing_settings_update, tax_rule_remove
 from billing.services.subscriptions import (
     service_activate,
+    service_auto_renew_set,
     service_cancel,
     service_create,
     service_due_date_align,
@@ -117,6 +118,7 @@ __all__ = [
     "product_group_create",
     "product_tax_category_set",
     "service_activate",
+    "service_auto_renew_set",
     "service_cancel",
     "service_change_options",
     "service_change_plan",

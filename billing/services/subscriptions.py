@@ -127,6 +127,20 @@ def service_cancel(*, service: Service, at_period_end: bool = False, reason: str
 
 
 @transaction.atomic
+def service_auto_renew_set(*, service: Service, renews: bool) -> Service:
+    """Whether the service renews at its period end (a domain's auto-renew): off, it
+    runs until its next due date and is cancelled then; on again, it renews as before."""
+    if not renews:
+        return service_cancel(service=service, at_period_end=True, reason="Auto-renew off")
+    service = service_lock(service)
+    if service.cancel_at_period_end and service.status in (S.ACTIVE, S.SUSPENDED):
+        service.cancel_at_period_end = False
+        service.cancellation_reason = ""
+        service.save(update_fields=["cancel_at_period_end", "cancellation_reason", "updated_at"])
+    return service
+
+
+@transaction.atomic
 def service_renew(*, service: Service, period_end: date) -> Service:
     """The service is paid up to ``period_end`` (exclusive): its next due date moves
     there unless it is already later (renewing twice changes nothing more)."""

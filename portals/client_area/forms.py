@@ -3,6 +3,9 @@ cancellation of a service."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -61,3 +64,90 @@ class CancelServiceForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason (optional)"), required=False, max_length=500, widget=forms.Textarea
     )
+
+
+# --- a domain's settings at its registry ---------------------------------------------------
+
+
+class NameserversForm(forms.Form):
+    nameservers = forms.CharField(
+        label=_("Nameservers"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("One host name per line, 2 to 13."),
+    )
+
+    def clean_nameservers(self) -> list[str]:
+        names = [line.strip() for line in self.cleaned_data["nameservers"].splitlines()]
+        names = [name for name in names if name]
+        if not 2 <= len(names) <= 13:
+            raise forms.ValidationError(_("Give between 2 and 13 nameservers."))
+        return names
+
+
+class LockForm(forms.Form):
+    locked = forms.TypedChoiceField(
+        label=_("Transfer lock"),
+        choices=[("1", _("On")), ("0", _("Off"))],
+        coerce=lambda value: value == "1",
+    )
+
+
+class AutoRenewForm(forms.Form):
+    renews = forms.TypedChoiceField(
+        label=_("Auto-renew"),
+        choices=[("1", _("On")), ("0", _("Off"))],
+        coerce=lambda value: value == "1",
+    )
+
+
+class GlueHostForm(forms.Form):
+    name = forms.CharField(label=_("Host name"), max_length=253)
+    addresses = forms.CharField(
+        label=_("IP addresses"),
+        max_length=500,
+        help_text=_("IPv4 or IPv6, separated by spaces or commas."),
+    )
+
+    def clean_addresses(self) -> list[str]:
+        values = [v for v in re.split(r"[\s,]+", self.cleaned_data["addresses"]) if v]
+        if not 1 <= len(values) <= 13:
+            raise forms.ValidationError(_("Give between 1 and 13 addresses."))
+        try:
+            return [str(ipaddress.ip_address(value)) for value in values]
+        except ValueError:
+            raise forms.ValidationError(_("That is not an IP address.")) from None
+
+
+class DnssecForm(forms.Form):
+    ds_records = forms.CharField(
+        label=_("DS records"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "One per line: key tag, algorithm, digest type and digest, separated by "
+            "spaces. Empty turns DNSSEC off."
+        ),
+    )
+
+    def clean_ds_records(self) -> list[dict]:
+        records = []
+        for line in self.cleaned_data["ds_records"].splitlines():
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 4 or not all(part.isdigit() for part in parts[:3]):
+                raise forms.ValidationError(
+                    _("Write each DS record as: key tag, algorithm, digest type, digest.")
+                )
+            key_tag, algorithm, digest_type, digest = parts
+            if not re.fullmatch(r"[0-9A-Fa-f]{2,128}", digest):
+                raise forms.ValidationError(_("A digest is written in hexadecimal."))
+            records.append(
+                {
+                    "key_tag": int(key_tag),
+                    "algorithm": int(algorithm),
+                    "digest_type": int(digest_type),
+                    "digest": digest.upper(),
+                }
+            )
+        return records

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portals.client_area import support, views
+from portals.client_area import domains, support, views
 
 app_name = "account"
 
@@ -18,6 +18,27 @@ urlpatterns = [
     ),
     path("services/<uuid:public_id>/upgrade/", views.service_upgrade, name="service-upgrade"),
     path("services/<uuid:public_id>/cancel/", views.service_cancel_view, name="service-cancel"),
+    path("services/<uuid:public_id>/domain/", domains.domain_detail, name="domain"),
+    path(
+        "services/<uuid:public_id>/domain/change/<slug:change>/",
+        domains.domain_change,
+        name="domain-change",
+    ),
+    path(
+        "services/<uuid:public_id>/domain/contact/",
+        domains.domain_contact,
+        name="domain-contact",
+    ),
+    path(
+        "services/<uuid:public_id>/domain/auto-renew/",
+        domains.domain_auto_renew,
+        name="domain-auto-renew",
+    ),
+    path(
+        "services/<uuid:public_id>/domain/auth-code/",
+        domains.domain_auth_code,
+        name="domain-auth-code",
+    ),
     path("invoices/", views.invoices, name="invoices"),
     path("invoices/<uuid:public_id>/", views.invoice_detail, name="invoice"),
     path("invoices/<uuid:public_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),

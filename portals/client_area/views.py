@@ -56,7 +56,7 @@ from portals.common.einvoices import FACTUR_X, einvoice_download
 from portals.common.options import option_rows_for, options_picked
 from portals.common.paging import paginate
 from resale.panel import PanelUnavailable, service_panel_login_reset, service_panel_url
-from resale.selectors import service_is_resold
+from resale.selectors import service_is_resold, service_is_resold_domain
 
 
 def _invoices(request: HttpRequest):
@@ -111,6 +111,7 @@ def service_detail(request: HttpRequest, public_id) -> HttpResponse:
             "service": service,
             "lines": lines,
             "has_panel": service_is_resold(service),
+            "is_domain": service_is_resold_domain(service),
             "can_upgrade": service.status == Service.Status.ACTIVE and service.is_recurring,
             "can_cancel": service.status
             in (Service.Status.PENDING, Service.Status.ACTIVE, Service.Status.SUSPENDED),

@@ -63,6 +63,16 @@ class DomainSearchForm(forms.Form):
     )
 
 
+class DomainTransferForm(forms.Form):
+    domain = forms.CharField(label=_("Domain to transfer"), max_length=253)
+    auth_code = forms.CharField(
+        label=_("Auth code"),
+        max_length=255,
+        help_text=_("The transfer code your current registrar gives you (also EPP code)."),
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
+    )
+
+
 # Countries whose addresses need a state or province, and those without postcodes.
 REGION_REQUIRED = frozenset({"US", "CA", "AU", "BR", "MX", "IN"})
 NO_POSTCODE = frozenset({"AE", "AG", "BS", "BZ", "HK", "IE", "JM", "QA"})

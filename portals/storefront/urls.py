@@ -12,6 +12,7 @@ urlpatterns = [
     path("store/<slug:slug>/", views.group_detail, name="group"),
     path("domains/", views.domain_search, name="domains"),
     path("domains/add/", views.domain_add, name="domain-add"),
+    path("domains/transfer/", views.domain_transfer, name="domain-transfer"),
     path("cart/", views.cart_view, name="cart"),
     path("checkout/", views.checkout, name="checkout"),
     path("checkout/quote/", views.checkout_quote, name="checkout-quote"),

@@ -20,7 +20,15 @@ from accounts.branding import branding_content_type, branding_get
 from api.keys import client_ip
 from billing import geo, selectors
 from billing.errors import BillingError
-from billing.models import Client, Order, Plan, ProductGroup, VatNumberCheck
+from billing.models import (
+    BillingCycle,
+    Client,
+    DomainAction,
+    Order,
+    Plan,
+    ProductGroup,
+    VatNumberCheck,
+)
 from billing.services.clients import client_update, client_vat_number_confirm
 from billing.services.commerce import (
     cart_coupon_apply,
@@ -34,10 +42,19 @@ from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import client_signup
 from portals.common.access import is_staff_user
 from portals.storefront import cart as shop
-from portals.storefront.forms import BillingAddressForm, CheckoutSignupForm, DomainSearchForm
+from portals.storefront.forms import (
+    BillingAddressForm,
+    CheckoutSignupForm,
+    DomainSearchForm,
+    DomainTransferForm,
+)
 from provisioning.registrars import rdap
+from resale.domain_portal import domains_available
+from resale.selectors import plan_is_resold_domain
 
 MAX_DOMAIN_SUGGESTIONS = 8
+# A name its registry sells at a price of its own: never added at the TLD's price.
+PREMIUM = "premium"
 
 
 def _visible_groups():
@@ -193,6 +210,30 @@ def plan_price(request: HttpRequest, public_id) -> JsonResponse:
 # --- domains ---------------------------------------------------------------------------
 
 
+def _availability(names: list[str], plans: dict[str, Plan]) -> list[rdap.Availability]:
+    """Names under a TLD bought from the provider are checked at its registrar (which
+    knows premium names too); the others over RDAP."""
+    resold = {tld for tld, plan in plans.items() if plan_is_resold_domain(plan)}
+    asked = [name for name in names if name.rsplit(".", 1)[-1] in resold]
+    answers = domains_available(names=asked) if asked else {}
+    by_rdap = {
+        found.ascii_domain: found
+        for found in rdap.domains_availability([n for n in names if n not in asked])
+    }
+    results = []
+    for name in names:
+        if name not in asked:
+            results.append(by_rdap[name])
+            continue
+        answer = answers.get(name) or {}
+        status = {True: rdap.AVAILABLE, False: rdap.TAKEN}.get(answer.get("available"), "")
+        if answer.get("premium"):
+            status = PREMIUM
+        unicode_name, _ascii = rdap.domain_normalize(name)
+        results.append(rdap.Availability(unicode_name, name, status or rdap.UNKNOWN))
+    return results
+
+
 @localized
 def domain_search(request: HttpRequest) -> HttpResponse:
     plans = shop.domain_plans()
@@ -204,38 +245,75 @@ def domain_search(request: HttpRequest) -> HttpResponse:
         except rdap.DomainNameInvalid:
             form.add_error("q", _("Type a name like yourname or yourname.com."))
         else:
-            for found in rdap.domains_availability(names[:MAX_DOMAIN_SUGGESTIONS]):
+            for found in _availability(names[:MAX_DOMAIN_SUGGESTIONS], plans):
                 plan = plans.get(found.tld)
-                price = shop.domain_plan_cycle(plan) if plan else None
-                results.append({"result": found, "plan": plan, "price": price})
+                results.append(
+                    {
+                        "result": found,
+                        "plan": plan,
+                        "price": shop.domain_plan_cycle(plan) if plan else None,
+                        "cycles": shop.plan_cycles(plan) if plan else [],
+                        "transfer": getattr(plan, "domain_price", None) if plan else None,
+                    }
+                )
     return render(
         request,
         "storefront/domains.html",
-        {"form": form, "results": results, "tlds": sorted(plans)},
+        {
+            "form": form,
+            "results": results,
+            "tlds": sorted(plans),
+            "transfer_form": DomainTransferForm(),
+        },
     )
+
+
+def _domain_plan(request: HttpRequest, plans: dict[str, Plan]) -> tuple[str, Plan] | None:
+    """The name posted, as A-labels, and the plan selling its TLD; None (with the reason
+    told) when there is none."""
+    try:
+        _unicode, ascii_name = rdap.domain_normalize(request.POST.get("domain", ""))
+    except rdap.DomainNameInvalid:
+        messages.error(request, _("That is not a domain name."))
+        return None
+    if "." not in ascii_name:
+        messages.error(request, _("Type the whole name, with its extension: yourname.com."))
+        return None
+    plan = plans.get(ascii_name.rsplit(".", 1)[-1])
+    if plan is None:
+        messages.error(request, _("We do not sell that extension."))
+        return None
+    return ascii_name, plan
 
 
 @require_POST
 @localized
 def domain_add(request: HttpRequest) -> HttpResponse:
-    """Puts an available domain in the cart, after asking its registry once more."""
+    """Puts an available domain in the cart for the years chosen, after asking its
+    registry once more."""
     plans = shop.domain_plans()
-    try:
-        _unicode, ascii_name = rdap.domain_normalize(request.POST.get("domain", ""))
-    except rdap.DomainNameInvalid:
-        messages.error(request, _("That is not a domain name."))
+    chosen = _domain_plan(request, plans)
+    if chosen is None:
         return redirect("shop:domains")
-    plan = plans.get(ascii_name.rsplit(".", 1)[-1])
-    if plan is None:
-        messages.error(request, _("We do not sell that extension."))
-        return redirect("shop:domains")
-    found = rdap.domain_availability(ascii_name)
+    ascii_name, plan = chosen
+    (found,) = _availability([ascii_name], plans)
+    if found.status == PREMIUM:
+        messages.error(
+            request,
+            _(
+                "%(domain)s is a premium name: its registry sells it at a price of its own. "
+                "Contact us for an offer."
+            )
+            % {"domain": found.domain},
+        )
+        return redirect(f"{reverse('shop:domains')}?q={ascii_name}")
     if not found.is_available:
         messages.error(
             request, _("%(domain)s is not available for registration.") % {"domain": found.domain}
         )
         return redirect(f"{reverse('shop:domains')}?q={ascii_name}")
-    price = shop.domain_plan_cycle(plan)
+    cycles = {row.cycle: row for row in shop.plan_cycles(plan)}
+    price = cycles.get(request.POST.get("cycle", "")) or shop.domain_plan_cycle(plan)
     try:
         cart = shop.cart_for_request(request, create=True)
         cart_item_add(cart=cart, plan=plan, cycle=price.cycle, domain_name=ascii_name)
@@ -243,6 +321,44 @@ def domain_add(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("shop:domains")
     messages.success(request, _("%(domain)s is in your cart.") % {"domain": found.domain})
+    return redirect("shop:cart")
+
+
+@require_POST
+@localized
+def domain_transfer(request: HttpRequest) -> HttpResponse:
+    """Puts a transfer in of a domain registered elsewhere in the cart, with its auth
+    code (kept encrypted until the registry has the request)."""
+    form = DomainTransferForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for message in errors:
+                messages.error(request, message)
+        return redirect("shop:domains")
+    plans = shop.domain_plans()
+    chosen = _domain_plan(request, plans)
+    if chosen is None:
+        return redirect("shop:domains")
+    ascii_name, plan = chosen
+    if not hasattr(plan, "domain_price"):
+        messages.error(request, _("Domains with this extension cannot be transferred here."))
+        return redirect("shop:domains")
+    try:
+        cart = shop.cart_for_request(request, create=True)
+        cart_item_add(
+            cart=cart,
+            plan=plan,
+            cycle=BillingCycle.ANNUAL,
+            domain_name=ascii_name,
+            domain_action=DomainAction.TRANSFER,
+            auth_code=form.cleaned_data["auth_code"],
+        )
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("shop:domains")
+    messages.success(
+        request, _("The transfer of %(domain)s is in your cart.") % {"domain": ascii_name}
+    )
     return redirect("shop:cart")
 
 

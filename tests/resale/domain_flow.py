@@ -45,6 +45,7 @@ class DomainWorld:
     tld: str
     registrar_account: RegistrarAccount
     domain_plan: Plan
+    host: str
 
     @property
     def schema(self) -> str:
@@ -71,7 +72,12 @@ def domain_world_build(created, *, top_up: str = "100.00") -> DomainWorld:
         module="simulated",
         hostname=f"{uuid.uuid4().hex[:10]}.registry.test",
         port=0,
-        extra={"redis_url": REDIS_URL, "transfer_delay_s": 0},
+        extra={
+            "redis_url": REDIS_URL,
+            "transfer_delay_s": 0,
+            "taken_domains": [f"taken.{tld}"],
+            "premium_domains": [f"gold.{tld}"],
+        },
     )
     registrar_account.secret = "registry-Password-1"
     registrar_account.save()
@@ -101,7 +107,7 @@ def domain_world_build(created, *, top_up: str = "100.00") -> DomainWorld:
         )
         plan = result.created[0]
     connection.set_schema_to_public()
-    return DomainWorld(world, tld, registrar_account, plan)
+    return DomainWorld(world, tld, registrar_account, plan, created.domain.domain)
 
 
 def domain_world_cleanup(dworld: DomainWorld) -> None:
