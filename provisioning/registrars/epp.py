@@ -16,9 +16,11 @@ Connection settings (``ServerConnection``): ``hostname``/``port`` (700 by defaul
 ``timeout_s``; in ``extra``: ``cafile`` (a CA bundle for a registry with its own CA),
 ``certfile``/``keyfile`` (a client certificate, which most registries require).
 
-One session per module instance: the first command connects, reads the greeting and
-logs in with the object and extension URIs the greeting announced that we use; later
-commands reuse it, and a session the server closed is opened again. Every command
+Sessions: the first command connects, reads the greeting and logs in with the object and
+extension URIs the greeting announced that we use; later commands reuse it, and a session
+the server closed is opened again. ``close()`` keeps a healthy session for the next module
+instance with the same account in this process (registries limit logins and sessions):
+it is checked with a ``<hello>`` before reuse and dropped after ``POOL_IDLE_S`` idle. Every command
 carries a fresh clTRID. Reads are retried once on a broken session; a write whose reply
 was lost is not re-sent (it may have happened): it raises ``RegistryUnavailableError``
 and the caller's retry finds the result (``register`` and ``host_create`` accept what
@@ -29,10 +31,14 @@ codes and the password neither.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 import secrets
 import socket
 import ssl
 import struct
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -114,6 +120,13 @@ _KINDS: dict[int, ErrorKind] = {
     2307: ErrorKind.UNSUPPORTED,
     2308: ErrorKind.POLICY,
 }
+# Logged-in sessions kept between module instances, per process and account: (socket,
+# extensions logged in with, when it was put back).
+POOL_IDLE_S = 240.0
+POOL_SIZE = 4
+_POOL: dict[tuple[object, ...], list[tuple[ssl.SSLSocket, tuple[str, ...], float]]] = {}
+_POOL_LOCK = threading.Lock()
+
 # 2400 command failed (a server-side fault), 2500-2502: the server closes the session.
 _TRANSIENT = frozenset({2400, 2500, 2501, 2502})
 
@@ -163,6 +176,7 @@ class EppRegistrar(Registrar):
         self._sock: ssl.SSLSocket | None = None
         self._greeting: EppResponse | None = None
         self._extensions: tuple[str, ...] = ()
+        self._logged_in = False
         self._secrets: set[str] = {connection.secret} if connection.secret else set()
 
     # --- transport (RFC 5734) --------------------------------------------------------------
@@ -232,8 +246,51 @@ class EppRegistrar(Registrar):
                 self._sock.close()
         self._sock = None
         self._extensions = ()
+        self._logged_in = False
+
+    def _pool_key(self) -> tuple[object, ...]:
+        # The process id keeps a forked worker off its parent's sockets.
+        connection = self.connection
+        return (
+            os.getpid(),
+            connection.hostname,
+            connection.port,
+            connection.username,
+            hashlib.sha256(connection.secret.encode()).hexdigest(),
+            connection.verify_tls,
+            connection.extra.get("cafile", ""),
+            connection.extra.get("certfile", ""),
+        )
+
+    def _take_pooled(self) -> bool:
+        """Takes a kept session that still answers a <hello>; False when there is none."""
+        key = self._pool_key()
+        while True:
+            with _POOL_LOCK:
+                entries = _POOL.get(key) or []
+                if not entries:
+                    return False
+                sock, extensions, since = entries.pop()
+            self._sock, self._extensions = sock, extensions
+            if time.monotonic() - since <= POOL_IDLE_S:
+                try:
+                    reply = self._exchange(E.epp(E.hello()))
+                    if reply.find("epp:greeting") is not None:
+                        self._greeting = reply
+                        self._logged_in = True
+                        return True
+                except (OSError, ConnectionError, RegistryUnavailableError):
+                    pass
+            self._drop()
 
     def close(self) -> None:
+        if self._sock is not None and self._logged_in:
+            with _POOL_LOCK:
+                entries = _POOL.setdefault(self._pool_key(), [])
+                if len(entries) < POOL_SIZE:
+                    entries.append((self._sock, self._extensions, time.monotonic()))
+                    self._sock = None
+                    return
         if self._sock is not None:
             # The session ends either way: a logout the registry did not answer changes nothing.
             with contextlib.suppress(OSError, ConnectionError, RegistryUnavailableError):
@@ -308,9 +365,10 @@ class EppRegistrar(Registrar):
             self._drop()
             raise self._error(response, "login")
         self._extensions = tuple(extensions)
+        self._logged_in = True
 
     def _session(self) -> None:
-        if self._sock is None:
+        if self._sock is None and not self._take_pooled():
             self._connect()
             self._login()
 

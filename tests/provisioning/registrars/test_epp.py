@@ -17,6 +17,7 @@ import pytest
 from lxml import etree
 
 from provisioning.modules.base import ServerConnection
+from provisioning.registrars import epp as epp_module
 from provisioning.registrars.base import (
     Contact,
     DomainStatus,
@@ -408,3 +409,25 @@ def test_the_registry_answers_an_invalid_frame_with_2001_and_records_it() -> Non
             assert reply.find(".//{urn:ietf:params:xml:ns:epp-1.0}result").get("code") == "2001"
         assert len(strict.invalid_frames) == 2
         assert "pwType" in strict.invalid_frames[0].error or "pw" in strict.invalid_frames[0].error
+
+
+def test_a_closed_module_leaves_its_session_to_the_next_one() -> None:
+    with EppServer() as registry:
+
+        def logins() -> int:
+            return sum(b"<login>" in frame for frame in registry.frames)
+
+        with EppRegistrar(connection(registry)) as first:
+            assert first.check(["one.com"])[0].available
+        with EppRegistrar(connection(registry)) as second:
+            assert second.check(["two.com"])[0].available
+            assert second.test_connection().startswith("EPP Tessera EPP")
+        assert logins() == 1
+        # A kept session that died meanwhile is noticed by its <hello> and replaced.
+        third = EppRegistrar(connection(registry))
+        (kept, _extensions, _since) = epp_module._POOL[third._pool_key()][-1]
+        kept.close()
+        with third:
+            assert third.check(["three.com"])[0].available
+        assert logins() == 2
+        assert registry.invalid_frames == []
