@@ -1,4 +1,4 @@
-"""Billing events → webhook deliveries. ``connect`` is called once from
+"""Billing and support events → webhook deliveries. ``connect`` is called once from
 ``BillingConfig.ready``; listeners run after the change they describe has committed, in
 the schema of the tenant it happened in."""
 
@@ -21,6 +21,7 @@ from billing.events import (
     service_event_listeners,
 )
 from billing.models.gateway import PaymentAttempt
+from support.events import TicketEvent, ticket_event_listeners
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,23 @@ def on_service_event(event: ServiceEvent) -> None:
     data = webhook_events.service_event_data(event.service_id)
     if data is not None:
         webhook_event_publish(event_type=event_type, data=data)
+
+
+def on_ticket_event(event: TicketEvent) -> None:
+    event_type = webhook_events.TICKET_EVENT_TYPES.get(event.kind)
+    if event_type is None:
+        return
+    data = webhook_events.ticket_event_data(event.ticket_id, event.message_id)
+    if data is None:
+        return
+    # One id per fact (this message, this change): a replayed event reaches each
+    # endpoint once.
+    fact = f"{event.kind}:{event.tenant_schema}:{event.ticket_id}:{event.message_id or ''}"
+    if event.message_id is None:
+        fact += f":{data.get('updated_at')}"
+    webhook_event_publish(
+        event_type=event_type, data=data, event_id=uuid.uuid5(EVENT_NAMESPACE, fact)
+    )
 
 
 def on_payment_attempt_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
@@ -85,6 +103,8 @@ def connect() -> None:
         invoice_event_listeners.append(on_invoice_event)
     if on_service_event not in service_event_listeners:
         service_event_listeners.append(on_service_event)
+    if on_ticket_event not in ticket_event_listeners:
+        ticket_event_listeners.append(on_ticket_event)
     post_save.connect(
         on_payment_attempt_saved,
         sender=PaymentAttempt,

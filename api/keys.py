@@ -55,6 +55,10 @@ SCOPES: dict[str, str] = {
         "Read the balance and ledger at the provider and upstream commands."
     ),
     "resale:write": gettext_noop("Retry failed upstream commands."),
+    "tickets:read": gettext_noop("Read support tickets, their messages and departments."),
+    "tickets:write": gettext_noop(
+        "Open support tickets, reply, add internal notes, change status, priority and assignee."
+    ),
     "webhooks:read": gettext_noop("Read webhook endpoints and the delivery log."),
     "webhooks:write": gettext_noop("Manage webhook endpoints and replay deliveries."),
 }

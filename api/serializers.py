@@ -35,6 +35,7 @@ from billing.models import (
     Service,
 )
 from billing.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, round_money
+from support.models import Attachment, Department, Message, Priority, Ticket
 
 AMOUNT_PATTERN = r"^-?\d+(\.\d+)?$"
 
@@ -816,3 +817,117 @@ class WebhookDeliverySerializer(FastOutput, serializers.ModelSerializer):
             "delivered_at",
         ]
         read_only_fields = fields
+
+
+# --- support desk ------------------------------------------------------------------------
+
+
+class TicketDepartmentSerializer(FastOutput, serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = Department
+        fields = ["id", "name", "email", "client_access", "allow_guests", "is_active"]
+        read_only_fields = fields
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    number = serializers.IntegerField(source="pk", read_only=True)
+    department = PublicIdField(source="department.public_id")
+    client = serializers.UUIDField(
+        source="client.public_id", read_only=True, allow_null=True, default=None
+    )
+    service = serializers.UUIDField(
+        source="service.public_id", read_only=True, allow_null=True, default=None
+    )
+    assignee = serializers.EmailField(
+        source="assignee.email", read_only=True, allow_null=True, default=None
+    )
+    merged_into = serializers.UUIDField(
+        source="merged_into.public_id", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "number",
+            "subject",
+            "department",
+            "client",
+            "guest_email",
+            "service",
+            "domain_name",
+            "priority",
+            "status",
+            "assignee",
+            "sla_due_at",
+            "merged_into",
+            "last_message_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class TicketAttachmentSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "filename", "content_type", "size", "sha256", "created_at"]
+        read_only_fields = fields
+
+
+class TicketMessageSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    attachments = TicketAttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "author_kind",
+            "author_name",
+            "author_email",
+            "body",
+            "is_internal",
+            "source",
+            "attachments",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class TicketInputSerializer(serializers.Serializer):
+    department = f.Uuid(help_text="The department's id (GET /api/v1/ticket-departments/).")
+    client = f.Uuid(help_text="The client the ticket is for.")
+    service = f.Uuid(required=False, help_text="One of the client's services, if it is about one.")
+    subject = f.Text(max_length=200)
+    body = f.Text(max_length=100_000, help_text="The client's first message.")
+    priority = f.Choice(choices=Priority.choices, required=False, default=Priority.MEDIUM)
+
+
+class TicketUpdateSerializer(serializers.Serializer):
+    status = f.Choice(choices=Ticket.Status.choices, required=False)
+    priority = f.Choice(choices=Priority.choices, required=False)
+    assignee = f.Email(
+        max_length=254,
+        required=False,
+        allow_blank=True,
+        help_text="A staff member's e-mail address; empty to unassign.",
+    )
+
+
+class TicketMessageInputSerializer(serializers.Serializer):
+    body = f.Text(max_length=100_000)
+    author = f.Choice(
+        choices=[("staff", "staff"), ("client", "client")],
+        required=False,
+        default="staff",
+        help_text="Who writes: staff answer the client; client adds the client's message.",
+    )
+    internal = f.Boolean(
+        required=False, default=False, help_text="A staff note the client never sees."
+    )

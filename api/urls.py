@@ -3,11 +3,23 @@ Mounted by config.urls with ``path("api/", include("api.urls"))``."""
 
 from django.urls import include, path, re_path
 
-from api import docs, views
+from api import docs, support_views, views
 
 app_name = "api"
 
 v1_patterns = [
+    path(
+        "ticket-departments/",
+        support_views.TicketDepartmentListView.as_view(),
+        name="ticket-departments",
+    ),
+    path("tickets/", support_views.TicketListView.as_view(), name="tickets"),
+    path("tickets/<uuid:id>/", support_views.TicketDetailView.as_view(), name="ticket"),
+    path(
+        "tickets/<uuid:id>/messages/",
+        support_views.TicketMessageListView.as_view(),
+        name="ticket-messages",
+    ),
     path("clients/", views.ClientListView.as_view(), name="clients"),
     path("clients/<uuid:id>/", views.ClientDetailView.as_view(), name="client"),
     path(

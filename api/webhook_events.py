@@ -10,6 +10,8 @@ from rest_framework.renderers import JSONRenderer
 from billing.events import InvoiceEventKind, ServiceEventKind
 from billing.models import Invoice, Service
 from billing.money import round_money
+from support.events import TicketEventKind
+from support.models import Ticket
 
 INVOICE_EVENT_TYPES = {
     InvoiceEventKind.ISSUED: "invoice.issued",
@@ -23,11 +25,19 @@ SERVICE_EVENT_TYPES = {
     ServiceEventKind.TERMINATED: "service.terminated",
     ServiceEventKind.CANCELLED: "service.cancelled",
 }
+# The support desk's events keep their own names ("ticket.opened", ...).
+TICKET_EVENT_TYPES = {kind: kind for kind in TicketEventKind.ALL}
 PAYMENT_FAILED = "payment.failed"
 PING = "ping"
 
 EVENT_TYPES = frozenset(
-    {*INVOICE_EVENT_TYPES.values(), *SERVICE_EVENT_TYPES.values(), PAYMENT_FAILED, PING}
+    {
+        *INVOICE_EVENT_TYPES.values(),
+        *SERVICE_EVENT_TYPES.values(),
+        *TICKET_EVENT_TYPES.values(),
+        PAYMENT_FAILED,
+        PING,
+    }
 )
 
 
@@ -70,3 +80,21 @@ def payment_failed_data(attempt: Any) -> dict:
         "error_message": attempt.error_message,
         "created_at": attempt.created_at.isoformat() if attempt.created_at else None,
     }
+
+
+def ticket_event_data(ticket_id: int, message_id: int | None) -> dict | None:
+    """The ticket as the API shows it, with the message the event is about (if any)."""
+    # api.serializers imports this module; the serializers are looked up at call time.
+    from api.serializers import TicketMessageSerializer, TicketSerializer
+
+    ticket = (
+        Ticket.objects.select_related("department", "client", "service", "assignee")
+        .filter(pk=ticket_id)
+        .first()
+    )
+    if ticket is None:
+        return None
+    data = json_safe(TicketSerializer(ticket).data)
+    message = ticket.messages.filter(pk=message_id).first() if message_id else None
+    data["message"] = json_safe(TicketMessageSerializer(message).data) if message else None
+    return data

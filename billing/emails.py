@@ -198,18 +198,21 @@ def _render_text(source: Template, context: dict[str, Any]) -> str:
     return source.render(Context(context, autoescape=False))
 
 
-def _builtin(name: str) -> Template:
-    return engines["django"].engine.get_template(f"billing/emails/{name}")
+def _builtin(name: str, folder: str = "billing/emails") -> Template:
+    return engines["django"].engine.get_template(f"{folder}/{name}")
 
 
 def email_render(
-    kind: EmailKind,
+    kind: str,
     context: dict[str, Any],
     *,
     language: str,
     override: EmailOverride | None = None,
+    folder: str = "billing/emails",
 ) -> RenderedEmail:
-    """Subject, text and HTML of one e-mail, in ``language``."""
+    """Subject, text and HTML of one e-mail, in ``language``, in the tenant's layout.
+    Other apps' e-mails (the support desk's) keep their subject and body templates in a
+    ``folder`` of their own."""
     if override is not None:
         email_override_validate(override.subject)
         email_override_validate(override.body)
@@ -218,11 +221,11 @@ def email_render(
         if override is not None and override.subject.strip():
             subject_template = Template(override.subject, engine=engine)
         else:
-            subject_template = _builtin(f"{kind}_subject.txt")
+            subject_template = _builtin(f"{kind}_subject.txt", folder)
         if override is not None and override.body.strip():
             body_template = Template(override.body, engine=engine)
         else:
-            body_template = _builtin(f"{kind}_body.txt")
+            body_template = _builtin(f"{kind}_body.txt", folder)
         # A subject is one line: a header with a newline in it is refused by Django.
         subject = " ".join(_render_text(subject_template, context).split())
         body = _render_text(body_template, context).strip()
@@ -238,7 +241,9 @@ def email_render(
     return RenderedEmail(subject=subject, text=text, html=html)
 
 
-def _base_context(seller: Seller, client: Any) -> dict[str, Any]:
+def email_base_context(seller: Seller, client: Any) -> dict[str, Any]:
+    """What every e-mail's layout reads: the tenant's name, address and colour, the
+    addressee and the tenant's portal."""
     return {
         "seller_name": seller.name,
         "seller_address_lines": list(seller.address_lines),
@@ -278,7 +283,7 @@ def email_send(
     if not to:
         logger.warning("No e-mail address for client %s: %s not sent", client.pk, kind)
         return None
-    full_context = {**_base_context(seller, client), **context}
+    full_context = {**email_base_context(seller, client), **context}
     rendered = email_render(
         kind, full_context, language=language, override=email_override_get(kind, language)
     )

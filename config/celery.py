@@ -23,6 +23,7 @@ DOCUMENT_TASKS = {
     "billing.tasks.credit_note_pdf_render_task",
     "billing.tasks.email_send_task",
     "billing.tasks.invoices_notify_task",
+    "support.tasks.ticket_email_task",
 }
 
 

@@ -11,6 +11,7 @@ class SupportConfig(AppConfig):
         from django_tenants.utils import schema_context
 
         from resale.escalations import escalation_changed_listeners
+        from support.emails import listeners_register
         from support.tasks import escalation_pull_task
 
         def provider_changed(tenant_schema: str, upstream_ref: str) -> None:
@@ -20,3 +21,6 @@ class SupportConfig(AppConfig):
                 escalation_pull_task.delay(upstream_ref)
 
         escalation_changed_listeners.append(provider_changed)
+
+        # The client's and staff's e-mails follow ticket events.
+        listeners_register()

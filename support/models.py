@@ -443,3 +443,22 @@ class EscalationSend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.state}"
+
+
+class NotificationSent(models.Model):
+    """One e-mail of the desk that went out, by a key naming what it was about (kind,
+    ticket, message): a task delivered twice, or retried after a crash, finds its key
+    and sends nothing again."""
+
+    schema_placement = "tenant"
+
+    key = models.CharField(max_length=100, unique=True)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    recipients = models.JSONField(default=list)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+
+    def __str__(self) -> str:
+        return self.key

@@ -171,3 +171,10 @@ def department_open_counts(*, departments: list[Department]) -> dict[int, int]:
         .annotate(n=Count("id"))
     )
     return {row["department"]: row["n"] for row in rows}
+
+
+def ticket_list() -> QuerySet[Ticket]:
+    """Every ticket of the tenant (the API's list: a key acts for the whole tenant)."""
+    return Ticket.objects.select_related(
+        "department", "client", "service", "assignee", "merged_into"
+    ).order_by("-last_message_at", "-id")

@@ -360,6 +360,30 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None) -> Ticket:
     return ticket
 
 
+_UNCHANGED = object()
+
+
+@transaction.atomic
+def ticket_update(
+    *,
+    ticket: Ticket,
+    status: str | None = None,
+    priority: str | None = None,
+    department: Department | None = None,
+    assignee: User | object | None = _UNCHANGED,
+) -> Ticket:
+    """Changes several properties at once: all of them, or none when one is refused."""
+    if department is not None and department.pk != ticket.department_id:
+        ticket = ticket_department_set(ticket=ticket, department=department)
+    if assignee is not _UNCHANGED:
+        ticket = ticket_assign(ticket=ticket, assignee=assignee)
+    if priority is not None:
+        ticket = ticket_priority_set(ticket=ticket, priority=priority)
+    if status is not None:
+        ticket = ticket_status_set(ticket=ticket, status=status)
+    return ticket
+
+
 @transaction.atomic
 def ticket_merge(*, source: Ticket, target: Ticket) -> Ticket:
     """Moves every message and attachment of ``source`` into ``target`` and closes

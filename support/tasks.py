@@ -1,12 +1,15 @@
-"""The support desk's periodic work: closing quiet answered tickets and marking those
-whose answer is overdue. Beat queues one task per tenant; each runs in its schema."""
+"""The support desk's work on workers: its e-mails, and the periodic closing of quiet
+answered tickets and marking of those whose answer is overdue. Beat queues one sweep
+task per tenant; each runs in its schema."""
 
 from __future__ import annotations
+
+import smtplib
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from support import escalations, inbound, services
+from support import emails, escalations, inbound, services
 from support.models import Escalation
 from tenants.tasks import task_queue_in_every_tenant
 
@@ -22,6 +25,11 @@ def tickets_auto_close_task() -> int:
 @shared_task(autoretry_for=TRANSIENT_ERRORS, **RETRY)
 def tickets_sla_overdue_task() -> int:
     return len(services.tickets_sla_overdue_mark())
+
+
+@shared_task(autoretry_for=(*TRANSIENT_ERRORS, OSError, smtplib.SMTPException), **RETRY)
+def ticket_email_task(kind: str, ticket_id: int, message_id: int | None = None) -> bool:
+    return emails.ticket_email_send(kind, ticket_id, message_id)
 
 
 @shared_task

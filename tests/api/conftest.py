@@ -18,6 +18,7 @@ from api.webhooks import webhook_endpoint_create, webhook_event_publish
 from billing import services
 from billing.models import Client, Invoice, Order, Plan, Product, Service
 from billing.money import Money
+from support import services as support_services
 
 ALL_SCOPES = sorted(SCOPES)
 
@@ -107,8 +108,13 @@ def shop_build() -> Shop:
     )
     endpoint = webhook_endpoint_create(url="https://hooks.example.com/tessera").endpoint
     delivery = webhook_event_publish(event_type="invoice.issued", data={"id": "x"})[0]
+    department = support_services.department_save(name="API support")
+    ticket = support_services.ticket_open(
+        department=department, subject="API ticket", body="Seeded", client=client
+    )
     shop = Shop(plan, pro, product, client, order, service, invoice)
     shop.objects = {
+        type(ticket): ticket,
         Client: client,
         Product: product,
         Plan: plan,

@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from api.keys import SCOPES, scopes_granting
 from api.permissions import required_scope
+from support.models import Ticket
 from tests.api.conftest import Api, make_key, public_id_of
 
 pytestmark = pytest.mark.django_db
@@ -86,6 +87,8 @@ BODIES = {
     ("service-suspend", "POST"): {"reason": "abuse"},
     ("webhook-endpoints", "POST"): {"url": "https://hooks.example.com/two"},
     ("webhook-endpoint", "PATCH"): {"description": "main"},
+    ("ticket", "PATCH"): {"priority": "high"},
+    ("ticket-messages", "POST"): {"body": "We are on it."},
 }
 
 
@@ -109,6 +112,14 @@ def _body(route: Route, method: str, shop) -> dict:
         body = {
             "client": str(shop.client.public_id),
             "lines": [{"description": "Consulting", "unit_price": "50.00"}],
+        }
+    if route.name == "tickets" and method == "POST":
+        ticket = shop.objects[Ticket]
+        body = {
+            "department": str(ticket.department.public_id),
+            "client": str(shop.client.public_id),
+            "subject": "From the API",
+            "body": "Opened by an integration",
         }
     if route.name == "service-change-plan":
         body = {"plan": str(shop.pro.public_id)}
@@ -167,7 +178,7 @@ def test_a_key_with_the_scope_is_let_through_everywhere(shop, tenant_a, api_a):
         # The PDFs are rendered by a worker: 202 until then.
         if method == "GET" and route.name not in PDF_ROUTES:
             assert response.status_code == 200, (method, path, response.content)
-        if (route.name, method) in BODIES or route.name in ("orders", "invoices"):
+        if (route.name, method) in BODIES or route.name in ("orders", "invoices", "tickets"):
             assert response.status_code in (200, 201, 202, 204), (method, path, response.content)
 
 

@@ -155,12 +155,13 @@ def ticket_update(request: HttpRequest, public_id) -> HttpResponse:
     if not form.is_valid():
         _form_errors(request, form)
         return _back(ticket)
-    department = Department.objects.get(public_id=form.cleaned_data["department"])
     try:
-        if department != ticket.department:
-            services.ticket_department_set(ticket=ticket, department=department)
-        services.ticket_priority_set(ticket=ticket, priority=form.cleaned_data["priority"])
-        services.ticket_status_set(ticket=ticket, status=form.cleaned_data["status"])
+        services.ticket_update(
+            ticket=ticket,
+            department=Department.objects.get(public_id=form.cleaned_data["department"]),
+            priority=form.cleaned_data["priority"],
+            status=form.cleaned_data["status"],
+        )
     except SupportError as exc:
         messages.error(request, str(exc))
     else:
