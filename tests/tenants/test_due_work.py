@@ -18,7 +18,7 @@ from config.celery import app
 from resale import outbox
 from resale.models import UpstreamCommand
 from resale.tasks import upstream_commands_relay_all_tenants, upstream_commands_relay_task
-from tenants.due_work import Kind, due_work_claim, due_work_settle
+from tenants.due_work import Kind, due_work_claim, due_work_mark, due_work_settle
 from tenants.models import FanOutRun, TenantDueWork
 from tests.resale.flow import order_and_pay, resale_world_build, wait_for
 
@@ -216,3 +216,31 @@ def test_the_daily_billing_run_visits_only_tenants_with_something_to_bill(
     assert (run.total, run.done, run.failed) == (1, 1, 0)
     mark = _marks(Kind.BILLING_RUN)[world.schema]
     assert mark.due_at > timezone.now() and mark.leased_until is None, "tomorrow again"
+
+
+@pytest.mark.worker
+def test_a_tenant_whose_billing_run_fails_is_named_and_the_lane_goes_on(
+    tenant_factory, celery_worker_process, settings
+):
+    settings.BILLING_RUN_CONCURRENCY = 1
+    broken, sound = (tenant_factory(f"Lane {n}").tenant.schema_name for n in range(2))
+    TenantDueWork.objects.exclude(tenant_id__in=[broken, sound]).delete()
+    for schema in (broken, sound):
+        due_work_mark(kind=Kind.BILLING_RUN, schema_name=schema)
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER TABLE "{broken}".billing_service RENAME TO billing_service_gone')
+
+    from billing.tasks import billing_run_all_tenants
+
+    started = billing_run_all_tenants()
+    assert started["tenants"] == 2 and started["lanes"] == 1, "one lane, one tenant at a time"
+
+    def finished() -> FanOutRun | None:
+        return FanOutRun.objects.filter(pk=started["fan_out"], finished_at__isnull=False).first()
+
+    run = wait_for(finished, what="the fan-out to finish")
+    assert (run.total, run.done, run.failed, run.failed_schemas) == (2, 1, 1, [broken])
+    marks = _marks(Kind.BILLING_RUN)
+    assert sound not in marks, "nothing to bill: settled away"
+    assert marks[broken].leased_until is None, "released for the next run"
+    assert marks[broken].due_at <= timezone.now()
