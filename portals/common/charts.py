@@ -3,6 +3,7 @@ by screen readers through the title and the data table the page prints next to t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
@@ -45,6 +46,9 @@ def bar_line_chart(
     peak = max([p.bar for p in points] + [p.line for p in points] + [Decimal(0)])
     ceiling = _nice_ceiling(peak)
     slot = plot_w / max(len(points), 1)
+    # Labels that would overlap are thinned out, counting back from the latest point.
+    label_width = max((len(p.label) for p in points), default=0) * 6.5 + 8
+    every = max(1, math.ceil(label_width / slot))
 
     def y(value: Decimal) -> float:
         return top + plot_h - float(value / ceiling) * plot_h
@@ -74,10 +78,11 @@ def bar_line_chart(
             f'height="{max(bar_h, 0):.1f}" fill="var(--brand, #2f5d8a)" opacity="0.75">'
             f"<title>{escape(point.label)}: {escape(axis_format(point.bar))}</title></rect>"
         )
-        parts.append(
-            f'<text x="{x + slot / 2:.1f}" y="{height - 8}" text-anchor="middle" '
-            f'font-size="11" fill="#5b6473">{escape(point.label)}</text>'
-        )
+        if (len(points) - 1 - index) % every == 0:
+            parts.append(
+                f'<text x="{x + slot / 2:.1f}" y="{height - 8}" text-anchor="middle" '
+                f'font-size="11" fill="#5b6473">{escape(point.label)}</text>'
+            )
         line_points.append(f"{x + slot / 2:.1f},{y(point.line):.1f}")
     if line_points and line_name:
         parts.append(

@@ -1,10 +1,11 @@
 """The provider runs the business from its console, in a real browser (Chromium through
-Playwright) with a real Celery worker behind it: it logs in, publishes a wholesale plan,
-creates a reseller from the form with an opening balance; the reseller's admin accepts
-the invitation, imports the plan and sells it (a client orders on the storefront, the
-admin records the bank transfer); the order travels upstream, the provider's panel
-creates the account, and the provider's dashboard and the reseller's page show the
-order, the debit and the new MRR. Screenshots go to artifacts/portals/provider-console/."""
+Playwright) with a real Celery worker behind it: it logs in, publishes a wholesale plan
+with an option, creates a reseller from the form with an opening balance; the reseller's
+admin accepts the invitation, imports the plan and sells it with the option (a client
+orders on the storefront, the admin records the bank transfer); the order travels
+upstream, the provider's panel creates the account, and the provider's dashboard and the
+reseller's page show the order, the debit and the new MRR. Screenshots go to
+artifacts/portals/provider-console/."""
 
 from __future__ import annotations
 
@@ -118,6 +119,32 @@ def test_the_provider_runs_the_business_from_its_console(
         expect(provider.locator(".msg.success")).to_be_visible()
         # The preview of the reseller's import: 6.00 + 30 %, up to .99.
         expect(provider.locator("main")).to_contain_text("€7.99")
+        plan_url = provider.url
+
+        # ...with an option, made on the plan's page: a choice, the RAM it adds on the
+        # server, then its wholesale price once the choice exists.
+        provider.locator("a", has_text="New option").click()
+        provider.fill("#id_code", f"{label}-ram")
+        provider.fill("#id_name", "Extra RAM")
+        provider.select_option("#id_kind", "select")
+        provider.fill("#id_choices-0-code", "2gb")
+        provider.fill("#id_choices-0-name", "+2 GB")
+        provider.fill("#id_choices-0-ram_mb", "2048")
+        provider.locator('button[type="submit"]', has_text="Save the option").click()
+        expect(provider.locator(".msg.success")).to_be_visible()
+        provider.select_option("#id_prices-0-choice", "2gb")
+        provider.select_option("#id_prices-0-price_list", str(price_list.pk))
+        provider.select_option("#id_prices-0-cycle", "monthly")
+        provider.fill("#id_prices-0-price", "2")
+        provider.locator('button[type="submit"]', has_text="Save the option").click()
+        expect(provider.locator(".msg.success")).to_be_visible()
+        _shot(provider, "01-option")
+        provider.goto(plan_url)
+        main = provider.locator("main")
+        expect(main).to_contain_text("RAM (MB): 2048")
+        # The option in the import preview, marked up as the plan: 2.00 + 30 %, up to .99.
+        expect(main).to_contain_text("Extra RAM: +2 GB")
+        expect(main).to_contain_text("€2.99")
         _shot(provider, "01-plan")
 
         # 3. It creates a reseller from the form, with an opening balance.
@@ -162,6 +189,8 @@ def test_the_provider_runs_the_business_from_its_console(
         phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
         client = phone.new_page()
         client.goto(f"{base}/store/plan/{plan.public_id}/")
+        # The client takes the provider's option, resold with the plan.
+        client.locator('select[name^="option_"]').select_option(index=1)
         client.locator('button[name="action"][value="add"]').click()
         client.goto(base + "/checkout/")
         signup = client.locator("form[novalidate]")
@@ -195,12 +224,14 @@ def test_the_provider_runs_the_business_from_its_console(
         desk.close()
         upstream = UpstreamService.objects.get(account=account)
         assert upstream.status == UpstreamService.Status.ACTIVE
-        assert reseller_balance(account=account).amount == Decimal("44")
+        # The plan and its option at wholesale: 6.00 + 2.00.
+        assert reseller_balance(account=account).amount == Decimal("42")
+        assert upstream.options[f"{label}-ram"]["choice"] == "2gb"
 
         # 6. The provider's dashboard shows the order, the debit and the new MRR.
         provider.goto(platform + "/provider/")
         stats = _normal(provider.locator(".stats").inner_text())
-        assert "Wholesale MRR\n€6.00" in stats or "€6.00" in stats
+        assert "Wholesale MRR\n€8.00" in stats or "€8.00" in stats
         assert "Revenue this month" in stats
         main = _normal(provider.locator("main").inner_text())
         assert "Omega Hosting S.r.l." in main  # among the top resellers
@@ -215,8 +246,8 @@ def test_the_provider_runs_the_business_from_its_console(
         # 7. The reseller's page: the debit in its ledger, the service, its MRR.
         provider.goto(f"{platform}/provider/resellers/{account.public_id}/")
         page_text = _normal(provider.locator("main").inner_text())
-        assert "€44.00" in page_text  # the balance after the debit
-        assert "-€6.00" in page_text  # the order's debit
+        assert "€42.00" in page_text  # the balance after the debit
+        assert "-€8.00" in page_text  # the order's debit, the option included
         assert "Web Journey" in page_text
         assert upstream.client_ref in page_text
         # The client is known by a pseudonym only.

@@ -53,8 +53,9 @@ def _price_initial(plan: WholesalePlan | None) -> list[dict]:
         {
             "price_list": price.price_list,
             "cycle": price.cycle,
-            "price": price.price_amount,
-            "setup_fee": price.setup_fee_amount,
+            # In the currency's precision, as the amounts are shown everywhere else.
+            "price": price.price.rounded().amount,
+            "setup_fee": price.setup_fee.rounded().amount,
         }
         for price in plan.prices.select_related("price_list").order_by("price_list__name", "cycle")
     ]
@@ -152,8 +153,8 @@ def _option_initial(option: WholesaleOption | None) -> tuple[list[dict], list[di
             "choice": price.choice.code,
             "price_list": price.price_list,
             "cycle": price.cycle,
-            "price": price.price_amount,
-            "setup_fee": price.setup_fee_amount,
+            "price": price.price.rounded().amount,
+            "setup_fee": price.setup_fee.rounded().amount,
         }
         for price in WholesaleOptionPrice.objects.filter(choice__option=option)
         .select_related("choice", "price_list")
@@ -167,7 +168,9 @@ def _option_form(
 ) -> HttpResponse:
     data = request.POST or None
     choices_initial, prices_initial = _option_initial(option)
-    form = WholesaleOptionForm(data, instance=option, initial={"plans": [plan]})
+    # A new option starts sold with the plan it is made from; an existing one keeps its own.
+    initial = {"plans": [plan]} if option is None else {}
+    form = WholesaleOptionForm(data, instance=option, initial=initial)
     choices = OptionChoiceFormSet(data, initial=choices_initial, prefix="choices")
     # The prices name a choice by its code: those saved, and those typed on this page.
     named = [(row["code"], row["name"]) for row in choices_initial]
