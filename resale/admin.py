@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
 from billing.money import currency_choices
-from core.locale import babel_locale
+from core.locale import babel_locale, money_format
 from provisioning.modules.base import MODULE_CHOICES
 from resale.models import (
     BalanceEntry,
@@ -213,7 +213,7 @@ class ResellerAccountAdmin(admin.ModelAdmin):
 
     @admin.display(description="Balance")
     def balance(self, obj: ResellerAccount) -> str:
-        return str(reseller_balance(account=obj))
+        return money_format(reseller_balance(account=obj))
 
     def get_urls(self):
         return [
@@ -259,7 +259,9 @@ class ResellerAccountAdmin(admin.ModelAdmin):
                 form.add_error("amount", str(getattr(exc, "message", exc)))
             else:
                 messages.success(
-                    request, f"Balance of {account} is now {reseller_balance(account=account)}."
+                    request,
+                    f"Balance of {account} is now "
+                    f"{money_format(reseller_balance(account=account))}.",
                 )
                 return redirect("admin:resale_reselleraccount_change", pk)
         return render(

@@ -13,6 +13,7 @@ from django.core.mail import send_mail
 
 from accounts.models import User
 from billing.money import Money
+from core.locale import money_format
 from resale.billing_bridge import upstream_command_completed
 from resale.domains import upstream_domain_state
 from resale.models import ResellerAccount, UpstreamCommand, UpstreamDomain, UpstreamService
@@ -78,8 +79,8 @@ def low_balance(account: ResellerAccount, balance: Money) -> None:
         account.tenant.schema_name,
         tenant_staff_alert_task,
         "Your balance at the provider is low",
-        f"Your prepaid balance is {balance}. Orders and renewals wait when it cannot cover "
-        "them; top up to keep your clients' services running.",
+        f"Your prepaid balance is {money_format(balance)}. Orders and renewals wait when it "
+        "cannot cover them; top up to keep your clients' services running.",
     )
 
 
@@ -89,7 +90,7 @@ def tenant_command_cancelled(
     """The provider's staff stopped one of the reseller's commands: its staff hear why and
     what came back to the balance; the command shows the reason in its console."""
     refund = (
-        f"{refunded} was refunded to your balance at the provider."
+        f"{money_format(refunded)} was refunded to your balance at the provider."
         if refunded
         else "Nothing had been debited for it."
     )

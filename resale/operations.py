@@ -25,6 +25,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from audit.services import audit_record
 from billing.money import Money, money_json
+from core.locale import money_format
 from provisioning.models import ProvisioningJob
 from provisioning.operations import provisioning_job_cancel, provisioning_jobs_needing_attention
 from provisioning.services import ProvisioningError, provisioning_job_rerun
@@ -243,7 +244,8 @@ def _order_debit_again(service: UpstreamService) -> None:
     available = reseller_available(account=account)
     if available < price:
         raise InsufficientFunds(
-            f"The reseller's available balance ({available}) does not cover {price}."
+            f"The reseller's available balance ({money_format(available)}) does not cover "
+            f"{money_format(price)}."
         )
     debits = service.balance_entries.filter(kind=BalanceEntry.Kind.ORDER_DEBIT).count()
     balance_entry_append(
@@ -282,7 +284,8 @@ def operations_job_retry(*, public_id: str) -> ProvisioningJob:
             reseller_available(account=service.account) < price
         ):
             raise InsufficientFunds(
-                f"The reseller's available balance does not cover {price} to run it again."
+                f"The reseller's available balance does not cover {money_format(price)} to run "
+                "it again."
             )
     if service is not None:
         # First, so that the job's result, however soon it comes, finds the reseller's

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from billing.cycles import CYCLE_MONTHS, add_months, cycle_end, cycle_validate
 from billing.money import Money, amount_validate
+from core.locale import money_format
 from provisioning.services import ProvisioningError
 from resale.models import (
     BalanceEntry,
@@ -413,7 +414,8 @@ def _check_balance(account: ResellerAccount, price: Money) -> None:
     available = reseller_available(account=account)
     if available < price:
         raise InsufficientFunds(
-            f"The balance available ({available}) does not cover {price}.",
+            f"The balance available ({money_format(available)}) does not cover "
+            f"{money_format(price)}.",
         )
 
 

@@ -53,6 +53,9 @@ def test_no_ledger_like_row_is_deleted_or_edited(account):
         assert owner.get(f"/admin/{model}/{row.pk}/delete/").status_code == 403, model
         assert owner.post(f"/admin/{model}/{row.pk}/delete/", {"post": "yes"}).status_code == 403
         assert type(row).objects.filter(pk=row.pk).exists(), model
+    # Amounts as Babel writes them, in the currency's precision: never "10.0000 EUR".
+    accounts = owner.get("/admin/resale/reselleraccount/").content.decode()
+    assert "€7.50" in accounts and "7.5000" not in accounts
     entry = rows["resale/balanceentry"]
     page = owner.get(f"/admin/resale/balanceentry/{entry.pk}/change/").content.decode()
     assert 'name="_save"' not in page
