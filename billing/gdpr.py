@@ -12,6 +12,8 @@ import io
 import json
 import uuid
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core import serializers
@@ -51,6 +53,27 @@ CLIENT_PERSONAL_FIELDS = (
     "pec_email",
     "notes",
 )
+
+
+@dataclass(frozen=True)
+class ExportPart:
+    """What another app holds about a client, for its export: sections of
+    ``client.json`` and files (path in the zip, bytes)."""
+
+    data: dict[str, Any]
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+# Apps above billing add what they hold about a client (the support desk's tickets) from
+# their AppConfig.ready: exporters give an ExportPart; erasers run inside the erasure's
+# transaction, before the client's details are cleared (they may still read them).
+client_export_contributors: list[Callable[[Client], ExportPart]] = []
+client_erase_listeners: list[Callable[[Client], None]] = []
+
+
+def rows_of(queryset: Any, *, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Rows as the export writes them (also for the exporters of other apps)."""
+    return _rows(queryset, exclude=exclude)
 
 
 def _rows(queryset: Any, *, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -102,6 +125,9 @@ def client_data_export(client: Client) -> bytes:
     invoices, credit notes, payments, refunds and ledger) and ``invoices/<number>.pdf`` for
     each issued invoice whose PDF is stored."""
     data = _client_data(client)
+    parts = [contribute(client) for contribute in list(client_export_contributors)]
+    for part in parts:
+        data.update(part.data)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
@@ -112,6 +138,9 @@ def client_data_export(client: Client) -> bytes:
             if pdf is not None:
                 safe = invoice.number.replace("/", "-")
                 archive.writestr(f"invoices/{safe}.pdf", pdf)
+        for part in parts:
+            for path, content in part.files:
+                archive.writestr(path, content)
     _audit("client.exported", client)
     return buffer.getvalue()
 
@@ -128,6 +157,8 @@ def client_erase(client: Client) -> Client:
     as they are; their frozen buyer snapshot is kept for the retention period."""
 
     client = Client.objects.select_for_update().get(pk=client.pk)
+    for erase in list(client_erase_listeners):
+        erase(client)
     tag = uuid.uuid4().hex[:12]
     for name in CLIENT_PERSONAL_FIELDS:
         setattr(client, name, "")

@@ -11,6 +11,7 @@ class SupportConfig(AppConfig):
         from django_tenants.utils import schema_context
 
         from resale.escalations import escalation_changed_listeners
+        from support import gdpr
         from support.emails import listeners_register
         from support.tasks import escalation_pull_task
 
@@ -24,3 +25,5 @@ class SupportConfig(AppConfig):
 
         # The client's and staff's e-mails follow ticket events.
         listeners_register()
+        # A client's export and erasure include its tickets.
+        gdpr.connect()
