@@ -8,7 +8,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -219,4 +218,3 @@ def test_roles_and_foreign_options(account):
         page = browser.get(path).content.decode()
         assert ("Save the option" in page) is edits
         assert (browser.post(path, {}).status_code == 403) is not edits
-    assert settings.PLATFORM_DOMAIN
