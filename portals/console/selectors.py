@@ -138,6 +138,9 @@ class ProviderBalance:
     available: Money | None
     threshold: Money | None
     error: str = ""
+    # Commands the provider holds back until a top-up: only then do orders wait. A
+    # balance under the alert threshold may well still cover the next orders.
+    waiting: int = 0
 
     @property
     def is_low(self) -> bool:
@@ -162,7 +165,12 @@ def provider_balance() -> ProviderBalance:
         value = summary.get(key)
         return Money.of(value, currency) if value not in (None, "") else None
 
-    return ProviderBalance(money("balance"), money("available"), money("low_balance_threshold"))
+    return ProviderBalance(
+        money("balance"),
+        money("available"),
+        money("low_balance_threshold"),
+        waiting=UpstreamCommand.objects.filter(state=UpstreamCommand.State.AWAITING_FUNDS).count(),
+    )
 
 
 # --- the pages of one client, order or service ------------------------------------------

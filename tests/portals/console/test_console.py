@@ -13,7 +13,8 @@ from accounts.models import User
 from billing import services
 from billing.models import CreditNote, Invoice, Payment, Plan, PlanPrice, Service, TaxRule
 from resale.catalogue_import import Markup
-from resale.models import UpstreamCommand
+from resale.models import ResellerAccount, UpstreamCommand
+from resale.services import reseller_balance_topup
 from tests.portals.conftest import eur, staff_member
 
 pytestmark = pytest.mark.django_db
@@ -144,6 +145,32 @@ def test_dashboard_chart_overdue_and_low_balance(tenant_a, shop_a):
     assert "€8.33" in page  # MRR: 100.00 a year
     # The reseller's balance at the provider is 0 and the alert threshold 50.
     assert "balance at the provider is low" in page
+
+
+def test_a_low_balance_that_still_covers_orders_does_not_say_they_wait(tenant_a):
+    """€31 available under a €50 alert: a reminder to top up, not "orders wait", which
+    is said only when commands are waiting for funds, with how many."""
+    account = ResellerAccount.objects.get(tenant=tenant_a.tenant)
+    reseller_balance_topup(
+        account=account, amount="31.00", reference="bank", idempotency_key="low-31"
+    )
+    browser = tenant_a.client(tenant_a.owner)
+    for path in ("/console/", "/console/balance/"):
+        page = browser.get(path).content.decode()
+        assert "balance at the provider is low: €31.00 available" in page, path
+        assert "Orders wait until you top up" not in page, path
+        assert "wait for funds" not in page, path
+    with schema_context(tenant_a.schema):
+        for n in range(2):
+            UpstreamCommand.objects.create(
+                action="create",
+                service_ref=f"waiting-{n}",
+                idempotency_key=f"waiting-{n}",
+                state=UpstreamCommand.State.AWAITING_FUNDS,
+            )
+    for path in ("/console/", "/console/balance/"):
+        page = browser.get(path).content.decode()
+        assert "2 commands to the provider wait for funds" in page, path
 
 
 def test_invoice_issue_payment_and_credit_note(tenant_a, shop_a):
