@@ -191,8 +191,45 @@ def credit_note_list(*, invoice: Invoice | None = None) -> QuerySet[CreditNote]:
     return notes
 
 
-def payment_list() -> QuerySet[Payment]:
-    return Payment.objects.select_related("client", "invoice")
+def payment_list(
+    *,
+    method: str = "",
+    client_search: str = "",
+    received_from: date | None = None,
+    received_to: date | None = None,
+    refunded_only: bool = False,
+) -> QuerySet[Payment]:
+    """Payments received, narrowed by method, by the client's name or e-mail, by the day
+    they were received (both ends included, in the site's time zone) and to those with
+    refunds; the console's list and the API read it."""
+    payments = Payment.objects.select_related("client", "invoice")
+    if method:
+        payments = payments.filter(method=method)
+    if client_search:
+        payments = payments.filter(
+            Q(client__name__icontains=client_search) | Q(client__email__icontains=client_search)
+        )
+    if received_from:
+        payments = payments.filter(received_at__date__gte=received_from)
+    if received_to:
+        payments = payments.filter(received_at__date__lte=received_to)
+    if refunded_only:
+        payments = payments.filter(refunded_amount__gt=0)
+    return payments
+
+
+def payment_totals(*, payments: QuerySet[Payment]) -> list[tuple[Money, Money]]:
+    """Received and refunded, per currency, of a list of payments (one query)."""
+    rows = (
+        payments.order_by()
+        .values("currency")
+        .annotate(received=Sum("amount"), refunded=Sum("refunded_amount"))
+        .order_by("currency")
+    )
+    return [
+        (Money(row["received"], row["currency"]), Money(row["refunded"], row["currency"]))
+        for row in rows
+    ]
 
 
 def invoice_open_overdue(*, today: date) -> QuerySet[Invoice]:

@@ -259,6 +259,7 @@ TENANT_ROWS: dict[str, Row] = {
     "console:service": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "service"}),
     "console:service-options": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "service"}),
     "console:invoices": Row(STAFF_READ),
+    "console:payments-received": Row(STAFF_READ),
     "console:invoice-new": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:invoice": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "invoice"}),
     # Documents: the file, or 202 while it is rendered, or back to the invoice.

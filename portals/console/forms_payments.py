@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from billing.models import Payment
 from billing.models.gateway import PaymentSettings
 from billing.payments.gateways.config import (
     MAX_DUNNING_DAY,
@@ -254,4 +255,27 @@ class AutoTopUpForm(forms.Form):
             value = data.get(name)
             if value is not None and value < 0:
                 self.add_error(name, _("Enter an amount of zero or more."))
+        return data
+
+
+class PaymentFilterForm(forms.Form):
+    """The filters of the list of payments received."""
+
+    method = forms.ChoiceField(
+        label=_("Method"), choices=[("", _("All")), *Payment.Method.choices], required=False
+    )
+    client = forms.CharField(label=_("Client name or e-mail"), max_length=200, required=False)
+    received_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    received_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    refunded_only = forms.BooleanField(label=_("With refunds only"), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        since, until = data.get("received_from"), data.get("received_to")
+        if since and until and since > until:
+            raise forms.ValidationError(_("The first day comes after the last."))
         return data

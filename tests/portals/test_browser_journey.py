@@ -1,7 +1,8 @@
 """The order journey in a real browser (Chromium through Playwright) on a phone-sized
 screen: domain search against the local RDAP server, a plan whose price updates live,
 cart, sign-up at checkout with its errors, the confirmation, the invoice; then the
-reseller's console on a desktop screen. Screenshots of every step go to
+reseller's console on a desktop screen, where the transfer is recorded and found in the
+payments received. Screenshots of every step go to
 artifacts/portals/. Skipped where no Chromium is installed."""
 
 from __future__ import annotations
@@ -117,6 +118,21 @@ def test_order_journey_in_a_browser(tenant_factory, rdap_bootstrap):
         expect(console.locator("main")).to_contain_text(number)
         expect(console.locator("main")).to_contain_text("Giulia Bianchi")
         _shot(console, "09-console-invoices")
+        # The transfer arrives: recorded on the invoice, found in the payments received.
+        console.get_by_role("link", name=number).click()
+        console.get_by_label("Bank reference").fill("TRN-4471")
+        console.get_by_role("button", name="Record payment").click()
+        expect(console.locator(".msg.success")).to_contain_text("Payment recorded")
+        console.get_by_role("link", name="Payments received").click()
+        expect(console.locator("h1")).to_have_text("Payments received")
+        row = console.locator("tr", has_text="TRN-4471")
+        expect(row).to_contain_text("Giulia Bianchi")
+        expect(row.get_by_role("link", name=number)).to_be_visible()
+        _shot(console, "09b-console-payments-received")
+        console.set_viewport_size(PHONE)
+        assert _fits_the_screen(console)
+        _shot(console, "09c-console-payments-received-phone")
+        console.set_viewport_size(DESKTOP)
         console.set_viewport_size(PHONE)
         console.goto(base + "/console/")
         assert _fits_the_screen(console)
