@@ -27,6 +27,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -350,3 +351,18 @@ def mailboxes_fetch() -> int:
             logger.warning("Mailbox %s: %s", mailbox.pk, result.error)
         total += result.read
     return total
+
+
+@transaction.atomic
+def inbound_emails_forget(*, client: Client) -> int:
+    """For the client's erasure (call it before its e-mail address is replaced): empties
+    the originals of the mail it sent or that landed on its tickets. The record of having
+    read each message stays, without its content, so it is never read again."""
+    addresses = {client.email.lower()} | {
+        email.lower()
+        for email in client.client_users.values_list("user__email", flat=True)
+        if email
+    }
+    return InboundEmail.objects.filter(Q(ticket__client=client) | Q(sender__in=addresses)).update(
+        raw=b"", sender="", subject="", reason=""
+    )

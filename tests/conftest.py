@@ -30,6 +30,7 @@ from django.test import Client, override_settings
 from django.utils import translation
 from django_tenants.utils import schema_context
 
+from sandbox.dovecot import DovecotServer
 from sandbox.vies_server import DEMO_REGISTERED, ViesServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -397,3 +398,12 @@ def vies(vies_stand_in: ViesServer) -> Iterator[ViesServer]:
     vies_stand_in.requests.clear()
     yield vies_stand_in
     vies_stand_in.faults.clear()
+
+
+@pytest.fixture
+def imap_server() -> Iterator[DovecotServer]:
+    """A real Dovecot IMAP server of its own for one test; ``user_add`` makes mailboxes,
+    ``deliver`` puts mail in them."""
+    server = DovecotServer().start()
+    yield server
+    server.stop()

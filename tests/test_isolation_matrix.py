@@ -322,6 +322,10 @@ TENANT_ROWS: dict[str, Row] = {
     "console:ticket-merge": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "ticket"}),
     "console:ticket-split": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "ticket"}),
     "console:ticket-attachment": Row(STAFF_LET_IN, ids={"public_id": "attachment"}),
+    "console:department-mailbox": Row(
+        STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "department"}
+    ),
+    "console:inbound-email-raw": Row(STAFF_LET_IN, ids={"public_id": "inbound"}),
     "console:ticket-escalate": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "ticket"}),
     "console:escalation-message": Row(
         EVERYONE_405, post=WRITE_REFUSED, ids={"public_id": "ticket"}
@@ -652,7 +656,24 @@ def tenant_objects(world) -> dict[str, str]:
             client=shop.client,
             attachments=[AttachmentUpload("matrix.txt", b"matrix file")],
         )
+        from support.inbound import inbound_email_process, mailbox_save
+
+        mailbox = mailbox_save(
+            department=department,
+            host="imap.matrix.test",
+            port=993,
+            security="ssl",
+            username="support@matrix.test",
+            password="matrix-secret",
+        )
+        inbound = inbound_email_process(
+            mailbox=mailbox,
+            uidvalidity=1,
+            uid=1,
+            raw=b"From: someone@matrix.test\r\nSubject: matrix\r\n\r\nhello\r\n",
+        )
         objects = {
+            "inbound": str(inbound.public_id),
             "ticket": str(ticket.public_id),
             "attachment": str(ticket.attachments.get().public_id),
             "department": str(department.public_id),

@@ -21,6 +21,7 @@ from portals.console.views import (
     staff,
     support,
     support_escalation,
+    support_mail,
     taxes,
     upstream,
 )
@@ -143,6 +144,16 @@ urlpatterns = [
     path("support/settings/", support.support_settings, name="support-settings"),
     path("support/departments/new/", support.department_edit, name="department-new"),
     path("support/departments/<uuid:public_id>/", support.department_edit, name="department"),
+    path(
+        "support/departments/<uuid:public_id>/mailbox/",
+        support_mail.department_mailbox,
+        name="department-mailbox",
+    ),
+    path(
+        "support/inbound/<uuid:public_id>/raw/",
+        support_mail.inbound_email_raw,
+        name="inbound-email-raw",
+    ),
     path("support/canned/new/", support.canned_reply_edit, name="canned-new"),
     path("support/canned/<uuid:public_id>/", support.canned_reply_edit, name="canned"),
 ]

@@ -12,7 +12,6 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from billing.models import Client, Service
-from sandbox.dovecot import DovecotServer
 from support import services
 from support.models import CannedReply, Department
 from tests.billing.conftest import Shop, shop_build
@@ -63,11 +62,3 @@ def desk(db, tenant_a) -> Iterator[Desk]:
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def imap_server() -> Iterator[DovecotServer]:
-    """A real Dovecot of its own for one test (tests.support.mail_desk puts mailboxes on it)."""
-    server = DovecotServer().start()
-    yield server
-    server.stop()
