@@ -88,6 +88,20 @@ def _from_request(request: Any) -> Actor:
         kind = "provider_staff"
     else:
         kind = "client" if getattr(user, "kind", "") == "client" else "staff"
+    session = getattr(request, "session", None)
+    history = session.get("hijack_history") if session is not None else None
+    if history:
+        # Staff seeing the client area as a client (login as client): what is done there
+        # is the staff member's act, in the client's name.
+        staff = get_user_model().objects.filter(pk=history[-1]).first()
+        staff_email = staff.email if staff is not None else "?"
+        return Actor(
+            kind="staff",
+            id=str(history[-1])[:64],
+            label=f"{staff_email} as {user.email}"[:200],
+            request_id=request_id,
+            ip=ip,
+        )
     return Actor(kind=kind, id=str(user.pk), label=user.email, request_id=request_id, ip=ip)
 
 

@@ -7,3 +7,8 @@ class PortalsConfig(AppConfig):
 
     name = "portals"
     verbose_name = "Portals"
+
+    def ready(self) -> None:
+        from portals.console.views.login_as import login_as_audit_connect
+
+        login_as_audit_connect()

@@ -252,6 +252,12 @@ TENANT_ROWS: dict[str, Row] = {
     "console:clients": Row(STAFF_READ),
     "console:client-new": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:client": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "client"}),
+    # Login as client: GET goes back to the client's page; a POST needs the capability.
+    "console:client-login-as": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "client"}),
+    # Only a login as client in progress may end (django-hijack refuses everyone else).
+    "console:client-login-as-end": Row(
+        ("403", "403", "403", "403"), post={p: "403" for p in TENANT_PEOPLE}
+    ),
     "console:client-export": Row(STAFF_ADMIN_ONLY, ids={"public_id": "client"}),
     "console:orders": Row(STAFF_READ),
     "console:order": Row(STAFF_READ, ids={"public_id": "order"}),

@@ -52,6 +52,8 @@ SHARED_APPS = [
     "support",
     "api",
     "portals",
+    # Staff open the client area as a client (portals.console.login_as): templates only.
+    "hijack",
 ]
 # django.contrib.admin is the provider console only: tenant schemas have no admin log
 # (their changes are in the audit log), one table fewer to copy for every new tenant.
@@ -106,6 +108,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "hijack.middleware.HijackUserMiddleware",
     "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -178,6 +181,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
+
+# Login as client (django-hijack): who may is decided per tenant by the staff member's role;
+# the banner and the way back are the portals' own (templates/includes/login_as_banner.html).
+HIJACK_PERMISSION_CHECK = "portals.common.access.may_login_as_client"
+HIJACK_INSERT_BEFORE = None
 
 # django-allauth: the login form, password reset by e-mail, TOTP two-factor with recovery
 # codes (accounts/adapters.py ties them to the tenant of the host and its brand).

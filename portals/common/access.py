@@ -8,6 +8,7 @@ Every staff role reads the whole console; writes need a capability:
 | ``service`` | owner, admin, support | service actions, the upstream command queue |
 | ``admin`` | owner, admin | catalogue, branding, domains, staff, settings |
 | ``owner`` | owner | whether staff must use two-factor authentication |
+| ``login_as`` | owner, admin, billing, support | the client area as a client sees it |
 
 Read-only staff read. A client sees only what belongs to its own client record; anything
 else is a 404, never a 403, so that ids of other clients give nothing away.
@@ -38,6 +39,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "service": frozenset({OWNER, ADMIN, SUPPORT}),
     "admin": frozenset({OWNER, ADMIN}),
     "owner": frozenset({OWNER}),
+    "login_as": frozenset({OWNER, ADMIN, BILLING, SUPPORT}),
 }
 
 
@@ -60,6 +62,17 @@ def capability_require(request: HttpRequest, capability: str) -> None:
 
 def capabilities_for(user) -> dict[str, bool]:
     return {name: user_can(user, name) for name in CAPABILITIES}
+
+
+def may_login_as_client(*, hijacker, hijacked) -> bool:
+    """Staff with the capability may open the client area as an active user of one of the
+    tenant's clients, never as staff. Both users come from the schema of the host serving
+    the request, so another tenant's people cannot even be named."""
+    if hijacked is None or not getattr(hijacked, "is_active", False):
+        return False
+    if getattr(hijacked, "is_tenant_staff", True) or hijacked.pk == hijacker.pk:
+        return False
+    return user_can(hijacker, "login_as") and client_for_user(user=hijacked) is not None
 
 
 def console_page(view: Callable[..., HttpResponse] | None = None, *, write: str | None = None):
