@@ -477,6 +477,9 @@ def _perform(row: UpstreamDomain, registrar: Registrar) -> bool:
         info = registrar.info(row.domain)
         if info is None:
             raise RegistryError("the registry has no such domain", kind=ErrorKind.NOT_FOUND)
+        if row.registrant_handle and info.registrant != row.registrant_handle:
+            # A transfer keeps the losing side's registrant: ours takes its place.
+            info = registrar.set_registrant(row.domain, row.registrant_handle)
         _apply_info(row, info)
         return True
     if operation == UpstreamDomain.Operation.RENEW:

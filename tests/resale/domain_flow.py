@@ -23,10 +23,11 @@ from billing import services
 from billing.models import Client, Plan, Service
 from provisioning.models import RegistrarAccount
 from provisioning.registrars.accounts import registrar_account_tlds_set, registrar_for_account
-from provisioning.registrars.simulated import SimulatedRegistrar
+from provisioning.registrars.base import Registrar
 from resale.catalogue_import import Markup, wholesale_tlds_import
 from resale.models import UpstreamCommand, UpstreamDomain, WholesaleTld
 from resale.wholesale import TldPriceRow, wholesale_tld_save
+from sandbox.epp.server import EppServer
 from tests.resale.flow import ResaleWorld, resale_world_build
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -55,7 +56,7 @@ class DomainWorld:
     def client(self) -> Client:
         return self.world.client
 
-    def registry(self) -> SimulatedRegistrar:
+    def registry(self) -> Registrar:
         return registrar_for_account(self.registrar_account)
 
 
@@ -64,22 +65,32 @@ def random_tld() -> str:
     return "zz" + "".join(random.choices(string.ascii_lowercase, k=8))
 
 
-def domain_world_build(created, *, top_up: str = "100.00") -> DomainWorld:
+def domain_world_build(
+    created, *, top_up: str = "100.00", epp: EppServer | None = None, tld: str = ""
+) -> DomainWorld:
+    """The simulated registry, or with ``epp`` the local EPP registry over TLS (serving
+    ``tld``)."""
     world = resale_world_build(created, top_up=top_up)
-    tld = random_tld()
-    registrar_account = RegistrarAccount(
-        name=f"sim-{uuid.uuid4().hex[:8]}",
-        module="simulated",
-        hostname=f"{uuid.uuid4().hex[:10]}.registry.test",
-        port=0,
-        extra={
-            "redis_url": REDIS_URL,
-            "transfer_delay_s": 0,
-            "taken_domains": [f"taken.{tld}"],
-            "premium_domains": [f"gold.{tld}"],
-        },
-    )
-    registrar_account.secret = "registry-Password-1"
+    tld = tld or random_tld()
+    if epp is not None:
+        fields = epp.registrar_account_fields()
+        password = fields.pop("password")
+        registrar_account = RegistrarAccount(name=f"epp-{uuid.uuid4().hex[:8]}", **fields)
+        registrar_account.secret = password
+    else:
+        registrar_account = RegistrarAccount(
+            name=f"sim-{uuid.uuid4().hex[:8]}",
+            module="simulated",
+            hostname=f"{uuid.uuid4().hex[:10]}.registry.test",
+            port=0,
+            extra={
+                "redis_url": REDIS_URL,
+                "transfer_delay_s": 0,
+                "taken_domains": [f"taken.{tld}"],
+                "premium_domains": [f"gold.{tld}"],
+            },
+        )
+        registrar_account.secret = "registry-Password-1"
     registrar_account.save()
     registrar_account_tlds_set(account=registrar_account, tlds=[tld])
     wholesale_tld_save(
@@ -130,8 +141,10 @@ def domain_world_cleanup(dworld: DomainWorld) -> None:
 
 
 @contextmanager
-def domain_world(tenant_factory, name: str = "Domain Hosting") -> Iterator[DomainWorld]:
-    dworld = domain_world_build(tenant_factory(name))
+def domain_world(
+    tenant_factory, name: str = "Domain Hosting", *, epp: EppServer | None = None, tld: str = ""
+) -> Iterator[DomainWorld]:
+    dworld = domain_world_build(tenant_factory(name), epp=epp, tld=tld)
     try:
         yield dworld
     finally:
