@@ -1,13 +1,14 @@
-"""The domain flow end to end against the local EPP registry (TLS, RFC 5730-5734 frames
-validated against the RFC schemas by the registry), through a real Celery worker: a
-client buys a domain with hosting in one cart and pays; the registry holds it under the
-registrar's pseudonymous contact handle and the reseller is debited the wholesale price;
-the billing run's paid renewal moves the registry's expiry, which comes back; a transfer
-in completes once the losing side approves; a domain left unpaid expires into
-redemption. No frame the code sent was refused by the schemas."""
+"""Domains resold end to end through a real Celery worker and the local EPP registry: the
+provider's registrar account points at ``sandbox.epp`` over TLS, so every command the
+domain flow sends is an EPP frame the registry checks against the RFC schemas. A client
+buys a domain with hosting and pays: the registry holds it under the registrar's contact
+handle and the reseller is debited the wholesale price; a transfer in completes once the
+registry approves it; the billing run's paid renewal comes back with the registry's new
+expiry; an unpaid domain expires into redemption. No frame sent was invalid."""
 
 from collections.abc import Iterator
-from datetime import timedelta
+from contextlib import contextmanager
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,16 +18,16 @@ from billing import services
 from billing.billing_run import billing_run
 from billing.models import Invoice
 from resale.domains import upstream_domains_relay, upstream_domains_sync
-from resale.models import BalanceEntry, RegistrantHandle, ResoldDomain, UpstreamDomain
+from resale.models import BalanceEntry, RegistrantHandle, UpstreamDomain
 from resale.services import reseller_balance
 from sandbox.epp.server import EppServer
 from tests.resale.domain_flow import (
     REGISTER,
     TRANSFER,
+    DomainWorld,
     domain_world,
     local_service,
     order_and_pay_items,
-    random_tld,
     upstream_domain,
 )
 from tests.resale.flow import wait_for
@@ -34,28 +35,33 @@ from tests.resale.flow import wait_for
 pytestmark = pytest.mark.worker
 
 
-@pytest.fixture
-def registry() -> Iterator[tuple[EppServer, str]]:
-    tld = random_tld()
-    with EppServer(tlds=(tld,), transfer_delay_s=None) as server:
-        yield server, tld
-        assert server.invalid_frames == []
-        assert server.reply_errors == []
+@contextmanager
+def epp_domain_world(tenant_factory) -> Iterator[tuple[DomainWorld, EppServer]]:
+    """The domain world of the simulated-registry tests, with its registrar account
+    pointed at a local EPP registry that serves the world's TLD."""
+    with domain_world(tenant_factory) as dworld, EppServer(tlds=(dworld.tld,)) as registry:
+        fields = registry.registrar_account_fields()
+        account = dworld.registrar_account
+        account.secret = fields.pop("password")
+        for name, value in fields.items():
+            setattr(account, name, value)
+        account.save()
+        yield dworld, registry
+        assert registry.invalid_frames == []
+        assert registry.reply_errors == []
 
 
-def _resold(dworld, service) -> ResoldDomain | None:
-    with schema_context(dworld.schema):
-        return ResoldDomain.objects.filter(service_ref=str(service.public_id)).first()
+def _a_year_later(day: date) -> date:
+    return day.replace(year=day.year + 1)
 
 
-def test_domains_through_the_epp_registry(tenant_factory, celery_worker_process, registry):
-    server, tld = registry
-    with domain_world(tenant_factory, "EPP Hosting", epp=server, tld=tld) as dworld:
-        name = f"maria-shop.{tld}"
+def test_register_with_hosting_at_the_epp_registry(tenant_factory, celery_worker_process):
+    with epp_domain_world(tenant_factory) as (dworld, registry):
+        name = f"rossi-web.{dworld.tld}"
         before = reseller_balance(account=dworld.world.account).amount
         hosting, domain = order_and_pay_items(
             dworld,
-            key="epp-1",
+            key="epp-order-1",
             items=[
                 {"plan": dworld.world.plan, "cycle": "monthly", "domain_name": name},
                 {"plan": dworld.domain_plan, "cycle": "annual", "domain_name": name},
@@ -63,86 +69,120 @@ def test_domains_through_the_epp_registry(tenant_factory, celery_worker_process,
         )
         wait_for(
             lambda: local_service(dworld, domain).status == "active",
-            what="the registration at the EPP registry",
+            what="the domain's activation",
             describe=lambda: upstream_domain(dworld, domain),
         )
-        handle = RegistrantHandle.objects.get(account=dworld.world.account).handle
-        state = server.domain(name)
-        assert state["registrant"] == handle and state["sponsor"] == "tessera"
-        assert handle in server.contact_ids()
-        row = upstream_domain(dworld, domain)
-        assert row.registrant_handle == handle
-        assert row.expires_on == state["expires"].date()
         wait_for(lambda: local_service(dworld, hosting).status == "active", what="hosting")
+        row = upstream_domain(dworld, domain)
+        handle = RegistrantHandle.objects.get(account=dworld.world.account).handle
+        state = registry.domain(name)
+        # The registry holds the domain for the provider, under the pseudonymous handle.
+        assert (
+            state["sponsor"] == "tessera" and state["registrant"] == handle == row.registrant_handle
+        )
+        assert handle in registry.contact_ids()
+        assert row.expires_on == state["expires"].date() == _a_year_later(date.today())
+        assert [e.amount_value for e in BalanceEntry.objects.filter(upstream_domain=row)] == [
+            -REGISTER
+        ]
         assert reseller_balance(account=dworld.world.account).amount == (
             before - REGISTER - Decimal("2.50")
         )
 
-        # The billing run's paid renewal: the registry's new expiry comes back.
-        expiry = row.expires_on
-        wait_for(lambda: local_service(dworld, domain).next_due_date == expiry, what="due date")
-        with schema_context(dworld.schema):
-            billing_run(run_date=expiry)
-            renewal = Invoice.objects.filter(
-                lines__service_id=domain.pk, lines__period_start=expiry
-            ).get()
-            services.payment_record(
-                invoice=renewal,
-                amount=renewal.amount_due,
-                method="bank_transfer",
-                idempotency_key="epp-renewal",
-            )
-        wait_for(
-            lambda: server.domain(name)["expires"].date() > expiry,
-            what="the renewal at the registry",
-        )
-        new_expiry = server.domain(name)["expires"].date()
-        wait_for(
-            lambda: local_service(dworld, domain).next_due_date == new_expiry,
-            what="the registry's expiry back at the reseller",
-        )
 
-        # A transfer in: pending until the losing registrar approves.
-        moving = f"moving.{tld}"
-        code = server.seed_domain(moving, auth_code="Other-Code-123")
-        (transfer,) = order_and_pay_items(
+def test_transfer_in_completes_after_the_epp_registry_approves(
+    tenant_factory, celery_worker_process
+):
+    with epp_domain_world(tenant_factory) as (dworld, registry):
+        name = f"arriving.{dworld.tld}"
+        registry.seed_domain(name, auth_code="Auth-Code-9876")
+        (service,) = order_and_pay_items(
             dworld,
-            key="epp-t",
+            key="epp-order-t",
             items=[
                 {
                     "plan": dworld.domain_plan,
                     "cycle": "annual",
-                    "domain_name": moving,
+                    "domain_name": name,
                     "domain_action": "transfer",
-                    "auth_code": code,
+                    "auth_code": "Auth-Code-9876",
                 }
             ],
         )
         wait_for(
             lambda: (
-                (upstream_domain(dworld, transfer) or UpstreamDomain()).status
+                (upstream_domain(dworld, service) or UpstreamDomain()).status
                 == UpstreamDomain.Status.PENDING_TRANSFER
             ),
             what="the transfer request",
         )
-        assert server.domain(moving)["transfer"]["status"] == "pending"
-        server.approve_transfer(moving)
-        pending = upstream_domain(dworld, transfer)
-        upstream_domains_relay(now=pending.next_attempt_at + timedelta(seconds=1))
-        wait_for(lambda: local_service(dworld, transfer).status == "active", what="transfer")
-        assert server.domain(moving)["sponsor"] == "tessera"
-        assert server.domain(moving)["registrant"] == handle
-        transferred = upstream_domain(dworld, transfer)
-        assert [
-            e.amount_value for e in BalanceEntry.objects.filter(upstream_domain=transferred)
-        ] == [-TRANSFER]
+        assert registry.domain(name)["transfer"]["status"] == "pending"
+        assert local_service(dworld, service).status == "pending"
+        registry.approve_transfer(name)
+        row = upstream_domain(dworld, service)
+        upstream_domains_relay(now=row.next_attempt_at + timedelta(seconds=1))
+        wait_for(lambda: local_service(dworld, service).status == "active", what="activation")
+        row.refresh_from_db()
+        assert row.status == UpstreamDomain.Status.ACTIVE
+        assert registry.domain(name)["sponsor"] == "tessera"
+        assert row.expires_on == registry.domain(name)["expires"].date()
+        assert [e.amount_value for e in BalanceEntry.objects.filter(upstream_domain=row)] == [
+            -TRANSFER
+        ]
 
-        # Left unpaid: the registry's expiry passes, the domain is in redemption.
-        server.expire(moving)
-        upstream_domains_sync()
-        transferred.refresh_from_db()
-        assert transferred.status == UpstreamDomain.Status.REDEMPTION
-        wait_for(
-            lambda: (_resold(dworld, transfer) or ResoldDomain()).status == "redemption",
-            what="redemption reported to the reseller",
+
+def test_billing_run_renews_at_the_epp_registry(tenant_factory, celery_worker_process):
+    with epp_domain_world(tenant_factory) as (dworld, registry):
+        name = f"staying.{dworld.tld}"
+        (service,) = order_and_pay_items(
+            dworld,
+            key="epp-order-r",
+            items=[{"plan": dworld.domain_plan, "cycle": "annual", "domain_name": name}],
         )
+        wait_for(lambda: local_service(dworld, service).status == "active", what="activation")
+        expiry = upstream_domain(dworld, service).expires_on
+        wait_for(lambda: local_service(dworld, service).next_due_date == expiry, what="due date")
+        with schema_context(dworld.schema):
+            billing_run(run_date=expiry)
+            renewal = Invoice.objects.filter(
+                lines__service_id=service.pk, lines__period_start=expiry
+            ).get()
+            services.payment_record(
+                invoice=renewal,
+                amount=renewal.amount_due,
+                method="bank_transfer",
+                idempotency_key="epp-pay-renewal",
+            )
+        # The registry's own new expiry (a calendar year on) is what comes back.
+        new_expiry = _a_year_later(expiry)
+        wait_for(
+            lambda: upstream_domain(dworld, service).expires_on == new_expiry,
+            what="the renewal at the registry",
+            describe=lambda: registry.domain(name),
+        )
+        assert registry.domain(name)["expires"].date() == new_expiry
+        wait_for(
+            lambda: local_service(dworld, service).next_due_date == new_expiry,
+            what="the registry's expiry back at the reseller",
+        )
+
+
+def test_unpaid_domain_expires_into_redemption_at_the_epp_registry(
+    tenant_factory, celery_worker_process
+):
+    with epp_domain_world(tenant_factory) as (dworld, registry):
+        name = f"lapsing.{dworld.tld}"
+        (service,) = order_and_pay_items(
+            dworld,
+            key="epp-order-u",
+            items=[{"plan": dworld.domain_plan, "cycle": "annual", "domain_name": name}],
+        )
+        wait_for(lambda: local_service(dworld, service).status == "active", what="activation")
+        row = upstream_domain(dworld, service)
+        # Nobody renews; the registry's calendar passes the expiry date.
+        registry.expire(name)
+        upstream_domains_sync()
+        row.refresh_from_db()
+        assert row.status == UpstreamDomain.Status.REDEMPTION
+        assert registry.domain(name)["rgp"] == "redemptionPeriod"
+        assert BalanceEntry.objects.filter(upstream_domain=row).count() == 1
