@@ -38,6 +38,7 @@ from resale.billing_bridge import CARRIES_OPTIONS, resold_options
 from resale.models import (
     DriftItem,
     RemoteDriftItem,
+    ResaleCredential,
     ResellerAccount,
     UpstreamCommand,
     UpstreamLink,
@@ -139,10 +140,19 @@ def reconciliation_run(*, repair: bool = True, batch: int = BATCH) -> Reconcilia
         result.checked += len(services)
         result.found += findings
         result.repaired += _record(account, schema, findings, refs, repair=repair)
-    unbilled = _unbilled(account, seen_upstream)
+    api_refs = _api_refs(account)
+    if api_refs:
+        # The account buys over the resale API: what it bills is another installation's
+        # to compare (it asks GET services/). Here the provider's own servers are checked.
+        unbilled = _servers_only(account, seen_upstream)
+        refs = api_refs | {f.service_ref for f in unbilled}
+        result.repaired += _record(account, schema, unbilled, refs, repair=repair)
+    else:
+        unbilled = _unbilled(account, seen_upstream)
+        refs = {f.service_ref for f in unbilled}
+        _record(account, schema, unbilled, refs, repair=False)
     result.found += unbilled
-    _record(account, schema, unbilled, {f.service_ref for f in unbilled}, repair=False)
-    _resolve_gone(account, seen_refs | {f.service_ref for f in unbilled})
+    _resolve_gone(account, seen_refs | refs)
     return result
 
 
@@ -358,6 +368,55 @@ def _server_differences(package: str, options: dict, state) -> tuple[str, str] |
     if not wanted:
         return None
     return ", ".join(wanted), ", ".join(reported)
+
+
+def _api_refs(account: ResellerAccount) -> set[str]:
+    """The references of the live services of an account that buys over the resale API
+    (one with a credential in force); empty for any other account."""
+    if not ResaleCredential.objects.filter(account=account, revoked_at__isnull=True).exists():
+        return set()
+    with schema_context(get_public_schema_name()):
+        return {
+            f"upstream:{public_id}"
+            for public_id in UpstreamService.objects.filter(
+                account=account, status__in=_LIVE
+            ).values_list("public_id", flat=True)
+        }
+
+
+def _servers_only(account: ResellerAccount, seen_upstream: set[int]) -> list[Finding]:
+    """The provider against its servers, for services billed by another installation:
+    status and resources as the module reports them, a batch at a time."""
+    findings: list[Finding] = []
+    last_pk = 0
+    with schema_context(get_public_schema_name()):
+        while True:
+            batch = list(
+                UpstreamService.objects.filter(account=account, status__in=_LIVE, pk__gt=last_pk)
+                .exclude(pk__in=seen_upstream)
+                .select_related("plan")
+                .order_by("pk")[:BATCH]
+            )
+            if not batch:
+                return findings
+            last_pk = batch[-1].pk
+            servers = upstream_services_server_state(upstream_service_ids=[u.pk for u in batch])
+            expected = upstream_services_expected(services=batch)
+            for found in batch:
+                state = servers.get(found.pk)
+                if state is None:
+                    continue
+                add = _adder(findings, f"upstream:{found.public_id}", found.pk)
+                if state.status == "missing":
+                    add(K.SERVER_MISSING, "an account on the server", "none")
+                    continue
+                if state.status != found.status:
+                    repair = "server:unsuspend" if found.status == "active" else "server:suspend"
+                    add(K.SERVER_STATUS, found.status, state.status, repair)
+                package, options = expected[found.pk]
+                differs = _server_differences(package, options, state)
+                if differs:
+                    add(K.SERVER_OPTIONS, *differs, "server:change_options")
 
 
 def _unbilled(account: ResellerAccount, seen_upstream: set[int]) -> list[Finding]:

@@ -16,9 +16,10 @@ from accounts.models import User
 from billing.models import Service, ServiceOption
 from provisioning.models import ProvisionedService
 from provisioning.modules.simulated import SimulatedModule
+from resale.api import resale_credential_issue
 from resale.models import DriftItem, UpstreamCommand, UpstreamService, WholesalePlan
 from resale.reconciliation import reconciliation_run
-from resale.services import reseller_balance
+from resale.services import reseller_balance, upstream_command_accept
 from resale.tasks import reconciliation_run_all_task
 from tests.resale.flow import order_and_pay, resale_world_build, service_status, wait_for
 
@@ -181,3 +182,39 @@ def test_the_retail_brand_buys_options_at_cost_and_is_reconciled_on_schedule(
         what="the server unsuspended",
     )
     assert _run(world).found == []
+
+
+def test_an_api_resellers_services_are_checked_against_the_servers(
+    tenant_factory, celery_worker_process
+):
+    """A reseller that buys over the resale API bills on its own installation, which
+    compares that with GET services/; here, at the provider, its services are not "not
+    billed", and the servers are still checked and repaired."""
+    world = resale_world_build(tenant_factory("API Hosting"), top_up="20.00")
+    resale_credential_issue(account=world.account, name="their installation")
+    ref = upstream_command_accept(
+        account=world.account,
+        idempotency_key="api-1",
+        action="create",
+        payload={"plan": world.wholesale_plan.code, "cycle": "monthly", "client_ref": "c-api"},
+    ).response["service_ref"]
+    wait_for(
+        lambda: UpstreamService.objects.get(public_id=ref).status == "active", what="provisioning"
+    )
+    assert _run(world).found == []
+
+    upstream = UpstreamService.objects.get(public_id=ref)
+    panel = ProvisionedService.objects.get(upstream_service_id=upstream.pk)
+    module = SimulatedModule(world.server.connection())
+    module.change_options(panel.remote_id, "web-s", {"ram_mb": 512})
+    result = _run(world)
+    assert [(f.service_ref, f.kind, f.repair) for f in result.found] == [
+        (f"upstream:{ref}", "server_options", "server:change_options")
+    ]
+    assert result.repaired == 1
+    wait_for(
+        lambda: module.read_account(panel.remote_id).options == {"ram_mb": 1024},
+        what="the server's RAM",
+    )
+    assert _run(world).found == []
+    assert DriftItem.objects.get(account=world.account).state == "resolved"
