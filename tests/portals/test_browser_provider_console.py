@@ -139,6 +139,7 @@ def test_the_provider_runs_the_business_from_its_console(
         provider.locator('button[type="submit"]', has_text="Save the option").click()
         expect(provider.locator(".msg.success")).to_be_visible()
         _shot(provider, "01-option")
+        provider_option_path = urlsplit(provider.url).path
         provider.goto(plan_url)
         main = provider.locator("main")
         expect(main).to_contain_text("RAM (MB): 2048")
@@ -257,4 +258,13 @@ def test_the_provider_runs_the_business_from_its_console(
         phone_page.goto(f"{platform}/provider/resellers/{account.public_id}/")
         _shot(phone_page, "05-reseller-phone")
         assert _fits(phone_page), "the reseller's page scrolls sideways on a phone"
+        # The other pages work on a phone too.
+        for name, path in (
+            ("06-option-phone", provider_option_path),
+            ("07-operations-phone", "/provider/operations/"),
+            ("08-drift-phone", "/provider/drift/"),
+        ):
+            phone_page.goto(platform + path)
+            _shot(phone_page, name)
+            assert _fits(phone_page), f"{path} scrolls sideways on a phone"
         browser.close()

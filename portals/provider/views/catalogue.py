@@ -91,7 +91,7 @@ def _plan_form(request: HttpRequest, plan: WholesalePlan | None) -> HttpResponse
         try:
             saved = wholesale_plan_save(plan=plan, fields=fields, prices=rows)
         except ResaleError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, _(exc.message))
         else:
             messages.success(request, _("The plan is saved."))
             return redirect("provider:plan", saved.pk)
@@ -216,7 +216,7 @@ def _option_form(
                 prices=price_rows,
             )
         except ResaleError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, _(exc.message))
         else:
             messages.success(request, _("The option is saved."))
             target = plan if saved.plans.filter(pk=plan.pk).exists() else saved.plans.first()
@@ -256,7 +256,7 @@ def price_lists(request: HttpRequest) -> HttpResponse:
         try:
             price_list_save(price_list=None, **form.cleaned_data)
         except ResaleError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, _(exc.message))
         else:
             messages.success(request, _("The price list is saved."))
             return redirect("provider:price-lists")
@@ -286,7 +286,7 @@ def price_list(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             price_list_save(price_list=current, **form.cleaned_data)
         except ResaleError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, _(exc.message))
         else:
             messages.success(request, _("The price list is saved."))
             return redirect("provider:price-lists")

@@ -82,7 +82,7 @@ def drift_repair(request: HttpRequest, pk: int) -> HttpResponse:
     except ResaleError as exc:
         if exc.code == "not_found":
             raise Http404 from exc
-        messages.error(request, exc.message)
+        messages.error(request, _(exc.message))
     else:
         messages.success(request, _("The repair is sent; the next reconciliation shows it done."))
     return _back(request)
@@ -100,7 +100,7 @@ def drift_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     except ResaleError as exc:
         if exc.code == "not_found":
             raise Http404 from exc
-        messages.error(request, exc.message)
+        messages.error(request, _(exc.message))
     else:
         messages.success(request, _("The item is resolved."))
     return _back(request)

@@ -62,11 +62,11 @@ def job_retry(request: HttpRequest, public_id: str) -> HttpResponse:
     try:
         operations.operations_job_retry(public_id=str(public_id))
     except InsufficientFunds as exc:
-        messages.error(request, exc.message)
+        messages.error(request, _(exc.message))
     except ResaleError as exc:
         if exc.code == "not_found":
             raise Http404 from exc
-        messages.error(request, exc.message)
+        messages.error(request, _(exc.message))
     else:
         messages.success(request, _("The job is queued again."))
     return _back()
@@ -88,7 +88,7 @@ def job_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
     except ResaleError as exc:
         if exc.code == "not_found":
             raise Http404 from exc
-        messages.error(request, exc.message)
+        messages.error(request, _(exc.message))
         return _back()
     if refunded:
         messages.success(
@@ -112,7 +112,7 @@ def command_retry(request: HttpRequest, account: str, public_id: str) -> HttpRes
     except ResaleError as exc:
         if exc.code == "not_found":
             raise Http404 from exc
-        messages.error(request, exc.message)
+        messages.error(request, _(exc.message))
     else:
         messages.success(request, _("The command is sent again."))
     return _back()
@@ -138,7 +138,7 @@ def command_cancel(request: HttpRequest, account: str, public_id: str) -> HttpRe
     except ResaleError as exc:
         if exc.code == "not_found":
             raise Http404 from exc
-        messages.error(request, exc.message)
+        messages.error(request, _(exc.message))
         return _back()
     if refunded:
         messages.success(
