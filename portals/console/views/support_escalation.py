@@ -9,6 +9,8 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -24,7 +26,7 @@ from support.escalations import (
     escalation_status_send,
     ticket_escalate,
 )
-from support.models import Escalation, Ticket
+from support.models import Escalation, Message, Ticket
 
 
 class EscalateForm(forms.Form):
@@ -36,8 +38,17 @@ class EscalateForm(forms.Form):
     def __init__(self, *args, ticket: Ticket, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["messages"].choices = [
-            (str(m.pk), m) for m in selectors.ticket_all_messages(ticket=ticket)
+            (str(m.pk), _message_label(m)) for m in selectors.ticket_all_messages(ticket=ticket)
         ]
+
+
+def _message_label(message: Message) -> str:
+    when = date_format(localtime(message.created_at), "SHORT_DATETIME_FORMAT")
+    who = message.author_name or message.get_author_kind_display()
+    note = f" ({_('Internal note')})" if message.is_internal else ""
+    excerpt = " ".join(message.body.split())
+    excerpt = excerpt if len(excerpt) <= 90 else excerpt[:89] + "…"
+    return f"{who}{note} · {when}: {excerpt}"
 
 
 class ProviderMessageForm(forms.Form):
