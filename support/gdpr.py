@@ -21,6 +21,7 @@ from billing.gdpr import (
     rows_of,
 )
 from billing.models import Client
+from support.inbound import inbound_emails_forget
 from support.models import Attachment, Message, Ticket
 
 ERASED = "[erased]"
@@ -72,8 +73,15 @@ def client_support_erase(client: Client) -> None:
     transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
 
 
+def client_inbound_erase(client: Client) -> None:
+    inbound_emails_forget(client=client)
+
+
 def connect() -> None:
     if client_support_export not in client_export_contributors:
         client_export_contributors.append(client_support_export)
     if client_support_erase not in client_erase_listeners:
         client_erase_listeners.append(client_support_erase)
+    # The originals of the mail it sent, read before its address is replaced.
+    if client_inbound_erase not in client_erase_listeners:
+        client_erase_listeners.append(client_inbound_erase)
