@@ -128,13 +128,18 @@ def test_public_schema_holds_no_registrant_data(tenant_factory, celery_worker_pr
                 },
             ],
         )
-        wait_for(lambda: local_service(dworld, registered).status == "active", what="registration")
+        wait_for(
+            lambda: local_service(dworld, registered).status == "active",
+            what="registration",
+            timeout=120,
+        )
         wait_for(
             lambda: (
                 upstream_domain(dworld, transferred) is not None
                 and upstream_domain(dworld, transferred).status == "pending_transfer"
             ),
             what="the transfer request",
+            timeout=120,
         )
         handle = RegistrantHandle.objects.get(account=dworld.world.account).handle
         assert upstream_domain(dworld, registered).registrant_handle == handle
