@@ -12,6 +12,7 @@ class SupportConfig(AppConfig):
 
         from resale.escalations import escalation_changed_listeners
         from support import gdpr
+        from support.due_work import support_due_marks_connect
         from support.emails import listeners_register
         from support.tasks import escalation_pull_task
 
@@ -27,3 +28,5 @@ class SupportConfig(AppConfig):
         listeners_register()
         # A client's export and erasure include its tickets.
         gdpr.connect()
+        # Writes that give a tenant periodic work mark it for the sweeps.
+        support_due_marks_connect()

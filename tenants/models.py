@@ -104,6 +104,10 @@ class TenantDueWork(models.Model):
     class Kind(models.TextChoices):
         OUTBOX = "outbox", _("Upstream commands to send or check")
         BILLING_RUN = "billing_run", _("Billing run")
+        TICKETS_CLOSE = "tickets_close", _("Answered tickets to close")
+        TICKETS_SLA = "tickets_sla", _("Ticket answers falling due")
+        MAILBOXES = "mailboxes", _("Support mailboxes to read")
+        ESCALATIONS = "escalations", _("Escalations to sync with the provider")
 
     tenant = models.ForeignKey(
         Tenant,
