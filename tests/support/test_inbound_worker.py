@@ -1,17 +1,21 @@
 """The periodic fetch in a real Celery worker: beat's entry point queues one task per
-tenant, each reads its own tenant's mailboxes in its own schema, and a client's reply by
-e-mail lands in its ticket with the quote cut; running it again adds nothing."""
+tenant whose mailboxes are due (``tenants.due_work``), each reads its own tenant's
+mailboxes in its own schema, and a client's reply by e-mail lands in its ticket with the
+quote cut; running it again adds nothing."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from support.mail_parse import reply_address
 from support.models import InboundEmail, Mailbox, Message, Ticket
 from support.services import message_add, ticket_open
 from support.tasks import mailboxes_fetch_all_tenants
+from tenants.due_work import Kind
+from tenants.models import TenantDueWork
 from tests.resale.flow import wait_for
 from tests.support.mail_desk import mail_desk_build
 
@@ -58,7 +62,19 @@ def test_the_periodic_fetch_brings_a_reply_into_its_ticket(
         reply = Message.objects.get(ticket=ticket, source="email")
         assert reply.body == "Grazie, ora funziona."
         assert Ticket.objects.get(pk=ticket.pk).status == "customer_reply"
-    mailboxes_fetch_all_tenants.delay().get(timeout=60)
+    marks = TenantDueWork.objects.filter(
+        kind=Kind.MAILBOXES, tenant_id__in=[desk.schema, other_desk.schema]
+    )
+
+    def settled() -> bool:
+        # Each tenant's task, once done, moves its mark to the next round.
+        return marks.filter(leased_until__isnull=True, due_at__gt=timezone.now()).count() == 2
+
+    wait_for(settled, timeout=60, what="both tenants' fetches to settle")
+    # The next round, as if its time had come.
+    marks.update(due_at=timezone.now())
+    assert mailboxes_fetch_all_tenants.delay().get(timeout=60) >= 2
+    wait_for(settled, timeout=60, what="both tenants' second fetches to settle")
 
     def all_checked() -> bool:
         with schema_context(desk.schema):
