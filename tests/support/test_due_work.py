@@ -14,7 +14,8 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from support import services
-from support.models import Department, Message, Ticket
+from support.due_work import escalations_next_due, mailboxes_next_due
+from support.models import Department, Escalation, Mailbox, Message, Ticket
 from support.tasks import (
     escalations_sync_all_tenants,
     mailboxes_fetch_all_tenants,
@@ -23,7 +24,7 @@ from support.tasks import (
     tickets_sla_overdue_all_tenants,
     tickets_sla_overdue_task,
 )
-from tenants.due_work import Kind, due_work_claim
+from tenants.due_work import Kind, due_work_claim, due_work_settle
 from tenants.models import TenantDueWork
 from tests.resale.flow import wait_for
 from tests.tenants import test_due_work as tenant_due_work
@@ -239,3 +240,38 @@ def _default_queue() -> str:
     from config.celery import app
 
     return app.conf.task_default_queue
+
+
+def test_a_mailbox_and_an_escalation_keep_their_tenant_due_while_live(tenant_factory):
+    schema = tenant_factory().tenant.schema_name
+    department = _desk(schema)
+    ticket = _ticket_open(schema, department)
+    with schema_context(schema):
+        mailbox = Mailbox.objects.create(
+            department=department, host="imap.example.test", username="sales"
+        )
+        escalation = Escalation.objects.create(ticket=ticket, service_ref="svc-1")
+    connection.set_schema_to_public()
+    assert schema in _marks(Kind.MAILBOXES) and schema in _marks(Kind.ESCALATIONS)
+
+    with schema_context(schema):
+        # Live: the next round comes a little under a beat minute later.
+        assert due_work_settle(kind=Kind.MAILBOXES, next_due=mailboxes_next_due) is not None
+        escalation.upstream_ref = "esc-1"
+        escalation.status = Escalation.Status.OPEN
+        escalation.save()
+        assert due_work_settle(kind=Kind.ESCALATIONS, next_due=escalations_next_due) is not None
+    connection.set_schema_to_public()
+    assert _marks(Kind.MAILBOXES)[schema].due_at > timezone.now()
+    assert _marks(Kind.ESCALATIONS)[schema].due_at > timezone.now()
+
+    with schema_context(schema):
+        mailbox.is_active = False
+        mailbox.save()
+        escalation.status = Escalation.Status.CLOSED
+        escalation.save()
+        assert due_work_settle(kind=Kind.MAILBOXES, next_due=mailboxes_next_due) is None
+        assert due_work_settle(kind=Kind.ESCALATIONS, next_due=escalations_next_due) is None
+    connection.set_schema_to_public()
+    assert schema not in _marks(Kind.MAILBOXES), "a mailbox switched off is not read"
+    assert schema not in _marks(Kind.ESCALATIONS), "a closed thread is not asked about"
