@@ -34,6 +34,7 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext
 
 from billing.money import Money
+from billing.payments.gateways.bank_transfer import payment_reference
 from billing.selectors import billing_settings_get
 from billing.snapshots import (
     period_last_day,
@@ -119,6 +120,8 @@ class DocumentContext:
     payable: bool = False
     reverse_charge: bool = False
     bank: BankDetails = field(default_factory=BankDetails)
+    # What the client quotes on a transfer: the same reference the pages and e-mails give.
+    payment_reference: str = ""
     related_number: str = ""
     related_date: str = ""
     reason: str = ""
@@ -432,6 +435,7 @@ def invoice_document_context(
             invoice.tax_note, reverse_charge=invoice.reverse_charge
         ),
         bank=bank_from_snapshot(invoice.seller),
+        payment_reference=payment_reference(invoice.number) if invoice.number else "",
         notes=_notes(tax_note, invoice.notes),
         footer_text=document_settings.footer_text,
         accent_color=document_settings.accent_color,

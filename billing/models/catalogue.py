@@ -4,6 +4,7 @@ configurable options priced per cycle."""
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from billing.models.base import (
@@ -14,6 +15,27 @@ from billing.models.base import (
     public_id_column,
 )
 from billing.money import MoneyField
+
+
+class TranslatedText:
+    """A catalogue row's name and description in the reader's language: the tenant's
+    translation (``translations = {"it": {"name": ..., "description": ...}}``) when it
+    wrote one, its own text otherwise."""
+
+    translations: dict
+
+    def translated(self, field: str) -> str:
+        language = (get_language() or "").split("-")[0]
+        own = getattr(self, field, "")
+        return ((self.translations or {}).get(language) or {}).get(field) or own
+
+    @property
+    def display_name(self) -> str:
+        return self.translated("name")
+
+    @property
+    def display_description(self) -> str:
+        return self.translated("description")
 
 
 class ProductGroup(TenantModel):
@@ -33,7 +55,7 @@ class ProductGroup(TenantModel):
         return self.name
 
 
-class Product(TenantModel):
+class Product(TranslatedText, TenantModel):
     class Type(models.TextChoices):
         SHARED_HOSTING = "shared_hosting", _("Shared hosting")
         VPS = "vps", _("VPS")
@@ -59,6 +81,7 @@ class Product(TenantModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, db_index=False)
     description = models.TextField(blank=True)
+    translations = models.JSONField(default=dict, blank=True)
     type = models.CharField(max_length=16, choices=Type.choices, default=Type.OTHER)
     tax_category = models.CharField(
         _("tax category"),
@@ -86,13 +109,14 @@ class Product(TenantModel):
         return self.type == self.Type.DOMAIN
 
 
-class Plan(TenantModel):
+class Plan(TranslatedText, TenantModel):
     """A sellable variant of a product (e.g. "Starter" of "Shared hosting")."""
 
     public_id = public_id_column()
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="plans")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    translations = models.JSONField(default=dict, blank=True)
     features = models.JSONField(default=list, blank=True)
     is_active = models.BooleanField(default=True)
     sort_order = models.PositiveIntegerField(default=0)
@@ -108,6 +132,11 @@ class Plan(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.product.name} – {self.name}"
+
+    @property
+    def display_title(self) -> str:
+        """``__str__`` in the reader's language."""
+        return f"{self.product.display_name} – {self.display_name}"
 
 
 class PlanPrice(TenantModel):
@@ -166,7 +195,7 @@ class DomainPrice(TenantModel):
         return f"{self.plan}: transfer {self.transfer}, renew {self.renew}"
 
 
-class ConfigurableOption(TenantModel):
+class ConfigurableOption(TranslatedText, TenantModel):
     """An add-on the client picks when ordering (extra RAM, IP addresses...). A
     ``select`` option takes one of its choices; a ``quantity`` option takes a number of
     its single choice's unit."""
@@ -176,6 +205,7 @@ class ConfigurableOption(TenantModel):
         QUANTITY = "quantity", _("Quantity")
 
     name = models.CharField(max_length=200)
+    translations = models.JSONField(default=dict, blank=True)
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SELECT)
     max_quantity = models.PositiveIntegerField(default=1)
     sort_order = models.PositiveIntegerField(default=0)

@@ -50,7 +50,11 @@ from billing.payments.gateways import (
     StoredMethod,
     gateway_for,
 )
-from billing.payments.gateways.bank_transfer import creditor_reference, creditor_reference_parse
+from billing.payments.gateways.bank_transfer import (
+    creditor_reference,
+    creditor_reference_parse,
+    payment_reference,
+)
 from billing.payments.gateways.config import payment_settings_get
 from billing.payments.tasks import invoice_autocharge_task
 from billing.services import (
@@ -319,7 +323,7 @@ class CheckoutStart:
 
 def invoice_payment_reference(invoice: Invoice) -> str:
     """The reference a client quotes on a bank transfer for this invoice."""
-    return creditor_reference(invoice.number)
+    return payment_reference(invoice.number)
 
 
 def invoice_pay_start(

@@ -3,6 +3,7 @@ all it says or, raising BillingError, nothing."""
 
 from billing.errors import BillingError, ImmutableRecordError
 from billing.services.catalogue import (
+    catalogue_translation_set,
     configurable_option_create,
     configurable_option_price_set,
     domain_price_set,
@@ -87,6 +88,7 @@ __all__ = [
     "cart_item_add",
     "cart_item_remove",
     "cart_price",
+    "catalogue_translation_set",
     "checkout_place",
     "client_create",
     "client_details_save",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -105,6 +106,51 @@ def product_tax_category_set(*, product: Product, tax_category: str) -> Product:
         after={"tax_category": tax_category},
     )
     return product
+
+
+# The longest name or description a translation keeps, as the rows' own columns do.
+_TRANSLATION_LIMITS = {"name": 200, "description": 5000}
+
+
+@transaction.atomic
+def catalogue_translation_set(
+    *,
+    item: Product | Plan | ConfigurableOption,
+    language: str,
+    name: str = "",
+    description: str = "",
+) -> Product | Plan | ConfigurableOption:
+    """The name and description of a product, plan or option in one of the site's
+    languages; both empty removes that language, so the row's own text shows again."""
+    if language not in dict(settings.LANGUAGES):
+        raise BillingError(f"“{language}” is not one of the site's languages.")
+    texts = {"name": name.strip(), "description": description.strip()}
+    if isinstance(item, ConfigurableOption):
+        # An option has a name only.
+        texts.pop("description")
+    for field, text in texts.items():
+        if len(text) > _TRANSLATION_LIMITS[field]:
+            raise BillingError(f"The {field} is too long.")
+    row = type(item).objects.select_for_update().get(pk=item.pk)
+    before = dict(row.translations or {})
+    after = dict(before)
+    kept = {field: text for field, text in texts.items() if text}
+    if kept:
+        after[language] = kept
+    else:
+        after.pop(language, None)
+    if after != before:
+        row.translations = after
+        row.save(update_fields=["translations"])
+        audit_record(
+            action="catalogue.translation_changed",
+            object_type=type(row).__name__.lower(),
+            object_id=getattr(row, "public_id", row.pk),
+            before={language: before.get(language)},
+            after={language: after.get(language)},
+        )
+    item.translations = row.translations
+    return row
 
 
 @transaction.atomic

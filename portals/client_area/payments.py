@@ -28,11 +28,7 @@ def card_payment_url(invoice: Invoice) -> str:
 
 
 def bank_transfer_reference(invoice: Invoice) -> str:
-    try:
-        return invoice_payment_reference(invoice)
-    except ValueError:
-        # A number that cannot become a creditor reference is still a usable reference.
-        return invoice.number
+    return invoice_payment_reference(invoice)
 
 
 def invoice_pay_context(invoice: Invoice) -> dict[str, Any]:

@@ -84,6 +84,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "services": services[:5],
             "service_count": services.count(),
             "open_invoices": _invoices(request).filter(status__in=Invoice.OPEN_STATUSES)[:5],
+            # Paid ones too: a client who owes nothing still sees what it was billed.
+            "recent_invoices": _invoices(request).exclude(status__in=Invoice.OPEN_STATUSES)[:5],
             "amount_due": client_amount_due(client=client),
             "credit": client_credit(client=client),
         },

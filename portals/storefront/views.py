@@ -545,6 +545,29 @@ def checkout_quote(request: HttpRequest) -> JsonResponse:
     return JsonResponse({**quote.as_json(money_format), "html": html})
 
 
+def _order_lines(order: Order) -> list[dict]:
+    """The order as its invoice bills it: each plan for its period, then its setup fee
+    on a line of its own, so the lines add up to the net shown below them."""
+    lines = []
+    for item in order.items.select_related("plan"):
+        lines.append(
+            {
+                "description": item.description,
+                "quantity": item.quantity,
+                "price": item.price * item.quantity,
+            }
+        )
+        if item.setup_fee.amount > 0:
+            lines.append(
+                {
+                    "description": _("Setup fee – %(item)s") % {"item": item.description},
+                    "quantity": item.quantity,
+                    "price": item.setup_fee * item.quantity,
+                }
+            )
+    return lines
+
+
 @localized
 def order_detail(request: HttpRequest, public_id) -> HttpResponse:
     client = shop.request_client(request)
@@ -559,7 +582,7 @@ def order_detail(request: HttpRequest, public_id) -> HttpResponse:
         "storefront/order.html",
         {
             "order": order,
-            "items": order.items.select_related("plan"),
+            "lines": _order_lines(order),
             "invoice": invoice,
             "pay": invoice_pay_context(invoice) if invoice and invoice.is_open else None,
         },

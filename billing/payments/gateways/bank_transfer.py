@@ -43,6 +43,16 @@ def creditor_reference(invoice_number: str) -> str:
     return f"RF{check:02d}{body}"
 
 
+def payment_reference(invoice_number: str) -> str:
+    """The one reference an invoice is paid with, wherever it is shown (page, PDF,
+    e-mail, bank instructions): its creditor reference, or the number itself when the
+    number cannot become one (it is still what staff match the statement against)."""
+    try:
+        return creditor_reference(invoice_number)
+    except ValueError:
+        return invoice_number
+
+
 def creditor_reference_parse(reference: str) -> str:
     """The body of a creditor reference as a person typed it; ValueError when its check
     digits do not match (a typo)."""

@@ -1,0 +1,126 @@
+"""What a client sees of an order, from the storefront to the client area, agrees with
+the invoice: one payment reference, every invoice line, the paid invoices too; and the
+catalogue speaks the visitor's language where the tenant has translated it."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django_tenants.utils import schema_context
+
+from billing import documents, services
+from billing.models import Client, Order
+from billing.payments.flows import invoice_payment_reference
+from tests.billing.test_documents import pdf_text
+from tests.portals.storefront.test_storefront import ADDRESS_IT
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+    return tmp_path
+
+
+def _order_starter_annual(tenant, shop) -> tuple:
+    """A new client orders Starter for a year: 100.00 plus a 5.00 setup fee."""
+    browser = tenant.client()
+    browser.post(f"/store/plan/{shop.starter.public_id}/", {"action": "add", "cycle": "annual"})
+    placed = browser.post(
+        "/checkout/",
+        {
+            "name": "Giulia Bianchi",
+            "email": "giulia@example.test",
+            "password": "a-long-and-unusual-passphrase",
+            **ADDRESS_IT,
+        },
+    )
+    assert placed.status_code == 302, placed.content.decode()[:2000]
+    with schema_context(tenant.schema):
+        order = Order.objects.select_related("invoice").get(
+            client=Client.objects.get(email="giulia@example.test")
+        )
+    return browser, placed["Location"], order
+
+
+def test_the_order_page_and_the_pdf_give_the_same_payment_reference(tenant_a, shop_a, media_root):
+    browser, location, order = _order_starter_annual(tenant_a, shop_a)
+    page = browser.get(location).content.decode()
+    with schema_context(tenant_a.schema):
+        invoice = order.invoice
+        reference = invoice_payment_reference(invoice)
+        assert documents.invoice_pdf_render(invoice) is True
+        invoice.refresh_from_db()
+        with default_storage.open(invoice.pdf_file.name, "rb") as handle:
+            pdf = pdf_text(handle.read())
+    assert reference.startswith("RF") and reference in page
+    assert reference in pdf, "the PDF asks for the reference the order page gives"
+
+
+def test_the_order_confirmation_lists_the_setup_fee_as_the_invoice_does(tenant_a, shop_a):
+    browser, location, order = _order_starter_annual(tenant_a, shop_a)
+    page = browser.get(location).content.decode()
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert "€100.00" in body and "€5.00" in body and "Setup fee" in body
+    assert "€105.00" in page.split("<tfoot>", 1)[1], "the net is the sum of the lines"
+    with schema_context(tenant_a.schema):
+        lines = list(order.invoice.lines.order_by("position"))
+    assert len(lines) == body.count("<tr>") == 2
+
+
+def test_a_client_with_only_paid_invoices_has_nothing_to_pay_and_sees_them(tenant_a, shop_a):
+    with schema_context(tenant_a.schema):
+        invoice = services.invoice_create(client=shop_a.client)
+        services.invoice_line_add(
+            invoice=invoice,
+            description="Consulting",
+            unit_price=shop_a.starter.prices.first().price,
+        )
+        invoice = services.invoice_issue(invoice=invoice)
+        services.payment_record(
+            invoice=invoice, amount=invoice.total, method="bank_transfer", idempotency_key="paid-1"
+        )
+    page = tenant_a.client(tenant_a.client_user).get("/account/").content.decode()
+    assert "No invoices yet" not in page
+    assert "Nothing to pay" in page
+    assert invoice.number in page, "the recent invoices are listed"
+
+
+def test_the_storefront_shows_the_italian_names_and_descriptions(tenant_a, shop_a):
+    with schema_context(tenant_a.schema):
+        product = shop_a.starter.product
+        services.catalogue_translation_set(
+            item=product, language="it", name="Hosting web", description="Siti veloci"
+        )
+        services.catalogue_translation_set(
+            item=shop_a.starter, language="it", name="Base", description="Per iniziare"
+        )
+        services.catalogue_translation_set(
+            item=shop_a.extra_ip, language="it", name="Indirizzo IP aggiuntivo"
+        )
+        group_slug = product.group.slug
+    browser = tenant_a.client()
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "it"
+    group = browser.get(f"/store/{group_slug}/", HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    assert "Hosting web" in group and "Base" in group and "Per iniziare" in group
+    plan = browser.get(
+        f"/store/plan/{shop_a.starter.public_id}/", HTTP_ACCEPT_LANGUAGE="it"
+    ).content.decode()
+    assert "Indirizzo IP aggiuntivo" in plan and "Per iniziare" in plan
+    # Russian has no translation here: the tenant's own names are shown.
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "ru"
+    russian = browser.get(f"/store/{group_slug}/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Web hosting" in russian and "Starter" in russian and "Hosting web" not in russian
+
+
+def test_a_translation_in_an_unknown_language_is_refused(tenant_a, shop_a):
+    from billing.errors import BillingError
+
+    with schema_context(tenant_a.schema):
+        with pytest.raises(BillingError):
+            services.catalogue_translation_set(item=shop_a.starter, language="xx", name="Nope")
+        shop_a.starter.refresh_from_db()
+        assert shop_a.starter.translations == {}
