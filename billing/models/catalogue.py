@@ -37,6 +37,13 @@ class TranslatedText:
     def display_description(self) -> str:
         return self.translated("description")
 
+    @property
+    def display_features(self) -> list[str]:
+        """A plan's features: translated as a whole list, never mixed line by line."""
+        language = (get_language() or "").split("-")[0]
+        own = list(getattr(self, "features", None) or [])
+        return list(((self.translations or {}).get(language) or {}).get("features") or own)
+
 
 class ProductGroup(TenantModel):
     name = models.CharField(max_length=200)

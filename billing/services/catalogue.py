@@ -119,9 +119,11 @@ def catalogue_translation_set(
     language: str,
     name: str = "",
     description: str = "",
+    features: list[str] | None = None,
 ) -> Product | Plan | ConfigurableOption:
     """The name and description of a product, plan or option in one of the site's
-    languages; both empty removes that language, so the row's own text shows again."""
+    languages (and a plan's features); all empty removes that language, so the row's own
+    text shows again."""
     if language not in dict(settings.LANGUAGES):
         raise BillingError(f"“{language}” is not one of the site's languages.")
     texts = {"name": name.strip(), "description": description.strip()}
@@ -131,10 +133,17 @@ def catalogue_translation_set(
     for field, text in texts.items():
         if len(text) > _TRANSLATION_LIMITS[field]:
             raise BillingError(f"The {field} is too long.")
+    lines = [str(line).strip() for line in features or [] if str(line).strip()]
+    if lines and not isinstance(item, Plan):
+        raise BillingError("Only a plan has features.")
+    if any(len(line) > _TRANSLATION_LIMITS["name"] for line in lines):
+        raise BillingError("A feature is too long.")
     row = type(item).objects.select_for_update().get(pk=item.pk)
     before = dict(row.translations or {})
     after = dict(before)
-    kept = {field: text for field, text in texts.items() if text}
+    kept: dict = {field: text for field, text in texts.items() if text}
+    if lines:
+        kept["features"] = lines
     if kept:
         after[language] = kept
     else:

@@ -42,6 +42,7 @@ from portals.client_area.payments import invoice_pay_context
 from portals.client_area.services import client_signup
 from portals.common.access import is_staff_user
 from portals.storefront import cart as shop
+from portals.storefront import catalogue
 from portals.storefront.forms import (
     BillingAddressForm,
     CheckoutSignupForm,
@@ -90,10 +91,15 @@ def home(request: HttpRequest) -> HttpResponse:
     if returned is not None:
         messages.add_message(request, *returned)
         return redirect("account:invoices" if shop.request_client(request) else "home")
+    groups = _visible_groups()
     return render(
         request,
         "storefront/home.html",
-        {"groups": _visible_groups(), "sells_domains": bool(shop.domain_plans())},
+        {
+            "groups": groups,
+            "cards": catalogue.product_cards(group.pk for group in groups),
+            "sells_domains": bool(shop.domain_plans()),
+        },
     )
 
 
@@ -108,13 +114,28 @@ def group_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
     products: dict = {}
     for plan in plans:
-        cycles = shop.plan_cycles(plan)
-        if cycles:
-            products.setdefault(plan.product, []).append({"plan": plan, "from": cycles[0]})
+        offer = catalogue.price_from(
+            plan.prices.all(), period=catalogue.product_period(plan.product)
+        )
+        if offer is not None:
+            products.setdefault(plan.product, []).append({"plan": plan, "from": offer})
+    for entries in products.values():
+        # Equal places on the page go cheapest first, so the comparison reads left to right.
+        entries.sort(key=lambda entry: (entry["plan"].sort_order, entry["from"].price.amount))
+    sections = [
+        {
+            "product": product,
+            "plans": entries,
+            "comparison": catalogue.plan_comparison([entry["plan"] for entry in entries])
+            if len(entries) > 1
+            else None,
+        }
+        for product, entries in products.items()
+    ]
     return render(
         request,
         "storefront/group.html",
-        {"group": group, "products": products, "groups": _visible_groups()},
+        {"group": group, "sections": sections, "groups": _visible_groups()},
     )
 
 

@@ -124,3 +124,64 @@ def test_a_translation_in_an_unknown_language_is_refused(tenant_a, shop_a):
             services.catalogue_translation_set(item=shop_a.starter, language="xx", name="Nope")
         shop_a.starter.refresh_from_db()
         assert shop_a.starter.translations == {}
+
+
+def _product_described(tenant, shop) -> None:
+    with schema_context(tenant.schema):
+        product = shop.starter.product
+        product.description = "Fast sites on SSD storage, with e-mail and backups included."
+        product.save(update_fields=["description"])
+
+
+def test_product_cards_show_the_lowest_price_per_month_a_description_and_features(tenant_a, shop_a):
+    _product_described(tenant_a, shop_a)
+    home = tenant_a.client().get("/").content.decode()
+    cards = [c.split("</article>", 1)[0] for c in home.split('class="card product-card"')[1:]]
+    card = next(c for c in cards if "Web hosting" in c)
+    assert "Web hosting" in card and "Fast sites on SSD storage" in card
+    assert "10 GB SSD" in card and "1 website" in card, "the cheapest plan's features"
+    # Starter: 10.00 a month, or 100.00 a year = 8.33 a month; Pro costs more.
+    assert "€8.33" in card and "/ month" in card
+    assert "/store/hosting/#product-web-hosting" in card
+    domains = next(c for c in cards if "Domain registration" in c)
+    assert "€12.00" in domains and "/ year" in domains, "a domain is priced by the year"
+    # In Italian the price is formatted the Italian way.
+    browser = tenant_a.client()
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "it"
+    italian = browser.get("/").content.decode()
+    assert "8,33\xa0€" in italian and "al mese" in italian
+
+
+def test_the_group_page_compares_plans_feature_by_feature_and_cycle_by_cycle(tenant_a, shop_a):
+    with schema_context(tenant_a.schema):
+        shop_a.pro.features = ["10 GB SSD", "Websites: unlimited"]
+        shop_a.pro.save(update_fields=["features"])
+        shop_a.starter.features = ["10 GB SSD", "Websites: 1"]
+        shop_a.starter.save(update_fields=["features"])
+    page = tenant_a.client().get("/store/hosting/").content.decode()
+    table = page.split('<table class="compare">', 1)[1].split("</table>", 1)[0]
+    header = table.split("</thead>", 1)[0]
+    assert header.index("Starter") < header.index("Pro"), "plans are the columns"
+    rows = {
+        row.split("</th>", 1)[0].rsplit(">", 1)[1]: row
+        for row in table.split("<tr")
+        if 'scope="row"' in row
+    }
+    assert "unlimited" in rows["Websites"] and ">1<" in rows["Websites"]
+    assert rows["10 GB SSD"].count("✓") == 2
+    assert "€10.00" in rows["Monthly"] and "€30.00" in rows["Monthly"]
+    assert "€100.00" in rows["Annually"] and "€300.00" in rows["Annually"]
+
+
+def test_the_language_select_applies_itself_and_keeps_a_button_without_script(tenant_a, shop_a):
+    page = tenant_a.client().get("/").content.decode()
+    form = page.split('<form class="lang"', 1)[1].split("</li>", 1)[0]
+    # Without script the button submits the choice; with script it is hidden and the
+    # select submits on change (the browser test shows it).
+    assert 'id="site-language-go"' in form and "button.hidden = true" in form
+    assert 'addEventListener("change"' in form
+    response = tenant_a.client().post("/language/", {"language": "ru", "next": "/store/hosting/"})
+    assert (
+        response.status_code == 302
+        and response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "ru"
+    )
