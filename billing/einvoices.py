@@ -27,6 +27,7 @@ from billing import documents
 from billing.documents import BankDetails, bank_from_snapshot
 from billing.errors import BillingError
 from billing.models import CreditNote, Invoice
+from billing.payments.gateways.bank_transfer import payment_reference
 from billing.snapshots import period_last_day, snapshot_address_lines, snapshot_mapping
 from billing.snapshots import snapshot_text as _text
 from billing.taxes import EXEMPT_NOTE, VatCategory
@@ -135,6 +136,8 @@ class EDocument:
     total: Decimal
     due_date: date | None = None
     bank: BankDetails = field(default_factory=BankDetails)
+    # BT-83: the reference the invoice's page and PDF give for a transfer.
+    payment_reference: str = ""
     related_number: str = ""
     related_date: date | None = None
     notes: tuple[str, ...] = ()
@@ -290,6 +293,7 @@ def einvoice_document(document: Any) -> EDocument:
         total=Decimal(document.total_amount),
         due_date=due_date,
         bank=bank_from_snapshot(document.seller),
+        payment_reference=payment_reference(document.number) if kind == "invoice" else "",
         related_number=related_number,
         related_date=related_date,
         notes=tuple(note.strip() for note in notes if note and note.strip()),
@@ -421,7 +425,7 @@ def _settlement(parent: etree._Element, doc: EDocument) -> None:
     payable = doc.kind == "invoice" and doc.total > 0
     if payable:
         # BT-83: what the buyer quotes with the transfer, so the payment finds its invoice.
-        _el(settlement, "ram:PaymentReference", doc.number)
+        _el(settlement, "ram:PaymentReference", doc.payment_reference or doc.number)
     _el(settlement, "ram:InvoiceCurrencyCode", doc.currency)
     if payable and doc.bank.iban:
         means = _el(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")

@@ -16,6 +16,7 @@ from pypdf import PdfReader
 
 from billing import documents, einvoices, services
 from billing.einvoices import EInvoiceError
+from billing.payments.flows import invoice_payment_reference
 from tests.billing.conftest import eur, invoice_for
 
 NS = {"rsm": einvoices.RSM, "ram": einvoices.RAM, "udt": einvoices.UDT}
@@ -120,7 +121,9 @@ def test_an_issued_invoice_exports_as_factur_x(shop, media_root):
     )
     # The tenant has bank details: the buyer is told where to pay and what to quote.
     assert one(xml, "//ram:IBANID/text()") == "IT60X0542811101000000123456"
-    assert one(xml, "//ram:PaymentReference/text()") == invoice.number
+    # The same reference the invoice's page and PDF give (one reference everywhere).
+    assert one(xml, "//ram:PaymentReference/text()") == invoice_payment_reference(invoice)
+    assert one(xml, "//ram:PaymentReference/text()").startswith("RF")
 
 
 def test_the_factur_x_pdf_is_a_pdf_a_3_with_the_xml_attached(shop, media_root):
