@@ -346,9 +346,10 @@ def cart_price(*, cart: Cart, coupon: Coupon | None = None) -> CartPrice:
             else renewal
         )
         label = BillingCycle(item.cycle).label
-        description = f"{item.plan} – {label}"
+        # In the buyer's language, as the cycle's label: the tenant's translated names.
+        description = f"{item.plan.display_title} – {label}"
         if item.domain_action == DomainAction.TRANSFER:
-            description = f"{item.plan} – {DomainAction.TRANSFER.label}"
+            description = f"{item.plan.display_title} – {DomainAction.TRANSFER.label}"
         if item.domain_name:
             description += f" – {item.domain_name}"
         if chosen:

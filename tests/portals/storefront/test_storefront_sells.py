@@ -110,6 +110,13 @@ def test_the_storefront_shows_the_italian_names_and_descriptions(tenant_a, shop_
         f"/store/plan/{shop_a.starter.public_id}/", HTTP_ACCEPT_LANGUAGE="it"
     ).content.decode()
     assert "Indirizzo IP aggiuntivo" in plan and "Per iniziare" in plan
+    browser.post(
+        f"/store/plan/{shop_a.starter.public_id}/",
+        {"action": "add", "cycle": "monthly"},
+        HTTP_ACCEPT_LANGUAGE="it",
+    )
+    cart = browser.get("/cart/", HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    assert "Hosting web – Base – Mensile" in cart, "the cart line in Italian too"
     # Russian has no translation here: the tenant's own names are shown.
     browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "ru"
     russian = browser.get(f"/store/{group_slug}/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
