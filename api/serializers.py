@@ -824,6 +824,10 @@ class WebhookDeliverySerializer(FastOutput, serializers.ModelSerializer):
 
 class TicketDepartmentSerializer(FastOutput, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
+    # Plain text, not format "email": empty for a department without a mailbox of its own.
+    email = serializers.CharField(
+        read_only=True, help_text="The department's e-mail address, or empty"
+    )
 
     class Meta:
         model = Department
@@ -846,6 +850,10 @@ class TicketSerializer(serializers.ModelSerializer):
     )
     merged_into = serializers.UUIDField(
         source="merged_into.public_id", read_only=True, allow_null=True, default=None
+    )
+    # Plain text, not format "email": empty unless a guest opened the ticket by e-mail.
+    guest_email = serializers.CharField(
+        read_only=True, help_text="The guest's e-mail address, or empty"
     )
 
     class Meta:
@@ -883,6 +891,10 @@ class TicketAttachmentSerializer(serializers.ModelSerializer):
 class TicketMessageSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     attachments = TicketAttachmentSerializer(many=True, read_only=True)
+    # Plain text, not format "email": empty for a message without a known address.
+    author_email = serializers.CharField(
+        read_only=True, help_text="The author's e-mail address, or empty"
+    )
 
     class Meta:
         model = Message
