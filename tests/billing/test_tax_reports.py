@@ -106,6 +106,7 @@ def test_the_taxes_page_shows_the_years_distance_sales_and_saves_the_registratio
     saved = console.post(
         "/console/taxes/",
         {
+            "country": "IT",
             "vat_registered": "on",
             "oss_registered": "on",
             "vies_unavailable": "wait",
