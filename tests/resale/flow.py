@@ -157,7 +157,9 @@ def order_and_pay(
 def wait_for(
     predicate: Callable[[], object],
     *,
-    timeout: float = 60.0,
+    # A bound on liveness, not a speed goal: the suite's one worker may still be busy with
+    # earlier tests' work when a wait starts.
+    timeout: float = 180.0,
     interval: float = 0.1,
     what: str = "condition",
     describe: Callable[[], object] | None = None,

@@ -70,7 +70,11 @@ def test_register_with_hosting_at_the_epp_registry(tenant_factory, celery_worker
         wait_for(
             lambda: local_service(dworld, domain).status == "active",
             what="the domain's activation",
-            describe=lambda: upstream_domain(dworld, domain),
+            describe=lambda: {
+                k: v
+                for k, v in vars(upstream_domain(dworld, domain)).items()
+                if not k.startswith("_")
+            },
         )
         wait_for(lambda: local_service(dworld, hosting).status == "active", what="hosting")
         row = upstream_domain(dworld, domain)

@@ -159,8 +159,9 @@ def test_fifty_simultaneous_orders_against_a_balance_for_ten(tenant_factory, cel
 
     wait_for(
         lambda: states() == {"done": 10, "awaiting_funds": 40},
-        timeout=120,
+        timeout=300,
         what="10 provisioned and 40 awaiting funds",
+        describe=states,
     )
     assert reseller_balance(account=world.account).amount == Decimal("0.00")
     assert _active_count(world.schema) == 10
