@@ -504,8 +504,11 @@ def upstream_domain_operation_run(*, domain_id: int) -> UpstreamDomain | None:
     """Carries out a domain's pending registrar work once. Row-locked, so two workers
     never do it at once; a transient failure waits for the relay with backoff."""
     with transaction.atomic():
+        # Waits for a transaction still holding the row (the one that accepted the command
+        # may not have let go yet) rather than skipping it: a skipped run would leave the
+        # work to the next relay round. Work already done is seen as done after the wait.
         row = (
-            UpstreamDomain.objects.select_for_update(skip_locked=True)
+            UpstreamDomain.objects.select_for_update()
             .filter(pk=domain_id)
             .exclude(operation="")
             .select_related("account__tenant")
