@@ -60,7 +60,19 @@ def upstream_commands_release_task() -> int:
     return outbox.upstream_commands_release_awaiting_funds()
 
 
-@shared_task(acks_late=True)
+# A result lands in a tenant's schema beside other writers (orders, due-work marks): a
+# deadlock or a dropped connection rolls the whole application back, so it is safe and
+# necessary to try again; a result that is never applied leaves a paid service waiting.
+_RESULT_RETRY = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "max_retries": 8,
+    "retry_backoff": 1,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+}
+
+
+@shared_task(acks_late=True, **_RESULT_RETRY)
 def upstream_result_apply_task(
     service_ref: str, action: str, ok: bool, error: str = "", idempotency_key: str = ""
 ) -> bool:
@@ -203,7 +215,7 @@ def upstream_domains_sync_task() -> dict:
     return domains.upstream_domains_sync()
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **_RESULT_RETRY)
 def domain_result_apply_task(
     upstream_ref: str, action: str, ok: bool, error: str, state: dict
 ) -> bool:
