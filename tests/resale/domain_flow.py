@@ -28,7 +28,7 @@ from resale.catalogue_import import Markup, wholesale_tlds_import
 from resale.models import UpstreamCommand, UpstreamDomain, WholesaleTld
 from resale.wholesale import TldPriceRow, wholesale_tld_save
 from sandbox.epp.server import EppServer
-from tests.resale.flow import ResaleWorld, resale_world_build
+from tests.resale.flow import ResaleWorld, resale_world_build, wait_for
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Wholesale prices per year (restore once) of the test TLD.
@@ -169,6 +169,32 @@ def order_and_pay_items(dworld: DomainWorld, *, key: str, items: list[dict[str, 
         found = list(Service.objects.filter(order_item__order=order).order_by("order_item_id"))
     connection.set_schema_to_public()
     return found
+
+
+def transfer_ordered(dworld: DomainWorld, name: str, *, key: str) -> Service:
+    """A client orders and pays the transfer of ``name`` with its auth code; returns the
+    service once the registry has the request."""
+    (service,) = order_and_pay_items(
+        dworld,
+        key=key,
+        items=[
+            {
+                "plan": dworld.domain_plan,
+                "cycle": "annual",
+                "domain_name": name,
+                "domain_action": "transfer",
+                "auth_code": "Auth-Code-9876",
+            }
+        ],
+    )
+    wait_for(
+        lambda: (
+            (upstream_domain(dworld, service) or UpstreamDomain()).status
+            == UpstreamDomain.Status.PENDING_TRANSFER
+        ),
+        what="the transfer request",
+    )
+    return service
 
 
 def upstream_domain(dworld: DomainWorld, service: Service) -> UpstreamDomain | None:

@@ -29,6 +29,7 @@ from tests.resale.domain_flow import (
     local_service,
     order_and_pay_items,
     registry_clock_forward,
+    transfer_ordered,
     upstream_domain,
 )
 from tests.resale.flow import wait_for
@@ -86,26 +87,7 @@ def test_domain_and_hosting_in_one_cart(tenant_factory, celery_worker_process):
 def test_transfer_in_completes_after_the_registry_approves(tenant_factory, celery_worker_process):
     with domain_world(tenant_factory) as dworld:
         name = f"moving.{dworld.tld}"
-        (service,) = order_and_pay_items(
-            dworld,
-            key="order-t",
-            items=[
-                {
-                    "plan": dworld.domain_plan,
-                    "cycle": "annual",
-                    "domain_name": name,
-                    "domain_action": "transfer",
-                    "auth_code": "Auth-Code-9876",
-                }
-            ],
-        )
-        wait_for(
-            lambda: (
-                (upstream_domain(dworld, service) or UpstreamDomain()).status
-                == UpstreamDomain.Status.PENDING_TRANSFER
-            ),
-            what="the transfer request",
-        )
+        service = transfer_ordered(dworld, name, key="order-t")
         row = upstream_domain(dworld, service)
         assert row.auth_code_encrypted == ""  # the registry has it; we keep no copy
         assert local_service(dworld, service).status == "pending"

@@ -15,7 +15,7 @@ from billing import services
 from billing.billing_run import billing_run
 from billing.models import Invoice
 from resale.domains import upstream_domains_relay
-from resale.models import BalanceEntry, RegistrantHandle, UpstreamDomain
+from resale.models import BalanceEntry, RegistrantHandle
 from sandbox.centralnic_server import CentralNicServer
 from tests.resale.domain_flow import (
     REGISTER,
@@ -24,6 +24,7 @@ from tests.resale.domain_flow import (
     domain_world,
     local_service,
     order_and_pay_items,
+    transfer_ordered,
     upstream_domain,
 )
 from tests.resale.flow import wait_for
@@ -101,26 +102,7 @@ def test_register_renew_and_transfer_through_the_reseller_api(
         # A transfer in, approved by the losing side's registry.
         arriving = f"arriving.{dworld.tld}"
         api.seed_domain(arriving, auth="Auth-Code-9876")
-        (moved,) = order_and_pay_items(
-            dworld,
-            key="cnr-order-t",
-            items=[
-                {
-                    "plan": dworld.domain_plan,
-                    "cycle": "annual",
-                    "domain_name": arriving,
-                    "domain_action": "transfer",
-                    "auth_code": "Auth-Code-9876",
-                }
-            ],
-        )
-        wait_for(
-            lambda: (
-                (upstream_domain(dworld, moved) or UpstreamDomain()).status
-                == UpstreamDomain.Status.PENDING_TRANSFER
-            ),
-            what="the transfer request",
-        )
+        moved = transfer_ordered(dworld, arriving, key="cnr-order-t")
         api.approve_transfer(arriving)
         moved_row = upstream_domain(dworld, moved)
         upstream_domains_relay(now=moved_row.next_attempt_at + timedelta(seconds=1))

@@ -28,6 +28,7 @@ from tests.resale.domain_flow import (
     domain_world,
     local_service,
     order_and_pay_items,
+    transfer_ordered,
     upstream_domain,
 )
 from tests.resale.flow import wait_for
@@ -100,26 +101,7 @@ def test_transfer_in_completes_after_the_epp_registry_approves(
     with epp_domain_world(tenant_factory) as (dworld, registry):
         name = f"arriving.{dworld.tld}"
         registry.seed_domain(name, auth_code="Auth-Code-9876")
-        (service,) = order_and_pay_items(
-            dworld,
-            key="epp-order-t",
-            items=[
-                {
-                    "plan": dworld.domain_plan,
-                    "cycle": "annual",
-                    "domain_name": name,
-                    "domain_action": "transfer",
-                    "auth_code": "Auth-Code-9876",
-                }
-            ],
-        )
-        wait_for(
-            lambda: (
-                (upstream_domain(dworld, service) or UpstreamDomain()).status
-                == UpstreamDomain.Status.PENDING_TRANSFER
-            ),
-            what="the transfer request",
-        )
+        service = transfer_ordered(dworld, name, key="epp-order-t")
         assert registry.domain(name)["transfer"]["status"] == "pending"
         assert local_service(dworld, service).status == "pending"
         registry.approve_transfer(name)
