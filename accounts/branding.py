@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name
 from PIL import Image, UnidentifiedImageError
 
-from accounts.models import Branding
+from accounts.models import Branding, TermsVersion
 
 LOGO_MAX_BYTES = 512 * 1024
 FAVICON_MAX_BYTES = 128 * 1024
@@ -213,6 +213,34 @@ def branding_get() -> Branding:
     return found if found is not None else Branding(pk=Branding.SINGLETON_ID)
 
 
+def terms_version_current() -> TermsVersion | None:
+    """The terms a buyer accepts now: the latest published version, or None when the
+    tenant has no terms (cleared on the branding page, or never written)."""
+    if not branding_get().terms_text:
+        return None
+    return TermsVersion.objects.order_by("-version").first()
+
+
+def terms_versions() -> list[TermsVersion]:
+    """Every published version, newest first."""
+    return list(TermsVersion.objects.order_by("-version"))
+
+
+def _terms_publish(text: str) -> TermsVersion | None:
+    """Publishes ``text`` as the next version unless it is the latest one already; empty
+    terms publish nothing (the site then asks no one to accept anything)."""
+    if not text:
+        return None
+    # Under the branding row's lock (taken by the caller): two saves cannot both take
+    # the same next number.
+    latest = TermsVersion.objects.order_by("-version").first()
+    if latest is not None and latest.text == text:
+        return latest
+    return TermsVersion.objects.create(
+        version=(latest.version + 1) if latest is not None else 1, text=text
+    )
+
+
 def _store(branding: Branding, field: str, image: CheckedImage) -> None:
     digest = hashlib.sha256(image.content).hexdigest()[:12]
     old = getattr(branding, field)
@@ -277,6 +305,7 @@ def branding_update(
             setattr(branding, field, "")
             transaction.on_commit(lambda n=old_name, s=storage: s.delete(n))
     branding.save()
+    _terms_publish(branding.terms_text)
     return branding
 
 

@@ -106,6 +106,26 @@ class Branding(models.Model):
         return self.company_name or "Branding"
 
 
+class TermsVersion(models.Model):
+    """One published text of the tenant's terms of service. Saving different terms on the
+    branding page publishes the next version; earlier versions are never changed (a
+    trigger refuses it), so an order can always show the very text its client accepted."""
+
+    schema_placement = "tenant"
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    text = models.TextField(_("terms of service"))
+    published_at = models.DateTimeField(_("published"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = _("terms of service version")
+        verbose_name_plural = _("terms of service versions")
+
+    def __str__(self) -> str:
+        return f"Terms v{self.version}"
+
+
 def _privacy_request_public_id():
     return uuid.uuid4()
 

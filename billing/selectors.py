@@ -160,7 +160,7 @@ def plan_list() -> QuerySet[Plan]:
 
 
 def order_list(*, status: str | None = None) -> QuerySet[Order]:
-    orders = Order.objects.select_related("client", "invoice").prefetch_related(
+    orders = Order.objects.select_related("client", "invoice", "terms_version").prefetch_related(
         "items__plan", "items__services"
     )
     if status:

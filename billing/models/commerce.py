@@ -164,6 +164,14 @@ class Order(TenantModel):
     )
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
+    # The terms of service the buyer accepted at checkout, when and from where: the
+    # evidence of the contract. Empty for orders placed where no one accepts terms (the
+    # tenant has none, or staff and the API order for a client).
+    terms_version = models.ForeignKey(
+        "accounts.TermsVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    terms_accepted_at = models.DateTimeField(null=True, blank=True)
+    terms_accepted_ip = models.GenericIPAddressField(null=True, blank=True)
 
     subtotal = MoneyField("subtotal_amount")
     discount = MoneyField("discount_amount")

@@ -26,6 +26,7 @@ from billing.services.clients import (
 from billing.services.commerce import (
     CartPrice,
     PricedItem,
+    TermsAcceptance,
     cart_coupon_apply,
     cart_coupon_remove,
     cart_create,
@@ -81,6 +82,7 @@ __all__ = [
     "OptionsChange",
     "PlanChange",
     "PricedItem",
+    "TermsAcceptance",
     "billing_settings_update",
     "cart_coupon_apply",
     "cart_coupon_remove",

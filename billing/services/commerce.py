@@ -14,8 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
+from accounts.models import TermsVersion
 from billing.cycles import CYCLE_MONTHS, cycle_end
 from billing.errors import BillingError
 from billing.models import (
@@ -382,6 +384,28 @@ def _domain_prices(item: CartItem, registration: Money) -> tuple[Money, Money]:
 # --- checkout ------------------------------------------------------------------------
 
 
+# Invoice line texts written here, marked for translation; rendered in the invoice's
+# language by _in_language.
+LINE_TEXTS = (gettext_noop("Setup fee – %(item)s"), gettext_noop("Coupon %(code)s"))
+
+
+def _in_language(language: str, text: str, *, plan: Plan | None = None, code: str = "") -> str:
+    """An invoice line's text in the invoice's language, as its legal mention and the
+    rest of the document are; a plan is named by its translated name too."""
+    with translation.override(language):
+        return gettext(text) % {"item": plan.display_title if plan else "", "code": code}
+
+
+@dataclass(frozen=True)
+class TermsAcceptance:
+    """The buyer ticked "I accept" for this version of the terms, at ``at``, from
+    ``ip_address`` (None when the address is unknown)."""
+
+    version: TermsVersion
+    at: datetime
+    ip_address: str | None
+
+
 @transaction.atomic
 def checkout_place(
     *,
@@ -390,10 +414,11 @@ def checkout_place(
     idempotency_key: str | None = None,
     on_date: date | None = None,
     location_evidence: dict[str, Any] | None = None,
+    terms_accepted: TermsAcceptance | None = None,
 ) -> Order:
     """Turns the cart into an order, its pending services and an issued invoice.
     ``location_evidence`` (billing.geo) is kept with the invoice as proof of where the
-    buyer is.
+    buyer is; ``terms_accepted`` is recorded with the order as proof of the contract.
     Limited stock is taken under a row lock, so two buyers never get the last unit
     both; a coupon's limits are checked under its lock for the same reason."""
     if idempotency_key:
@@ -438,6 +463,9 @@ def checkout_place(
         subtotal_amount=pricing.subtotal.amount,
         discount_amount=pricing.discount.amount,
         idempotency_key=idempotency_key or None,
+        terms_version=terms_accepted.version if terms_accepted else None,
+        terms_accepted_at=terms_accepted.at if terms_accepted else None,
+        terms_accepted_ip=terms_accepted.ip_address if terms_accepted else None,
     )
     invoice = invoice_create(client=client)
     for priced in pricing.items:
@@ -494,7 +522,7 @@ def checkout_place(
                 invoice_line_add(
                     invoice=invoice,
                     kind=InvoiceLine.Kind.DISCOUNT,
-                    description=f"Coupon {coupon.code}",
+                    description=_in_language(invoice.language, "Coupon %(code)s", code=coupon.code),
                     unit_price=-priced.discount,
                     service=service,
                     period_start=on_date,
@@ -504,7 +532,9 @@ def checkout_place(
                 invoice_line_add(
                     invoice=invoice,
                     kind=InvoiceLine.Kind.SETUP_FEE,
-                    description=f"Setup fee – {item.plan}",
+                    description=_in_language(
+                        invoice.language, "Setup fee – %(item)s", plan=item.plan
+                    ),
                     unit_price=priced.setup_fee,
                     service=service,
                 )

@@ -1,5 +1,6 @@
-"""What the forms of several portals share: the country, tax and Italian e-invoice delivery
-fields a client's details carry, the language choice and the amount field. The forms
+"""What the forms of several portals share: the country, postal address, tax and Italian
+e-invoice delivery fields a client's details carry, the language choice and the amount
+field. The forms
 themselves live with their portal (storefront, client area, console)."""
 
 from __future__ import annotations
@@ -32,6 +33,39 @@ def country_clean(value: str) -> str:
     if value and (len(value) != 2 or not value.isalpha()):
         raise forms.ValidationError(_("Use the two-letter country code, for example IT or DE."))
     return value
+
+
+# Countries whose addresses need a state or province, and those without postcodes.
+REGION_REQUIRED = frozenset({"US", "CA", "AU", "BR", "MX", "IN"})
+NO_POSTCODE = frozenset({"AE", "AG", "BS", "BZ", "HK", "IE", "JM", "QA"})
+
+
+class AddressCleaning:
+    """The rules of a postal address, for every form that takes one (the checkout's
+    billing address, the console's client): a state or province where the country's
+    addresses need one, a postal code except where the country has none. A form whose
+    address may be left out (``address_optional``) applies them once a street is given,
+    and then asks for the city and country too."""
+
+    address_optional = False
+
+    def clean(self):
+        data = super().clean()
+        if self.address_optional and not (data.get("address_line1") or "").strip():
+            return data
+        if self.address_optional:
+            for name, message in (
+                ("city", _("Please give the city.")),
+                ("country", _("Please choose the country.")),
+            ):
+                if name in data and not (data.get(name) or "").strip():
+                    self.add_error(name, message)
+        country = data.get("country", "")
+        if country in REGION_REQUIRED and not (data.get("region") or "").strip():
+            self.add_error("region", _("This country's addresses need a state or province."))
+        if country and country not in NO_POSTCODE and not (data.get("postal_code") or "").strip():
+            self.add_error("postal_code", _("Please give the postal code."))
+        return data
 
 
 def tax_id_field() -> forms.CharField:

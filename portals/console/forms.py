@@ -25,6 +25,7 @@ from billing.number_input import integer_parse
 from portals.common import fields
 from portals.common.forms import (
     LANGUAGE_CHOICES,
+    AddressCleaning,
     AmountField,
     ItalianDeliveryCleaning,
     country_choices,
@@ -35,24 +36,27 @@ from portals.common.forms import (
 )
 
 
-class ClientForm(ItalianDeliveryCleaning, forms.Form):
+class ClientForm(ItalianDeliveryCleaning, AddressCleaning, forms.Form):
+    # Staff may record a client before knowing where it lives; an address, once given,
+    # follows the checkout's rules.
+    address_optional = True
+
     name = forms.CharField(label=_("Contact person"), max_length=200)
     company_name = forms.CharField(label=_("Company"), max_length=200, required=False)
     email = forms.EmailField(label=_("E-mail address"))
     phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
     address_line1 = forms.CharField(label=_("Address"), max_length=200, required=False)
+    address_line2 = forms.CharField(label=_("Address (line 2)"), max_length=200, required=False)
     postal_code = forms.CharField(label=_("Postal code"), max_length=20, required=False)
     city = forms.CharField(label=_("City"), max_length=100, required=False)
-    country = forms.CharField(label=_("Country"), max_length=2, required=False)
+    region = forms.CharField(label=_("State or province"), max_length=100, required=False)
+    country = forms.ChoiceField(label=_("Country"), choices=country_choices, required=False)
     vat_number = forms.CharField(label=_("VAT number"), max_length=32, required=False)
     tax_id = tax_id_field()
     sdi_code = sdi_code_field()
     pec_email = pec_email_field()
     language = forms.ChoiceField(label=_("Language"), choices=LANGUAGE_CHOICES)
     notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea)
-
-    def clean_country(self) -> str:
-        return country_clean(self.cleaned_data["country"])
 
 
 class InvoiceNewForm(forms.Form):

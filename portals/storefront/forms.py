@@ -6,9 +6,10 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import TermsVersion, User
 from billing.models import Client
-from portals.common.forms import country_choices, country_clean
+from core.locale import date_format
+from portals.common.forms import AddressCleaning, country_choices, country_clean
 
 
 class SignupForm(forms.Form):
@@ -23,14 +24,6 @@ class SignupForm(forms.Form):
     )
     vat_number = forms.CharField(label=_("VAT number (optional)"), max_length=32, required=False)
     phone = forms.CharField(label=_("Phone (optional)"), max_length=40, required=False)
-
-    def __init__(self, *args, terms_required: bool = False, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if terms_required:
-            self.fields["accept_terms"] = forms.BooleanField(
-                label=_("I accept the terms of service"),
-                error_messages={"required": _("Please accept the terms of service.")},
-            )
 
     def clean_country(self) -> str:
         return country_clean(self.cleaned_data["country"])
@@ -55,6 +48,33 @@ class SignupForm(forms.Form):
         return data
 
 
+class TermsAcceptanceForm(forms.Form):
+    """Every buyer, new or signed in, accepts the version of the terms shown beside the
+    box. The page posts back the version it showed (``terms_version``, written by the
+    template rather than kept as a field, so a page shown again carries the current
+    one): terms published while the page was open are never accepted unseen."""
+
+    accept_terms = forms.BooleanField(
+        error_messages={"required": _("Please accept the terms of service.")},
+    )
+
+    def __init__(self, *args, version: TermsVersion, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.version = version
+        self.fields["accept_terms"].label = _(
+            "I accept the terms of service (version %(version)s of %(date)s)"
+        ) % {"version": version.version, "date": date_format(version.published_at)}
+
+    def clean(self):
+        data = super().clean()
+        if self.data.get("terms_version") != str(self.version.version):
+            self.add_error(
+                "accept_terms",
+                _("The terms of service changed while you were ordering: read them again."),
+            )
+        return data
+
+
 class DomainSearchForm(forms.Form):
     q = forms.CharField(
         label=_("Domain name"),
@@ -73,12 +93,7 @@ class DomainTransferForm(forms.Form):
     )
 
 
-# Countries whose addresses need a state or province, and those without postcodes.
-REGION_REQUIRED = frozenset({"US", "CA", "AU", "BR", "MX", "IN"})
-NO_POSTCODE = frozenset({"AE", "AG", "BS", "BZ", "HK", "IE", "JM", "QA"})
-
-
-class BillingAddressForm(forms.Form):
+class BillingAddressForm(AddressCleaning, forms.Form):
     """The buyer's billing address at checkout: the country decides the tax, the VAT
     number (once VIES confirms it) makes the sale a business one."""
 
@@ -99,15 +114,6 @@ class BillingAddressForm(forms.Form):
     def clean_vat_number(self) -> str:
         value = (self.cleaned_data.get("vat_number") or "").strip()
         return "".join(ch for ch in value if ch.isalnum()).upper()
-
-    def clean(self):
-        data = super().clean()
-        country = data.get("country", "")
-        if country in REGION_REQUIRED and not data.get("region", "").strip():
-            self.add_error("region", _("This country's addresses need a state or province."))
-        if country and country not in NO_POSTCODE and not data.get("postal_code", "").strip():
-            self.add_error("postal_code", _("Please give the postal code."))
-        return data
 
     @classmethod
     def initial_for(cls, client: Client | None) -> dict[str, str]:

@@ -3,6 +3,8 @@ domain search, cart, checkout with sign-up or login, and the order confirmation.
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
@@ -11,12 +13,19 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.branding import branding_content_type, branding_get
+from accounts.branding import (
+    branding_content_type,
+    branding_get,
+    terms_version_current,
+    terms_versions,
+)
+from accounts.models import TermsVersion
 from api.keys import client_ip
 from billing import geo, selectors
 from billing.errors import BillingError
@@ -31,6 +40,7 @@ from billing.models import (
 )
 from billing.services.clients import client_update, client_vat_number_confirm
 from billing.services.commerce import (
+    TermsAcceptance,
     cart_coupon_apply,
     cart_coupon_remove,
     cart_item_add,
@@ -48,6 +58,7 @@ from portals.storefront.forms import (
     CheckoutSignupForm,
     DomainSearchForm,
     DomainTransferForm,
+    TermsAcceptanceForm,
 )
 from provisioning.registrars import rdap
 from resale.domain_portal import domains_available
@@ -462,19 +473,24 @@ def checkout(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Staff accounts cannot place orders; log in as a client."))
         return redirect("shop:cart")
     client = shop.request_client(request)
-    terms_required = bool(branding_get().terms_text)
+    terms = terms_version_current()
     posted = request.POST if request.method == "POST" else None
     placing = posted is not None and posted.get("action") != "quote"
     form = None
     error = ""
     if client is None:
-        form = CheckoutSignupForm(posted if placing else None, terms_required=terms_required)
+        form = CheckoutSignupForm(posted if placing else None)
     address = BillingAddressForm(posted, initial=BillingAddressForm.initial_for(client))
+    # New and returning clients alike accept the terms of each order.
+    terms_form = TermsAcceptanceForm(posted if placing else None, version=terms) if terms else None
     if placing:
         try:
-            if address.is_valid() and (form is None or form.is_valid()):
+            # Every form is checked, so the buyer sees all that is missing at once.
+            checked = [f.is_valid() for f in (address, form, terms_form) if f is not None]
+            if all(checked):
                 billing = _billing_fields(address.cleaned_data)
-                order, check = _checkout_place(request, cart, client, form, billing)
+                accepted = _terms_accepted(request, terms) if terms else None
+                order, check = _checkout_place(request, cart, client, form, billing, accepted)
                 notice = _vat_number_notice(check)
                 if notice:
                     messages.warning(request, notice)
@@ -501,18 +517,35 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "client": client,
             "form": form,
             "address": address,
+            "terms": terms,
+            "terms_form": terms_form,
             "error": error,
-            "terms_required": terms_required,
         },
         status=400 if placing else 200,
     )
 
 
+def _terms_accepted(request: HttpRequest, terms: TermsVersion) -> TermsAcceptance:
+    address = client_ip(request)
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        # A socket without an address (a test client, a Unix socket) proves nothing.
+        address = None
+    return TermsAcceptance(version=terms, at=timezone.now(), ip_address=address)
+
+
 def _checkout_place(
-    request: HttpRequest, cart, client: Client | None, form, billing: dict
+    request: HttpRequest,
+    cart,
+    client: Client | None,
+    form,
+    billing: dict,
+    terms_accepted: TermsAcceptance | None,
 ) -> tuple[Order, VatNumberCheck | None]:
     """Signs the visitor up (or updates the client's billing address), asks VIES about
-    its VAT number, and places the order; a refused order leaves no new account."""
+    its VAT number, and places the order with the terms accepted; a refused order leaves
+    no new account."""
     evidence = geo.location_evidence(
         billing_country=billing["country"], ip_address=client_ip(request)
     )
@@ -540,6 +573,7 @@ def _checkout_place(
             client=client,
             idempotency_key=f"checkout:{cart.public_id}",
             location_evidence=evidence,
+            terms_accepted=terms_accepted,
         )
     if user is not None:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -632,10 +666,16 @@ def language_set(request: HttpRequest) -> HttpResponse:
 
 @localized
 def terms(request: HttpRequest) -> HttpResponse:
-    branding = branding_get()
-    if not branding.terms_text:
+    """The terms in force, with their version and date; earlier versions below, each as
+    it was published."""
+    current = terms_version_current()
+    if current is None:
         raise Http404
-    return render(request, "storefront/terms.html", {"terms_text": branding.terms_text})
+    return render(
+        request,
+        "storefront/terms.html",
+        {"terms": current, "earlier": [v for v in terms_versions() if v.pk != current.pk]},
+    )
 
 
 def brand_asset(request: HttpRequest, kind: str) -> HttpResponse:

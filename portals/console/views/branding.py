@@ -8,7 +8,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from accounts.branding import branding_get, branding_update, color_or_default, contrast_with_white
+from accounts.branding import (
+    branding_get,
+    branding_update,
+    color_or_default,
+    contrast_with_white,
+    terms_versions,
+)
 from portals.common.access import console_page
 from portals.console.forms import BrandingForm
 
@@ -50,6 +56,7 @@ def branding(request: HttpRequest) -> HttpResponse:
             "form": form,
             "current": current,
             "preview_color": color_or_default(form["brand_color"].value() or ""),
+            "terms_versions": terms_versions(),
         },
         status=400 if form.errors else 200,
     )

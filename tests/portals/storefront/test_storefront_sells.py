@@ -192,3 +192,33 @@ def test_the_language_select_applies_itself_and_keeps_a_button_without_script(te
         response.status_code == 302
         and response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "ru"
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "setup_fee"),
+    [("it", "Costo di attivazione – Web hosting – Starter"), ("ru", "Плата за подключение")],
+)
+def test_the_setup_fee_line_is_in_the_invoices_language(tenant_a, shop_a, language, setup_fee):
+    with schema_context(tenant_a.schema):
+        services.catalogue_translation_set(item=shop_a.starter, language="ru", name="Старт")
+    browser = tenant_a.client()
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    browser.post(f"/store/plan/{shop_a.starter.public_id}/", {"action": "add", "cycle": "annual"})
+    placed = browser.post(
+        "/checkout/",
+        {
+            "name": "Giulia Bianchi",
+            "email": "giulia@example.test",
+            "password": "a-long-and-unusual-passphrase",
+            **ADDRESS_IT,
+        },
+    )
+    assert placed.status_code == 302, placed.content.decode()[:2000]
+    with schema_context(tenant_a.schema):
+        invoice = Order.objects.get(client__email="giulia@example.test").invoice
+        assert invoice.language == language
+        descriptions = [line.description for line in invoice.lines.order_by("position")]
+    assert len(descriptions) == 2 and descriptions[1].startswith(setup_fee)
+    assert "Setup fee" not in descriptions[1]
+    if language == "ru":
+        assert "Старт" in descriptions[1], "the plan by its Russian name too"
