@@ -10,6 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from accounts.models import User
 from billing import geo
+from billing.cycles import CYCLE_MONTHS
 from billing.models import (
     BillingSettings,
     Client,
@@ -374,3 +375,17 @@ def services_due_for_renewal(*, on_or_before: date) -> QuerySet[Service]:
         next_due_date__lte=on_or_before,
         cancel_at_period_end=False,
     )
+
+
+# The statuses in which a service earns its recurring price: a suspension is a pause
+# for an unpaid invoice, not a loss, so it keeps its MRR until terminated.
+MRR_STATUSES = (Service.Status.ACTIVE, Service.Status.SUSPENDED)
+
+
+def service_mrr(*, service: Service) -> Money:
+    """The service's monthly recurring revenue: its cycle price over the cycle's months,
+    rounded once; zero for a one-time purchase or a service not running."""
+    months = CYCLE_MONTHS.get(service.billing_cycle)
+    if months is None or service.status not in MRR_STATUSES:
+        return Money.zero(service.currency)
+    return Money.of(service.recurring_amount / months, service.currency)

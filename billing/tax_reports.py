@@ -1,8 +1,10 @@
 """The tax returns a seller files, read from its issued invoices and credit notes: the
-One-Stop Shop return per quarter (sales and VAT per member state of consumption and
-rate), the EC sales list (reverse-charged sales per buyer VAT number) and the domestic
-VAT by rate. Each line counts under the rule the tax engine froze on it, and a credit
-note counts, negatively, in the quarter it was issued.
+One-Stop Shop return per quarter (sales and VAT per member state of consumption and rate),
+the EC sales list (reverse-charged sales per buyer VAT number), the domestic VAT by
+rate, and, for any range of days, the VAT return's figures per country and rate with the
+sales that carry no VAT (reverse charge, zero-rated, exempt) apart. Each line counts
+under the rule the tax engine froze on it, and a credit note counts, negatively, in the
+quarter it was issued.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
 from django.db.models import Sum
 
@@ -74,24 +77,51 @@ class DomesticRow:
     tax: Money
 
 
-def _sums(period: Period, rules: Iterable[str], invoice_keys: list[str], note_keys: list[str]):
-    """Net and tax per key over the period: invoice lines less credit-note lines."""
+# The rules under which the seller charges VAT itself; every other rule is a sale that
+# carries none (the buyer reverse-charges it, it is zero-rated, exempt or out of scope).
+TAXED_RULES = (*DOMESTIC_RULES, *OSS_RULES, SaleRule.EU_DESTINATION)
+UNTAXED_RULES = tuple(rule for rule in SaleRule if rule not in TAXED_RULES)
+
+
+class DateRange(Protocol):
+    """Any span of days: ``start`` included, ``end`` the first day after it."""
+
+    @property
+    def start(self) -> date: ...
+
+    @property
+    def end(self) -> date: ...
+
+
+def _sums(
+    period: DateRange,
+    rules: Iterable[str] | None,
+    invoice_keys: list[str],
+    note_keys: list[str],
+    *,
+    exclude_rules: Iterable[str] = (),
+):
+    """Net and tax per key over the period: invoice lines less credit-note lines, of
+    ``rules`` (or of every rule but ``exclude_rules``)."""
+    rule_filter = {"tax_rule__in": list(rules)} if rules is not None else {}
     lines = (
         InvoiceLine.objects.filter(
-            tax_rule__in=list(rules),
             invoice__issue_date__gte=period.start,
             invoice__issue_date__lt=period.end,
+            **rule_filter,
         )
+        .exclude(tax_rule__in=list(exclude_rules) or [None])
         .exclude(invoice__status=Invoice.Status.DRAFT)
         .values(*invoice_keys)
         .annotate(net=Sum("net_amount"), tax=Sum("tax_amount"))
     )
     credited = (
         CreditNoteLine.objects.filter(
-            tax_rule__in=list(rules),
             credit_note__issue_date__gte=period.start,
             credit_note__issue_date__lt=period.end,
+            **rule_filter,
         )
+        .exclude(tax_rule__in=list(exclude_rules) or [None])
         .values(*note_keys)
         .annotate(net=Sum("net_amount"), tax=Sum("tax_amount"))
     )
@@ -148,14 +178,83 @@ def domestic_vat(*, period: Period) -> list[DomesticRow]:
     ]
 
 
+@dataclass(frozen=True)
+class CountryRateRow:
+    country: str
+    rate: Decimal
+    net: Money
+    tax: Money
+
+
+@dataclass(frozen=True)
+class UntaxedRow:
+    country: str
+    rule: str  # a billing.taxes.SaleRule
+    net: Money
+
+
+@dataclass(frozen=True)
+class TaxByCountry:
+    """The VAT return's figures: VAT charged per buyer country and rate, and the sales
+    without VAT per country and rule, which the return lists apart."""
+
+    taxed: list[CountryRateRow]
+    untaxed: list[UntaxedRow]
+    net: Money
+    tax: Money
+    untaxed_net: Money
+
+
+def tax_by_country(*, period: DateRange) -> TaxByCountry:
+    currency = tenant_currency()
+    taxed = _sums(
+        period,
+        None,
+        ["invoice__buyer__country", "tax_rate"],
+        ["credit_note__buyer__country", "tax_rate"],
+        exclude_rules=UNTAXED_RULES,
+    )
+    untaxed = _sums(
+        period,
+        UNTAXED_RULES,
+        ["invoice__buyer__country", "tax_rule"],
+        ["credit_note__buyer__country", "tax_rule"],
+    )
+    taxed_rows = [
+        CountryRateRow(
+            str(country or ""),
+            Decimal(rate).normalize(),
+            Money(net, currency),
+            Money(tax, currency),
+        )
+        for (country, rate), (net, tax) in sorted(
+            taxed.items(), key=lambda kv: (str(kv[0][0] or ""), kv[0][1])
+        )
+    ]
+    untaxed_rows = [
+        UntaxedRow(str(country or ""), str(rule), Money(net, currency))
+        for (country, rule), (net, _tax) in sorted(
+            untaxed.items(), key=lambda kv: (str(kv[0][0] or ""), str(kv[0][1]))
+        )
+    ]
+    zero = Money.zero(currency)
+    return TaxByCountry(
+        taxed_rows,
+        untaxed_rows,
+        sum((row.net for row in taxed_rows), zero),
+        sum((row.tax for row in taxed_rows), zero),
+        sum((row.net for row in untaxed_rows), zero),
+    )
+
+
 REPORTS = ("oss", "ec_sales", "domestic")
 
 
-def _amount(value: Money) -> str:
+def csv_amount(value: Money) -> str:
     return str(value.rounded().amount)
 
 
-def _rate(value: Decimal) -> str:
+def csv_rate(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
@@ -167,20 +266,26 @@ def report_csv(*, report: str, period: Period) -> str:
         writer.writerow(["period", "member_state", "rate", "net", "vat", "currency"])
         for row in oss_return(period=period):
             writer.writerow(
-                [period, row.country, _rate(row.rate), _amount(row.net), _amount(row.tax),
+                [period, row.country, csv_rate(row.rate), csv_amount(row.net), csv_amount(row.tax),
                  row.net.currency]
             )  # fmt: skip
     elif report == "ec_sales":
         writer.writerow(["period", "buyer_vat_number", "member_state", "net", "currency"])
         for row in ec_sales_list(period=period):
             writer.writerow(
-                [period, row.vat_number, row.country, _amount(row.net), row.net.currency]
+                [period, row.vat_number, row.country, csv_amount(row.net), row.net.currency]
             )
     elif report == "domestic":
         writer.writerow(["period", "rate", "net", "vat", "currency"])
         for row in domestic_vat(period=period):
             writer.writerow(
-                [period, _rate(row.rate), _amount(row.net), _amount(row.tax), row.net.currency]
+                [
+                    period,
+                    csv_rate(row.rate),
+                    csv_amount(row.net),
+                    csv_amount(row.tax),
+                    row.net.currency,
+                ]
             )
     else:
         raise ValueError(f"Unknown report {report!r}.")

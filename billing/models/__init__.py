@@ -34,7 +34,7 @@ from billing.models.documents import (
 )
 from billing.models.ledger import LedgerEntry
 from billing.models.settings import BillingSettings, NumberSequence
-from billing.models.subscriptions import Service, ServiceOption
+from billing.models.subscriptions import Service, ServiceMrrChange, ServiceOption
 
 __all__ = [
     "BillingCycle",
@@ -67,6 +67,7 @@ __all__ = [
     "ProductGroup",
     "Refund",
     "Service",
+    "ServiceMrrChange",
     "ServiceOption",
     "TaxRule",
     "VatNumberCheck",

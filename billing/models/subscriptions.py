@@ -108,3 +108,28 @@ class ServiceOption(TenantModel):
                 fields=["service", "option"], name="billing_serviceoption_once"
             ),
         ]
+
+
+class ServiceMrrChange(TenantModel):
+    """One change of a service's monthly recurring revenue (its cycle price divided by the
+    cycle's months; nothing while pending, cancelled or terminated), written by the
+    service that caused it. A service's current MRR is a column that is overwritten, so
+    the month-by-month movement (new, expansion, contraction, churn) can only be read from
+    this append-only record. ``on_date`` is the day the change counts in."""
+
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="mrr_changes")
+    on_date = models.DateField()
+    currency = currency_column()
+    mrr_before_amount = money_column()
+    mrr_after_amount = money_column()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    mrr_before = MoneyField("mrr_before_amount")
+    mrr_after = MoneyField("mrr_after_amount")
+
+    class Meta:
+        ordering = ["on_date", "id"]
+        indexes = [models.Index(fields=["on_date"], name="billing_mrrchange_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.service_id}: {self.mrr_before_amount} → {self.mrr_after_amount}"

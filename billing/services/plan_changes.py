@@ -29,7 +29,7 @@ from billing.selectors import billing_settings_get, client_tax_decision
 from billing.services._common import client_lock, service_lock, today
 from billing.services.invoices import invoice_create, invoice_issue, invoice_line_add
 from billing.services.payments import credit_add
-from billing.services.subscriptions import service_recurring_price
+from billing.services.subscriptions import service_mrr_record, service_recurring_price
 from billing.taxes import line_amounts
 
 S = Service.Status
@@ -170,6 +170,7 @@ def service_change_plan(
     service.save(
         update_fields=["plan", "billing_cycle", "recurring_amount", "next_due_date", "updated_at"]
     )
+    service_mrr_record(service=service, on_date=on_date)
     service_event_emit(
         kind=ServiceEventKind.PLAN_CHANGED,
         service_id=service.pk,
@@ -269,6 +270,7 @@ def service_change_options(
         )
     service.recurring_amount = new_recurring.amount
     service.save(update_fields=["recurring_amount", "updated_at"])
+    service_mrr_record(service=service, on_date=on_date)
     service_event_emit(
         kind=ServiceEventKind.OPTIONS_CHANGED,
         service_id=service.pk,

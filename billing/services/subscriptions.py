@@ -19,9 +19,10 @@ from billing.models import (
     Plan,
     PlanPrice,
     Service,
+    ServiceMrrChange,
 )
 from billing.money import Money
-from billing.selectors import billing_settings_get
+from billing.selectors import billing_settings_get, service_mrr
 from billing.services._common import money_input, service_lock, today
 
 S = Service.Status
@@ -44,6 +45,7 @@ def _transition(
     for name, value in fields.items():
         setattr(service, name, value)
     service.save()
+    service_mrr_record(service=service, on_date=today())
     service_event_emit(
         kind=event,
         service_id=service.pk,
@@ -233,7 +235,7 @@ def service_create(
     registration_date = registration_date or today()
     if next_due_date is None:
         next_due_date = cycle_end(registration_date, cycle)
-    return Service.objects.create(
+    service = Service.objects.create(
         client=client,
         plan=plan,
         order_item=order_item,
@@ -244,4 +246,24 @@ def service_create(
         domain_name=domain_name,
         registration_date=registration_date,
         next_due_date=next_due_date,
+    )
+    # An imported subscription that is already running earns from its registration.
+    service_mrr_record(service=service, on_date=registration_date)
+    return service
+
+
+def service_mrr_record(*, service: Service, on_date: date) -> ServiceMrrChange | None:
+    """Appends a change of the service's MRR when what it earns now differs from what
+    was last recorded; the caller has saved the service and holds its lock."""
+    last = service.mrr_changes.order_by("-id").values_list("mrr_after_amount", flat=True).first()
+    before = Money(last if last is not None else 0, service.currency)
+    after = service_mrr(service=service)
+    if after == before:
+        return None
+    return ServiceMrrChange.objects.create(
+        service=service,
+        on_date=on_date,
+        currency=service.currency,
+        mrr_before_amount=before.amount,
+        mrr_after_amount=after.amount,
     )

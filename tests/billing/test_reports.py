@@ -1,0 +1,302 @@
+"""The reports (billing.reports) from real invoices, credit notes, payments and services:
+revenue by product and month, taxes by country and rate with the reverse-charged sales
+apart, receivables ageing, MRR movement and top clients; their CSV; the console's pages
+and the API giving the same figures; another tenant's sales never counted; bad periods
+refused with a form error or a 400."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django_tenants.utils import schema_context
+
+from billing import reports, services
+from billing.cycles import add_months
+from billing.models import Invoice, Service
+from billing.money import Money
+from billing.services.credit_notes import CreditLine
+from tests.billing.conftest import Shop, eur, shop_build
+
+pytestmark = pytest.mark.django_db
+
+Q1 = reports.ReportPeriod(date(2026, 1, 1), date(2026, 3, 31))
+ACTIVE = Service.Status.ACTIVE
+
+
+def _service(client, plan, cycle="monthly", **kwargs) -> Service:
+    return services.service_create(client=client, plan=plan, cycle=cycle, **kwargs)
+
+
+def _issue(client, lines, on: date) -> Invoice:
+    invoice = services.invoice_create(client=client)
+    for description, amount, service in lines:
+        services.invoice_line_add(
+            invoice=invoice, description=description, unit_price=eur(amount), service=service
+        )
+    return services.invoice_issue(invoice=invoice, issue_date=on)
+
+
+@dataclass
+class Quarter:
+    january: Invoice
+    february_b2b: Invoice
+
+
+def _quarter_of_sales(shop: Shop) -> Quarter:
+    """Mario (Italy, 22 %) and Weber GmbH (Germany, reverse charge) buy in 2026-Q1."""
+    hosting = _service(shop.client, shop.starter, status=ACTIVE)
+    vps = _service(shop.client, shop.vps, status=ACTIVE)
+    b2b = _service(shop.business_de, shop.starter, "annual", status=ACTIVE)
+    january = _issue(
+        shop.client, [("Starter", 10, hosting), ("VPS S", 20, vps)], date(2026, 1, 10)
+    )
+    february_b2b = _issue(shop.business_de, [("Starter, one year", 100, b2b)], date(2026, 2, 5))
+    _issue(shop.client, [("Migration work", 50, None)], date(2026, 2, 20))
+    # The VPS is credited in March: it counts there, against the VPS.
+    vps_line = january.lines.get(service=vps)
+    services.credit_note_issue(
+        invoice=january,
+        reason="VPS never delivered",
+        lines=[CreditLine(vps_line)],
+        issue_date=date(2026, 3, 3),
+    )
+    # Outside the quarter, and a draft: neither counts.
+    _issue(shop.client, [("Starter", 10, hosting)], date(2026, 4, 1))
+    draft = services.invoice_create(client=shop.client)
+    services.invoice_line_add(invoice=draft, description="Draft", unit_price=eur(999))
+    return Quarter(january, february_b2b)
+
+
+def _other_tenant_sells(tenant_b) -> None:
+    with schema_context(tenant_b.schema):
+        other = shop_build()
+        _issue(other.client, [("Elsewhere", 777, None)], date(2026, 2, 1))
+        _issue(other.business_de, [("Elsewhere", 555, None)], date(2026, 2, 1))
+
+
+def test_revenue_by_product_and_month_counts_credit_notes_in_their_month(shop, vies, tenant_b):
+    _quarter_of_sales(shop)
+    _other_tenant_sells(tenant_b)
+
+    revenue = reports.revenue_by_product(period=Q1)
+
+    assert revenue.months == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
+    by_product = {row.product: [m.amount for m in row.months] for row in revenue.products}
+    assert by_product == {
+        "Web hosting": [Decimal("10.00"), Decimal("100.00"), Decimal("0.00")],
+        "": [Decimal("0.00"), Decimal("50.00"), Decimal("0.00")],  # a line of no service
+        "VPS": [Decimal("20.00"), Decimal("0.00"), Decimal("-20.00")],
+    }
+    assert [row.product for row in revenue.products] == ["Web hosting", "", "VPS"]
+    assert [m.amount for m in revenue.totals] == [Decimal(30), Decimal(150), Decimal(-20)]
+    assert revenue.total == eur("160.00")
+
+
+def test_taxes_by_country_and_rate_keep_the_reverse_charged_sale_apart(shop, vies, tenant_b):
+    _quarter_of_sales(shop)
+    _other_tenant_sells(tenant_b)
+
+    taxes = reports.taxes_by_country(period=Q1)
+
+    # 10 + 20 + 50 sold at home, 20 credited: 60 net, 13.20 VAT.
+    assert [(r.country, r.rate, r.net.amount, r.tax.amount) for r in taxes.taxed] == [
+        ("IT", Decimal(22), Decimal("60.00"), Decimal("13.20"))
+    ]
+    assert [(r.country, r.rule, r.net.amount) for r in taxes.untaxed] == [
+        ("DE", "eu_reverse_charge", Decimal("100.00"))
+    ]
+    assert (taxes.net, taxes.tax, taxes.untaxed_net) == (eur(60), eur("13.20"), eur(100))
+
+
+def test_top_clients_rank_by_net_revenue_less_credit_notes(shop, vies, tenant_b):
+    _quarter_of_sales(shop)
+    _other_tenant_sells(tenant_b)
+
+    top = reports.top_clients(period=Q1)
+
+    assert [(row.client, row.net.amount, row.invoices) for row in top] == [
+        ("Weber GmbH", Decimal("100.00"), 1),
+        ("Mario Rossi", Decimal("60.00"), 2),
+    ]
+    assert top[0].client_id == str(shop.business_de.public_id)
+    assert reports.top_clients(period=Q1, limit=1) == top[:1]
+
+
+def _overdue_by(shop: Shop, days_late: int, amount: int, today: date) -> Invoice:
+    terms = shop.settings.payment_terms_days
+    return _issue(
+        shop.exempt, [("Hosting", amount, None)], today - timedelta(days=terms + days_late)
+    )
+
+
+def test_receivables_ageing_puts_each_open_balance_in_its_bucket(shop, vies, tenant_b):
+    today = date.today()
+    _overdue_by(shop, -3, 100, today)  # due in three days: current
+    partly_paid = _overdue_by(shop, 10, 200, today)
+    _overdue_by(shop, 45, 300, today)
+    _overdue_by(shop, 75, 400, today)
+    _overdue_by(shop, 120, 500, today)
+    services.payment_record(
+        invoice=partly_paid, amount=eur(50), method="bank_transfer", idempotency_key="part"
+    )
+    paid = _overdue_by(shop, 50, 70, today)
+    services.payment_record(
+        invoice=paid, amount=eur(70), method="bank_transfer", idempotency_key="all"
+    )
+    credited = _overdue_by(shop, 20, 80, today)
+    services.credit_note_issue(invoice=credited, reason="Cancelled order")
+    mario = _issue(shop.client, [("Hosting", 10, None)], today - timedelta(days=400))
+    with schema_context(tenant_b.schema):
+        other = shop_build()
+        _issue(other.client, [("Elsewhere", 999, None)], today - timedelta(days=100))
+
+    ageing = reports.receivables_ageing(on_date=today)
+
+    charity, late_mario = ageing.clients
+    assert charity.client == "Charity"
+    assert [m.amount for m in charity.buckets] == [
+        Decimal(100),
+        Decimal(150),
+        Decimal(300),
+        Decimal(400),
+        Decimal(500),
+    ]
+    assert charity.total == eur(1450) and charity.invoices == 5
+    assert late_mario.client_id == str(shop.client.public_id)
+    assert late_mario.buckets[-1] == mario.total == eur("12.20")
+    assert [m.amount for m in ageing.totals] == [
+        Decimal(100),
+        Decimal(150),
+        Decimal(300),
+        Decimal(400),
+        Decimal("512.20"),
+    ]
+    assert ageing.total == eur("1462.20")
+
+
+def test_ageing_buckets_edges():
+    assert [reports.ageing_bucket(days) for days in (-5, 0, 1, 30, 31, 60, 61, 90, 91, 900)] == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
+        4,
+        4,
+    ]
+
+
+@dataclass
+class Movements:
+    last_month: date
+    this_month: date
+
+
+def _a_month_of_movements(shop: Shop, today: date) -> Movements:
+    """Three services running since last month; this month one is upgraded, one
+    downgraded, one (the German client's only one) cancelled, and a new one starts."""
+    this_month = today.replace(day=1)
+    last_month = add_months(this_month, -1)
+    running = {"registration_date": last_month, "next_due_date": add_months(today, 1)}
+    upgraded = _service(shop.client, shop.starter, status=ACTIVE, **running)  # 10
+    downgraded = _service(shop.client, shop.pro, status=ACTIVE, **running)  # 30
+    cancelled = _service(shop.business_de, shop.starter, "annual", status=ACTIVE, **running)
+    services.service_change_plan(service=upgraded, plan=shop.pro, on_date=today)  # 10 → 30
+    services.service_change_plan(service=downgraded, plan=shop.starter, on_date=today)  # 30 → 10
+    services.service_cancel(service=cancelled, reason="Moved away")  # 100 / 12 = 8.33
+    started = _service(shop.exempt, shop.vps)
+    services.service_activate(service=started)  # 20
+    # A suspension is not churn, and a pending service earns nothing yet.
+    services.service_suspend(service=started, reason="Unpaid")
+    _service(shop.client, shop.vps)
+    return Movements(last_month, this_month)
+
+
+def test_mrr_movement_new_expansion_contraction_and_churn(shop, vies, tenant_b):
+    today = date.today()
+    moved = _a_month_of_movements(shop, today)
+    with schema_context(tenant_b.schema):
+        other = shop_build()
+        _service(other.client, other.pro, status=ACTIVE)
+
+    period = reports.report_period(date_from=moved.last_month, today=today)
+    last, this = reports.mrr_movement(period=period)
+
+    assert (last.month, this.month) == (moved.last_month, moved.this_month)
+    assert (last.opening, last.new, last.closing) == (eur(0), eur("48.33"), eur("48.33"))
+    assert (last.services_lost, last.clients_lost) == (0, 0)
+    assert this.opening == eur("48.33")
+    assert (this.new, this.expansion, this.contraction, this.churned) == (
+        eur(20),
+        eur(20),
+        eur(20),
+        eur("8.33"),
+    )
+    assert this.net == eur("11.67")
+    assert this.closing == eur(60)
+    assert (this.services_lost, this.clients_lost) == (1, 1)
+
+
+def test_a_report_period_is_checked():
+    today = date(2026, 5, 17)
+    default = reports.report_period(today=today)
+    assert (default.start, default.last) == (date(2025, 6, 1), today)
+    assert len(default.months) == 12
+    with pytest.raises(reports.ReportPeriodError):
+        reports.report_period(date_from=date(2026, 5, 2), date_to=date(2026, 5, 1), today=today)
+    with pytest.raises(reports.ReportPeriodError):
+        reports.report_period(date_from=date(2020, 1, 1), date_to=date(2026, 1, 1), today=today)
+
+
+def _csv(report: str, period=Q1, today=None) -> list[list[str]]:
+    rows = reports.report_csv_rows(report=report, period=period, today=today or date.today())
+    return list(rows)
+
+
+def test_the_csv_of_each_report(shop, vies):
+    _quarter_of_sales(shop)
+
+    revenue = _csv("revenue")
+    assert revenue[0] == ["month", "product_id", "product", "net", "currency"]
+    assert [str(shop.hosting.public_id), "Web hosting"] == revenue[1][1:3]
+    assert ["2026-02", "100.00", "EUR"] == [revenue[2][0], *revenue[2][3:]]
+    assert ["2026-03", "", "", "-20.00", "EUR"] != revenue[-1]
+    assert revenue[-1][0] == "2026-03" and revenue[-1][3] == "-20.00"
+    assert _csv("taxes") == [
+        ["section", "country", "rate", "rule", "net", "vat", "currency"],
+        ["taxed", "IT", "22", "", "60.00", "13.20", "EUR"],
+        ["untaxed", "DE", "0", "eu_reverse_charge", "100.00", "0", "EUR"],
+    ]
+    top = _csv("top-clients")
+    assert top[1] == ["1", str(shop.business_de.public_id), "Weber GmbH", "100.00", "1", "EUR"]
+    assert _csv("mrr")[0][-1] == "currency"
+    assert _csv("receivables")[0][2:7] == [
+        "days_current",
+        "days_1_30",
+        "days_31_60",
+        "days_61_90",
+        "days_over_90",
+    ]
+    with pytest.raises(ValueError):
+        _csv("nonsense")
+
+
+def test_the_record_of_mrr_changes_is_appended_only_when_mrr_changes(shop):
+    service = _service(shop.client, shop.starter)
+    assert not service.mrr_changes.exists()  # pending: earns nothing
+    services.service_activate(service=service)
+    services.service_suspend(service=service)
+    services.service_unsuspend(service=service)
+    services.service_terminate(service=service)
+    assert [(c.mrr_before, c.mrr_after) for c in service.mrr_changes.order_by("id")] == [
+        (Money.zero("EUR"), eur(10)),
+        (eur(10), Money.zero("EUR")),
+    ]
