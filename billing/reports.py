@@ -36,6 +36,7 @@ from billing.models import (
 from billing.money import Money
 from billing.selectors import tenant_currency
 from billing.tax_reports import TaxByCountry, csv_amount, csv_rate, tax_by_country
+from core.spreadsheet import spreadsheet_text
 
 # A longer span is a typing mistake, and would draw a chart nobody can read.
 MAX_MONTHS = 60
@@ -384,7 +385,7 @@ def report_csv_rows(*, report: str, period: ReportPeriod, today: date) -> Iterat
                 yield [
                     month.strftime("%Y-%m"),
                     row.product_id or "",
-                    row.product,
+                    spreadsheet_text(row.product),
                     csv_amount(amount),
                     amount.currency,
                 ]
@@ -423,7 +424,7 @@ def report_csv_rows(*, report: str, period: ReportPeriod, today: date) -> Iterat
         for row in ageing.clients:
             yield [
                 row.client_id,
-                row.client,
+                spreadsheet_text(row.client),
                 *(csv_amount(amount) for amount in row.buckets),
                 csv_amount(row.total),
                 row.total.currency,
@@ -465,7 +466,7 @@ def report_csv_rows(*, report: str, period: ReportPeriod, today: date) -> Iterat
             yield [
                 str(rank),
                 row.client_id,
-                row.client,
+                spreadsheet_text(row.client),
                 csv_amount(row.net),
                 str(row.invoices),
                 row.net.currency,

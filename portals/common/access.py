@@ -1,16 +1,20 @@
 """Who may open which portal page.
 
-Every staff role reads the whole console; writes need a capability:
+Every staff role reads the whole console but the reports; writes need a capability:
 
 | capability | roles | covers |
 |---|---|---|
 | ``money`` | owner, admin, billing | invoices, credit notes, payments, clients' billing details |
+| ``reports`` | owner, admin, billing, readonly | reading the reports (revenue, taxes, MRR) |
 | ``service`` | owner, admin, support | service actions, the upstream command queue |
 | ``admin`` | owner, admin | catalogue, branding, domains, staff, settings |
 | ``owner`` | owner | whether staff must use two-factor authentication |
 | ``login_as`` | owner, admin, billing, support | the client area as a client sees it |
 
-Read-only staff read. A client sees only what belongs to its own client record; anything
+Read-only staff read. The reports are the one page a support agent does not read: the
+business's revenue is not a support matter.
+
+A client sees only what belongs to its own client record; anything
 else is a 404, never a 403, so that ids of other clients give nothing away.
 
 When the tenant requires two-factor authentication, a staff member without it is sent from
@@ -36,6 +40,7 @@ OWNER, ADMIN, BILLING, SUPPORT, READONLY = "owner", "admin", "billing", "support
 CAPABILITIES: dict[str, frozenset[str]] = {
     "view": frozenset({OWNER, ADMIN, BILLING, SUPPORT, READONLY}),
     "money": frozenset({OWNER, ADMIN, BILLING}),
+    "reports": frozenset({OWNER, ADMIN, BILLING, READONLY}),
     "service": frozenset({OWNER, ADMIN, SUPPORT}),
     "admin": frozenset({OWNER, ADMIN}),
     "owner": frozenset({OWNER}),

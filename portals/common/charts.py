@@ -106,3 +106,110 @@ def bar_line_chart(
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308  (every text above is escaped)
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    name: str
+    values: list[Decimal]  # one per label; a negative value is drawn below the axis
+
+
+# Distinct enough side by side, and readable on white; the brand colour comes first.
+SERIES_COLOURS = ("var(--brand, #2f5d8a)", "#f79009", "#12b76a", "#7a5af8", "#f04438", "#667085")
+
+
+def _short(label: str, limit: int = 14) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def stacked_bar_chart(
+    labels: list[str],
+    series: list[ChartSeries],
+    *,
+    title: str,
+    axis_format,
+    width: int = 640,
+    height: int = 260,
+) -> SafeString:
+    """One bar per label, each series stacked on the last: positive values upwards from
+    zero, negative ones downwards (a churn under the month's new revenue). Colours follow
+    ``SERIES_COLOURS``, cycling after six series."""
+    left, right, top, bottom = 64, 12, 34, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    ups = [
+        sum((s.values[i] for s in series if s.values[i] > 0), Decimal(0))
+        for i in range(len(labels))
+    ]
+    downs = [
+        sum((s.values[i] for s in series if s.values[i] < 0), Decimal(0))
+        for i in range(len(labels))
+    ]
+    high = _nice_ceiling(max(ups, default=Decimal(0))) if any(ups) else Decimal(0)
+    low = _nice_ceiling(-min(downs, default=Decimal(0))) if any(downs) else Decimal(0)
+    if not high and not low:
+        high = Decimal(1)
+    # Grid lines at one step, a quarter of the larger side, so zero is always one of them.
+    step = max(high, low) / 4
+    upper = math.ceil(high / step) * step
+    lower = -math.ceil(low / step) * step
+    span = upper - lower
+    slot = plot_w / max(len(labels), 1)
+    shown = [_short(label) for label in labels]
+    label_width = max((len(label) for label in shown), default=0) * 6.5 + 8
+    every = max(1, math.ceil(label_width / slot))
+
+    def y(value: Decimal) -> float:
+        return top + float((upper - value) / span) * plot_h
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
+    value = lower
+    while value <= upper:
+        gy = y(value)
+        colour = "#98a2b3" if value == 0 else "#e4e7ec"
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{gy:.1f}" y2="{gy:.1f}" '
+            f'stroke="{colour}" stroke-width="1"/>'
+            f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" font-size="11" '
+            f'fill="#5b6473">{escape(axis_format(value))}</text>'
+        )
+        value += step
+    for index, label in enumerate(labels):
+        x = left + slot * index
+        above = below = Decimal(0)
+        for number, one in enumerate(series):
+            amount = one.values[index]
+            if not amount:
+                continue
+            if amount > 0:
+                y_top, y_bottom = y(above + amount), y(above)
+                above += amount
+            else:
+                y_top, y_bottom = y(below), y(below + amount)
+                below += amount
+            colour = SERIES_COLOURS[number % len(SERIES_COLOURS)]
+            parts.append(
+                f'<rect x="{x + slot * 0.2:.1f}" y="{y_top:.1f}" width="{slot * 0.6:.1f}" '
+                f'height="{max(y_bottom - y_top, 0):.1f}" fill="{colour}">'
+                f"<title>{escape(label)} · {escape(one.name)}: "
+                f"{escape(axis_format(amount))}</title></rect>"
+            )
+        if (len(labels) - 1 - index) % every == 0:
+            parts.append(
+                f'<text x="{x + slot / 2:.1f}" y="{height - 8}" text-anchor="middle" '
+                f'font-size="11" fill="#5b6473">{escape(shown[index])}</text>'
+            )
+    legend_x = 8
+    for number, one in enumerate(series):
+        colour = SERIES_COLOURS[number % len(SERIES_COLOURS)]
+        name = _short(one.name)
+        parts.append(
+            f'<rect x="{legend_x}" y="8" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{legend_x + 14}" y="17" font-size="11">{escape(name)}</text>'
+        )
+        legend_x += 24 + int(len(name) * 6.5)
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308  (every text above is escaped)

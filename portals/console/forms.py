@@ -19,6 +19,7 @@ from accounts.models import User
 from api.keys import SCOPES
 from api.webhook_events import EVENT_TYPES, PING
 from api.webhooks import webhook_url_check
+from billing import reports
 from billing.errors import BillingError
 from billing.models import Client, Payment, Product
 from billing.number_input import integer_parse
@@ -413,3 +414,36 @@ class TaxReportForm(forms.Form):
     quarter = forms.ChoiceField(
         label=_("Quarter"), choices=[(str(q), f"Q{q}") for q in range(1, 5)]
     )
+
+
+class ReportPeriodForm(forms.Form):
+    """The days a report covers; empty, the last twelve months."""
+
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, today, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.period = None
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.period = reports.report_period(
+                date_from=data.get("date_from"), date_to=data.get("date_to"), today=self.today
+            )
+        except reports.ReportPeriodError:
+            since, until = data.get("date_from"), data.get("date_to")
+            if since and until and since > until:
+                raise forms.ValidationError(_("The first day comes after the last.")) from None
+            raise forms.ValidationError(
+                _("A report covers at most %(months)s months.") % {"months": reports.MAX_MONTHS}
+            ) from None
+        return data

@@ -16,6 +16,7 @@ from portals.console.views import (
     payments_received,
     reconciliation,
     registered_domains,
+    reports,
     service_options,
     services,
     settings,
@@ -87,6 +88,8 @@ urlpatterns = [
     path("settings/", settings.settings_view, name="settings"),
     path("taxes/", taxes.taxes_view, name="taxes"),
     path("taxes/reports/", taxes.tax_reports_view, name="tax-reports"),
+    path("reports/", reports.report_view, name="reports"),
+    path("reports/<slug:report>/", reports.report_view, name="report"),
     path("api-keys/", api_keys.api_keys, name="api-keys"),
     path(
         "api-keys/<uuid:public_id>/revoke/",

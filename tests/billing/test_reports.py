@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 from django_tenants.utils import schema_context
 
+from accounts.models import User
 from billing import reports, services
 from billing.cycles import add_months
 from billing.models import Invoice, Service
@@ -52,9 +53,7 @@ def _quarter_of_sales(shop: Shop) -> Quarter:
     hosting = _service(shop.client, shop.starter, status=ACTIVE)
     vps = _service(shop.client, shop.vps, status=ACTIVE)
     b2b = _service(shop.business_de, shop.starter, "annual", status=ACTIVE)
-    january = _issue(
-        shop.client, [("Starter", 10, hosting), ("VPS S", 20, vps)], date(2026, 1, 10)
-    )
+    january = _issue(shop.client, [("Starter", 10, hosting), ("VPS S", 20, vps)], date(2026, 1, 10))
     february_b2b = _issue(shop.business_de, [("Starter, one year", 100, b2b)], date(2026, 2, 5))
     _issue(shop.client, [("Migration work", 50, None)], date(2026, 2, 20))
     # The VPS is credited in March: it counts there, against the VPS.
@@ -267,9 +266,9 @@ def test_the_csv_of_each_report(shop, vies):
     revenue = _csv("revenue")
     assert revenue[0] == ["month", "product_id", "product", "net", "currency"]
     assert [str(shop.hosting.public_id), "Web hosting"] == revenue[1][1:3]
-    assert ["2026-02", "100.00", "EUR"] == [revenue[2][0], *revenue[2][3:]]
-    assert ["2026-03", "", "", "-20.00", "EUR"] != revenue[-1]
-    assert revenue[-1][0] == "2026-03" and revenue[-1][3] == "-20.00"
+    assert [revenue[2][0], *revenue[2][3:]] == ["2026-02", "100.00", "EUR"]
+    vps = str(shop.vps.product.public_id)
+    assert revenue[-1] == ["2026-03", vps, "VPS", "-20.00", "EUR"]
     assert _csv("taxes") == [
         ["section", "country", "rate", "rule", "net", "vat", "currency"],
         ["taxed", "IT", "22", "", "60.00", "13.20", "EUR"],
@@ -300,3 +299,75 @@ def test_the_record_of_mrr_changes_is_appended_only_when_mrr_changes(shop):
         (Money.zero("EUR"), eur(10)),
         (eur(10), Money.zero("EUR")),
     ]
+
+
+# --- the console's pages -------------------------------------------------------------------
+
+
+def test_the_console_pages_show_the_figures_and_stream_the_csv(tenant_a, tenant_b, vies):
+    with schema_context(tenant_a.schema):
+        shop = shop_build()
+        _quarter_of_sales(shop)
+    _other_tenant_sells(tenant_b)
+    console = tenant_a.client(tenant_a.owner)
+    q1 = {"date_from": "2026-01-01", "date_to": "2026-03-31"}
+
+    revenue = console.get("/console/reports/revenue/", q1)
+    body = revenue.content.decode()
+    assert revenue.status_code == 200
+    assert "<svg" in body and "Web hosting" in body and "€160.00" in body
+    assert 'href="/console/reports/taxes/?date_from=2026-01-01&amp;date_to=2026-03-31"' in body
+    taxes = console.get("/console/reports/taxes/", q1).content.decode()
+    assert "€13.20" in taxes and "EU business: reverse charge" in taxes and "€100.00" in taxes
+    assert "€777.00" not in taxes  # tenant B's sale
+    top = console.get("/console/reports/top-clients/", q1).content.decode()
+    assert top.index("Weber GmbH") < top.index("Mario Rossi")
+    for report in ("receivables", "mrr"):
+        assert console.get(f"/console/reports/{report}/").status_code == 200
+    assert console.get("/console/reports/").status_code == 200  # revenue, last 12 months
+
+    download = console.get("/console/reports/taxes/", {**q1, "format": "csv"})
+    assert download.status_code == 200 and download.streaming
+    assert download["Content-Type"] == "text/csv; charset=utf-8"
+    assert download["Content-Disposition"] == (
+        'attachment; filename="taxes-2026-01-01_2026-03-31.csv"'
+    )
+    text = b"".join(download.streaming_content).decode()
+    assert list(csv.reader(io.StringIO(text))) == _console_csv(tenant_a, "taxes")
+    other = tenant_b.client(tenant_b.owner).get("/console/reports/taxes/", {**q1, "format": "csv"})
+    assert "100.00" not in b"".join(other.streaming_content).decode()
+
+
+def _console_csv(world, report: str) -> list[list[str]]:
+    with schema_context(world.schema):
+        return _csv(report)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"date_from": "2026-02-30"},
+        {"date_from": "yesterday"},
+        {"date_from": "2026-03-01", "date_to": "2026-02-01"},
+        {"date_from": "2010-01-01", "date_to": "2026-01-01"},
+        {"date_from": "2026-13-01", "format": "csv"},
+    ],
+)
+def test_a_bad_period_is_a_form_error_not_a_crash(tenant_a, query):
+    page = tenant_a.client(tenant_a.owner).get("/console/reports/revenue/", query)
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")
+    assert 'class="errorlist' in page.content.decode()
+
+
+def test_who_reads_the_reports(tenant_a):
+    with schema_context(tenant_a.schema):
+        support = User.objects.create_user(
+            "support-reports@alpha.test", "x", kind=User.Kind.STAFF, role=User.Role.SUPPORT
+        )
+    assert tenant_a.client(tenant_a.readonly).get("/console/reports/mrr/").status_code == 200
+    page = tenant_a.client(support).get("/console/reports/mrr/")
+    assert page.status_code == 403
+    assert "/console/reports/" not in tenant_a.client(support).get("/console/").content.decode()
+    assert tenant_a.client().get("/console/reports/mrr/").status_code == 302
+    assert tenant_a.client(tenant_a.owner).get("/console/reports/nonsense/").status_code == 404

@@ -9,16 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from billing.selectors import payment_list, payment_totals
+from core.spreadsheet import spreadsheet_text
 from portals.common.access import console_page
 from portals.common.paging import paginate
 from portals.console.forms_payments import PaymentFilterForm
-
-# A cell a spreadsheet would read as a formula is written as text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 @console_page
@@ -73,11 +67,11 @@ def _csv(payments) -> HttpResponse:
         writer.writerow(
             [
                 payment.received_at.isoformat(timespec="seconds"),
-                _cell(payment.client.name),
-                _cell(payment.client.email),
+                spreadsheet_text(payment.client.name),
+                spreadsheet_text(payment.client.email),
                 payment.invoice.number if payment.invoice_id and payment.invoice.number else "",
                 payment.method,
-                _cell(payment.gateway_reference),
+                spreadsheet_text(payment.gateway_reference),
                 payment.currency,
                 str(payment.money.rounded().amount),
                 str(payment.refunded.rounded().amount),
