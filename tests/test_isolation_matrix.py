@@ -293,6 +293,8 @@ TENANT_ROWS: dict[str, Row] = {
     "console:settings": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:taxes": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:tax-reports": Row(STAFF_READ),
+    "console:reports": Row(STAFF_READ),
+    "console:report": Row(STAFF_READ, fixed={"report": "mrr"}),
     "console:api-keys": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:api-key-revoke": Row(
         STAFF_ADMIN_ONLY, post=WRITE_REFUSED, ids={"public_id": "api_key"}
