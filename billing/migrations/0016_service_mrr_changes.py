@@ -55,7 +55,7 @@ def backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0014_catalogue_translations"),
+        ("billing", "0015_order_terms_acceptance"),
     ]
 
     operations = [
