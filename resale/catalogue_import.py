@@ -16,6 +16,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from billing.cycles import CYCLE_MONTHS, CYCLES
 from billing.errors import BillingError
 from billing.models import ConfigurableOption, ConfigurableOptionChoice, Plan, Product, ProductGroup
 from billing.money import Money, currency_exponent
@@ -35,7 +36,7 @@ from resale.models import (
     WholesalePrice,
     WholesaleTldPrice,
 )
-from resale.selectors import DOMAIN_PLAN_PREFIX
+from resale.selectors import DOMAIN_PLAN_PREFIX, plan_is_resold_domain
 
 PERCENT, FIXED = "percent", "fixed"
 ROUND_NONE, ROUND_99, ROUND_WHOLE = "none", "99", "whole"
@@ -195,15 +196,26 @@ def wholesale_offer(*, tenant) -> list[WholesaleOffer]:
     return list(offers.values())
 
 
-def _product_for(offer: WholesaleOffer) -> Product:
+def _product_for(offer: WholesaleOffer, group: ProductGroup | None = None) -> Product:
+    """The product an imported plan joins: the first of its type in ``group`` (the one
+    the tenant chose, or the group named after the type, made on first use)."""
     product_type = PRODUCT_TYPES.get(offer.product_type, Product.Type.OTHER)
     label = str(Product.Type(product_type).label)
     slug = slugify(f"{product_type}")
-    group = ProductGroup.objects.filter(slug=slug).first() or product_group_create(
-        name=label, slug=slug
-    )
+    if group is None:
+        group = ProductGroup.objects.filter(slug=slug).first() or product_group_create(
+            name=label, slug=slug
+        )
     product = Product.objects.filter(group=group, type=product_type).order_by("pk").first()
-    return product or product_create(group=group, name=label, type=product_type, slug=slug)
+    if product is not None:
+        return product
+    taken = Product.objects.filter(slug=slug).exists()
+    return product_create(
+        group=group,
+        name=label,
+        type=product_type,
+        slug=slugify(f"{group.slug}-{product_type}") if taken else slug,
+    )
 
 
 @dataclass(frozen=True)
@@ -214,7 +226,12 @@ class ImportResult:
 
 
 @transaction.atomic
-def wholesale_plans_import(*, tenant, codes: list[str], markup: Markup) -> ImportResult:
+def wholesale_plans_import(
+    *, tenant, codes: list[str], markup: Markup, group: ProductGroup | None = None
+) -> ImportResult:
+    """Imports the wholesale plans ``codes`` with ``markup``: new plans join ``group``
+    (a product of their type in it) or, without one, a group named after their type;
+    plans already imported are repriced where they are."""
     currency = tenant_currency()
     offers = {offer.code: offer for offer in wholesale_offer(tenant=tenant)}
     created, repriced = [], []
@@ -237,7 +254,7 @@ def wholesale_plans_import(*, tenant, codes: list[str], markup: Markup) -> Impor
             continue
         created.append(
             plan_create(
-                product=_product_for(offer),
+                product=_product_for(offer, group),
                 name=offer.name,
                 description=offer.description,
                 prices=prices,
@@ -392,3 +409,48 @@ def wholesale_tlds_import(*, tenant, tlds: list[str], markup: Markup) -> ImportR
             restore=retail["restore"],
         )
     return ImportResult(created, repriced)
+
+
+# --- what an imported plan costs the tenant --------------------------------------------------
+
+
+def wholesale_costs(*, tenant, plan: Plan) -> dict[str, tuple[Money, Money]]:
+    """Retail cycle → (price, setup fee) the tenant pays the provider for one period of
+    an imported plan, at its price list's prices: the wholesale price of the cycle the
+    plan is bought as upstream (``upstream_cycle``, else the same cycle), scaled to the
+    retail cycle's length, as the provider renews on its own cycle; a domain plan's
+    registration per year times the years. Empty for the tenant's own plans and without
+    a price list, as then there is no cost to compare with."""
+    if not plan.upstream_plan_ref:
+        return {}
+    with schema_context(get_public_schema_name()):
+        account = ResellerAccount.objects.filter(tenant_id=tenant.pk).first()
+        if account is None or account.price_list_id is None:
+            return {}
+        if plan_is_resold_domain(plan):
+            tld = plan.upstream_plan_ref.removeprefix(DOMAIN_PLAN_PREFIX)
+            row = WholesaleTldPrice.objects.filter(
+                price_list_id=account.price_list_id, tld__tld=tld
+            ).first()
+            if row is None:
+                return {}
+            zero = Money(Decimal(0), row.currency)
+            return {cycle: (row.register * years, zero) for cycle, years in DOMAIN_CYCLES.items()}
+        rows = {
+            row.cycle: row
+            for row in WholesalePrice.objects.filter(
+                price_list_id=account.price_list_id, plan__code=plan.upstream_plan_ref
+            )
+        }
+    costs = {}
+    for cycle in CYCLES:
+        bought_as = plan.upstream_cycle or cycle
+        row = rows.get(bought_as)
+        if row is None:
+            continue
+        if bought_as == cycle:
+            costs[cycle] = (row.price, row.setup_fee)
+        elif cycle in CYCLE_MONTHS and bought_as in CYCLE_MONTHS:
+            periods = Decimal(CYCLE_MONTHS[cycle]) / Decimal(CYCLE_MONTHS[bought_as])
+            costs[cycle] = ((row.price * periods).rounded(), row.setup_fee)
+    return costs

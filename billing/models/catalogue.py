@@ -227,9 +227,10 @@ class ConfigurableOption(TranslatedText, TenantModel):
         return self.name
 
 
-class ConfigurableOptionChoice(TenantModel):
+class ConfigurableOptionChoice(TranslatedText, TenantModel):
     option = models.ForeignKey(ConfigurableOption, on_delete=models.CASCADE, related_name="choices")
     name = models.CharField(max_length=200)
+    translations = models.JSONField(default=dict, blank=True)
     sort_order = models.PositiveIntegerField(default=0)
     # Resale: the wholesale choice's code within the upstream option.
     upstream_choice_ref = models.CharField(max_length=64, blank=True)
@@ -239,6 +240,11 @@ class ConfigurableOptionChoice(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.option.name}: {self.name}"
+
+    @property
+    def display_title(self) -> str:
+        """``__str__`` in the reader's language."""
+        return f"{self.option.display_name}: {self.display_name}"
 
 
 class ConfigurableOptionPrice(TenantModel):

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from accounts.models import TermsVersion
 from billing.cycles import CYCLE_MONTHS, cycle_end
@@ -168,6 +168,16 @@ def _cart_open(cart: Cart) -> Cart:
 
 
 @transaction.atomic
+def _stock_message(product: Product, wanted: int) -> str:
+    if product.stock == 0:
+        return gettext("“%(product)s” is sold out.") % {"product": product.display_name}
+    return ngettext(
+        "Only %(count)d of “%(product)s” is left; you asked for %(wanted)d.",
+        "Only %(count)d of “%(product)s” are left; you asked for %(wanted)d.",
+        product.stock,
+    ) % {"count": product.stock, "product": product.display_name, "wanted": wanted}
+
+
 def cart_item_add(
     *,
     cart: Cart,
@@ -208,6 +218,11 @@ def cart_item_add(
         raise BillingError(f"“{domain_action}” is not something done with a domain.")
     if domain_action and not product.requires_domain:
         raise BillingError(f"“{plan}” is not a domain.")
+    if product.stock is not None:
+        # Checked again under a lock at checkout; here the buyer learns it before paying.
+        in_cart = sum(cart.items.filter(plan__product=product).values_list("quantity", flat=True))
+        if product.stock < in_cart + quantity:
+            raise BillingError(_stock_message(product, in_cart + quantity))
     if product.requires_domain:
         domain_action = domain_action or DomainAction.REGISTER
         if cart.items.filter(domain_name=domain_name, plan__product__type=product.type).exists():
@@ -315,7 +330,7 @@ def cart_price(*, cart: Cart, coupon: Coupon | None = None) -> CartPrice:
     currency = tenant_currency()
     coupon = coupon if coupon is not None else cart.coupon
     priced = []
-    items = cart.items.select_related("plan__product").prefetch_related("options__choice")
+    items = cart.items.select_related("plan__product").prefetch_related("options__choice__option")
     for item in items:
         plan_price = PlanPrice.objects.filter(plan=item.plan, cycle=item.cycle).first()
         if plan_price is None:
@@ -334,7 +349,7 @@ def cart_price(*, cart: Cart, coupon: Coupon | None = None) -> CartPrice:
                 {
                     "option_id": selected.option_id,
                     "choice_id": selected.choice_id,
-                    "name": str(selected.choice),
+                    "name": selected.choice.display_title,
                     "quantity": selected.quantity,
                 }
             )
@@ -442,9 +457,7 @@ def checkout_place(
     limited = Product.objects.select_for_update().filter(pk__in=needed, stock__isnull=False)
     for product in limited.order_by("pk"):
         if product.stock < needed[product.pk]:
-            raise BillingError(
-                f"Only {product.stock} of “{product}” left; the cart asks for {needed[product.pk]}."
-            )
+            raise BillingError(_stock_message(product, needed[product.pk]))
         product.stock -= needed[product.pk]
         product.save(update_fields=["stock"])
 

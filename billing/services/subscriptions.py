@@ -8,6 +8,7 @@ from datetime import date
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from billing.cycles import cycle_end
 from billing.errors import BillingError
@@ -63,6 +64,24 @@ def service_activate(*, service: Service) -> Service:
         event=ServiceEventKind.ACTIVATED,
         activated_at=timezone.now(),
     )
+
+
+@transaction.atomic
+def service_manual_activate(*, service: Service) -> Service:
+    """Staff mark a service of the tenant's own plan as set up. Such a plan names no
+    upstream plan, so nothing is sent anywhere on payment: the tenant sets the service
+    up by hand and says so here, once its order is paid. A resold service is activated
+    by the upstream's answer only."""
+    service = service_lock(service)
+    if service.plan.upstream_plan_ref:
+        raise BillingError(
+            gettext("This service is set up by the provider; it becomes active by itself.")
+        )
+    order = service.order_item.order if service.order_item_id else None
+    invoice = order.invoice if order is not None else None
+    if invoice is not None and invoice.status != invoice.Status.PAID:
+        raise BillingError(gettext("Its order is not paid yet."))
+    return service_activate(service=service)
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 """What the forms of several portals share: the country, postal address, tax and Italian
-e-invoice delivery fields a client's details carry, the language choice and the amount
-field. The forms
+e-invoice delivery fields a client's details carry, the language choice, the amount field
+and the rows of a price table (a cycle's price and setup fee, an option choice's). The forms
 themselves live with their portal (storefront, client area, console)."""
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from billing.cycles import CYCLES
+from billing.models import BillingCycle
 from billing.services.clients import SDI_CODE_RE
 from portals.common.fields import amount_clean
 
@@ -112,3 +114,57 @@ class AmountField(forms.CharField):
     def clean(self, value):
         value = super().clean(value)
         return amount_clean(value) if value not in (None, "") else None
+
+
+def cycle_choices() -> list[tuple[str, str]]:
+    return [(cycle, label) for cycle, label in BillingCycle.choices if cycle in CYCLES]
+
+
+class CyclePriceForm(forms.Form):
+    """One row of a price table: a billing cycle, its price and setup fee. A row left
+    blank is skipped; ``row_is_used`` says which rows count (a price list's row counts
+    once its list is chosen)."""
+
+    cycle = forms.ChoiceField(label=_("Cycle"), choices=cycle_choices, required=False)
+    price = AmountField(label=_("Price"), required=False)
+    setup_fee = AmountField(label=_("Setup fee"), required=False)
+    DELETE = forms.BooleanField(label=_("Remove"), required=False)
+
+    def row_is_used(self, data: dict) -> bool:
+        return bool(data.get("cycle") or data.get("price") is not None)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("DELETE") or not self.row_is_used(data):
+            return data
+        if not data.get("cycle"):
+            self.add_error("cycle", _("Choose a cycle."))
+        if data.get("price") is None:
+            self.add_error("price", _("Enter a price."))
+        for name in ("price", "setup_fee"):
+            if data.get(name) is not None and data[name] < 0:
+                self.add_error(name, _("Prices cannot be negative."))
+        return data
+
+    def is_kept(self) -> bool:
+        """A valid row that prices something (not blank, not removed)."""
+        data = self.cleaned_data
+        return self.row_is_used(data) and not data.get("DELETE")
+
+
+class ChoicePriceForm(CyclePriceForm):
+    """A price row of an option: which of its choices the price is for."""
+
+    choice = forms.ChoiceField(label=_("Choice"), choices=[], required=False)
+
+    def __init__(self, *args, choices: list[tuple[str, str]] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["choice"].choices = [("", "—"), *choices]
+        # The choice leads the row, whatever else a subclass adds.
+        self.order_fields(["choice"])
+
+    def clean(self):
+        data = super().clean()
+        if self.row_is_used(data) and not data.get("DELETE") and not data.get("choice"):
+            self.add_error("choice", _("Choose the choice this price is for."))
+        return data

@@ -7,11 +7,9 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from billing.cycles import CYCLES
-from billing.models import BillingCycle
 from billing.money import currency_choices
 from core.locale import babel_locale
-from portals.common.forms import AmountField
+from portals.common.forms import AmountField, ChoicePriceForm, CyclePriceForm
 from provisioning.modules.base import MODULE_CHOICES
 from resale.models import (
     BalanceEntry,
@@ -132,31 +130,16 @@ class WholesalePlanForm(forms.ModelForm):
         return
 
 
-class PriceRowForm(forms.Form):
+class PriceRowForm(CyclePriceForm):
+    """A wholesale price: the row counts once its price list is chosen."""
+
     price_list = forms.ModelChoiceField(
         label=_("Price list"), queryset=PriceList.objects.all(), required=False
     )
-    cycle = forms.ChoiceField(
-        label=_("Cycle"),
-        choices=[(c, label) for c, label in BillingCycle.choices if c in CYCLES],
-        required=False,
-    )
-    price = AmountField(label=_("Price"), required=False)
-    setup_fee = AmountField(label=_("Setup fee"), required=False)
-    DELETE = forms.BooleanField(label=_("Remove"), required=False)
+    field_order = ["price_list", "cycle", "price", "setup_fee", "DELETE"]
 
-    def clean(self):
-        data = super().clean()
-        if data.get("DELETE") or not data.get("price_list"):
-            return data
-        if not data.get("cycle"):
-            self.add_error("cycle", _("Choose a cycle."))
-        if data.get("price") is None:
-            self.add_error("price", _("Enter a price."))
-        for name in ("price", "setup_fee"):
-            if data.get(name) is not None and data[name] < 0:
-                self.add_error(name, _("Prices cannot be negative."))
-        return data
+    def row_is_used(self, data: dict) -> bool:
+        return bool(data.get("price_list"))
 
 
 PriceRowFormSet = forms.formset_factory(PriceRowForm, extra=2)
@@ -251,19 +234,8 @@ class OptionChoiceForm(forms.Form):
 OptionChoiceFormSet = forms.formset_factory(OptionChoiceForm, extra=1)
 
 
-class OptionPriceForm(PriceRowForm):
-    choice = forms.ChoiceField(label=_("Choice"), choices=[], required=False)
-    field_order = ["choice", "price_list", "cycle", "price", "setup_fee", "DELETE"]
-
-    def __init__(self, *args, choices: list[tuple[str, str]] = (), **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["choice"].choices = [("", "—"), *choices]
-
-    def clean(self):
-        data = super().clean()
-        if data.get("price_list") and not data.get("DELETE") and not data.get("choice"):
-            self.add_error("choice", _("Choose the choice this price is for."))
-        return data
+class OptionPriceForm(ChoicePriceForm, PriceRowForm):
+    pass
 
 
 OptionPriceFormSet = forms.formset_factory(OptionPriceForm, extra=2)
