@@ -279,6 +279,31 @@ TENANT_ROWS: dict[str, Row] = {
     "console:product-tax-category": Row(
         STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "product"}
     ),
+    "console:catalogue-groups": Row(STAFF_READ, post=WRITE_REFUSED),
+    "console:catalogue-product-new": Row(STAFF_READ, post=WRITE_REFUSED),
+    "console:catalogue-option-new": Row(STAFF_READ, post=WRITE_REFUSED),
+    "console:catalogue-product": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "product"}),
+    "console:catalogue-plan-new": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "product"}),
+    "console:catalogue-plan": Row(STAFF_READ, post=WRITE_REFUSED, ids={"public_id": "plan"}),
+    # A move is a POST; a GET goes back to the list.
+    "console:catalogue-product-move": Row(
+        STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "product"}
+    ),
+    "console:catalogue-plan-move": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "plan"}),
+    "console:catalogue-translations": Row(
+        STAFF_READ, post=WRITE_REFUSED, fixed={"kind": "plan"}, ids={"key": "plan"}
+    ),
+    # Groups and options are named by their row number in the tenant's own schema: no
+    # other tenant's row can be named. A number naming nothing is a 404.
+    "console:catalogue-group": Row(
+        (LOGIN, "404", "404", LOGIN), post=WRITE_REFUSED, fixed={"pk": "0"}
+    ),
+    "console:catalogue-group-move": Row(
+        (LOGIN, "404", "404", LOGIN), post=WRITE_REFUSED, fixed={"pk": "0"}
+    ),
+    "console:catalogue-option": Row(
+        (LOGIN, "404", "404", LOGIN), post=WRITE_REFUSED, fixed={"pk": "0"}
+    ),
     "console:branding": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:domains": Row(STAFF_READ, post=WRITE_REFUSED),
     # The domains clients bought (not the portal's own hosts); a restore is a POST, and

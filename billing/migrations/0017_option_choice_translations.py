@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0014_catalogue_translations'),
+        ('billing', '0016_service_mrr_changes'),
     ]
 
     operations = [

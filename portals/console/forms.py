@@ -21,7 +21,7 @@ from api.webhook_events import EVENT_TYPES, PING
 from api.webhooks import webhook_url_check
 from billing import reports
 from billing.errors import BillingError
-from billing.models import Client, Payment, Product
+from billing.models import Client, Payment, Product, ProductGroup
 from billing.number_input import integer_parse
 from portals.common import fields
 from portals.common.forms import (
@@ -216,6 +216,13 @@ class MarkupForm(forms.Form):
     kind = forms.ChoiceField(label=_("Markup"), choices=KIND_CHOICES, initial="percent")
     value = AmountField(label=_("Markup value"), initial="30")
     rounding = forms.ChoiceField(label=_("Rounding"), choices=ROUNDING_CHOICES, initial="99")
+    group = forms.ModelChoiceField(
+        label=_("Import into"),
+        queryset=ProductGroup.objects.all(),
+        required=False,
+        empty_label=_("A new group for each product type"),
+        help_text=_("An existing group keeps your storefront as you arranged it."),
+    )
 
     def clean_value(self) -> Decimal:
         value = self.cleaned_data["value"]

@@ -73,7 +73,10 @@ def catalogue_import_view(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 result = catalogue_import.wholesale_plans_import(
-                    tenant=request.tenant, codes=codes, markup=markup
+                    tenant=request.tenant,
+                    codes=codes,
+                    markup=markup,
+                    group=form.cleaned_data["group"],
                 )
             except BillingError as exc:
                 messages.error(request, str(exc))

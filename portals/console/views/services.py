@@ -11,7 +11,13 @@ from django.utils.translation import gettext as _
 from billing.errors import BillingError
 from billing.models import Service
 from billing.selectors import service_list
-from billing.services import service_cancel, service_suspend, service_terminate, service_unsuspend
+from billing.services import (
+    service_cancel,
+    service_manual_activate,
+    service_suspend,
+    service_terminate,
+    service_unsuspend,
+)
 from portals.common.access import console_page
 from portals.common.paging import paginate
 from portals.console import selectors as console_selectors
@@ -29,6 +35,7 @@ def services(request: HttpRequest) -> HttpResponse:
 
 
 SERVICE_ACTIONS = {
+    "activate": lambda service, reason: service_manual_activate(service=service),
     "suspend": lambda service, reason: service_suspend(service=service, reason=reason),
     "unsuspend": lambda service, reason: service_unsuspend(service=service),
     "terminate": lambda service, reason: service_terminate(service=service, reason=reason),
