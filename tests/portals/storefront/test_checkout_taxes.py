@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.files.storage import default_storage
 from django_tenants.utils import schema_context
 
-from billing import services
-from billing.models import Client, Invoice, Order, VatNumberCheck
+from billing import demo, documents, services
+from billing.models import Client, Invoice, Order, Plan, VatNumberCheck
+from tests.billing.test_documents import pdf_text
 
 ADDRESS_IE = {
     "address_line1": "12 Grafton Street",
@@ -206,3 +208,63 @@ def test_a_vat_number_given_in_the_profile_or_the_console_is_asked_of_vies(tenan
         assert (check.vat_number, check.status) == ("IT00743110157", "valid")
         assert check.request_identifier
     assert [r.fields["vatNumber"] for r in vies.requests] == ["00743110157"]
+
+
+def test_the_demo_tenant_taxes_italy_eu_consumers_and_eu_businesses_by_the_rules(
+    db, tenant_a, vies
+):
+    """The demo's Italian seller, registered for the OSS: 22 % in Italy, the buyer's own
+    rate to a consumer elsewhere in the EU, reverse charge to a business VIES confirms;
+    and the order is taxed as the checkout said, never silently otherwise."""
+    with schema_context(tenant_a.schema):
+        demo.seed(tenant_a.tenant)
+        starter = Plan.objects.get(product__slug=demo.DEMO_MARKER_SLUG, name="Starter")
+    browser = tenant_a.client()
+    browser.post(f"/store/plan/{starter.public_id}/", {"action": "add", "cycle": "monthly"})
+    italy = browser.get("/checkout/quote/", {"country": "IT"}).json()
+    assert (italy["tax_rate"], italy["tax"], italy["total"]) == ("22", "0.88", "4.87")
+    germany = browser.get("/checkout/quote/", {"country": "DE"}).json()
+    assert (germany["tax_rate"], germany["tax"]) == ("19", "0.76")
+    assert "One-Stop Shop" in germany["tax_note"]
+    business = browser.get(
+        "/checkout/quote/", {"country": "DE", "vat_number": "DE136695976"}
+    ).json()
+    assert business["tax"] == "0.00" and "Article 196" in business["tax_note"]
+    ireland = browser.get("/checkout/quote/", {"country": "IE"}).json()
+    assert (ireland["tax_rate"], ireland["total"]) == ("23", "4.91")
+    placed = browser.post(
+        "/checkout/", {**SIGNUP, "email": "siobhan.kelly@example.test", **ADDRESS_IE}
+    )
+    assert placed.status_code == 302, placed.content.decode()[:2000]
+    with schema_context(tenant_a.schema):
+        invoice = Order.objects.get(client__email="siobhan.kelly@example.test").invoice
+        (line,) = invoice.lines.all()
+    assert line.tax_rate == Decimal(23) and invoice.total_amount == Decimal(ireland["total"])
+
+
+def test_the_invoice_bills_the_full_address_given_at_checkout(tenant_a, shop_a, media_root):
+    """Siobhan's invoice once read "Bill to: Siobhan Kelly, IE": the PDF and the client
+    area now carry the street, postcode and city she typed."""
+    browser = _cart(tenant_a, shop_a)
+    placed = browser.post(
+        "/checkout/",
+        {**SIGNUP, "name": "Siobhan Kelly", "email": "kelly@example.test", **ADDRESS_IE},
+    )
+    assert placed.status_code == 302
+    with schema_context(tenant_a.schema):
+        invoice = Order.objects.get(client__email="kelly@example.test").invoice
+        assert documents.invoice_pdf_render(invoice) is True
+        invoice.refresh_from_db()
+        with default_storage.open(invoice.pdf_file.name, "rb") as handle:
+            pdf = pdf_text(handle.read())
+    # The caption is set in capitals by the stylesheet.
+    bill_to = pdf.split("BILL TO", 1)[1].split("DESCRIPTION", 1)[0]
+    assert bill_to.split("\n")[1:5] == [
+        "Siobhan Kelly",
+        "12 Grafton Street",
+        "D02 Y006 Dublin",
+        "IE",
+    ]
+    page = browser.get(f"/account/invoices/{invoice.public_id}/").content.decode()
+    billed = page.split("Billed to", 1)[1].split("</dd>", 1)[0]
+    assert "12 Grafton Street<br>D02 Y006 Dublin<br>IE" in billed

@@ -18,13 +18,6 @@ from tests.portals.storefront.test_storefront import ADDRESS_IT
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-    settings.MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
-    return tmp_path
-
-
 def _order_starter_annual(tenant, shop) -> tuple:
     """A new client orders Starter for a year: 100.00 plus a 5.00 setup fee."""
     browser = tenant.client()
