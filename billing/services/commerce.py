@@ -167,7 +167,6 @@ def _cart_open(cart: Cart) -> Cart:
     return cart
 
 
-@transaction.atomic
 def _stock_message(product: Product, wanted: int) -> str:
     if product.stock == 0:
         return gettext("“%(product)s” is sold out.") % {"product": product.display_name}
@@ -178,6 +177,7 @@ def _stock_message(product: Product, wanted: int) -> str:
     ) % {"count": product.stock, "product": product.display_name, "wanted": wanted}
 
 
+@transaction.atomic
 def cart_item_add(
     *,
     cart: Cart,
