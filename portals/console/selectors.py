@@ -11,9 +11,11 @@ from decimal import Decimal
 from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import PrivacyRequest, User
 from accounts.two_factor import staff_two_factor_annotate
+from audit.selectors import audit_entries_for
 from billing.cycles import CYCLE_MONTHS, add_months
 from billing.models import (
     Client,
@@ -187,6 +189,36 @@ class ClientOverview:
     credit: Money
     privacy_requests: QuerySet[PrivacyRequest]
     users: QuerySet[User]
+    audit: list[AuditRow]
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: datetime
+    who: str
+    what: str
+
+
+# What the audit log's actions about a client read as; an action not named here shows
+# its code, so a new kind of entry is never hidden from the page.
+CLIENT_AUDIT_ACTIONS = {
+    "client.login_as_started": gettext_lazy("Login as client started"),
+    "client.login_as_ended": gettext_lazy("Login as client ended"),
+    "client.exported": gettext_lazy("Personal data exported"),
+    "client.erased": gettext_lazy("Personal data erased"),
+}
+
+
+def client_audit(*, client: Client) -> list[AuditRow]:
+    """The latest audit entries about ``client``, newest first, worded for the page."""
+    return [
+        AuditRow(
+            at=entry.at,
+            who=entry.actor_label or entry.get_actor_kind_display(),
+            what=str(CLIENT_AUDIT_ACTIONS.get(entry.action, entry.action)),
+        )
+        for entry in audit_entries_for(object_type="client", object_id=client.public_id)
+    ]
 
 
 def client_overview(*, client: Client) -> ClientOverview:
@@ -197,6 +229,7 @@ def client_overview(*, client: Client) -> ClientOverview:
         credit=client_credit(client=client),
         privacy_requests=PrivacyRequest.objects.filter(client=client),
         users=User.objects.filter(client_link__client=client),
+        audit=client_audit(client=client),
     )
 
 

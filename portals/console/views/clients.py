@@ -86,6 +86,7 @@ def client_detail(request: HttpRequest, public_id) -> HttpResponse:
             "credit": overview.credit,
             "privacy_requests": overview.privacy_requests,
             "users": overview.users,
+            "audit": overview.audit,
         },
         status=400 if form.errors else 200,
     )

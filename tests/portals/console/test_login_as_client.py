@@ -7,6 +7,7 @@ a 500."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -93,3 +94,31 @@ def test_another_tenants_client_is_a_404_and_visitors_log_in(tenant_a, tenant_b,
     assert anonymous.status_code == 302 and anonymous["Location"].startswith("/login/")
     # Ending a login as client that never started is refused.
     assert tenant_a.client(tenant_a.owner).post("/console/clients/login-as/end/").status_code == 403
+
+
+def test_the_clients_page_shows_its_audit_log_with_the_login_as_session(tenant_a, shop_a):
+    client, user = shop_a.client, tenant_a.client_user
+    with schema_context(tenant_a.schema):
+        other = services.client_create(name="Other", email="other@example.test")
+    connection.set_schema_to_public()
+    browser = tenant_a.client(tenant_a.owner)
+    empty = browser.get(f"/console/clients/{client.public_id}/").content.decode()
+    assert 'id="client-audit"' in empty and "Nothing recorded yet." in empty
+
+    browser.post(_url(client), {"user_pk": user.pk})
+    browser.post("/console/clients/login-as/end/")
+    page = browser.get(f"/console/clients/{client.public_id}/").content.decode()
+    log = page[page.index('id="client-audit"') :]
+    # Newest first: the end above the start, each with who did it.
+    assert log.index("Login as client ended") < log.index("Login as client started")
+    assert f"{tenant_a.owner.email} as {user.email}" in log
+    assert "Nothing recorded yet." not in log
+    # Another client's page does not show this client's entries.
+    other_page = browser.get(f"/console/clients/{other.public_id}/").content.decode()
+    assert "Login as client" not in other_page
+
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "it"
+    italian = browser.get(
+        f"/console/clients/{client.public_id}/", HTTP_ACCEPT_LANGUAGE="it"
+    ).content.decode()
+    assert "Registro delle attività" in italian and "Accesso come cliente iniziato" in italian
