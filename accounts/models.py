@@ -5,6 +5,7 @@ simply does not exist on another tenant's host."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
@@ -124,6 +125,11 @@ class TermsVersion(models.Model):
 
     def __str__(self) -> str:
         return f"Terms v{self.version}"
+
+    @property
+    def published_on(self) -> date:
+        """The day of publication in the site's time zone: what a reader is told."""
+        return timezone.localdate(self.published_at)
 
 
 def _privacy_request_public_id():

@@ -63,7 +63,7 @@ class TermsAcceptanceForm(forms.Form):
         self.version = version
         self.fields["accept_terms"].label = _(
             "I accept the terms of service (version %(version)s of %(date)s)"
-        ) % {"version": version.version, "date": date_format(version.published_at)}
+        ) % {"version": version.version, "date": date_format(version.published_on)}
 
     def clean(self):
         data = super().clean()

@@ -215,3 +215,26 @@ def test_the_setup_fee_line_is_in_the_invoices_language(tenant_a, shop_a, langua
     assert "Setup fee" not in descriptions[1]
     if language == "ru":
         assert "Старт" in descriptions[1], "the plan by its Russian name too"
+
+
+def test_the_storefront_shows_the_russian_names_of_products_plans_and_options(tenant_a, shop_a):
+    with schema_context(tenant_a.schema):
+        product = shop_a.starter.product
+        services.catalogue_translation_set(item=product, language="ru", name="Веб-хостинг")
+        services.catalogue_translation_set(
+            item=shop_a.starter, language="ru", name="Старт", description="Для начала"
+        )
+        services.catalogue_translation_set(
+            item=shop_a.extra_ip, language="ru", name="Дополнительный IP-адрес"
+        )
+        group_slug = product.group.slug
+    browser = tenant_a.client()
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "ru"
+    group = browser.get(f"/store/{group_slug}/").content.decode()
+    assert "Веб-хостинг" in group and "Старт" in group and "Для начала" in group
+    assert "Web hosting" not in group.split("<main", 1)[1]
+    plan = browser.get(f"/store/plan/{shop_a.starter.public_id}/").content.decode()
+    assert "Дополнительный IP-адрес" in plan and "Extra IP address" not in plan
+    browser.post(f"/store/plan/{shop_a.starter.public_id}/", {"action": "add", "cycle": "monthly"})
+    cart = browser.get("/cart/").content.decode()
+    assert "Веб-хостинг – Старт" in cart, "the cart line in Russian too"

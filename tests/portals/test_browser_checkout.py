@@ -1,0 +1,191 @@
+"""The checkout that sells, in a real browser (Chromium through Playwright) on a phone,
+in Italian: a visitor opens the storefront, adds a plan, checks out with a full
+address, sees the tax change from Italy's to Germany's as the country changes (an
+Italian seller registered for the One-Stop Shop), accepts the terms of service, places
+the order and pays by card on the local Stripe's hosted page; the reseller's console
+then shows the version of the terms accepted with the order. Screenshots go to
+artifacts/portals/checkout/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from accounts.branding import branding_update
+from billing import services
+from billing.demo import card_payments_seed
+from billing.models import Invoice, Order
+from sandbox.stripe import StripeServer
+from tests.billing.payments.conftest import PLATFORM_KEY, StripeSettings
+from tests.conftest import PASSWORD, ROOT
+from tests.portals.live import live_shop_make, wsgi_server
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine")
+
+SHOTS = ROOT / "artifacts" / "portals" / "checkout"
+PHONE = {"width": 390, "height": 844}
+SHOP_KEY = "sk_test_sandbox_epsilon"
+VISA = "4242 4242 4242 4242"
+EMAIL = "giulia.bianchi@example.test"
+
+
+def _shot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _fits_the_screen(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def _shop(tenant_factory):
+    """The portal test shop, registered for the OSS (so a German consumer pays German
+    VAT), with terms of service and card payments on the local Stripe."""
+    live = live_shop_make(tenant_factory, "Epsilon Hosting")
+    with schema_context(live.schema):
+        services.billing_settings_update(oss_registered=True)
+        branding_update(company_name="", brand_color="#2f5d8a", terms_text="Pagamento anticipato.")
+        card_payments_seed(sandbox_key=SHOP_KEY, label="epsilon")
+    connection.set_schema_to_public()
+    return live
+
+
+def test_a_client_checks_out_sees_the_tax_follow_the_country_accepts_the_terms_and_pays(
+    tenant_factory, monkeypatch
+):
+    expect = playwright.expect
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    # The test reads the database between browser steps, inside Playwright's event loop.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    stripe_settings = StripeSettings(monkeypatch)
+    with StripeServer() as stripe:
+        stripe_settings.set(
+            STRIPE_API_BASE=stripe.url,
+            STRIPE_SECRET_KEY=PLATFORM_KEY,
+            STRIPE_MAX_NETWORK_RETRIES=0,
+        )
+        stripe.register_key(PLATFORM_KEY)
+        stripe.register_key(SHOP_KEY)
+        try:
+            live = _shop(tenant_factory)
+            _journey(live, stripe, expect)
+        finally:
+            stripe_settings.restore()
+
+
+def _journey(live, stripe, expect) -> None:
+    with wsgi_server() as port, playwright.sync_playwright() as p:
+        base = f"http://{live.host}:{port}"
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        italian = [
+            {"name": settings.LANGUAGE_COOKIE_NAME, "value": "it", "domain": live.host, "path": "/"}
+        ]
+        phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+        phone.add_cookies(italian)
+        page = phone.new_page()
+
+        # 1. The storefront, the plan, the cart.
+        page.goto(base + "/")
+        page.locator(".product-card", has_text="Web hosting").get_by_role("link").first.click()
+        page.locator(f'a[href="/store/plan/{live.shop.starter.public_id}/"]').first.click()
+        page.locator('button[name="action"][value="add"]').click()
+        expect(page.locator("h1")).to_have_text("Il tuo carrello")
+        page.locator('a[href="/checkout/"]').first.click()
+
+        # 2. Checkout with a full address in Italy: Italian VAT.
+        form = page.locator("#checkout-form")
+        form.locator('[name="name"]').fill("Giulia Bianchi")
+        form.locator('[name="email"]').fill(EMAIL)
+        form.locator('[name="password"]').fill("a-long-and-unusual-passphrase")
+        form.locator('[name="address_line1"]').fill("Via Garibaldi 3")
+        form.locator('[name="postal_code"]').fill("10121")
+        form.locator('[name="city"]').fill("Torino")
+        summary = page.locator('#checkout-quote [data-quote="summary"] tfoot')
+        form.locator('[name="country"]').select_option("IT")
+        expect(summary).to_contain_text("22 %")
+        expect(summary).to_contain_text("12,20\xa0€")
+        assert _fits_the_screen(page)
+        _shot(page, "01-checkout-italy")
+
+        # 3. A consumer in Germany: the page asks the server again and shows German VAT.
+        form.locator('[name="address_line1"]').fill("Unter den Linden 5")
+        form.locator('[name="city"]').fill("Berlin")
+        form.locator('[name="postal_code"]').fill("10117")
+        form.locator('[name="country"]').select_option("DE")
+        expect(summary).to_contain_text("19 %")
+        expect(summary).to_contain_text("11,90\xa0€")
+        expect(summary).not_to_contain_text("22 %")
+        _shot(page, "02-checkout-germany")
+
+        # 4. The order waits for the terms; accepted, it is placed.
+        place = form.locator('button[type="submit"]:not([value="quote"])')
+        place.click()
+        terms_box = form.locator('[name="accept_terms"]')
+        expect(terms_box).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#terms-acceptance")).to_contain_text(
+            "Accetta le condizioni di servizio"
+        )
+        expect(summary).to_contain_text("19 %")  # the page shown again keeps Germany's tax
+        assert _fits_the_screen(page)
+        _shot(page, "03-checkout-terms-required")
+        form.locator('[name="password"]').fill("a-long-and-unusual-passphrase")
+        terms_box.check()
+        expect(page.locator("#terms-acceptance")).to_contain_text("versione 1")
+        form.locator('button[type="submit"]:not([value="quote"])').click()
+        expect(page.locator("h1")).to_have_text("Grazie per il tuo ordine")
+        expect(page.locator("main")).to_contain_text("11,90\xa0€")
+        assert _fits_the_screen(page)
+        _shot(page, "04-order")
+
+        # 5. Pay by card on the Stripe stand-in's hosted page.
+        page.locator('form[action*="/card/"] button[type="submit"]').click()
+        expect(page).to_have_url(re.compile(re.escape(stripe.url) + r"/c/pay/cs_test_"))
+        page.fill('[name="cardnumber"]', VISA)
+        page.fill('[name="exp"]', "12 / 34")
+        page.fill('[name="cvc"]', "123")
+        _shot(page, "05-card")
+        page.locator('button[type="submit"]').click()
+        expect(page).to_have_url(re.compile(rf"^{re.escape(base)}/account/invoices/"))
+        expect(page.locator(".msg.success")).to_be_visible()
+        assert _fits_the_screen(page)
+        _shot(page, "06-paid")
+        with schema_context(live.schema):
+            order = Order.objects.select_related("invoice", "terms_version").get(
+                client__email=EMAIL
+            )
+            assert order.invoice.status == Invoice.Status.PAID
+            assert order.invoice.total_amount == order.total_amount
+            assert order.total_amount == Decimal("11.90")
+            (line,) = order.invoice.lines.all()
+            assert line.tax_rate == 19 and order.invoice.buyer["address"]["city"] == "Berlin"
+            assert order.terms_version.version == 1 and order.terms_accepted_ip == "127.0.0.1"
+        connection.set_schema_to_public()
+        phone.close()
+
+        # 6. The reseller's console, on a phone too: the order names the terms accepted.
+        staff = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+        staff.add_cookies(italian)
+        console = staff.new_page()
+        console.goto(f"{base}/console/orders/{order.public_id}/")
+        console.locator('[name="username"]').fill(live.owner_email)
+        console.locator('[name="password"]').fill(PASSWORD)
+        console.get_by_role("button", name="Accedi").click()
+        terms = console.locator("#order-terms")
+        expect(terms).to_contain_text("Versione 1")
+        expect(terms).to_contain_text("accettata il")
+        expect(terms).to_contain_text("127.0.0.1")
+        assert _fits_the_screen(console)
+        _shot(console, "07-console-order")
+        staff.close()
+        browser.close()
