@@ -117,7 +117,11 @@ class AmountField(forms.CharField):
 
 
 def cycle_choices() -> list[tuple[str, str]]:
-    return [(cycle, label) for cycle, label in BillingCycle.choices if cycle in CYCLES]
+    # A blank first choice: a row left empty is skipped, not read as a monthly price.
+    return [
+        ("", "—"),
+        *((cycle, label) for cycle, label in BillingCycle.choices if cycle in CYCLES),
+    ]
 
 
 class CyclePriceForm(forms.Form):

@@ -36,7 +36,9 @@ class ProductForm(forms.Form):
     group = forms.ModelChoiceField(
         label=_("Product group"), queryset=ProductGroup.objects.all(), empty_label=None
     )
-    type = forms.ChoiceField(label=_("Product type"), choices=Product.Type.choices)
+    type = forms.ChoiceField(
+        label=_("Product type"), choices=Product.Type.choices, initial=Product.Type.OTHER
+    )
     name = forms.CharField(label=_("Name"), max_length=200)
     description = forms.CharField(
         label=_("Description"),
