@@ -8,10 +8,32 @@ every tenant.
   tenants whose work is due, so a tenant whose task is queued is not queued again on the
   next tick; a lease that runs out (the worker died with the task) frees the tenant for
   the next sweep, so nothing is lost.
-- ``due_work_settle`` is called by the tenant's task once its work is done: under the
-  row's lock it asks the tenant when its next work is due and moves the row there, or
-  removes it. A mark committed meanwhile waits for the lock and lands on top, so a row
-  written while the task ran is never wiped.
+- ``due_work_settle`` is called by the tenant's task once its work is done: it waits for
+  every transaction that is marking the tenant's kind to end, asks the tenant when its
+  next work is due and leaves one row there, or none. A mark that starts meanwhile waits
+  for the settling and lands on top, so a row written while the task ran is never wiped.
+
+Why marks never deadlock. Several transactions of one tenant (fifty orders at once, the
+results applied from upstream) mark the same rows in different orders: an order marks
+``billing_run`` then ``outbox``, a result ``outbox`` then ``billing_run``. Were a mark an
+upsert of the one (tenant, kind) row, each would hold that row's lock until it commits,
+and two of them holding one row each and wanting the other's deadlock (``ON CONFLICT DO
+UPDATE … WHERE`` does not help: PostgreSQL locks the row even when the WHERE is false).
+So a mark takes no row lock at all:
+
+- it holds a *shared* transaction-level advisory lock on (tenant, kind) until it commits.
+  Shared locks never wait for each other, so markers never wait for markers; only
+  ``due_work_settle`` takes the same lock *exclusively*, in a short transaction of its own
+  that holds nothing a marker holds. That lock is what the row lock used to give: the
+  settling waits for every marker in flight, so it sees their rows once they commit.
+- then, with a snapshot taken after the lock, it inserts a row only if none of
+  (tenant, kind) is already due by then or leased to a task that will settle it. Rows are
+  not unique per (tenant, kind): an insert waits for no one (a unique key would make the
+  second of two inserters wait for the first), and two markers that both found nothing
+  leave two rows, which the sweep returns once and the settling folds into one.
+
+The row still commits with the work or not at all: a mark is never deferred past the
+commit (``transaction.on_commit`` would lose it to a crash between the two).
 """
 
 from __future__ import annotations
@@ -44,27 +66,50 @@ def _current_schema(schema_name: str | None) -> str | None:
     return None if schema == get_public_schema_name() else schema
 
 
+# The advisory lock's first key: (tenant, kind) locks of this module, apart from any
+# other user of advisory locks; the second key is a hash of the tenant and the kind (a
+# collision only makes two pairs wait for each other's settling).
+_LOCK_SPACE = 0x7E55E2A
+
+
+def _lock(cursor, *, schema: str, kind: str, shared: bool) -> None:
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    cursor.execute(
+        sql.SQL("SELECT {}(%s, hashtext(%s))").format(sql.Identifier(function)),
+        [_LOCK_SPACE, f"{schema}:{kind}"],
+    )
+
+
 def due_work_mark(*, kind: str, at: datetime | None = None, schema_name: str | None = None) -> None:
     """Records, in the caller's transaction, that the current tenant (or ``schema_name``)
-    has work of ``kind`` due from ``at`` (now by default)."""
+    has work of ``kind`` due from ``at`` (now by default). Takes no row lock and waits
+    for no other mark (see the module's notes), only for a settling in progress."""
     schema = _current_schema(schema_name)
     if schema is None:
         return
-    with connection.cursor() as cursor:
+    now = timezone.now()
+    at = at or now
+    table = _table()
+    # Outside a transaction the lock would end with its own statement; inside one, no
+    # savepoint is needed (two statements, and the caller's transaction decides).
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        _lock(cursor, schema=schema, kind=kind, shared=True)
+        # A statement of its own: its snapshot must be taken once the lock is held, so
+        # that a settling that ran meanwhile is seen.
         cursor.execute(
             sql.SQL(
-                "INSERT INTO {table} AS d (schema_name, kind, due_at) VALUES (%s, %s, %s) "
-                "ON CONFLICT (schema_name, kind) DO UPDATE "
-                "SET due_at = LEAST(d.due_at, EXCLUDED.due_at)"
-            ).format(table=_table()),
-            [schema, kind, at or timezone.now()],
+                "INSERT INTO {table} (schema_name, kind, due_at) SELECT %(schema)s, %(kind)s, "
+                "%(at)s WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE schema_name = %(schema)s "
+                "AND kind = %(kind)s AND (due_at <= %(at)s OR leased_until > %(now)s))"
+            ).format(table=table),
+            {"schema": schema, "kind": kind, "at": at, "now": now},
         )
 
 
 def due_work_mark_all(*, schema_name: str) -> None:
     """Every kind due now for one tenant: after rows arrived by a way that marks nothing
     (an import); the first sweep of each kind settles what is really due."""
-    for kind in Kind.values:
+    for kind in sorted(set(Kind.values) - {Kind.RECONCILIATION}):
         due_work_mark(kind=kind, schema_name=schema_name)
 
 
@@ -99,43 +144,33 @@ def due_work_claim(
                 "limit": limit,
             },
         )
-        return sorted(row[0] for row in cursor.fetchall())
+        # A tenant may have two rows of one kind (two marks that found none): once.
+        return sorted({row[0] for row in cursor.fetchall()})
 
 
 def due_work_settle(*, kind: str, next_due: Callable[[], datetime | None]) -> datetime | None:
-    """After the current tenant's work of ``kind`` is done: the row moves to
-    ``next_due()`` (asked under the row's lock, so it sees every command committed before
-    any mark that is still waiting), or goes when nothing is left. Returns where it went."""
+    """After the current tenant's work of ``kind`` is done: one row at ``next_due()``, or
+    none when nothing is left. ``next_due`` is asked under the exclusive lock, once every
+    transaction marking this kind has ended, so it sees all their work; marks that start
+    meanwhile wait and land after. Returns where the row went."""
     schema = _current_schema(None)
     if schema is None:
         return None
     table = _table()
     with transaction.atomic(), connection.cursor() as cursor:
+        _lock(cursor, schema=schema, kind=kind, shared=False)
+        when = next_due()
         cursor.execute(
-            sql.SQL("SELECT 1 FROM {} WHERE schema_name = %s AND kind = %s FOR UPDATE").format(
-                table
-            ),
+            sql.SQL("DELETE FROM {} WHERE schema_name = %s AND kind = %s").format(table),
             [schema, kind],
         )
-        held = cursor.fetchone() is not None
-        when = next_due()
-        if held and when is None:
+        if when is not None:
             cursor.execute(
-                sql.SQL("DELETE FROM {} WHERE schema_name = %s AND kind = %s").format(table),
-                [schema, kind],
+                sql.SQL("INSERT INTO {} (schema_name, kind, due_at) VALUES (%s, %s, %s)").format(
+                    table
+                ),
+                [schema, kind, when],
             )
-        elif held:
-            cursor.execute(
-                sql.SQL(
-                    "UPDATE {} SET due_at = %s, leased_until = NULL "
-                    "WHERE schema_name = %s AND kind = %s"
-                ).format(table),
-                [when, schema, kind],
-            )
-        elif when is not None:
-            # No row was there to lock: one a mark is inserting right now must keep its
-            # own time if that is earlier.
-            due_work_mark(kind=kind, at=when)
     return when
 
 

@@ -108,6 +108,9 @@ class TenantDueWork(models.Model):
         TICKETS_SLA = "tickets_sla", _("Ticket answers falling due")
         MAILBOXES = "mailboxes", _("Support mailboxes to read")
         ESCALATIONS = "escalations", _("Escalations to sync with the provider")
+        # Only a fan-out's kind: which tenants reconcile is read from the provider's
+        # tables (resale.tasks.reconciliation_due_schemas), never marked.
+        RECONCILIATION = "reconciliation", _("Reconciliation with the provider")
 
     tenant = models.ForeignKey(
         Tenant,
@@ -115,7 +118,7 @@ class TenantDueWork(models.Model):
         db_column="schema_name",
         on_delete=models.CASCADE,
         related_name="due_work",
-        # The unique (tenant, kind) pair serves lookups by tenant.
+        # The (tenant, kind) index serves lookups by tenant.
         db_index=False,
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -125,10 +128,12 @@ class TenantDueWork(models.Model):
     leased_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "kind"], name="tenants_due_work_unique")
+        # Not unique per (tenant, kind): a mark only inserts, so that it never waits for
+        # another transaction's mark (tenants.due_work); the settling folds the rows.
+        indexes = [
+            models.Index(fields=["kind", "due_at"], name="tenants_due_work_due_idx"),
+            models.Index(fields=["tenant", "kind"], name="tenants_due_work_tenant_idx"),
         ]
-        indexes = [models.Index(fields=["kind", "due_at"], name="tenants_due_work_due_idx")]
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.kind} from {self.due_at:%Y-%m-%d %H:%M:%S}"
