@@ -15,18 +15,12 @@ from datetime import date, timedelta
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
-from django_tenants.utils import schema_context
 
 from billing import documents, emails
 from billing.models import CreditNote, Invoice
 from tenants.due_work import Kind as DueKind
-from tenants.due_work import (
-    due_work_claim,
-    due_work_release,
-    due_work_settle,
-    fan_out_progress,
-    fan_out_start,
-)
+from tenants.due_work import due_work_claim, due_work_release, due_work_settle
+from tenants.tasks import fan_out_in_lanes
 
 logger = logging.getLogger(__name__)
 
@@ -124,43 +118,26 @@ def billing_run_all_tenants(run_date: str | None = None) -> dict:
     after another, so a thousand tenants never flood the workers; its progress is a
     ``FanOutRun`` row (and the worker's log)."""
     schemas = due_work_claim(kind=DueKind.BILLING_RUN, lease=BILLING_RUN_LEASE)
-    run = fan_out_start(kind=DueKind.BILLING_RUN, total=len(schemas))
     lanes = max(1, settings.BILLING_RUN_CONCURRENCY)
-    for lane in range(min(lanes, len(schemas))):
-        billing_run_lane_task.delay(run.pk, schemas[lane::lanes], run_date)
+    run = fan_out_in_lanes(
+        step="billing.tasks.billing_run_lane_step",
+        kind=DueKind.BILLING_RUN,
+        schemas=schemas,
+        lanes=lanes,
+        args=[run_date],
+    )
     return {"fan_out": run.pk, "tenants": len(schemas), "lanes": min(lanes, len(schemas))}
 
 
-@shared_task(bind=True, acks_late=True)
-def billing_run_lane_task(
-    self, fan_out_id: int, schemas: list[str], run_date: str | None = None
-) -> str:
-    """One lane of the fan-out: the first tenant's run, then the rest of the lane as a new
-    task. A tenant that fails is counted and logged, and its mark is left due for the
-    next fan-out; the lane goes on. Killed mid-way, the task is delivered again and the
-    tenant's run, which skips what is done, finishes the work."""
-    if self.request.is_eager:
-        # Run inline (tests, benchmarks): a chain of eager tasks would nest one call per
-        # tenant; a loop does the same work flat.
-        for schema_name in schemas:
-            _billing_run_lane_step(fan_out_id, schema_name, run_date)
-        return schemas[-1]
-    _billing_run_lane_step(fan_out_id, schemas[0], run_date)
-    if schemas[1:]:
-        billing_run_lane_task.delay(fan_out_id, schemas[1:], run_date)
-    return schemas[0]
-
-
-def _billing_run_lane_step(fan_out_id: int, schema_name: str, run_date: str | None) -> None:
-    ok = True
+def billing_run_lane_step(run_date: str | None = None) -> None:
+    """One tenant of the fan-out, in its schema: its billing run (which skips what is
+    done, so a lane delivered again repeats nothing). A tenant that fails has its mark
+    released for the next fan-out, and the failure goes on to the lane, which counts it."""
     try:
-        with schema_context(schema_name):
-            _billing_run_here(run_date)
+        _billing_run_here(run_date)
     except Exception:
-        logger.exception("Billing run of %s failed", schema_name)
-        ok = False
-        due_work_release(kind=DueKind.BILLING_RUN, schema_name=schema_name)
-    fan_out_progress(run_id=fan_out_id, schema_name=schema_name, ok=ok)
+        due_work_release(kind=DueKind.BILLING_RUN, schema_name=connection.schema_name)
+        raise
 
 
 # Payment tasks live in their own module; importing them here registers them on workers.

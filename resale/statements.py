@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Sum
 
 from billing import vies
 from billing.cycles import add_months
@@ -186,8 +186,16 @@ def wholesale_invoice_issue(
 
 
 def wholesale_invoices_issue_month(*, year: int, month: int) -> int:
+    """Every reseller's invoice for the month. Only accounts charged in the month and not
+    yet invoiced for it are visited (one query finds them), so resellers that bought
+    nothing cost nothing however many there are."""
+    start, end = month_bounds(year, month)
+    charged = BalanceEntry.objects.filter(
+        account=OuterRef("pk"), kind__in=CHARGED, created_at__date__gte=start
+    ).filter(created_at__date__lt=end)
+    invoiced = WholesaleInvoice.objects.filter(account=OuterRef("pk"), period_start=start)
     issued = 0
-    for account in ResellerAccount.objects.all():
+    for account in ResellerAccount.objects.filter(Exists(charged)).exclude(Exists(invoiced)):
         if wholesale_invoice_issue(account=account, year=year, month=month):
             issued += 1
     return issued

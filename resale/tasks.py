@@ -7,21 +7,25 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
-from django_tenants.utils import get_tenant_model, schema_context
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from billing.cycles import add_months
 from billing.models import ConfigurableOption, Plan
 from resale import domains, outbox
 from resale.domain_bridge import domain_state_apply
+from resale.models import DriftItem, ResellerAccount, UpstreamRequest, UpstreamService
 from resale.reconciliation import reconciliation_run
 from resale.selectors import DOMAIN_PLAN_PREFIX
 from resale.services import upstream_services_renew_due
 from resale.statements import wholesale_invoices_issue_month
 from resale.topups import reseller_auto_topups_run
 from tenants.due_work import Kind, due_work_settle
-from tenants.tasks import task_queue_for_due_tenants
+from tenants.models import Tenant
+from tenants.tasks import fan_out_in_lanes, task_queue_for_due_tenants
 
 
 @shared_task(acks_late=True)
@@ -180,20 +184,40 @@ def reconciliation_run_task() -> dict:
     return {"checked": result.checked, "found": len(result.found), "repaired": result.repaired}
 
 
+def reconciliation_due_schemas() -> list[str]:
+    """The active tenants with something to reconcile, by one query on public tables: an
+    account that holds services at the provider, has sent it commands, or has findings
+    still open. A tenant that buys nothing is not visited."""
+    has = {
+        "services": UpstreamService.objects.filter(account=OuterRef("pk")),
+        "requests": UpstreamRequest.objects.filter(account=OuterRef("pk")),
+        "drift": DriftItem.objects.filter(account=OuterRef("pk")).exclude(
+            state=DriftItem.State.RESOLVED
+        ),
+    }
+    return list(
+        ResellerAccount.objects.exclude(tenant__schema_name=get_public_schema_name())
+        .filter(tenant__status=Tenant.Status.ACTIVE)
+        .filter(Exists(has["services"]) | Exists(has["requests"]) | Exists(has["drift"]))
+        .order_by("tenant__schema_name")
+        .values_list("tenant__schema_name", flat=True)
+    )
+
+
 @shared_task
 def reconciliation_run_all_task() -> int:
     """Beat entry point: reconciliation in every active tenant that buys from this
-    installation's provider (resellers and the retail brand alike)."""
-    tenants = (
-        get_tenant_model()
-        .objects.exclude(schema_name="public")
-        .filter(status="active", reseller_account__isnull=False)
+    installation's provider (resellers and the retail brand alike) and has something to
+    compare, in at most ``RECONCILIATION_CONCURRENCY`` lanes with its progress in a
+    ``FanOutRun``. Returns how many tenants."""
+    schemas = reconciliation_due_schemas()
+    fan_out_in_lanes(
+        step="resale.reconciliation.reconciliation_run",
+        kind=Kind.RECONCILIATION,
+        schemas=schemas,
+        lanes=settings.RECONCILIATION_CONCURRENCY,
     )
-    count = 0
-    for schema_name in tenants.values_list("schema_name", flat=True):
-        in_schema(schema_name, reconciliation_run_task)
-        count += 1
-    return count
+    return len(schemas)
 
 
 @shared_task(acks_late=True)

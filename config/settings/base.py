@@ -323,6 +323,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # How many tenants' billing runs go at once in the daily fan-out (billing.tasks).
 BILLING_RUN_CONCURRENCY = env_int("BILLING_RUN_CONCURRENCY", 4)
+# The same for the daily reconciliation with the provider (resale.tasks).
+RECONCILIATION_CONCURRENCY = env_int("RECONCILIATION_CONCURRENCY", 4)
 # Days an upstream service may stay unrenewed for lack of reseller balance before the
 # provider suspends it.
 RESALE_RENEWAL_GRACE_DAYS = env_int("RESALE_RENEWAL_GRACE_DAYS", 3)
