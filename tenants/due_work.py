@@ -94,8 +94,9 @@ def due_work_mark(*, kind: str, at: datetime | None = None, schema_name: str | N
     # savepoint is needed (two statements, and the caller's transaction decides).
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         _lock(cursor, schema=schema, kind=kind, shared=True)
-        # A statement of its own: its snapshot must be taken once the lock is held, so
-        # that a settling that ran meanwhile is seen.
+        # A statement of its own: its snapshot (READ COMMITTED, the project's level: one
+        # per statement) must be taken once the lock is held, so that a settling that ran
+        # meanwhile is seen.
         cursor.execute(
             sql.SQL(
                 "INSERT INTO {table} (schema_name, kind, due_at) SELECT %(schema)s, %(kind)s, "
