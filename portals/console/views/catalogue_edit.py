@@ -302,7 +302,9 @@ def _choice_keys(data, choices_initial: list[dict]) -> list[tuple[str, str]]:
     (``new-<row>``), so a new choice is priced in the same save."""
     named = [(row["key"], row["name"]) for row in choices_initial]
     if data is not None:
-        for index in range(min(int(data.get("choices-TOTAL_FORMS") or 0), 100)):
+        total = data.get("choices-TOTAL_FORMS") or ""
+        # A count that is not a number is the formset's own error; no rows are named.
+        for index in range(min(int(total) if total.isdigit() else 0, 100)):
             key = data.get(f"choices-{index}-key", "").strip()
             name = data.get(f"choices-{index}-name", "").strip()
             if not key and name:

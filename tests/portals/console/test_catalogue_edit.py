@@ -471,6 +471,10 @@ def test_an_own_option_is_created_with_a_priced_choice_and_attached(tenant_a, sh
         f"/console/catalogue/options/{option.pk}/", {**edit, "kind": "quantity"}
     )
     assert quantity.status_code == 400 and "exactly one choice" in quantity.content.decode()
+    garbled = browser.post(
+        f"/console/catalogue/options/{option.pk}/", {**edit, "choices-TOTAL_FORMS": "many"}
+    )
+    assert garbled.status_code == 400
     unpriced = browser.post(
         f"/console/catalogue/options/{option.pk}/", {**edit, "prices-1-choice": ""}
     )
