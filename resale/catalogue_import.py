@@ -454,3 +454,22 @@ def wholesale_costs(*, tenant, plan: Plan) -> dict[str, tuple[Money, Money]]:
             periods = Decimal(CYCLE_MONTHS[cycle]) / Decimal(CYCLE_MONTHS[bought_as])
             costs[cycle] = ((row.price * periods).rounded(), row.setup_fee)
     return costs
+
+
+def wholesale_option_costs(
+    *, tenant, option: ConfigurableOption
+) -> dict[tuple[str, str], tuple[Money, Money]]:
+    """(upstream choice code, cycle) → (price, setup fee) the tenant pays the provider
+    for one unit of a resold option's choice, at its price list's prices. Empty for the
+    tenant's own options and without a price list."""
+    if not option.upstream_option_ref:
+        return {}
+    with schema_context(get_public_schema_name()):
+        account = ResellerAccount.objects.filter(tenant_id=tenant.pk).first()
+        if account is None or account.price_list_id is None:
+            return {}
+        rows = WholesaleOptionPrice.objects.filter(
+            price_list_id=account.price_list_id,
+            choice__option__code=option.upstream_option_ref,
+        ).select_related("choice")
+        return {(row.choice.code, row.cycle): (row.price, row.setup_fee) for row in rows}

@@ -176,6 +176,12 @@ class OptionForm(forms.Form):
         required=False,
     )
 
+    sell_below_cost = forms.BooleanField(
+        label=_("Sell below cost"),
+        required=False,
+        help_text=_("Tick to save prices lower than what the provider charges you."),
+    )
+
     def __init__(self, *args, resold: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if resold:

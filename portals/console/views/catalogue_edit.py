@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing.errors import BillingError
 from billing.models import (
@@ -46,7 +47,7 @@ from portals.console.forms_catalogue import (
     ProductGroupForm,
     TranslationForm,
 )
-from resale.catalogue_import import wholesale_costs
+from resale.catalogue_import import wholesale_costs, wholesale_option_costs
 
 
 def _service_error(form, exc: BillingError) -> None:
@@ -165,7 +166,9 @@ def product_move(request: HttpRequest, public_id) -> HttpResponse:
 # --- plans -----------------------------------------------------------------------------
 
 
-def _below_cost(prices: dict[str, tuple], costs: dict[str, tuple[Money, Money]]) -> list[dict]:
+def _below_cost(
+    prices: dict[str, tuple], costs: dict[str, tuple[Money, Money]], label: str = ""
+) -> list[dict]:
     """The cycles whose price or setup fee is lower than the provider's, in the same
     currency (a cost in another currency cannot be compared, so it is not)."""
     currency = tenant_currency()
@@ -177,9 +180,10 @@ def _below_cost(prices: dict[str, tuple], costs: dict[str, tuple[Money, Money]])
         price_money = Money(price, currency).rounded()
         setup_money = Money(setup or 0, currency).rounded()
         if price_money < cost[0] or setup_money < cost[1]:
+            cycle_label = str(BillingCycle(cycle).label)
             rows.append(
                 {
-                    "cycle": BillingCycle(cycle).label,
+                    "cycle": f"{label}: {cycle_label}" if label else cycle_label,
                     "price": price_money,
                     "setup_fee": setup_money,
                     "cost": cost[0],
@@ -187,6 +191,12 @@ def _below_cost(prices: dict[str, tuple], costs: dict[str, tuple[Money, Money]])
                 }
             )
     return rows
+
+
+BELOW_COST = gettext_lazy(
+    "These prices are lower than what the provider charges you. "
+    "Tick “Sell below cost” to save them anyway."
+)
 
 
 def _price_initial(plan: Plan | None) -> list[dict]:
@@ -216,13 +226,7 @@ def _plan_page(request: HttpRequest, product: Product, plan: Plan | None) -> Htt
         confirmed = fields.pop("sell_below_cost", False)
         below = _below_cost(prices.prices(), costs)
         if below and not confirmed:
-            form.add_error(
-                "sell_below_cost",
-                _(
-                    "These prices are lower than what the provider charges you. "
-                    "Tick “Sell below cost” to save them anyway."
-                ),
-            )
+            form.add_error("sell_below_cost", BELOW_COST)
         else:
             try:
                 saved = plan_save(plan=plan, product=product, prices=prices.prices(), **fields)
@@ -324,9 +328,14 @@ def _option_page(request: HttpRequest, option: ConfigurableOption | None) -> Htt
         prefix="prices",
         form_kwargs={"choices": _choice_keys(data, choices_initial)},
     )
+    costs = wholesale_option_costs(tenant=request.tenant, option=option) if resold else {}
+    if not costs:
+        # The tenant's own option costs nothing upstream: there is nothing to confirm.
+        del form.fields["sell_below_cost"]
     if resold:
         # Its choices are the provider's: renamed and repriced, never added or removed.
         choices.extra = 0
+    below: list[dict] = []
     if data is not None and form.is_valid() and choices.is_valid() and prices.is_valid():
         saved_choices = {str(c.pk): c for c in option.choices.all()} if option else {}
         rows, priced = [], {}
@@ -354,6 +363,14 @@ def _option_page(request: HttpRequest, option: ConfigurableOption | None) -> Htt
                     remove=bool(cleaned.get("DELETE")),
                 )
             )
+        for row in rows:
+            if row.choice is not None and not row.remove:
+                ref = row.choice.upstream_choice_ref
+                choice_costs = {cycle: cost for (code, cycle), cost in costs.items() if code == ref}
+                below += _below_cost(row.prices, choice_costs, label=row.name)
+        if below and not form.cleaned_data.get("sell_below_cost"):
+            form.add_error("sell_below_cost", BELOW_COST)
+            return _option_render(request, option, resold, form, choices, prices, below)
         try:
             saved = configurable_option_save(
                 option=option,
@@ -369,6 +386,18 @@ def _option_page(request: HttpRequest, option: ConfigurableOption | None) -> Htt
         else:
             messages.success(request, _("The option is saved."))
             return redirect("console:catalogue-option", saved.pk)
+    return _option_render(request, option, resold, form, choices, prices, below)
+
+
+def _option_render(
+    request: HttpRequest,
+    option: ConfigurableOption | None,
+    resold: bool,
+    form: OptionForm,
+    choices,
+    prices,
+    below: list[dict],
+) -> HttpResponse:
     return render(
         request,
         "console/catalogue_option.html",
@@ -378,9 +407,10 @@ def _option_page(request: HttpRequest, option: ConfigurableOption | None) -> Htt
             "form": form,
             "choices": choices,
             "prices": prices,
+            "below": below,
             "currency": tenant_currency(),
         },
-        status=400 if data is not None else 200,
+        status=400 if request.method == "POST" else 200,
     )
 
 

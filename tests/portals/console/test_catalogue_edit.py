@@ -401,6 +401,18 @@ def test_a_resold_option_is_renamed_and_repriced_but_keeps_the_providers_choices
             ("monthly", Decimal("4.50"))
         }
         assert AuditEntry.objects.filter(action="catalogue.option_changed").exists()
+    # Below the provider's price (3.00 a month for +2 GB) only when confirmed.
+    cheap = {**data, "prices-0-price": "2.50"}
+    refused = browser.post(f"/console/catalogue/options/{ram.pk}/", cheap)
+    assert refused.status_code == 400 and "Below your cost" in refused.content.decode()
+    with schema_context(tenant_a.schema):
+        assert two.prices.get().price_amount == Decimal("4.50")
+    confirmed = browser.post(
+        f"/console/catalogue/options/{ram.pk}/", {**cheap, "sell_below_cost": "on"}
+    )
+    assert confirmed.status_code == 302
+    with schema_context(tenant_a.schema):
+        assert two.prices.get().price_amount == Decimal("2.50")
     # Removing one of the provider's choices, or selling it with an own plan, is refused.
     removed = browser.post(
         f"/console/catalogue/options/{ram.pk}/", {**data, "choices-1-DELETE": "on"}
