@@ -18,7 +18,14 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from billing.cycles import CYCLE_MONTHS, CYCLES
 from billing.errors import BillingError
-from billing.models import ConfigurableOption, ConfigurableOptionChoice, Plan, Product, ProductGroup
+from billing.models import (
+    ConfigurableOption,
+    ConfigurableOptionChoice,
+    DomainPolicy,
+    Plan,
+    Product,
+    ProductGroup,
+)
 from billing.money import Money, currency_exponent
 from billing.selectors import tenant_currency
 from billing.services import (
@@ -92,6 +99,7 @@ class WholesaleOffer:
     currency: str
     prices: dict[str, tuple[Money, Money]] = field(default_factory=dict)  # cycle → (price, setup)
     imported_plan: Plan | None = None
+    domain_policy: str = DomainPolicy.NONE
 
     def retail(self, markup: Markup) -> dict[str, tuple[Money, Money]]:
         return {
@@ -186,7 +194,12 @@ def wholesale_offer(*, tenant) -> list[WholesaleOffer]:
             offer = offers.setdefault(
                 plan.code,
                 WholesaleOffer(
-                    plan.code, plan.name, plan.description, plan.product_type, row.currency
+                    plan.code,
+                    plan.name,
+                    plan.description,
+                    plan.product_type,
+                    row.currency,
+                    domain_policy=plan.domain_policy,
                 ),
             )
             offer.prices[row.cycle] = (row.price, row.setup_fee)
@@ -259,6 +272,7 @@ def wholesale_plans_import(
                 description=offer.description,
                 prices=prices,
                 upstream_plan_ref=offer.code,
+                domain_policy=offer.domain_policy,
             )
         )
     options = _options_import(tenant=tenant, codes=set(codes), markup=markup, currency=currency)

@@ -17,6 +17,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from billing.models.base import BillingCycle, currency_column, money_column
+from billing.models.catalogue import DomainPolicy
 from billing.money import MoneyField
 
 
@@ -65,6 +66,11 @@ class WholesalePlan(models.Model):
     # The provisioning side: which module and panel package create this plan.
     module = models.CharField(max_length=32, default="simulated")
     package = models.CharField(max_length=100, blank=True)
+    # Carried into a reseller's catalogue by the import: whether the plan's storefront
+    # order asks the client for the hosting's domain.
+    domain_policy = models.CharField(
+        max_length=8, choices=DomainPolicy.choices, default=DomainPolicy.NONE
+    )
     is_active = models.BooleanField(default=True, help_text=_("Withdrawn plans take no orders."))
     # Bumped on every change a reseller should hear about; imports remember the version.
     version = models.PositiveIntegerField(default=1)

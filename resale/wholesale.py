@@ -35,7 +35,16 @@ from resale.models import (
 from resale.services import ResaleError, wholesale_option_announce, wholesale_plan_announce
 from tenants.models import Tenant
 
-PLAN_FIELDS = ("code", "name", "description", "product_type", "module", "package", "is_active")
+PLAN_FIELDS = (
+    "code",
+    "name",
+    "description",
+    "product_type",
+    "module",
+    "package",
+    "domain_policy",
+    "is_active",
+)
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,8 @@ TENANT_ROWS: dict[str, Row] = {
     # An empty transfer form is refused with a message, back to the search.
     "shop:domain-transfer": Row(EVERYONE_405, post={p: OK for p in TENANT_PEOPLE}),
     "shop:cart": Row(EVERYONE_200),
+    # The domain step of an item in the browser's own cart: nobody here has that item.
+    "shop:cart-item-domain": Row(EVERYONE_404, fixed={"item_id": "999999"}),
     "shop:checkout": Row((OK, OK, OK, OK)),
     # The tax of the browser's own cart: nobody here has one.
     "shop:checkout-quote": Row(("400", "400", "400", "400")),
@@ -304,6 +306,7 @@ TENANT_ROWS: dict[str, Row] = {
     "console:catalogue-option": Row(
         (LOGIN, "404", "404", LOGIN), post=WRITE_REFUSED, fixed={"pk": "0"}
     ),
+    "console:plan-domain-policy": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "plan"}),
     "console:branding": Row(STAFF_READ, post=WRITE_REFUSED),
     "console:domains": Row(STAFF_READ, post=WRITE_REFUSED),
     # The domains clients bought (not the portal's own hosts); a restore is a POST, and

@@ -116,6 +116,16 @@ class Product(TranslatedText, TenantModel):
         return self.type == self.Type.DOMAIN
 
 
+class DomainPolicy(models.TextChoices):
+    """Whether ordering a hosting plan leads the client through choosing its domain: not
+    at all, offered (register, transfer or one the client already owns), or required (a
+    registration or a transfer in the same order)."""
+
+    NONE = "none", _("No domain step")
+    OFFER = "offer", _("Offer a domain")
+    REQUIRE = "require", _("Require a domain")
+
+
 class Plan(TranslatedText, TenantModel):
     """A sellable variant of a product (e.g. "Starter" of "Shared hosting")."""
 
@@ -130,6 +140,9 @@ class Plan(TranslatedText, TenantModel):
     # Resale: the provider's wholesale plan and cycle this plan is bought as upstream.
     upstream_plan_ref = models.CharField(max_length=100, blank=True)
     upstream_cycle = models.CharField(max_length=16, choices=BillingCycle.choices, blank=True)
+    domain_policy = models.CharField(
+        max_length=8, choices=DomainPolicy.choices, default=DomainPolicy.NONE
+    )
     configurable_options = models.ManyToManyField(
         "ConfigurableOption", blank=True, related_name="plans"
     )

@@ -222,6 +222,7 @@ class InvoiceLine(TenantModel):
         OPTION = "option", _("Option")
         DISCOUNT = "discount", _("Discount")
         PRORATION = "proration", _("Plan change")
+        DOMAIN_RESTORE = "domain_restore", _("Domain restore")
         OTHER = "other", _("Other")
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")

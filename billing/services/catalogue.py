@@ -18,6 +18,7 @@ from billing.models import (
     ConfigurableOption,
     ConfigurableOptionChoice,
     ConfigurableOptionPrice,
+    DomainPolicy,
     DomainPrice,
     Plan,
     PlanPrice,
@@ -189,6 +190,7 @@ def plan_create(
     features: list[str] | None = None,
     upstream_plan_ref: str = "",
     upstream_cycle: str = "",
+    domain_policy: str = DomainPolicy.NONE,
 ) -> Plan:
     """A plan with its prices: ``{"monthly": price}`` or ``{"monthly": (price, setup)}``."""
     name = name.strip()
@@ -198,6 +200,7 @@ def plan_create(
         raise BillingError("A plan needs a price for at least one billing cycle.")
     if upstream_cycle:
         _cycle_check(upstream_cycle)
+    _domain_policy_check(product, domain_policy)
     plan = Plan.objects.create(
         product=product,
         name=name,
@@ -205,10 +208,41 @@ def plan_create(
         features=features or [],
         upstream_plan_ref=upstream_plan_ref,
         upstream_cycle=upstream_cycle,
+        domain_policy=domain_policy,
     )
     for cycle, value in prices.items():
         price, setup = value if isinstance(value, tuple) else (value, 0)
         plan_price_set(plan=plan, cycle=cycle, price=price, setup_fee=setup)
+    return plan
+
+
+def _domain_policy_check(product: Product, domain_policy: str) -> None:
+    if domain_policy not in DomainPolicy.values:
+        raise BillingError(f"“{domain_policy}” is not a domain policy.")
+    if product.requires_domain and domain_policy != DomainPolicy.NONE:
+        # A domain plan is the domain itself: there is nothing to choose beside it.
+        raise BillingError("A domain plan does not ask for another domain.")
+
+
+@transaction.atomic
+def plan_domain_policy_set(*, plan: Plan, domain_policy: str) -> Plan:
+    """Whether ordering the plan on the storefront asks for the hosting's domain: a
+    registration or transfer (``require``), or also a domain the client already owns
+    (``offer``). Carts already holding the plan are checked against it at checkout."""
+    plan = Plan.objects.select_for_update().select_related("product").get(pk=plan.pk)
+    _domain_policy_check(plan.product, domain_policy)
+    before = plan.domain_policy
+    if before == domain_policy:
+        return plan
+    plan.domain_policy = domain_policy
+    plan.save(update_fields=["domain_policy"])
+    audit_record(
+        action="plan.domain_policy_changed",
+        object_type="plan",
+        object_id=plan.public_id,
+        before={"domain_policy": before},
+        after={"domain_policy": domain_policy},
+    )
     return plan
 
 
@@ -556,12 +590,14 @@ def plan_save(
     features: list[str] | None = None,
     is_active: bool = True,
     sort_order: int | None = None,
+    domain_policy: str | None = None,
 ) -> Plan:
     """Creates the tenant's own plan (``plan=None``: no upstream plan, so a sale of it is
     never sent upstream) or edits a plan, imported or own: its texts, its prices (the
     cycles not in ``prices`` are no longer sold) and whether it is on sale. An imported
     plan's upstream plan and cycle are never touched here. A cycle that live services
-    renew on keeps a price, as their renewals read it."""
+    renew on keeps a price, as their renewals read it. ``domain_policy`` (None: as it
+    is) says whether the storefront asks for the hosting's domain."""
     name = name.strip()
     if not name:
         raise BillingError(gettext("A plan needs a name."))
@@ -579,6 +615,7 @@ def plan_save(
             description=description.strip(),
             features=lines,
             prices=prices,
+            domain_policy=domain_policy or DomainPolicy.NONE,
         )
         plan.is_active = is_active
         plan.sort_order = (
@@ -632,6 +669,8 @@ def plan_save(
             before=before,
             after=after,
         )
+    if domain_policy is not None:
+        plan = plan_domain_policy_set(plan=plan, domain_policy=domain_policy)
     return plan
 
 

@@ -32,6 +32,7 @@ from billing.models import (
     Coupon,
     CouponRedemption,
     DomainAction,
+    DomainPolicy,
     DomainPrice,
     InvoiceLine,
     Order,
@@ -263,6 +264,55 @@ def cart_item_add(
 
 
 @transaction.atomic
+def cart_item_domain_set(*, item: CartItem, domain_name: str, own: bool = False) -> CartItem:
+    """The domain a hosting item is set up with, chosen in the storefront's domain step:
+    one the cart registers or transfers in (its domain item is added first), or with
+    ``own`` one the client already holds, which only a plan that offers a domain takes.
+    ``domain_name`` is in A-labels (the caller converts a Unicode name with idna)."""
+    cart = _cart_open(item.cart)
+    item = CartItem.objects.select_related("plan__product").get(pk=item.pk, cart=cart)
+    policy = item.plan.domain_policy
+    if policy == DomainPolicy.NONE or item.plan.product.requires_domain:
+        raise BillingError(gettext("“%(plan)s” is not set up with a domain.") % {"plan": item.plan})
+    domain_name = (domain_name or "").strip().lower().rstrip(".")
+    if not DOMAIN_RE.match(domain_name):
+        raise BillingError(
+            gettext("“%(domain)s” is not a domain name like example.com.") % {"domain": domain_name}
+        )
+    if own:
+        if policy != DomainPolicy.OFFER:
+            raise BillingError(
+                gettext("“%(plan)s” needs a domain registered or transferred with it.")
+                % {"plan": item.plan}
+            )
+    elif not _domain_items(cart).filter(domain_name=domain_name).exists():
+        raise BillingError(
+            gettext("Put the registration or the transfer of %(domain)s in your cart first.")
+            % {"domain": domain_name}
+        )
+    item.domain_name = domain_name
+    item.save(update_fields=["domain_name"])
+    return item
+
+
+def _domain_items(cart: Cart):
+    return cart.items.filter(plan__product__type=Product.Type.DOMAIN)
+
+
+def cart_domain_missing(*, cart: Cart) -> list[CartItem]:
+    """The cart's hosting items whose plan requires a domain and that have none: no
+    registration or transfer of their domain in the same cart."""
+    held = set(_domain_items(cart).values_list("domain_name", flat=True))
+    return [
+        item
+        for item in cart.items.filter(plan__domain_policy=DomainPolicy.REQUIRE).select_related(
+            "plan__product"
+        )
+        if not item.domain_name or item.domain_name not in held
+    ]
+
+
+@transaction.atomic
 def cart_item_remove(*, item: CartItem) -> None:
     _cart_open(item.cart)
     item.delete()
@@ -450,6 +500,15 @@ def checkout_place(
     items = list(cart.items.select_related("plan__product"))
     if not items:
         raise BillingError("The cart is empty.")
+    missing = cart_domain_missing(cart=cart)
+    if missing:
+        raise BillingError(
+            gettext(
+                "“%(plan)s” needs a domain: register one or transfer one in for it in the "
+                "same order."
+            )
+            % {"plan": missing[0].plan}
+        )
 
     needed: dict[int, int] = defaultdict(int)
     for item in items:
@@ -500,7 +559,7 @@ def checkout_place(
             options=priced.options,
         )
         period_end = cycle_end(on_date, item.cycle)
-        for _ in range(item.quantity):
+        for _unit in range(item.quantity):
             service = Service.objects.create(
                 client=client,
                 plan=item.plan,

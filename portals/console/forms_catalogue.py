@@ -7,7 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import ConfigurableOption, Plan, Product, ProductGroup
+from billing.models import ConfigurableOption, DomainPolicy, Plan, Product, ProductGroup
 from portals.common import fields
 from portals.common.forms import ChoicePriceForm, CyclePriceForm
 
@@ -102,11 +102,25 @@ class PlanForm(forms.Form):
         initial=True,
         help_text=_("Off sale: gone from the storefront; services already sold run on."),
     )
+    domain_policy = forms.ChoiceField(
+        label=_("Domain with the order"),
+        choices=DomainPolicy.choices,
+        initial=DomainPolicy.NONE,
+        required=False,
+        help_text=_(
+            "Whether a client ordering this plan chooses its domain: a registration or "
+            "a transfer (required), or also a domain they already own (offered)."
+        ),
+    )
     sell_below_cost = forms.BooleanField(
         label=_("Sell below cost"),
         required=False,
         help_text=_("Tick to save prices lower than what the provider charges you."),
     )
+
+    def clean_domain_policy(self) -> str | None:
+        # Left out of a form sent without it: the plan keeps its setting.
+        return self.cleaned_data.get("domain_policy") or None
 
     def clean_features(self) -> list[str]:
         lines = [line.strip() for line in self.cleaned_data["features"].splitlines()]
@@ -123,6 +137,7 @@ class PlanForm(forms.Form):
             "features": "\n".join(plan.features or []),
             "sort_order": plan.sort_order,
             "is_active": plan.is_active,
+            "domain_policy": plan.domain_policy,
         }
 
 

@@ -107,6 +107,11 @@ urlpatterns = [
         catalogue_edit.translations,
         name="catalogue-translations",
     ),
+    path(
+        "catalogue/plans/<uuid:public_id>/domain-policy/",
+        catalogue.plan_domain_policy,
+        name="plan-domain-policy",
+    ),
     path("branding/", branding.branding, name="branding"),
     path("domains/", domains.domains_view, name="domains"),
     path("registered-domains/", registered_domains.registered_domains, name="registered-domains"),

@@ -108,14 +108,30 @@ class WholesalePlanForm(forms.ModelForm):
 
     class Meta:
         model = WholesalePlan
-        fields = ["code", "name", "description", "product_type", "module", "package", "is_active"]
+        fields = [
+            "code",
+            "name",
+            "description",
+            "product_type",
+            "module",
+            "package",
+            "domain_policy",
+            "is_active",
+        ]
         labels = {
             "code": _("Code"),
             "name": _("Name"),
             "description": _("Description"),
             "product_type": _("Product type"),
             "package": _("Panel package"),
+            "domain_policy": _("Domain with the order"),
             "is_active": _("Takes orders"),
+        }
+        help_texts = {
+            "domain_policy": _(
+                "Whether a client ordering this plan chooses its domain: a registration or "
+                "a transfer (required), or also a domain they already own (offered)."
+            )
         }
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 

@@ -7,9 +7,10 @@ from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import TermsVersion, User
-from billing.models import Client
+from billing.models import BillingCycle, Client
 from core.locale import date_format
 from portals.common.forms import AddressCleaning, country_choices, country_clean
+from provisioning.registrars.rdap import DomainNameInvalid, domain_normalize
 
 
 class SignupForm(forms.Form):
@@ -91,6 +92,62 @@ class DomainTransferForm(forms.Form):
         help_text=_("The transfer code your current registrar gives you (also EPP code)."),
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
     )
+
+
+class DomainStepForm(forms.Form):
+    """The domain a hosting plan is set up with: registered or transferred in with it,
+    or (when the plan offers it) one the client already owns. The name comes back as
+    A-labels (an internationalised name converted with IDNA)."""
+
+    REGISTER, TRANSFER, OWN = "register", "transfer", "own"
+    YEARS = (
+        (BillingCycle.ANNUAL, _("1 year")),
+        (BillingCycle.BIENNIAL, _("2 years")),
+        (BillingCycle.TRIENNIAL, _("3 years")),
+    )
+
+    choice = forms.ChoiceField(label=_("Your domain"), widget=forms.RadioSelect)
+    domain = forms.CharField(
+        label=_("Domain name"),
+        max_length=253,
+        widget=forms.TextInput(attrs={"placeholder": _("yourname.com"), "autocomplete": "off"}),
+    )
+    cycle = forms.ChoiceField(
+        label=_("Registration period"), choices=YEARS, initial=BillingCycle.ANNUAL, required=False
+    )
+    auth_code = forms.CharField(
+        label=_("Auth code"),
+        max_length=255,
+        required=False,
+        help_text=_("Only for a transfer: the code your current registrar gives you."),
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
+    )
+
+    def __init__(self, *args, offer_own: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [
+            (self.REGISTER, _("Register a new domain")),
+            (self.TRANSFER, _("Transfer a domain")),
+        ]
+        if offer_own:
+            choices.append((self.OWN, _("Use a domain I already own")))
+        self.fields["choice"].choices = choices
+        self.fields["choice"].initial = self.REGISTER
+
+    def clean_domain(self) -> str:
+        try:
+            _unicode, ascii_name = domain_normalize(self.cleaned_data["domain"])
+        except DomainNameInvalid:
+            raise forms.ValidationError(_("That is not a domain name.")) from None
+        if "." not in ascii_name:
+            raise forms.ValidationError(_("Type the whole name, with its extension: yourname.com."))
+        return ascii_name
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("choice") == self.TRANSFER and not (data.get("auth_code") or "").strip():
+            self.add_error("auth_code", _("A transfer needs the domain's auth code."))
+        return data
 
 
 class BillingAddressForm(AddressCleaning, forms.Form):

@@ -14,6 +14,7 @@ urlpatterns = [
     path("domains/add/", views.domain_add, name="domain-add"),
     path("domains/transfer/", views.domain_transfer, name="domain-transfer"),
     path("cart/", views.cart_view, name="cart"),
+    path("cart/<int:item_id>/domain/", views.cart_item_domain, name="cart-item-domain"),
     path("checkout/", views.checkout, name="checkout"),
     path("checkout/quote/", views.checkout_quote, name="checkout-quote"),
     path("order/<uuid:public_id>/", views.order_detail, name="order"),

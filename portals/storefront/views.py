@@ -33,6 +33,7 @@ from billing.models import (
     BillingCycle,
     Client,
     DomainAction,
+    DomainPolicy,
     Order,
     Plan,
     ProductGroup,
@@ -43,7 +44,9 @@ from billing.services.commerce import (
     TermsAcceptance,
     cart_coupon_apply,
     cart_coupon_remove,
+    cart_domain_missing,
     cart_item_add,
+    cart_item_domain_set,
     cart_item_remove,
     checkout_place,
 )
@@ -57,6 +60,7 @@ from portals.storefront.forms import (
     BillingAddressForm,
     CheckoutSignupForm,
     DomainSearchForm,
+    DomainStepForm,
     DomainTransferForm,
     TermsAcceptanceForm,
 )
@@ -194,7 +198,7 @@ def plan_detail(request: HttpRequest, public_id) -> HttpResponse:
         try:
             options = shop.options_from_data(plan, data)
             cart = shop.cart_for_request(request, create=True)
-            cart_item_add(
+            item = cart_item_add(
                 cart=cart,
                 plan=plan,
                 cycle=cycle,
@@ -205,6 +209,9 @@ def plan_detail(request: HttpRequest, public_id) -> HttpResponse:
             error = str(exc)
         else:
             messages.success(request, _("“%(plan)s” is in your cart.") % {"plan": plan})
+            if plan.domain_policy != DomainPolicy.NONE and not item.domain_name:
+                # The plan is set up on a domain: the client chooses it next.
+                return redirect("shop:cart-item-domain", item_id=item.pk)
             return redirect("shop:cart")
     quote, quote_error = _quote_or_errors(request, plan, data)
     options = shop.plan_options(plan, cycle)
@@ -394,6 +401,111 @@ def domain_transfer(request: HttpRequest) -> HttpResponse:
     return redirect("shop:cart")
 
 
+class _DomainStepRefused(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def _domain_step_apply(cart, item, data: dict) -> None:
+    """Puts the chosen domain's registration or transfer in the cart (unless it is there
+    already) and sets the hosting item on it; or sets it on a domain the client owns.
+    Availability is asked before anything is written, and the writes are one
+    transaction, so a refusal leaves the cart as it was."""
+    choice, ascii_name = data["choice"], data["domain"]
+    if choice == DomainStepForm.OWN:
+        cart_item_domain_set(item=item, domain_name=ascii_name, own=True)
+        return
+    plans = shop.domain_plans()
+    plan = plans.get(ascii_name.rsplit(".", 1)[-1])
+    if plan is None:
+        raise _DomainStepRefused(_("We do not sell that extension."), "domain")
+    in_cart = cart.items.filter(
+        domain_name=ascii_name, plan__product__type=plan.product.type
+    ).exists()
+    if choice == DomainStepForm.REGISTER and not in_cart:
+        (found,) = _availability([ascii_name], plans)
+        if found.status == PREMIUM:
+            raise _DomainStepRefused(
+                _(
+                    "%(domain)s is a premium name: its registry sells it at a price of its "
+                    "own. Contact us for an offer."
+                )
+                % {"domain": found.domain},
+                "domain",
+            )
+        if not found.is_available:
+            raise _DomainStepRefused(
+                _("%(domain)s is not available for registration.") % {"domain": found.domain},
+                "domain",
+            )
+        cycles = {row.cycle for row in shop.plan_cycles(plan)}
+        cycle = data.get("cycle") or BillingCycle.ANNUAL
+        if cycle not in cycles:
+            raise _DomainStepRefused(
+                _("This extension is not registered for that many years here."), "cycle"
+            )
+    if choice == DomainStepForm.TRANSFER and not in_cart and not hasattr(plan, "domain_price"):
+        raise _DomainStepRefused(
+            _("Domains with this extension cannot be transferred here."), "domain"
+        )
+    with transaction.atomic():
+        if not in_cart and choice == DomainStepForm.REGISTER:
+            cart_item_add(cart=cart, plan=plan, cycle=cycle, domain_name=ascii_name)
+        elif not in_cart:
+            cart_item_add(
+                cart=cart,
+                plan=plan,
+                cycle=BillingCycle.ANNUAL,
+                domain_name=ascii_name,
+                domain_action=DomainAction.TRANSFER,
+                auth_code=data["auth_code"],
+            )
+        cart_item_domain_set(item=item, domain_name=ascii_name)
+
+
+@localized
+def cart_item_domain(request: HttpRequest, item_id: int) -> HttpResponse:
+    """The domain step of a hosting plan that requires or offers a domain: register a
+    new one, transfer one in, or (offered only) use one the client already owns."""
+    cart = shop.cart_for_request(request)
+    item = cart.items.select_related("plan__product").filter(pk=item_id).first() if cart else None
+    if item is None or item.plan.domain_policy == DomainPolicy.NONE:
+        raise Http404
+    offer_own = item.plan.domain_policy == DomainPolicy.OFFER
+    form = DomainStepForm(
+        request.POST if request.method == "POST" else None,
+        offer_own=offer_own,
+        initial={"domain": item.domain_name},
+    )
+    if form.is_bound and form.is_valid():
+        try:
+            _domain_step_apply(cart, item, form.cleaned_data)
+        except _DomainStepRefused as exc:
+            form.add_error(exc.field, exc.message)
+        except BillingError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                _("“%(plan)s” will be set up on %(domain)s.")
+                % {"plan": item.plan, "domain": form.cleaned_data["domain"]},
+            )
+            return redirect("shop:cart")
+    return render(
+        request,
+        "storefront/cart_item_domain.html",
+        {
+            "item": item,
+            "form": form,
+            "required": item.plan.domain_policy == DomainPolicy.REQUIRE,
+            "tlds": sorted(shop.domain_plans()),
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
 # --- cart and checkout -------------------------------------------------------------------
 
 
@@ -424,12 +536,23 @@ def cart_view(request: HttpRequest) -> HttpResponse:
             error = str(exc)
     items = list(cart.items.select_related("plan__product")) if cart else []
     lines = quote.lines if quote else [None] * len(items)
+    missing = {item.pk for item in cart_domain_missing(cart=cart)} if cart else set()
     return render(
         request,
         "storefront/cart.html",
         {
             "cart": cart,
-            "rows": [{"item": item, "line": line} for item, line in zip(items, lines, strict=True)],
+            "rows": [
+                {
+                    "item": item,
+                    "line": line,
+                    "domain_step": item.plan.domain_policy != DomainPolicy.NONE
+                    and not item.plan.product.requires_domain,
+                    "domain_missing": item.pk in missing,
+                }
+                for item, line in zip(items, lines, strict=True)
+            ],
+            "domain_missing": bool(missing),
             "quote": quote,
             "error": error,
         },

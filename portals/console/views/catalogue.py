@@ -9,9 +9,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from billing.errors import BillingError
-from billing.models import Product
-from billing.selectors import billing_settings_get, product_list
-from billing.services import product_tax_category_set
+from billing.models import DomainPolicy, Product
+from billing.selectors import billing_settings_get, plan_list, product_list
+from billing.services import plan_domain_policy_set, product_tax_category_set
 from portals.common.access import console_page
 from portals.console.forms import MarkupForm
 from portals.console.selectors import configurable_options
@@ -29,6 +29,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
             "products": products,
             "options": options,
             "tax_categories": Product.TaxCategory.choices,
+            "domain_policies": DomainPolicy.choices,
         },
     )
 
@@ -49,6 +50,25 @@ def product_tax_category(request: HttpRequest, public_id) -> HttpResponse:
             request,
             _("%(product)s is now taxed as: %(category)s.")
             % {"product": product.name, "category": Product.TaxCategory(category).label},
+        )
+    return redirect("console:catalogue")
+
+
+@console_page(write="admin")
+def plan_domain_policy(request: HttpRequest, public_id) -> HttpResponse:
+    """Whether the storefront leads a client ordering the plan through choosing its
+    domain (a registration or transfer required, or also a domain already owned)."""
+    plan = get_object_or_404(plan_list(), public_id=public_id)
+    if request.method != "POST":
+        return redirect("console:catalogue")
+    policy = request.POST.get("domain_policy", "")
+    if policy not in DomainPolicy.values or plan.product.requires_domain:
+        messages.error(request, _("Choose one of the domain settings in the list."))
+    else:
+        plan_domain_policy_set(plan=plan, domain_policy=policy)
+        messages.success(
+            request,
+            _("%(plan)s: %(policy)s.") % {"plan": plan.name, "policy": DomainPolicy(policy).label},
         )
     return redirect("console:catalogue")
 

@@ -220,6 +220,9 @@ def _plan_page(request: HttpRequest, product: Product, plan: Plan | None) -> Htt
     if not costs:
         # The tenant's own plan costs nothing upstream: there is nothing to confirm.
         del form.fields["sell_below_cost"]
+    if product.requires_domain:
+        # A domain plan is the domain itself: nothing to choose beside it.
+        del form.fields["domain_policy"]
     below: list[dict] = []
     if data is not None and form.is_valid() and prices.is_valid():
         fields = dict(form.cleaned_data)
