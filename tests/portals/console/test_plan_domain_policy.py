@@ -98,9 +98,10 @@ def test_the_import_carries_the_providers_setting_and_the_reseller_changes_it(te
     # The plan's edit form in the console carries the setting too.
     form = owner.get(f"/console/catalogue/plans/{web.public_id}/").content.decode()
     assert 'name="domain_policy"' in form
-    assert 'name="domain_policy"' not in owner.get(
-        f"/console/catalogue/plans/{shop_a.com.public_id}/"
-    ).content.decode()
+    assert (
+        'name="domain_policy"'
+        not in owner.get(f"/console/catalogue/plans/{shop_a.com.public_id}/").content.decode()
+    )
     edited = owner.post(
         f"/console/catalogue/plans/{web.public_id}/",
         {
