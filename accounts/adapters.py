@@ -3,6 +3,7 @@ own brand, no open sign-up (accounts are made at checkout or by a tenant's staff
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,6 +22,12 @@ from django_tenants.utils import get_public_schema_name
 from accounts.branding import branding_context
 from accounts.two_factor import two_factor_required_for
 from core.crypto import secret_decrypt, secret_encrypt
+
+# allauth e-mails a tenant sends in its own text, layout and sender, by allauth's
+# template prefix: ``send(email, context)`` with allauth's context (``user``,
+# ``password_reset_url``, ...). Billing, which holds the tenant's texts and sender, fills
+# it in its AppConfig.ready; accounts sits below billing and cannot import it.
+tenant_email_senders: dict[str, Callable[[str, dict[str, Any]], Any]] = {}
 
 
 def _brand(request: HttpRequest | None) -> dict[str, Any]:
@@ -46,6 +53,10 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context_data: dict) -> None:
         request = context.request
+        tenant_send = tenant_email_senders.get(template_prefix)
+        if tenant_send is not None and connection.schema_name != get_public_schema_name():
+            tenant_send(email, context_data)
+            return
         brand = _brand(request)
         site = SimpleNamespace(name=brand.get("brand_name", ""), domain=request.get_host())
         data = {"request": request, "email": email, "current_site": site, **brand}

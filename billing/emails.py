@@ -1,11 +1,13 @@
 """The e-mails a tenant sends its clients.
 
 Each e-mail goes out in the tenant's name, from the sender in its billing settings, in
-the client's language. Its subject and body are Django templates under
-``templates/billing/emails/`` (``<kind>_subject.txt``, ``<kind>_body.txt``); the HTML
-part is the same body text laid out, so the two never tell different stories. A tenant
-may replace the subject and body of a kind with its own text (``EmailOverride``), which
-is rendered with the same plain context of strings.
+the client's language, under the tenant's logo and colour (its branding). Its subject
+and body are Django templates under ``templates/billing/emails/`` (``<kind>_subject.txt``,
+``<kind>_body.txt``); the HTML part is the same body text laid out, so the two never tell
+different stories. A tenant may replace the subject and body of a kind, per language or
+for every language, with its own text (an ``EmailTemplate`` row, ``EmailOverride`` here),
+which ``billing.email_templates`` renders in its sandbox with the kind's plain values
+only.
 
 Nothing here names the platform or the provider: the client only knows the tenant.
 """
@@ -13,34 +15,42 @@ Nothing here names the platform or the provider: the client only knows the tenan
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from email.utils import formataddr
 from enum import StrEnum
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
-from django.template import Context, Template, TemplateSyntaxError, engines
+from django.template import Context, Template, engines
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone, translation
 from django.utils.html import linebreaks, urlize
 from django.utils.safestring import mark_safe
 from django.utils.text import get_valid_filename
 
+from accounts.adapters import tenant_email_senders
+from accounts.branding import branding_get, color_or_default
 from billing import documents
+from billing.email_templates import builtin_text, template_check, template_kind, template_render
 from billing.events import (
     InvoiceEventKind,
+    OrderEventKind,
     ServiceEventKind,
     invoice_event_listeners,
+    order_event_listeners,
     service_event_listeners,
 )
-from billing.models import Invoice
-from billing.selectors import billing_settings_get
+from billing.models import EmailTemplate, Invoice, Order
+from billing.money import Money
+from billing.selectors import billing_settings_get, client_for_user
 from billing.services.invoice_status import SUSPENSION_OVERDUE
 from core.hosts import portal_url_for
 from core.locale import money_format
@@ -50,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 
 class EmailKind(StrEnum):
+    ORDER_CONFIRMATION = "order_confirmation"
     INVOICE_ISSUED = "invoice_issued"
     PAYMENT_RECEIVED = "payment_received"
     PAYMENT_REMINDER = "payment_reminder"
@@ -103,6 +114,7 @@ class Seller:
     sender: Sender
     accent_color: str
     default_language: str
+    logo_url: str = ""
 
 
 def tenant_current() -> Any:
@@ -126,16 +138,33 @@ def seller_get() -> Seller:
     default_language = (billing.default_language if billing else "") or (
         tenant.default_language if tenant is not None else ""
     )
+    # The colour and logo of the tenant's site, so an e-mail looks like where it leads.
+    branding = branding_get()
     return Seller(
         name=legal_name,
         address_lines=tuple(billing.address_lines) if billing else (),
         vat_number=billing.vat_number if billing else "",
         sender=Sender(name=from_name, address=from_address),
-        accent_color=documents.accent_color_clean(
-            getattr(billing, "document_accent_color", "") if billing else ""
-        ),
+        accent_color=color_or_default(branding.brand_color),
         default_language=documents.document_language(default_language),
+        logo_url=_logo_url(branding),
     )
+
+
+def _logo_url(branding: Any) -> str:
+    """The absolute address of the tenant's logo on its own host (an e-mail is read
+    elsewhere), with its version so a mail client's cache never shows an old one."""
+    if not branding.logo:
+        return ""
+    root = portal_url().rstrip("/")
+    if not root:
+        return ""
+    try:
+        path = reverse("shop:brand-asset", args=["logo"], urlconf="config.urls")
+    except NoReverseMatch:
+        return ""
+    version = int(branding.updated_at.timestamp()) if branding.updated_at else 0
+    return f"{root}{path}?v={version}"
 
 
 def portal_url() -> str:
@@ -150,41 +179,29 @@ def client_language(client: Any, seller: Seller) -> str:
     return documents.document_language(getattr(client, "language", "") or seller.default_language)
 
 
-# Tags a tenant's own text may use: conditions and loops over the plain context. No
-# {% load %}, {% include %}, {% debug %} and the like: a tenant's text only places the
-# values it is given.
-OVERRIDE_ALLOWED_TAGS = frozenset({"if", "elif", "else", "endif", "for", "empty", "endfor"})
-_TAG_RE = re.compile(r"{%-?\s*(\w+)")
-
-
-def email_override_validate(text: str) -> None:
-    """Raises ValueError when a tenant's subject or body uses a tag it may not, or is
-    not a valid template."""
-    for tag in _TAG_RE.findall(text):
-        if tag not in OVERRIDE_ALLOWED_TAGS:
-            raise ValueError(f"The tag “{tag}” cannot be used in an e-mail text.")
+def email_override_validate(text: str, kind: str | None = None) -> None:
+    """Raises ValueError when a tenant's subject or body is not a valid template of the
+    sandbox (billing.email_templates), uses a tag or filter it may not, or, given the
+    ``kind``, a value that kind does not offer."""
     try:
-        Template(text, engine=engines["django"].engine)
-    except TemplateSyntaxError as exc:
-        raise ValueError(str(exc)) from exc
+        template_check(text, kind=kind)
+    except ValidationError as exc:
+        raise ValueError(" ".join(exc.messages)) from exc
 
 
-def email_override_get(kind: EmailKind, language: str) -> EmailOverride | None:
+def email_override_get(kind: str, language: str) -> EmailOverride | None:
     """The tenant's own text for ``kind``, if it wrote one: the one for ``language``
     first, then one written for every language (blank language)."""
-    try:
-        model = apps.get_model("billing", "EmailTemplate")
-    except LookupError:
-        return None
-    rows = model.objects.filter(kind=str(kind), language__in=[language, ""])
+    rows = EmailTemplate.objects.filter(kind=str(kind), language__in=[language, ""])
     row = min(rows, key=lambda r: r.language != language, default=None)
     if row is None or not (row.subject.strip() or row.body.strip()):
         return None
     try:
-        email_override_validate(row.subject)
-        email_override_validate(row.body)
+        email_override_validate(row.subject, str(kind))
+        email_override_validate(row.body, str(kind))
     except ValueError:
-        # The client still gets the built-in text rather than nothing.
+        # Checked when saved; a text an older rule let through gets the client the
+        # built-in one rather than nothing.
         logger.exception("The %s text of schema %s is unusable", kind, connection.schema_name)
         return None
     return EmailOverride(subject=row.subject, body=row.body)
@@ -212,23 +229,21 @@ def email_render(
 ) -> RenderedEmail:
     """Subject, text and HTML of one e-mail, in ``language``, in the tenant's layout.
     Other apps' e-mails (the support desk's) keep their subject and body templates in a
-    ``folder`` of their own."""
-    if override is not None:
-        email_override_validate(override.subject)
-        email_override_validate(override.body)
+    ``folder`` of their own. An ``override`` (a tenant's text) runs in the sandbox of
+    billing.email_templates with the kind's values only; ValidationError when it may
+    not."""
     with translation.override(language):
-        engine = engines["django"].engine
         if override is not None and override.subject.strip():
-            subject_template = Template(override.subject, engine=engine)
+            subject_text = template_render(override.subject, context, kind=str(kind))
         else:
-            subject_template = _builtin(f"{kind}_subject.txt", folder)
+            subject_text = _render_text(_builtin(f"{kind}_subject.txt", folder), context)
         if override is not None and override.body.strip():
-            body_template = Template(override.body, engine=engine)
+            body = template_render(override.body, context, kind=str(kind))
         else:
-            body_template = _builtin(f"{kind}_body.txt", folder)
+            body = _render_text(_builtin(f"{kind}_body.txt", folder), context)
         # A subject is one line: a header with a newline in it is refused by Django.
-        subject = " ".join(_render_text(subject_template, context).split())
-        body = _render_text(body_template, context).strip()
+        subject = " ".join(subject_text.split())
+        body = body.strip()
         layout = {
             **context,
             "language": language,
@@ -241,16 +256,24 @@ def email_render(
     return RenderedEmail(subject=subject, text=text, html=html)
 
 
-def email_base_context(seller: Seller, client: Any) -> dict[str, Any]:
-    """What every e-mail's layout reads: the tenant's name, address and colour, the
-    addressee and the tenant's portal."""
+def email_layout_context(seller: Seller) -> dict[str, Any]:
+    """What every e-mail's layout reads: the tenant's name, address, colour and logo,
+    and its portal."""
     return {
         "seller_name": seller.name,
         "seller_address_lines": list(seller.address_lines),
         "seller_vat_number": seller.vat_number,
         "accent_color": seller.accent_color,
-        "client_name": getattr(client, "name", "") or str(client),
+        "logo_url": seller.logo_url,
         "portal_url": portal_url(),
+    }
+
+
+def email_base_context(seller: Seller, client: Any) -> dict[str, Any]:
+    """The layout's values and the addressee's name."""
+    return {
+        **email_layout_context(seller),
+        "client_name": getattr(client, "name", "") or str(client),
     }
 
 
@@ -384,6 +407,37 @@ def email_invoice_overdue(invoice: Any) -> EmailMultiAlternatives | None:
     )
 
 
+def _order_context(order: Order, language: str) -> dict[str, Any]:
+    lines = []
+    for item in order.items.all():
+        quantity = f"{item.quantity} × " if item.quantity != 1 else ""
+        lines.append(f"- {quantity}{item.description}: {money_format(item.price, language)}")
+    invoice = order.invoice
+    return {
+        "order_date": documents.date_format(order.created_at, language),
+        "order_items": "\n".join(lines),
+        "order_total": money_format(order.total, language),
+        "invoice_number": invoice.number if invoice is not None else "",
+        "amount_due": (
+            money_format(invoice.amount_due, language)
+            if invoice is not None and invoice.amount_due.amount > 0
+            else ""
+        ),
+    }
+
+
+def email_order_confirmation(order: Order) -> EmailMultiAlternatives | None:
+    """What the client ordered, once the order is placed."""
+    seller = seller_get()
+    language = client_language(order.client, seller)
+    return email_send(
+        EmailKind.ORDER_CONFIRMATION,
+        client=order.client,
+        seller=seller,
+        context=_order_context(order, language),
+    )
+
+
 def _service_context(service: Any) -> dict[str, Any]:
     plan = getattr(service, "plan", None)
     return {
@@ -440,6 +494,7 @@ def _row(model_name: str, object_id: int) -> Any:
 
 
 _SENDERS: dict[EmailKind, tuple[str, Any]] = {
+    EmailKind.ORDER_CONFIRMATION: ("Order", email_order_confirmation),
     EmailKind.INVOICE_ISSUED: ("Invoice", email_invoice_issued),
     EmailKind.PAYMENT_RECEIVED: ("Payment", email_payment_received),
     EmailKind.PAYMENT_REMINDER: ("Invoice", email_payment_reminder),
@@ -487,12 +542,138 @@ def email_queue(kind: EmailKind, object_id: int) -> None:
     )
 
 
+# --- account e-mails ----------------------------------------------------------------
+
+
+def email_password_reset(*, user: Any, email: str, reset_url: str) -> EmailMultiAlternatives:
+    """The password reset link (accounts' sign-in pages ask for it), under the tenant's
+    brand and sender, in the person's language: a client's billing record's, else its
+    account's, else the tenant's."""
+    seller = seller_get()
+    client = client_for_user(user=user) if getattr(user, "kind", "") == "client" else None
+    language = documents.document_language(
+        (client.language if client is not None else "")
+        or getattr(user, "language", "")
+        or seller.default_language
+    )
+    name = (client.name if client is not None else "") or getattr(user, "full_name", "") or email
+    context = {
+        **email_layout_context(seller),
+        "client_name": name,
+        "reset_url": reset_url,
+    }
+    kind = "password_reset"
+    rendered = email_render(
+        kind, context, language=language, override=email_override_get(kind, language)
+    )
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=seller.sender.header,
+        to=[email],
+        reply_to=[seller.sender.address],
+        headers={"Auto-Submitted": "auto-generated", "Content-Language": language},
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    message.send()
+    return message
+
+
+PASSWORD_RESET_PREFIX = "account/email/password_reset_key"
+
+
+def _password_reset_from_accounts(email: str, context: dict[str, Any]) -> None:
+    email_password_reset(
+        user=context.get("user"), email=email, reset_url=context["password_reset_url"]
+    )
+
+
+# --- the editor's preview and test ----------------------------------------------------
+
+
+def _sample(variable: Any, *, language: str, currency: str, root: str) -> Any:
+    if variable.sample_kind == "money":
+        return money_format(Money(Decimal("122.00"), currency), language)
+    if variable.sample_kind == "date":
+        return documents.date_format(timezone.localdate(), language)
+    if variable.sample_kind == "url":
+        return f"{root}/account/" if root else "/account/"
+    return str(variable.sample)
+
+
+def email_sample_context(kind: str, *, language: str, seller: Seller) -> dict[str, Any]:
+    """Made-up values for every variable of ``kind``, with the tenant's own name,
+    address, colour and logo, to preview a text."""
+    billing = billing_settings_get()
+    currency = (billing.currency if billing else "") or "EUR"
+    layout = email_layout_context(seller)
+    root = layout["portal_url"].rstrip("/")
+    with translation.override(language):
+        values = {
+            v.name: _sample(v, language=language, currency=currency, root=root)
+            for v in template_kind(kind).variables
+        }
+    # The tenant's own name, address, colour, logo and portal, not made-up ones.
+    values.update({k: v for k, v in layout.items() if v or k not in values})
+    return values
+
+
+def email_preview(
+    kind: str, *, language: str, subject: str, body: str, seller: Seller | None = None
+) -> RenderedEmail:
+    """``subject`` and ``body`` rendered as a client would get them, with sample values;
+    ValidationError when the text may not be used."""
+    seller = seller or seller_get()
+    language = language or seller.default_language
+    template_check(subject, kind=kind)
+    template_check(body, kind=kind)
+    context = email_sample_context(kind, language=language, seller=seller)
+    return email_render(
+        kind,
+        context,
+        language=language,
+        override=EmailOverride(subject=subject, body=body),
+        folder=template_kind(kind).folder,
+    )
+
+
+def email_test_send(
+    kind: str, *, language: str, subject: str, body: str, to: str
+) -> EmailMultiAlternatives:
+    """The preview, sent to ``to`` (the staff member trying the text) from the tenant's
+    sender, its subject marked as a test."""
+    seller = seller_get()
+    rendered = email_preview(kind, language=language, subject=subject, body=body, seller=seller)
+    message = EmailMultiAlternatives(
+        subject=f"[TEST] {rendered.subject}",
+        body=rendered.text,
+        from_email=seller.sender.header,
+        to=[to],
+        reply_to=[seller.sender.address],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    message.send()
+    return message
+
+
+def email_default_text(kind: str, language: str) -> tuple[str, str]:
+    """The built-in subject and body in ``language`` (the tenant's default language for
+    a text written for every language), as the editor starts from."""
+    return builtin_text(kind, language or seller_get().default_language)
+
+
 # --- billing events ----------------------------------------------------------------
 
 
 def on_invoice_event(event: Any) -> None:
     if event.kind == InvoiceEventKind.ISSUED:
         email_queue(EmailKind.INVOICE_ISSUED, event.invoice_id)
+
+
+def on_order_event(event: Any) -> None:
+    if event.kind == OrderEventKind.PLACED:
+        email_queue(EmailKind.ORDER_CONFIRMATION, event.order_id)
 
 
 def on_service_event(event: Any) -> None:
@@ -511,3 +692,7 @@ def listeners_register() -> None:
         invoice_event_listeners.append(on_invoice_event)
     if on_service_event not in service_event_listeners:
         service_event_listeners.append(on_service_event)
+    if on_order_event not in order_event_listeners:
+        order_event_listeners.append(on_order_event)
+    # The password reset link goes out in the tenant's text, layout and sender.
+    tenant_email_senders[PASSWORD_RESET_PREFIX] = _password_reset_from_accounts

@@ -57,6 +57,12 @@ class InvoiceEventKind:
     ALL = frozenset({ISSUED, PAID, CANCELLED})
 
 
+class OrderEventKind:
+    PLACED = "placed"
+
+    ALL = frozenset({PLACED})
+
+
 @dataclass(frozen=True)
 class ServiceEvent:
     kind: str
@@ -73,11 +79,20 @@ class InvoiceEvent:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OrderEvent:
+    kind: str
+    tenant_schema: str
+    order_id: int
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
 ServiceEventListener = Callable[[ServiceEvent], None]
 InvoiceEventListener = Callable[[InvoiceEvent], None]
 
 service_event_listeners: list[ServiceEventListener] = []
 invoice_event_listeners: list[InvoiceEventListener] = []
+order_event_listeners: list[Callable[[OrderEvent], None]] = []
 # Listeners that must write in the same transaction as the change (the resale outbox:
 # a command is never lost between a commit and a listener). They run at emit time; an
 # exception in one rolls the change back with it.
@@ -85,7 +100,7 @@ service_event_tx_listeners: list[ServiceEventListener] = []
 invoice_event_tx_listeners: list[InvoiceEventListener] = []
 
 
-def _deliver(event: ServiceEvent | InvoiceEvent, listeners: list) -> None:
+def _deliver(event: ServiceEvent | InvoiceEvent | OrderEvent, listeners: list) -> None:
     with schema_context(event.tenant_schema):
         # A copy: a listener may register or remove listeners.
         for listener in list(listeners):
@@ -126,4 +141,13 @@ def invoice_event_emit(
     for listener in list(invoice_event_tx_listeners):
         listener(event)
     transaction.on_commit(lambda: _deliver(event, invoice_event_listeners))
+    return event
+
+
+def order_event_emit(*, kind: str, order_id: int) -> OrderEvent:
+    """An order was placed (the client's confirmation e-mail follows it)."""
+    if kind not in OrderEventKind.ALL:
+        raise ValueError(f"Unknown order event “{kind}”.")
+    event = OrderEvent(kind=kind, tenant_schema=connection.schema_name, order_id=order_id)
+    transaction.on_commit(lambda: _deliver(event, order_event_listeners))
     return event

@@ -18,6 +18,7 @@ from billing.models import (
     Contact,
     CreditNote,
     CreditNoteLine,
+    EmailTemplate,
     Invoice,
     InvoiceLine,
     LedgerEntry,
@@ -389,3 +390,13 @@ def service_mrr(*, service: Service) -> Money:
     if months is None or service.status not in MRR_STATUSES:
         return Money.zero(service.currency)
     return Money.of(service.recurring_amount / months, service.currency)
+
+
+def email_template_get(*, kind: str, language: str) -> EmailTemplate | None:
+    """The tenant's own text for ``kind`` in ``language`` ("" every language), if any."""
+    return EmailTemplate.objects.filter(kind=kind, language=language).first()
+
+
+def email_templates_written() -> set[tuple[str, str]]:
+    """(kind, language) of every text the tenant wrote."""
+    return set(EmailTemplate.objects.values_list("kind", "language"))

@@ -2,7 +2,8 @@
 staff (a new ticket or a client's reply waits, an answer is overdue).
 
 Each goes out under the tenant's brand and in the tenant's layout
-(``billing.emails.email_render``), in the addressee's language: the client's from its
+(``billing.emails.email_render``; the client's two in the tenant's own text when it
+wrote one, ``billing.email_templates``), in the addressee's language: the client's from its
 billing record, a staff member's from its account, else the tenant's default. The
 client's e-mails carry the ticket's reply address, ``<mailbox>+<reply token>@<domain>``
 of the department's mailbox (or the tenant's sender), so an answer by e-mail finds its
@@ -28,6 +29,7 @@ from accounts.models import User
 from billing import documents
 from billing.emails import (
     email_base_context,
+    email_override_get,
     email_render,
     portal_url,
     seller_get,
@@ -123,7 +125,16 @@ def _send(
         "department": ticket.department.name,
         **context,
     }
-    rendered = email_render(kind, full, language=outgoing.language, folder=FOLDER)
+    # The client's e-mails in the tenant's own text when it wrote one (staff's are
+    # the built-in text).
+    override = (
+        email_override_get(kind, outgoing.language)
+        if kind in (CLIENT_RECEIVED, CLIENT_ANSWERED)
+        else None
+    )
+    rendered = email_render(
+        kind, full, language=outgoing.language, folder=FOLDER, override=override
+    )
     email = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,

@@ -33,6 +33,7 @@ from billing.models.documents import (
     Payment,
     Refund,
 )
+from billing.models.emails import EmailTemplate
 from billing.models.ledger import LedgerEntry
 from billing.models.settings import BillingSettings, NumberSequence
 from billing.models.subscriptions import Service, ServiceMrrChange, ServiceOption
@@ -56,6 +57,7 @@ __all__ = [
     "DomainAction",
     "DomainPolicy",
     "DomainPrice",
+    "EmailTemplate",
     "Invoice",
     "InvoiceLine",
     "LedgerEntry",

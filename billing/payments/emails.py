@@ -17,10 +17,6 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.utils import translation
-from django.utils.html import linebreaks, urlize
-from django.utils.safestring import mark_safe
 
 from accounts.models import User
 from billing import documents, emails
@@ -28,51 +24,29 @@ from core.locale import money_format
 
 logger = logging.getLogger(__name__)
 
+FOLDER = "billing/payments/emails"
 CLIENT_KINDS = {"payment_action_required", "autocharge_failed"}
 STAFF_KINDS = {"dispute_opened", "payment_unapplied"}
-
-
-def _render(kind: str, context: dict[str, Any], language: str) -> tuple[str, str, str]:
-    with translation.override(language):
-        subject = " ".join(
-            render_to_string(f"billing/payments/emails/{kind}_subject.txt", context).split()
-        )
-        body = render_to_string(f"billing/payments/emails/{kind}_body.txt", context).strip()
-        layout = {
-            **context,
-            "language": language,
-            "subject": subject,
-            "body_text": body,
-            "body_html": mark_safe(linebreaks(urlize(body, autoescape=True))),  # noqa: S308
-        }
-        text = render_to_string("billing/emails/layout.txt", layout).strip() + "\n"
-        html = render_to_string("billing/emails/layout.html", layout)
-    return subject, text, html
-
-
-def _seller_context(seller: emails.Seller) -> dict[str, Any]:
-    return {
-        "seller_name": seller.name,
-        "seller_address_lines": list(seller.address_lines),
-        "seller_vat_number": seller.vat_number,
-        "accent_color": seller.accent_color,
-        "portal_url": emails.portal_url(),
-    }
 
 
 def _send(
     kind: str, *, to: list[str], seller: emails.Seller, context: dict, language: str
 ) -> EmailMultiAlternatives:
-    subject, text, html = _render(kind, context, language)
+    # A client's e-mail in the tenant's own text when it wrote one; staff get the
+    # built-in text.
+    override = emails.email_override_get(kind, language) if kind in CLIENT_KINDS else None
+    rendered = emails.email_render(
+        kind, context, language=language, override=override, folder=FOLDER
+    )
     message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
+        subject=rendered.subject,
+        body=rendered.text,
         from_email=seller.sender.header,
         to=to,
         reply_to=[seller.sender.address],
         headers={"Auto-Submitted": "auto-generated", "Content-Language": language},
     )
-    message.attach_alternative(html, "text/html")
+    message.attach_alternative(rendered.html, "text/html")
     message.send()
     return message
 
@@ -88,7 +62,7 @@ def client_email_send(
         return None
     seller = emails.seller_get()
     language = emails.client_language(client, seller)
-    full = {**_seller_context(seller), "client_name": client.name, **context(language)}
+    full = {**emails.email_layout_context(seller), "client_name": client.name, **context(language)}
     return _send(kind, to=[client.email], seller=seller, context=full, language=language)
 
 
@@ -111,7 +85,7 @@ def staff_email_send(kind: str, *, context: dict[str, Any]) -> EmailMultiAlterna
         kind,
         to=recipients,
         seller=seller,
-        context={**_seller_context(seller), **context},
+        context={**emails.email_layout_context(seller), **context},
         language=seller.default_language,
     )
 

@@ -20,6 +20,7 @@ from django.utils.translation import gettext, gettext_noop, ngettext
 from accounts.models import TermsVersion
 from billing.cycles import CYCLE_MONTHS, cycle_end
 from billing.errors import BillingError
+from billing.events import OrderEventKind, order_event_emit
 from billing.models import (
     BillingCycle,
     Cart,
@@ -624,4 +625,5 @@ def checkout_place(
     cart.status = Cart.Status.CHECKED_OUT
     cart.client = client
     cart.save(update_fields=["status", "client", "updated_at"])
+    order_event_emit(kind=OrderEventKind.PLACED, order_id=order.pk)
     return order

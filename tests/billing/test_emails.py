@@ -115,7 +115,11 @@ def _all_kinds(shop, client) -> dict[EmailKind, object]:
     )
     service = service_live(shop, client)
     suspended = services.service_suspend(service=service, reason="Abuse report")
+    cart = services.cart_create(client=client)
+    services.cart_item_add(cart=cart, plan=shop.pro, cycle="monthly")
+    order = services.checkout_place(cart=cart, client=client)
     return {
+        EmailKind.ORDER_CONFIRMATION: emails.email_order_confirmation(order),
         EmailKind.INVOICE_ISSUED: emails.email_invoice_issued(invoice),
         EmailKind.PAYMENT_RECEIVED: emails.email_payment_received(payment),
         EmailKind.PAYMENT_REMINDER: emails.email_payment_reminder(invoice),
@@ -128,6 +132,7 @@ def _all_kinds(shop, client) -> dict[EmailKind, object]:
 # A phrase of each kind's subject and body, per language.
 EXPECTED = {
     "en": {
+        EmailKind.ORDER_CONFIRMATION: ("Your order at", "thank you for your order of"),
         EmailKind.INVOICE_ISSUED: ("Invoice ", "We have issued invoice"),
         EmailKind.PAYMENT_RECEIVED: ("Payment received", "received your payment of €500.00"),
         EmailKind.PAYMENT_REMINDER: ("Reminder:", "friendly reminder"),
@@ -136,6 +141,7 @@ EXPECTED = {
         EmailKind.SERVICE_ACTIVATED: ("Welcome", "is now active"),
     },
     "it": {
+        EmailKind.ORDER_CONFIRMATION: ("Il suo ordine presso", "grazie per il suo ordine del"),
         EmailKind.INVOICE_ISSUED: ("Fattura ", "abbiamo emesso la fattura"),
         EmailKind.PAYMENT_RECEIVED: ("Pagamento ricevuto", "pagamento di 500,00 €"),
         EmailKind.PAYMENT_REMINDER: ("Promemoria:", "le ricordiamo"),
@@ -144,6 +150,7 @@ EXPECTED = {
         EmailKind.SERVICE_ACTIVATED: ("Benvenuto", "è ora attivo"),
     },
     "ru": {
+        EmailKind.ORDER_CONFIRMATION: ("Ваш заказ в", "благодарим вас за заказ от"),
         EmailKind.INVOICE_ISSUED: ("Счёт ", "Мы выставили счёт"),
         EmailKind.PAYMENT_RECEIVED: ("Получен платёж", "платёж на сумму 500,00 €"),
         EmailKind.PAYMENT_REMINDER: ("Напоминание:", "Напоминаем"),
