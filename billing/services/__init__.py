@@ -47,7 +47,11 @@ from billing.services.commerce import (
     coupon_create,
 )
 from billing.services.credit_notes import CreditLine, credit_note_issue
-from billing.services.email_templates import email_template_reset, email_template_save
+from billing.services.email_templates import (
+    email_template_check,
+    email_template_reset,
+    email_template_save,
+)
 from billing.services.invoice_status import SUSPENSION_OVERDUE, invoice_status_refresh
 from billing.services.invoices import (
     invoice_cancel,
@@ -123,6 +127,7 @@ __all__ = [
     "credit_apply",
     "credit_note_issue",
     "domain_price_set",
+    "email_template_check",
     "email_template_reset",
     "email_template_save",
     "invoice_cancel",

@@ -20,7 +20,9 @@ def _object_id(kind: str, language: str) -> str:
     return f"{kind}:{language or '*'}"
 
 
-def _check(*, kind: str, language: str, subject: str, body: str) -> None:
+def email_template_check(*, kind: str, language: str, subject: str, body: str) -> None:
+    """ValidationError keyed by field (subject, body, language) when the text may not
+    be saved: what the editor shows next to each input before a preview or a test."""
     template_kind(kind)
     if language not in TEMPLATE_LANGUAGES:
         raise ValidationError({"language": [_("Choose one of the offered languages.")]})
@@ -50,7 +52,7 @@ def email_template_save(
     """Writes the tenant's text for ``kind`` in ``language`` ("" for every language).
     A text that uses a tag, filter or value it may not is refused (ValidationError)
     and nothing changes."""
-    _check(kind=kind, language=language, subject=subject, body=body)
+    email_template_check(kind=kind, language=language, subject=subject, body=body)
     row = EmailTemplate.objects.select_for_update().filter(kind=kind, language=language).first()
     before = {"subject": row.subject, "body": row.body} if row is not None else None
     row = row or EmailTemplate(kind=kind, language=language)

@@ -454,3 +454,19 @@ class ReportPeriodForm(forms.Form):
                 _("A report covers at most %(months)s months.") % {"months": reports.MAX_MONTHS}
             ) from None
         return data
+
+
+class EmailTemplateForm(forms.Form):
+    """A tenant's subject and body for one e-mail; the checks of the template language
+    are the service's (billing.services.email_template_save)."""
+
+    subject = forms.CharField(label=_("Subject"), max_length=300)
+    body = forms.CharField(
+        label=_("Body"),
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "true"}),
+        help_text=_(
+            "Write {{ name }} to place a value, {% if name %}…{% endif %} to write "
+            "something only when it has one. Plain text: the e-mail's layout adds your "
+            "logo, colour and address."
+        ),
+    )

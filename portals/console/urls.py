@@ -10,6 +10,7 @@ from portals.console.views import (
     clients,
     dashboard,
     domains,
+    emails,
     invoices,
     login_as,
     orders,
@@ -113,6 +114,12 @@ urlpatterns = [
         name="plan-domain-policy",
     ),
     path("branding/", branding.branding, name="branding"),
+    path("emails/", emails.email_templates, name="email-templates"),
+    path(
+        "emails/<str:kind>/<str:language>/",
+        emails.email_template_edit,
+        name="email-template",
+    ),
     path("domains/", domains.domains_view, name="domains"),
     path("registered-domains/", registered_domains.registered_domains, name="registered-domains"),
     path(
