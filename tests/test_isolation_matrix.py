@@ -308,6 +308,11 @@ TENANT_ROWS: dict[str, Row] = {
     ),
     "console:plan-domain-policy": Row(STAFF_LET_IN, post=WRITE_REFUSED, ids={"public_id": "plan"}),
     "console:branding": Row(STAFF_READ, post=WRITE_REFUSED),
+    "console:email-templates": Row(STAFF_READ),
+    # A tenant's e-mail texts are named by kind and language, in its own schema only.
+    "console:email-template": Row(
+        STAFF_READ, post=WRITE_REFUSED, fixed={"kind": "invoice_issued", "language": "it"}
+    ),
     "console:domains": Row(STAFF_READ, post=WRITE_REFUSED),
     # The domains clients bought (not the portal's own hosts); a restore is a POST, and
     # A's service is hosting, not a domain: nothing to restore.
