@@ -161,17 +161,23 @@ def _sweep() -> tuple[float, dict[str, float], int]:
     return sum(per_entry.values()), per_entry, sum(runs.values())
 
 
-def _home_p50(host: str) -> float:
-    client = Client(HTTP_HOST=host)
-    client.get("/")
-    times = []
+def _home_p50s(first: str, last: str) -> tuple[float, float]:
+    """The home page's p50 on two tenants' hosts, their requests taken in turn, so that
+    the process warming up, the machine's load and its changes weigh on both alike
+    (measured one after the other, the first tenant came out at 83 ms against the last
+    one's 55 ms at 1,020 tenants)."""
+    clients = [Client(HTTP_HOST=host) for host in (first, last)]
+    for client in clients:
+        client.get("/")
+    times: list[list[float]] = [[], []]
     for _ in range(HOME_REQUESTS):
-        started = time.perf_counter()
-        response = client.get("/")
-        times.append(time.perf_counter() - started)
-        assert response.status_code == 200, response.status_code
+        for client, taken in zip(clients, times, strict=True):
+            started = time.perf_counter()
+            response = client.get("/")
+            taken.append(time.perf_counter() - started)
+            assert response.status_code == 200, response.status_code
     connection.set_schema_to_public()
-    return median(times)
+    return median(times[0]), median(times[1])
 
 
 def _probe(kind: str, queue: str) -> dict:
@@ -225,8 +231,7 @@ def _run() -> None:
         .order_by("tenant__created_at")
         .values_list("domain", flat=True)
     )
-    home_first = _home_p50(hosts[0])
-    home_last = _home_p50(hosts[-1])
+    home_first, home_last = _home_p50s(hosts[0], hosts[-1])
 
     queue = f"bench-scale-{run_id}"
     web = _probe("web", queue)
