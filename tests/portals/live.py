@@ -74,3 +74,25 @@ def live_shop_make(tenant_factory, name: str = "Gamma Hosting") -> LiveShop:
         shop = shop_build(client_user)
     connection.set_schema_to_public()
     return LiveShop(tenant, created.domain.domain, owner.email, shop)
+
+
+def card_shop_make(tenant_factory, name: str, *, stripe_key: str, label: str) -> LiveShop:
+    """The portal test shop that sells the way a checkout is tested in a browser:
+    registered for the OSS (so a German consumer pays German VAT), with terms of service
+    and card payments on the local Stripe under ``stripe_key``."""
+    from accounts.branding import branding_update
+    from billing import services
+    from billing.demo import card_payments_seed
+
+    live = live_shop_make(tenant_factory, name)
+    with schema_context(live.schema):
+        services.billing_settings_update(oss_registered=True)
+        branding_update(company_name="", brand_color="#2f5d8a", terms_text="Pagamento anticipato.")
+        card_payments_seed(sandbox_key=stripe_key, label=label)
+    connection.set_schema_to_public()
+    return live
+
+
+def fits_the_screen(page) -> bool:
+    """Whether the page is no wider than the browser's window (nothing to scroll sideways)."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
