@@ -18,14 +18,11 @@ from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from accounts.branding import branding_update
-from billing import services
-from billing.demo import card_payments_seed
 from billing.models import Invoice, Order
 from sandbox.stripe import StripeServer
 from tests.billing.payments.conftest import PLATFORM_KEY, StripeSettings
 from tests.conftest import PASSWORD, ROOT
-from tests.portals.live import live_shop_make, wsgi_server
+from tests.portals.live import card_shop_make, fits_the_screen, wsgi_server
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -45,22 +42,6 @@ def _shot(page, name: str) -> Path:
     return path
 
 
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-
-
-def _shop(tenant_factory):
-    """The portal test shop, registered for the OSS (so a German consumer pays German
-    VAT), with terms of service and card payments on the local Stripe."""
-    live = live_shop_make(tenant_factory, "Epsilon Hosting")
-    with schema_context(live.schema):
-        services.billing_settings_update(oss_registered=True)
-        branding_update(company_name="", brand_color="#2f5d8a", terms_text="Pagamento anticipato.")
-        card_payments_seed(sandbox_key=SHOP_KEY, label="epsilon")
-    connection.set_schema_to_public()
-    return live
-
-
 def test_a_client_checks_out_sees_the_tax_follow_the_country_accepts_the_terms_and_pays(
     tenant_factory, monkeypatch
 ):
@@ -78,7 +59,9 @@ def test_a_client_checks_out_sees_the_tax_follow_the_country_accepts_the_terms_a
         stripe.register_key(PLATFORM_KEY)
         stripe.register_key(SHOP_KEY)
         try:
-            live = _shop(tenant_factory)
+            live = card_shop_make(
+                tenant_factory, "Epsilon Hosting", stripe_key=SHOP_KEY, label="epsilon"
+            )
             _journey(live, stripe, expect)
         finally:
             stripe_settings.restore()
@@ -115,7 +98,7 @@ def _journey(live, stripe, expect) -> None:
         form.locator('[name="country"]').select_option("IT")
         expect(summary).to_contain_text("22 %")
         expect(summary).to_contain_text("12,20\xa0€")
-        assert _fits_the_screen(page)
+        assert fits_the_screen(page)
         _shot(page, "01-checkout-italy")
 
         # 3. A consumer in Germany: the page asks the server again and shows German VAT.
@@ -137,7 +120,7 @@ def _journey(live, stripe, expect) -> None:
             "Accetta le condizioni di servizio"
         )
         expect(summary).to_contain_text("19 %")  # the page shown again keeps Germany's tax
-        assert _fits_the_screen(page)
+        assert fits_the_screen(page)
         _shot(page, "03-checkout-terms-required")
         form.locator('[name="password"]').fill("a-long-and-unusual-passphrase")
         terms_box.check()
@@ -145,7 +128,7 @@ def _journey(live, stripe, expect) -> None:
         form.locator('button[type="submit"]:not([value="quote"])').click()
         expect(page.locator("h1")).to_have_text("Grazie per il tuo ordine")
         expect(page.locator("main")).to_contain_text("11,90\xa0€")
-        assert _fits_the_screen(page)
+        assert fits_the_screen(page)
         _shot(page, "04-order")
 
         # 5. Pay by card on the Stripe stand-in's hosted page.
@@ -158,7 +141,7 @@ def _journey(live, stripe, expect) -> None:
         page.locator('button[type="submit"]').click()
         expect(page).to_have_url(re.compile(rf"^{re.escape(base)}/account/invoices/"))
         expect(page.locator(".msg.success")).to_be_visible()
-        assert _fits_the_screen(page)
+        assert fits_the_screen(page)
         _shot(page, "06-paid")
         with schema_context(live.schema):
             order = Order.objects.select_related("invoice", "terms_version").get(
@@ -185,7 +168,7 @@ def _journey(live, stripe, expect) -> None:
         expect(terms).to_contain_text("Versione 1")
         expect(terms).to_contain_text("accettata il")
         expect(terms).to_contain_text("127.0.0.1")
-        assert _fits_the_screen(console)
+        assert fits_the_screen(console)
         _shot(console, "07-console-order")
         staff.close()
         browser.close()
