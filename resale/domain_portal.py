@@ -5,11 +5,14 @@ availability of names at the provider's registrars, and a restore from redemptio
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import CharField, F, OuterRef, Subquery
 from django.db.models.functions import Cast
+from django.utils.translation import gettext
 
 from audit.services import audit_record
 from billing.models import Service
+from core.crypto import secret_encrypt
 from resale.domain_bridge import domain_state_apply, registrant_contact
 from resale.domains import DomainSecrets
 from resale.models import ResoldDomain, UpstreamCommand
@@ -77,6 +80,67 @@ def domains_available(*, names: list[str]) -> dict[str, dict]:
     except (UpstreamUnavailable, UpstreamRejected):
         return {}
     return {answer["domain"]: answer for answer in answers}
+
+
+# Why a transfer in failed, as the provider reports it (resale.domains.failure_code).
+AUTH_CODE_REFUSED = "auth_code_refused"
+
+
+def domain_transfer_failed(*, service: Service) -> UpstreamCommand | None:
+    """The service's transfer in when its latest attempt failed: its ``response`` holds
+    why (``error_code``). None while an attempt is under way or once one succeeded."""
+    last = (
+        UpstreamCommand.objects.filter(
+            service_ref=str(service.public_id), action=UpstreamCommand.Action.DOMAIN_TRANSFER
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if last is None or last.state != UpstreamCommand.State.FAILED:
+        return None
+    return last
+
+
+@transaction.atomic
+def domain_transfer_retry(*, service: Service, auth_code: str) -> UpstreamCommand:
+    """A transfer in the registry refused goes again with a new auth code, on the order
+    the client already paid: the provider refunded the reseller for the refused attempt
+    and debits the new one once. The code is kept encrypted on the order line, as at
+    checkout, and read only when the command is sent."""
+    service = (
+        Service.objects.select_for_update(of=("self",))
+        .select_related("order_item")
+        .get(pk=service.pk)
+    )
+    failed = domain_transfer_failed(service=service)
+    if service.status != Service.Status.PENDING or failed is None or service.order_item is None:
+        raise DomainRefused(gettext("There is no refused transfer to try again."))
+    code = (auth_code or "").strip()
+    if not 6 <= len(code) <= 255 or not code.isprintable():
+        raise DomainRefused(
+            gettext("Type the domain's auth code, as its current registrar gave it.")
+        )
+    item = service.order_item
+    item.domain_auth_code_encrypted = secret_encrypt(code)
+    item.save(update_fields=["domain_auth_code_encrypted"])
+    attempts = UpstreamCommand.objects.filter(
+        service_ref=str(service.public_id), action=UpstreamCommand.Action.DOMAIN_TRANSFER
+    ).count()
+    command = upstream_command_queue(
+        action=UpstreamCommand.Action.DOMAIN_TRANSFER,
+        service_ref=str(service.public_id),
+        payload=dict(failed.payload),
+        # A new key per attempt: the provider answers a key it has seen with its first
+        # result, which was the refusal.
+        idempotency_key=f"domain_transfer:{service.public_id}:{attempts + 1}",
+    )
+    audit_record(
+        action="domain.transfer_retried",
+        object_type="service",
+        object_id=service.public_id,
+        after={"attempt": attempts + 1},
+    )
+    return command
 
 
 def resold_domain_get(*, service: Service) -> ResoldDomain | None:

@@ -568,20 +568,32 @@ def _failed(row: UpstreamDomain, operation: str, exc: Exception) -> None:
     row.last_error = message[:2000]
     row.save()
     logger.info("Domain %s: %s failed: %s", row.public_id, operation, message)
-    _report(row, _ACTION_OF[operation], False, message)
+    _report(row, _ACTION_OF[operation], False, message, failure_code(exc))
 
 
-def _report(row: UpstreamDomain, action: str, ok: bool, error: str) -> None:
+def failure_code(exc: Exception) -> str:
+    """Why a domain operation failed, as a stable code the reseller's installation words
+    in its client's language (the message itself is the provider's, in English)."""
+    if isinstance(exc, ResaleError):
+        return exc.code or "refused"
+    if getattr(exc, "kind", None) == ErrorKind.AUTHORIZATION:
+        return "auth_code_refused"
+    if getattr(exc, "kind", None) == ErrorKind.EXISTS:
+        return "domain_unavailable"
+    return "registry_refused"
+
+
+def _report(row: UpstreamDomain, action: str, ok: bool, error: str, code: str = "") -> None:
     """The reseller's installation hears how the command ended and what the registry
     now holds, after commit."""
-    transaction.on_commit(lambda: _tell(row, action, ok, error), robust=True)
+    transaction.on_commit(lambda: _tell(row, action, ok, error, code), robust=True)
 
 
-def _tell(row: UpstreamDomain, action: str, ok: bool, error: str) -> None:
+def _tell(row: UpstreamDomain, action: str, ok: bool, error: str, code: str) -> None:
     # resale.hooks calls back into this module; it is looked up at call time.
     from resale import hooks
 
-    hooks.domain_report(row, action, ok, error)
+    hooks.domain_report(row, action, ok, error, error_code=code)
 
 
 def upstream_domain_state(*, row: UpstreamDomain) -> dict:

@@ -412,6 +412,9 @@ TENANT_ROWS: dict[str, Row] = {
     "account:domain-contact": Row(EVERYONE_405, post=DOMAIN_POST, ids={"public_id": "service"}),
     "account:domain-auto-renew": Row(EVERYONE_405, post=DOMAIN_POST, ids={"public_id": "service"}),
     "account:domain-auth-code": Row(EVERYONE_405, post=DOMAIN_POST, ids={"public_id": "service"}),
+    "account:domain-transfer-retry": Row(
+        EVERYONE_405, post=DOMAIN_POST, ids={"public_id": "service"}
+    ),
     "account:service-cancel": Row(CLIENT_READ, ids={"public_id": "service"}),
     "account:invoices": Row(CLIENT_READ),
     "account:invoice": Row(CLIENT_READ, ids={"public_id": "invoice"}),

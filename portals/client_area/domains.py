@@ -26,9 +26,17 @@ from portals.client_area.forms import (
     GlueHostForm,
     LockForm,
     NameserversForm,
+    TransferRetryForm,
 )
 from portals.common.access import client_page
-from resale.domain_portal import DomainRefused, domain_manage, resold_domain_get
+from resale.domain_portal import (
+    AUTH_CODE_REFUSED,
+    DomainRefused,
+    domain_manage,
+    domain_transfer_failed,
+    domain_transfer_retry,
+    resold_domain_get,
+)
 from resale.selectors import service_is_resold_domain
 
 
@@ -61,6 +69,7 @@ def domain_detail(request: HttpRequest, public_id) -> HttpResponse:
             error = exc.message
         record = resold_domain_get(service=service)
     nameservers = "\n".join(registry.get("nameservers", []))
+    failed = domain_transfer_failed(service=service)
     return render(
         request,
         "client_area/domain.html",
@@ -84,8 +93,49 @@ def domain_detail(request: HttpRequest, public_id) -> HttpResponse:
             "renew_form": AutoRenewForm(
                 initial={"renews": "1" if service.cancel_at_period_end else "0"}
             ),
+            "transfer_failure": _transfer_failure(service, failed) if failed else "",
+            "transfer_form": TransferRetryForm() if failed else None,
         },
     )
+
+
+def _transfer_failure(service: Service, failed) -> str:
+    """Why the transfer in did not happen, in the reader's language."""
+    code = (failed.response or {}).get("error_code", "")
+    if code == AUTH_CODE_REFUSED:
+        return _(
+            "The registry refused the auth code of %(domain)s, so the transfer did not "
+            "happen. Ask your current registrar for a new code and send it below: the "
+            "transfer goes again on the order you paid."
+        ) % {"domain": service.domain_name}
+    return _(
+        "The registry refused the transfer of %(domain)s. Check with your current "
+        "registrar that the domain is unlocked, then send its auth code below."
+    ) % {"domain": service.domain_name}
+
+
+@require_POST
+@client_page
+def domain_transfer_again(request: HttpRequest, public_id) -> HttpResponse:
+    """A refused transfer in, sent again with a new auth code."""
+    service = _domain_service(request, public_id)
+    form = TransferRetryForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for message in errors:
+                messages.error(request, message)
+        return redirect("account:domain", public_id=service.public_id)
+    try:
+        domain_transfer_retry(service=service, auth_code=form.cleaned_data["auth_code"])
+    except DomainRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("The transfer of %(domain)s is sent again with the new auth code.")
+            % {"domain": service.domain_name},
+        )
+    return redirect("account:domain", public_id=service.public_id)
 
 
 # Each change: its form, and the registrar operation with its parameters.

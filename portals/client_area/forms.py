@@ -84,6 +84,15 @@ class NameserversForm(forms.Form):
         return names
 
 
+class TransferRetryForm(forms.Form):
+    auth_code = forms.CharField(
+        label=_("New auth code"),
+        max_length=255,
+        help_text=_("The transfer code your current registrar gives you (also EPP code)."),
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
+    )
+
+
 class LockForm(forms.Form):
     locked = forms.TypedChoiceField(
         label=_("Transfer lock"),

@@ -39,6 +39,11 @@ urlpatterns = [
         domains.domain_auth_code,
         name="domain-auth-code",
     ),
+    path(
+        "services/<uuid:public_id>/domain/transfer/",
+        domains.domain_transfer_again,
+        name="domain-transfer-retry",
+    ),
     path("invoices/", views.invoices, name="invoices"),
     path("invoices/<uuid:public_id>/", views.invoice_detail, name="invoice"),
     path("invoices/<uuid:public_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),
