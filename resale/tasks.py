@@ -64,9 +64,11 @@ def upstream_commands_release_task() -> int:
     return outbox.upstream_commands_release_awaiting_funds()
 
 
-# A result lands in a tenant's schema beside other writers (orders, due-work marks): a
-# deadlock or a dropped connection rolls the whole application back, so it is safe and
-# necessary to try again; a result that is never applied leaves a paid service waiting.
+# A result lands in a tenant's schema beside other writers (orders, the client's own
+# changes): a deadlock on the tenant's rows or a dropped connection rolls the whole
+# application back, so it is safe and necessary to try again; a result that is never
+# applied leaves a paid service waiting. (Due-work marks, where fifty simultaneous orders
+# once deadlocked, take no row lock any more: tenants.due_work.)
 _RESULT_RETRY = {
     "autoretry_for": (OperationalError, InterfaceError),
     "max_retries": 8,
