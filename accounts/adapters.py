@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import get_public_schema_name
 
 from accounts.branding import branding_context
+from accounts.mail import tenant_from_email
 from accounts.two_factor import two_factor_required_for
 from core.crypto import secret_decrypt, secret_encrypt
 
@@ -50,6 +51,10 @@ class AccountAdapter(DefaultAccountAdapter):
         # allauth would prefix the host name; a reseller's clients know it by its brand.
         name = _brand(context.request).get("brand_name")
         return f"[{name}] {subject}" if name else str(subject)
+
+    def get_from_email(self) -> str:
+        # A tenant's notices come from its own sender, not the installation's.
+        return tenant_from_email()
 
     def send_mail(self, template_prefix: str, email: str, context_data: dict) -> None:
         request = context.request

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
+from accounts.mail import tenant_from_email
 from accounts.models import User
 from accounts.tokens import login_link_make
 
@@ -48,7 +49,7 @@ def staff_invite(
         lambda: send_mail(
             _("Your access to %(site)s") % {"site": site_name},
             render_to_string("console/emails/staff_invite.txt", context),
-            None,
+            tenant_from_email(),
             [email],
         )
     )

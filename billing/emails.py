@@ -38,6 +38,7 @@ from django.utils.text import get_valid_filename
 
 from accounts.adapters import tenant_email_senders
 from accounts.branding import branding_get, color_or_default
+from accounts.mail import tenant_sender_sources
 from billing import documents
 from billing.email_templates import builtin_text, template_check, template_kind, template_render
 from billing.events import (
@@ -582,6 +583,10 @@ def email_password_reset(*, user: Any, email: str, reset_url: str) -> EmailMulti
 PASSWORD_RESET_PREFIX = "account/email/password_reset_key"
 
 
+def _sender_header() -> str:
+    return seller_get().sender.header
+
+
 def _password_reset_from_accounts(email: str, context: dict[str, Any]) -> None:
     email_password_reset(
         user=context.get("user"), email=email, reset_url=context["password_reset_url"]
@@ -696,3 +701,6 @@ def listeners_register() -> None:
         order_event_listeners.append(on_order_event)
     # The password reset link goes out in the tenant's text, layout and sender.
     tenant_email_senders[PASSWORD_RESET_PREFIX] = _password_reset_from_accounts
+    # Staff invitations and allauth's notices come from the tenant's sender too.
+    if _sender_header not in tenant_sender_sources:
+        tenant_sender_sources.append(_sender_header)

@@ -9,11 +9,14 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 from PIL import Image
 
+from accounts import staff
+from accounts.adapters import AccountAdapter
 from accounts.branding import branding_update
 from audit.models import AuditEntry
 from billing import email_templates, emails, services
@@ -356,3 +359,26 @@ def test_the_password_reset_goes_in_the_tenants_text_and_sender(tenant_a, mailou
         message.body,
     )
     assert "#1f3b57" not in html_part(message)
+
+
+def test_staff_invitations_and_account_notices_come_from_the_tenants_sender(
+    tenant_a, mailoutbox, django_capture_on_commit_callbacks
+):
+    with schema_context(tenant_a.schema):
+        services.billing_settings_update(
+            email_from_name="Alfa Accounts", email_from_address="accounts@alpha.test"
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            staff.staff_invite(
+                email="new.agent@alpha.test",
+                role="support",
+                invited_by=tenant_a.owner,
+                hostname=tenant_a.host,
+                site_name="Alpha Hosting",
+            )
+        assert AccountAdapter().get_from_email() == "Alfa Accounts <accounts@alpha.test>"
+    (message,) = mailoutbox
+    assert message.to == ["new.agent@alpha.test"]
+    assert message.from_email == "Alfa Accounts <accounts@alpha.test>"
+    # On the platform's own host, the installation's sender.
+    assert AccountAdapter().get_from_email() == settings.DEFAULT_FROM_EMAIL
