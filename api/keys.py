@@ -59,6 +59,9 @@ SCOPES: dict[str, str] = {
     "tickets:write": gettext_noop(
         "Open support tickets, reply, add internal notes, change status, priority and assignee."
     ),
+    "reports:read": gettext_noop(
+        "Read the reports: revenue, taxes, receivables, MRR movement, top clients."
+    ),
     "webhooks:read": gettext_noop("Read webhook endpoints and the delivery log."),
     "webhooks:write": gettext_noop("Manage webhook endpoints and replay deliveries."),
 }

@@ -34,7 +34,7 @@ from billing.models import (
     Product,
     Service,
 )
-from billing.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, round_money
+from billing.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, Money, round_money
 from support.models import Attachment, Department, Message, Priority, Ticket
 
 AMOUNT_PATTERN = r"^-?\d+(\.\d+)?$"
@@ -943,3 +943,149 @@ class TicketMessageInputSerializer(serializers.Serializer):
     internal = f.Boolean(
         required=False, default=False, help_text="A staff note the client never sees."
     )
+
+
+# --- reports (billing.reports) --------------------------------------------------------------
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": AMOUNT_PATTERN, "example": "12.20"}
+)
+class MoneyAmountField(serializers.Field):
+    """A ``Money`` as a decimal string with its currency's decimals; the report names the
+    currency once."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Money) -> str:
+        return str(value.rounded().amount)
+
+
+class ReportPeriodQuerySerializer(serializers.Serializer):
+    date_from = serializers.DateField(
+        required=False, help_text="The first day (default: the first of the month a year ago)."
+    )
+    date_to = serializers.DateField(required=False, help_text="The last day (default: today).")
+
+
+class TopClientsQuerySerializer(ReportPeriodQuerySerializer):
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=100, default=10, help_text="How many clients."
+    )
+
+
+class ReportSerializer(serializers.Serializer):
+    currency = serializers.CharField(read_only=True)
+    date_from = serializers.DateField(source="period.start", read_only=True)
+    date_to = serializers.DateField(source="period.last", read_only=True)
+
+
+class ProductRevenueSerializer(serializers.Serializer):
+    product_id = serializers.UUIDField(read_only=True, allow_null=True)
+    product = serializers.CharField(read_only=True, help_text="Empty for lines of no service.")
+    months = serializers.ListField(child=MoneyAmountField(), read_only=True)
+    total = MoneyAmountField()
+
+
+class RevenueReportSerializer(ReportSerializer):
+    months = serializers.ListField(
+        source="report.months", child=serializers.DateField(), read_only=True
+    )
+    products = ProductRevenueSerializer(source="report.products", many=True, read_only=True)
+    totals = serializers.ListField(source="report.totals", child=MoneyAmountField(), read_only=True)
+    total = MoneyAmountField(source="report.total")
+
+
+class TaxedRowSerializer(serializers.Serializer):
+    country = serializers.CharField(read_only=True)
+    rate = serializers.DecimalField(
+        max_digits=7, decimal_places=4, coerce_to_string=True, read_only=True, normalize_output=True
+    )
+    net = MoneyAmountField()
+    tax = MoneyAmountField()
+
+
+class UntaxedRowSerializer(serializers.Serializer):
+    country = serializers.CharField(read_only=True)
+    rule = serializers.CharField(read_only=True, help_text="Why no VAT: the tax engine's rule.")
+    net = MoneyAmountField()
+
+
+class TaxReportSerializer(ReportSerializer):
+    taxed = TaxedRowSerializer(source="report.taxed", many=True, read_only=True)
+    untaxed = UntaxedRowSerializer(source="report.untaxed", many=True, read_only=True)
+    net = MoneyAmountField(source="report.net")
+    tax = MoneyAmountField(source="report.tax")
+    untaxed_net = MoneyAmountField(source="report.untaxed_net")
+
+
+class AgeingBucketsSerializer(serializers.Serializer):
+    current = MoneyAmountField(help_text="Not yet due.")
+    days_1_30 = MoneyAmountField()
+    days_31_60 = MoneyAmountField()
+    days_61_90 = MoneyAmountField()
+    days_over_90 = MoneyAmountField()
+
+
+def _buckets(amounts: list) -> dict:
+    return dict(
+        zip(
+            ("current", "days_1_30", "days_31_60", "days_61_90", "days_over_90"),
+            amounts,
+            strict=True,
+        )
+    )
+
+
+class ClientAgeingSerializer(serializers.Serializer):
+    client_id = serializers.UUIDField(read_only=True)
+    client = serializers.CharField(read_only=True)
+    invoices = serializers.IntegerField(read_only=True)
+    buckets = serializers.SerializerMethodField()
+    total = MoneyAmountField()
+
+    @extend_schema_field(AgeingBucketsSerializer)
+    def get_buckets(self, row) -> dict:
+        return AgeingBucketsSerializer(_buckets(row.buckets)).data
+
+
+class ReceivablesReportSerializer(serializers.Serializer):
+    currency = serializers.CharField(read_only=True)
+    on_date = serializers.DateField(source="report.on_date", read_only=True)
+    clients = ClientAgeingSerializer(source="report.clients", many=True, read_only=True)
+    totals = serializers.SerializerMethodField()
+    total = MoneyAmountField(source="report.total")
+
+    @extend_schema_field(AgeingBucketsSerializer)
+    def get_totals(self, value) -> dict:
+        return AgeingBucketsSerializer(_buckets(value["report"].totals)).data
+
+
+class MrrMonthSerializer(serializers.Serializer):
+    month = serializers.DateField(read_only=True)
+    opening = MoneyAmountField()
+    new = MoneyAmountField()
+    expansion = MoneyAmountField()
+    contraction = MoneyAmountField(help_text="Downgrades, as a positive amount.")
+    churned = MoneyAmountField(help_text="Services that stopped, as a positive amount.")
+    net = MoneyAmountField()
+    closing = MoneyAmountField()
+    services_lost = serializers.IntegerField(read_only=True)
+    clients_lost = serializers.IntegerField(read_only=True)
+
+
+class MrrReportSerializer(ReportSerializer):
+    months = MrrMonthSerializer(source="report", many=True, read_only=True)
+
+
+class TopClientSerializer(serializers.Serializer):
+    client_id = serializers.UUIDField(read_only=True)
+    client = serializers.CharField(read_only=True)
+    invoices = serializers.IntegerField(read_only=True)
+    net = MoneyAmountField()
+
+
+class TopClientsReportSerializer(ReportSerializer):
+    clients = TopClientSerializer(source="report", many=True, read_only=True)

@@ -3,7 +3,7 @@ Mounted by config.urls with ``path("api/", include("api.urls"))``."""
 
 from django.urls import include, path, re_path
 
-from api import docs, support_views, views
+from api import docs, report_views, support_views, views
 
 app_name = "api"
 
@@ -81,6 +81,19 @@ v1_patterns = [
     ),
     path("payments/", views.PaymentListView.as_view(), name="payments"),
     path("payments/<uuid:id>/", views.PaymentDetailView.as_view(), name="payment"),
+    path("reports/revenue/", report_views.RevenueReportView.as_view(), name="report-revenue"),
+    path("reports/taxes/", report_views.TaxReportView.as_view(), name="report-taxes"),
+    path(
+        "reports/receivables/",
+        report_views.ReceivablesReportView.as_view(),
+        name="report-receivables",
+    ),
+    path("reports/mrr/", report_views.MrrReportView.as_view(), name="report-mrr"),
+    path(
+        "reports/top-clients/",
+        report_views.TopClientsReportView.as_view(),
+        name="report-top-clients",
+    ),
     path("reseller/balance/", views.ResellerBalanceView.as_view(), name="reseller-balance"),
     path("reseller/ledger/", views.ResellerLedgerView.as_view(), name="reseller-ledger"),
     path(

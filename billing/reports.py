@@ -23,6 +23,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext as _
 
 from billing.cycles import add_months
 from billing.models import (
@@ -42,6 +43,8 @@ from core.spreadsheet import spreadsheet_text
 MAX_MONTHS = 60
 DEFAULT_MONTHS = 12
 TOP_CLIENTS = 10
+# Days outside these are typing mistakes (and would overflow the calendar's arithmetic).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 
 
 class ReportPeriodError(ValueError):
@@ -76,12 +79,17 @@ def report_period(
     *, date_from: date | None = None, date_to: date | None = None, today: date
 ) -> ReportPeriod:
     """The period asked for; by default the last twelve months, this one included."""
+    for day in (date_from, date_to):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise ReportPeriodError(_("A report covers days from the year 2000 to 2100."))
     last = date_to or today
     start = date_from or add_months(last.replace(day=1), 1 - DEFAULT_MONTHS)
     if start > last:
-        raise ReportPeriodError("The start of the period comes after its end.")
+        raise ReportPeriodError(_("The first day comes after the last."))
     if add_months(start.replace(day=1), MAX_MONTHS) <= last:
-        raise ReportPeriodError(f"A report covers at most {MAX_MONTHS} months.")
+        raise ReportPeriodError(
+            _("A report covers at most %(months)s months.") % {"months": MAX_MONTHS}
+        )
     return ReportPeriod(start, last)
 
 
@@ -214,7 +222,7 @@ def receivables_ageing(*, on_date: date) -> AgeingReport:
     )
     per_client: dict[int, tuple[Client, list[Money], list[int]]] = {}
     for invoice in open_invoices:
-        due = invoice.amount_due
+        due = invoice.amount_due.rounded()
         if due.amount <= 0:
             continue
         late = (on_date - invoice.due_date).days if invoice.due_date else 0

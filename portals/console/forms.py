@@ -446,13 +446,8 @@ class ReportPeriodForm(forms.Form):
             self.period = reports.report_period(
                 date_from=data.get("date_from"), date_to=data.get("date_to"), today=self.today
             )
-        except reports.ReportPeriodError:
-            since, until = data.get("date_from"), data.get("date_to")
-            if since and until and since > until:
-                raise forms.ValidationError(_("The first day comes after the last.")) from None
-            raise forms.ValidationError(
-                _("A report covers at most %(months)s months.") % {"months": reports.MAX_MONTHS}
-            ) from None
+        except reports.ReportPeriodError as exc:
+            raise forms.ValidationError(str(exc)) from exc
         return data
 
 

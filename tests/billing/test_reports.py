@@ -21,6 +21,7 @@ from billing.cycles import add_months
 from billing.models import Invoice, Service
 from billing.money import Money
 from billing.services.credit_notes import CreditLine
+from tests.api.conftest import Api, make_key
 from tests.billing.conftest import Shop, eur, shop_build
 
 pytestmark = pytest.mark.django_db
@@ -371,3 +372,99 @@ def test_who_reads_the_reports(tenant_a):
     assert "/console/reports/" not in tenant_a.client(support).get("/console/").content.decode()
     assert tenant_a.client().get("/console/reports/mrr/").status_code == 302
     assert tenant_a.client(tenant_a.owner).get("/console/reports/nonsense/").status_code == 404
+
+
+# --- the API -------------------------------------------------------------------------------
+
+
+def _amounts_of(values) -> list[str]:
+    return [str(value.amount) for value in values]
+
+
+def test_the_api_gives_the_selectors_figures(tenant_a, tenant_b, vies):
+    with schema_context(tenant_a.schema):
+        shop = shop_build()
+        _quarter_of_sales(shop)
+        _overdue_by(shop, 45, 300, date.today())
+        _a_month_of_movements(shop, date.today())
+    _other_tenant_sells(tenant_b)
+    api = Api(tenant_a.host, make_key(tenant_a, ["reports:read"]))
+    q1 = "?date_from=2026-01-01&date_to=2026-03-31"
+
+    revenue = api.get(f"/api/v1/reports/revenue/{q1}")
+    assert revenue.status_code == 200, revenue.content
+    body = revenue.json()
+    with schema_context(tenant_a.schema):
+        expected = reports.revenue_by_product(period=Q1)
+        taxes = reports.taxes_by_country(period=Q1)
+        top = reports.top_clients(period=Q1)
+        ageing = reports.receivables_ageing(on_date=date.today())
+        mrr_period = reports.report_period(today=date.today())
+        mrr = reports.mrr_movement(period=mrr_period)
+    assert (body["currency"], body["date_from"], body["date_to"]) == (
+        "EUR",
+        "2026-01-01",
+        "2026-03-31",
+    )
+    assert body["months"] == ["2026-01-01", "2026-02-01", "2026-03-01"]
+    assert [(p["product_id"], p["product"], p["months"], p["total"]) for p in body["products"]] == [
+        (p.product_id, p.product, _amounts_of(p.months), str(p.total.amount))
+        for p in expected.products
+    ]
+    assert body["totals"] == ["30.00", "150.00", "-20.00"] == _amounts_of(expected.totals)
+    assert body["total"] == "160.00"
+
+    body = api.get(f"/api/v1/reports/taxes/{q1}").json()
+    assert body["taxed"] == [{"country": "IT", "rate": "22", "net": "60.00", "tax": "13.20"}]
+    assert body["untaxed"] == [{"country": "DE", "rule": "eu_reverse_charge", "net": "100.00"}]
+    assert (body["net"], body["tax"], body["untaxed_net"]) == (
+        str(taxes.net.rounded().amount),
+        str(taxes.tax.rounded().amount),
+        "100.00",
+    )
+
+    body = api.get(f"/api/v1/reports/top-clients/{q1}&limit=1").json()
+    assert body["clients"] == [
+        {"client_id": top[0].client_id, "client": "Weber GmbH", "invoices": 1, "net": "100.00"}
+    ]
+
+    body = api.get("/api/v1/reports/receivables/").json()
+    assert body["on_date"] == date.today().isoformat()
+    assert [row["total"] for row in body["clients"]] == [
+        str(r.total.amount) for r in ageing.clients
+    ]
+    assert body["totals"]["days_31_60"] == str(ageing.totals[2].amount) == "300.00"
+    assert body["clients"][0]["buckets"]["days_31_60"] == "300.00"
+
+    body = api.get("/api/v1/reports/mrr/").json()
+    assert len(body["months"]) == 12
+    assert [
+        (m["month"], m["closing"], m["churned"], m["clients_lost"]) for m in body["months"]
+    ] == [
+        (m.month.isoformat(), str(m.closing.amount), str(m.churned.amount), m.clients_lost)
+        for m in mrr
+    ]
+    # The month's movements close at 60.00; the quarter's three services add 38.33.
+    assert body["months"][-1]["closing"] == "98.33"
+
+    # Tenant B's key reads tenant B's figures only.
+    other = Api(tenant_b.host, make_key(tenant_b, ["reports:read"]))
+    assert other.get(f"/api/v1/reports/revenue/{q1}").json()["total"] == "1332.00"
+
+
+def test_the_api_refuses_bad_periods_and_keys_without_the_scope(tenant_a):
+    api = Api(tenant_a.host, make_key(tenant_a, ["reports:read"]))
+    for query in (
+        "date_from=2026-02-30",
+        "date_from=2026-03-01&date_to=2026-02-01",
+        "date_from=1999-12-31",
+        "date_to=9999-12-31",
+        "date_from=2010-01-01&date_to=2026-01-01",
+    ):
+        answer = api.get(f"/api/v1/reports/revenue/?{query}")
+        assert answer.status_code == 400, query
+        assert answer["Content-Type"] == "application/problem+json"
+    assert api.get("/api/v1/reports/top-clients/?limit=0").status_code == 400
+    without = Api(tenant_a.host, make_key(tenant_a, ["invoices:read"]))
+    assert without.get("/api/v1/reports/mrr/").status_code == 403
+    assert Api(tenant_a.host).get("/api/v1/reports/mrr/").status_code == 401
