@@ -27,7 +27,8 @@ class ReportView(ApiView):
 
     def query(self) -> tuple[reports.ReportPeriod, dict[str, Any], date]:
         """The period asked for (a 400 for a bad one) and the other query values."""
-        query = self.query_serializer(data=self.request.query_params)
+        # A plain dict: as a QueryDict, an empty date would read as no date.
+        query = self.query_serializer(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         data = dict(query.validated_data)
         today = timezone.localdate()
