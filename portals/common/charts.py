@@ -118,7 +118,7 @@ class ChartSeries:
 SERIES_COLOURS = ("var(--brand, #2f5d8a)", "#f79009", "#12b76a", "#7a5af8", "#f04438", "#667085")
 
 
-def _short(label: str, limit: int = 14) -> str:
+def _short(label: str, limit: int = 12) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
@@ -128,13 +128,22 @@ def stacked_bar_chart(
     *,
     title: str,
     axis_format,
-    width: int = 640,
+    width: int = 480,
     height: int = 260,
 ) -> SafeString:
     """One bar per label, each series stacked on the last: positive values upwards from
     zero, negative ones downwards (a churn under the month's new revenue). Colours follow
     ``SERIES_COLOURS``, cycling after six series."""
-    left, right, top, bottom = 64, 12, 34, 28
+    # The legend first: it wraps onto as many rows as it needs, and the plot starts below.
+    legend, legend_x, legend_row = [], 8, 0
+    for number, one in enumerate(series):
+        name = _short(one.name, 24)
+        item_width = 24 + int(len(name) * 7)
+        if legend_x > 8 and legend_x + item_width > width:
+            legend_x, legend_row = 8, legend_row + 1
+        legend.append((legend_x, 8 + legend_row * 18, name, number))
+        legend_x += item_width
+    left, right, top, bottom = 64, 12, 34 + legend_row * 18, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     ups = [
         sum((s.values[i] for s in series if s.values[i] > 0), Decimal(0))
@@ -155,7 +164,7 @@ def stacked_bar_chart(
     span = upper - lower
     slot = plot_w / max(len(labels), 1)
     shown = [_short(label) for label in labels]
-    label_width = max((len(label) for label in shown), default=0) * 6.5 + 8
+    label_width = max((len(label) for label in shown), default=0) * 7 + 8
     every = max(1, math.ceil(label_width / slot))
 
     def y(value: Decimal) -> float:
@@ -173,7 +182,7 @@ def stacked_bar_chart(
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{gy:.1f}" y2="{gy:.1f}" '
             f'stroke="{colour}" stroke-width="1"/>'
-            f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" font-size="11" '
+            f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" font-size="12" '
             f'fill="#5b6473">{escape(axis_format(value))}</text>'
         )
         value += step
@@ -200,16 +209,13 @@ def stacked_bar_chart(
         if (len(labels) - 1 - index) % every == 0:
             parts.append(
                 f'<text x="{x + slot / 2:.1f}" y="{height - 8}" text-anchor="middle" '
-                f'font-size="11" fill="#5b6473">{escape(shown[index])}</text>'
+                f'font-size="12" fill="#5b6473">{escape(shown[index])}</text>'
             )
-    legend_x = 8
-    for number, one in enumerate(series):
+    for x, y_top, name, number in legend:
         colour = SERIES_COLOURS[number % len(SERIES_COLOURS)]
-        name = _short(one.name)
         parts.append(
-            f'<rect x="{legend_x}" y="8" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{legend_x + 14}" y="17" font-size="11">{escape(name)}</text>'
+            f'<rect x="{x}" y="{y_top}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{x + 14}" y="{y_top + 9}" font-size="12">{escape(name)}</text>'
         )
-        legend_x += 24 + int(len(name) * 6.5)
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308  (every text above is escaped)
