@@ -6,8 +6,6 @@ error is shown next to its field and nothing is saved."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -36,6 +34,7 @@ from billing.services.catalogue import (
     product_group_save,
     product_save,
 )
+from core.ids import row_id_or_none, uuid_or_none
 from portals.common.access import console_page
 from portals.console.forms_catalogue import (
     OptionChoiceRows,
@@ -89,7 +88,7 @@ def groups(request: HttpRequest) -> HttpResponse:
 
 @console_page(write="admin")
 def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    group = get_object_or_404(ProductGroup, pk=pk)
+    group = get_object_or_404(ProductGroup, pk=row_id_or_none(pk))
     initial = {
         "name": group.name,
         "description": group.description,
@@ -115,7 +114,9 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_page(write="admin")
 def group_move(request: HttpRequest, pk: int) -> HttpResponse:
-    return _moved(request, get_object_or_404(ProductGroup, pk=pk), "console:catalogue-groups")
+    return _moved(
+        request, get_object_or_404(ProductGroup, pk=row_id_or_none(pk)), "console:catalogue-groups"
+    )
 
 
 # --- products --------------------------------------------------------------------------
@@ -424,7 +425,7 @@ def option_new(request: HttpRequest) -> HttpResponse:
 
 @console_page(write="admin")
 def option_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _option_page(request, get_object_or_404(ConfigurableOption, pk=pk))
+    return _option_page(request, get_object_or_404(ConfigurableOption, pk=row_id_or_none(pk)))
 
 
 # --- translations ----------------------------------------------------------------------
@@ -450,14 +451,10 @@ def translations(request: HttpRequest, kind: str, key: str) -> HttpResponse:
     if kind not in TRANSLATED:
         raise Http404
     model, field = TRANSLATED[kind]
-    if field == "pk" and not key.isdigit():
+    key_value = row_id_or_none(key) if field == "pk" else uuid_or_none(key)
+    if key_value is None:
         raise Http404
-    if field == "public_id":
-        try:
-            uuid.UUID(key)
-        except ValueError as exc:
-            raise Http404 from exc
-    item = get_object_or_404(model, **{field: key})
+    item = get_object_or_404(model, **{field: key_value})
     has_description = kind in ("product", "plan")
     has_features = kind == "plan"
     data = request.POST if request.method == "POST" else None
@@ -482,6 +479,11 @@ def translations(request: HttpRequest, kind: str, key: str) -> HttpResponse:
                 ),
             )
         )
+    for _code, _name, form in forms:
+        # The base text shows through an empty field, as it would on the storefront.
+        for text in ("name", "description"):
+            if text in form.fields:
+                form.fields[text].widget.attrs["placeholder"] = getattr(item, text, "")
     if data is not None and all(form.is_valid() for _code, _name, form in forms):
         try:
             catalogue_translations_set(

@@ -639,6 +639,10 @@ def test_another_tenants_catalogue_rows_are_a_404(tenant_a, tenant_b, shop_a, sh
         "/console/catalogue/translations/product/not-a-uuid/",
         "/console/catalogue/translations/table/1/",
         "/console/catalogue/options/999999/",
+        # Past the 64-bit range: still nothing, not a database error.
+        "/console/catalogue/options/99999999999999999999999/",
+        "/console/catalogue/groups/99999999999999999999999/",
+        "/console/catalogue/translations/option/99999999999999999999999/",
     ]:
         assert browser.get(url).status_code == 404, url
         assert browser.post(url, {"name": "Taken"}).status_code == 404, url
