@@ -17,9 +17,9 @@ from django.db import connection
 
 from billing.cycles import CYCLE_MONTHS
 from billing.events import InvoiceEvent, InvoiceEventKind, ServiceEvent, ServiceEventKind
-from billing.models import DomainAction, Invoice, Service, ServiceOption
+from billing.models import DomainAction, Invoice, InvoiceLine, Service, ServiceOption
 from billing.services.subscriptions import service_activate
-from resale.models import UpstreamCommand
+from resale.models import ResoldDomain, UpstreamCommand
 from resale.outbox import upstream_command_queue
 from resale.selectors import (
     CREATING_ACTIONS,
@@ -116,11 +116,41 @@ def upstream_domain_queue(*, service: Service) -> None:
     )
 
 
+def upstream_domain_restore_queue(*, service: Service) -> UpstreamCommand | None:
+    """The restore of a domain in redemption, at the provider (which debits its restore
+    fee). Once per redemption: the key names the expiry the domain lapsed on, so staff
+    sending it and the client's restore invoice being paid queue one command. None when
+    the domain is not in redemption (any more) or was never registered."""
+    record = ResoldDomain.objects.filter(service_ref=str(service.public_id)).first()
+    reference = service_upstream_ref(service=service)
+    if record is None or record.status != "redemption" or not reference:
+        return None
+    return upstream_command_queue(
+        action=UpstreamCommand.Action.DOMAIN_RESTORE,
+        service_ref=str(service.public_id),
+        payload={"service_ref": reference},
+        idempotency_key=f"domain_restore:{service.public_id}:{record.expires_on}",
+    )
+
+
+def _restores_paid(invoice: Invoice) -> None:
+    """A paid restore invoice (the client's restore from redemption) sends the restore."""
+    lines = invoice.lines.filter(
+        kind=InvoiceLine.Kind.DOMAIN_RESTORE, service__isnull=False
+    ).select_related("service__plan")
+    for line in lines:
+        if service_is_resold_domain(line.service):
+            upstream_domain_restore_queue(service=line.service)
+
+
 def on_invoice_event(event: InvoiceEvent) -> None:
-    """A paid order: its resold services are created upstream."""
+    """A paid order: its resold services are created upstream. A paid restore invoice:
+    the domain is restored."""
     if event.kind != InvoiceEventKind.PAID:
         return
     invoice = Invoice.objects.filter(pk=event.invoice_id).select_related("order").first()
+    if invoice is not None:
+        _restores_paid(invoice)
     order = getattr(invoice, "order", None) if invoice else None
     if order is None:
         return

@@ -8,11 +8,15 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import CharField, F, OuterRef, Subquery
 from django.db.models.functions import Cast
+from django.utils import translation
 from django.utils.translation import gettext
 
 from audit.services import audit_record
-from billing.models import Service
+from billing.models import DomainPrice, Invoice, InvoiceLine, Service
+from billing.money import Money
+from billing.services import invoice_create, invoice_issue, invoice_line_add
 from core.crypto import secret_encrypt
+from resale.billing_bridge import upstream_domain_restore_queue
 from resale.domain_bridge import domain_state_apply, registrant_contact
 from resale.domains import DomainSecrets
 from resale.models import ResoldDomain, UpstreamCommand
@@ -152,14 +156,70 @@ def domain_restore_queue(*, service: Service) -> UpstreamCommand:
     registry and debits its restore fee. Once per redemption (keyed by the expiry)."""
     record = resold_domain_get(service=service)
     if record is None or record.status != "redemption":
-        raise DomainRefused("only a domain in its redemption period can be restored")
-    reference = domain_reference(service)
-    return upstream_command_queue(
-        action=UpstreamCommand.Action.DOMAIN_RESTORE,
-        service_ref=str(service.public_id),
-        payload={"service_ref": reference},
-        idempotency_key=f"domain_restore:{service.public_id}:{record.expires_on}",
+        raise DomainRefused(gettext("Only a domain in its redemption period can be restored."))
+    domain_reference(service)
+    command = upstream_domain_restore_queue(service=service)
+    if command is None:
+        raise DomainRefused(gettext("Only a domain in its redemption period can be restored."))
+    return command
+
+
+def domain_restore_price(*, service: Service) -> Money | None:
+    """What the client pays to restore the domain from redemption (the domain plan's
+    restore price), or None when the plan has none."""
+    price = DomainPrice.objects.filter(plan_id=service.plan_id).first()
+    return price.restore if price is not None else None
+
+
+@transaction.atomic
+def domain_restore_order(*, service: Service, send_now: bool = False) -> Invoice:
+    """The restore of a client's domain from redemption, charged to the client: an
+    invoice for the plan's restore price, issued now; paying it sends the restore
+    (``resale.billing_bridge``). Staff may send it at once (``send_now``), taking the
+    provider's fee from their balance before the client pays. An open restore invoice
+    of the same domain is reused, so asking twice bills once."""
+    service = (
+        Service.objects.select_for_update(of=("self",)).select_related("client").get(pk=service.pk)
     )
+    record = resold_domain_get(service=service)
+    if record is None or record.status != "redemption":
+        raise DomainRefused(gettext("Only a domain in its redemption period can be restored."))
+    domain_reference(service)
+    price = domain_restore_price(service=service)
+    if price is None:
+        raise DomainRefused(gettext("This domain has no restore price; contact us."))
+    invoice = (
+        Invoice.objects.filter(
+            lines__service=service,
+            lines__kind=InvoiceLine.Kind.DOMAIN_RESTORE,
+            status__in=Invoice.OPEN_STATUSES,
+        )
+        .distinct()
+        .first()
+    )
+    if invoice is None:
+        invoice = invoice_create(client=service.client)
+        with translation.override(invoice.language):
+            description = gettext("Restore of %(domain)s from redemption") % {
+                "domain": service.domain_name
+            }
+        invoice_line_add(
+            invoice=invoice,
+            kind=InvoiceLine.Kind.DOMAIN_RESTORE,
+            description=description,
+            unit_price=price,
+            service=service,
+        )
+        invoice = invoice_issue(invoice=invoice)
+        audit_record(
+            action="domain.restore_invoiced",
+            object_type="service",
+            object_id=service.public_id,
+            after={"invoice": invoice.number, "amount": str(price.amount)},
+        )
+    if send_now:
+        domain_restore_queue(service=service)
+    return invoice
 
 
 def resold_domains_list():

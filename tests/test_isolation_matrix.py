@@ -412,6 +412,7 @@ TENANT_ROWS: dict[str, Row] = {
     "account:domain-contact": Row(EVERYONE_405, post=DOMAIN_POST, ids={"public_id": "service"}),
     "account:domain-auto-renew": Row(EVERYONE_405, post=DOMAIN_POST, ids={"public_id": "service"}),
     "account:domain-auth-code": Row(EVERYONE_405, post=DOMAIN_POST, ids={"public_id": "service"}),
+    "account:domain-restore": Row(EVERYONE_405, post=DOMAIN_POST, ids={"public_id": "service"}),
     "account:domain-transfer-retry": Row(
         EVERYONE_405, post=DOMAIN_POST, ids={"public_id": "service"}
     ),

@@ -33,6 +33,8 @@ from resale.domain_portal import (
     AUTH_CODE_REFUSED,
     DomainRefused,
     domain_manage,
+    domain_restore_order,
+    domain_restore_price,
     domain_transfer_failed,
     domain_transfer_retry,
     resold_domain_get,
@@ -94,6 +96,9 @@ def domain_detail(request: HttpRequest, public_id) -> HttpResponse:
                 initial={"renews": "1" if service.cancel_at_period_end else "0"}
             ),
             "transfer_failure": _transfer_failure(service, failed) if failed else "",
+            "restore_price": domain_restore_price(service=service)
+            if record is not None and record.status == "redemption"
+            else None,
             "transfer_form": TransferRetryForm() if failed else None,
         },
     )
@@ -112,6 +117,25 @@ def _transfer_failure(service: Service, failed) -> str:
         "The registry refused the transfer of %(domain)s. Check with your current "
         "registrar that the domain is unlocked, then send its auth code below."
     ) % {"domain": service.domain_name}
+
+
+@require_POST
+@client_page
+def domain_restore(request: HttpRequest, public_id) -> HttpResponse:
+    """The client restores its domain from redemption: the restore invoice, to pay now;
+    paying it sends the restore to the registry."""
+    service = _domain_service(request, public_id)
+    try:
+        invoice = domain_restore_order(service=service)
+    except DomainRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("account:domain", public_id=service.public_id)
+    messages.success(
+        request,
+        _("Pay this invoice and %(domain)s is restored at the registry.")
+        % {"domain": service.domain_name},
+    )
+    return redirect("account:invoice", public_id=invoice.public_id)
 
 
 @require_POST

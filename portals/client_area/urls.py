@@ -44,6 +44,11 @@ urlpatterns = [
         domains.domain_transfer_again,
         name="domain-transfer-retry",
     ),
+    path(
+        "services/<uuid:public_id>/domain/restore/",
+        domains.domain_restore,
+        name="domain-restore",
+    ),
     path("invoices/", views.invoices, name="invoices"),
     path("invoices/<uuid:public_id>/", views.invoice_detail, name="invoice"),
     path("invoices/<uuid:public_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),

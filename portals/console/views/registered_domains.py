@@ -16,7 +16,7 @@ from portals.common.paging import paginate
 from resale.domain_portal import (
     DomainRefused,
     domain_commands_failed,
-    domain_restore_queue,
+    domain_restore_order,
     resold_domains_list,
 )
 from resale.models import UpstreamDomain
@@ -40,12 +40,16 @@ def registered_domains(request: HttpRequest) -> HttpResponse:
 def registered_domain_restore(request: HttpRequest, public_id) -> HttpResponse:
     service = get_object_or_404(resold_domains_list(), public_id=public_id)
     try:
-        domain_restore_queue(service=service)
+        invoice = domain_restore_order(service=service, send_now=True)
     except DomainRefused as exc:
         messages.error(request, _("The domain cannot be restored: %(reason)s") % {"reason": exc})
     else:
         messages.success(
             request,
-            _("The restore is sent to the provider; its restore fee is taken from your balance."),
+            _(
+                "The restore is sent to the provider; its restore fee is taken from your "
+                "balance. The client is invoiced the restore price (invoice %(number)s)."
+            )
+            % {"number": invoice.number},
         )
     return redirect("console:registered-domains")

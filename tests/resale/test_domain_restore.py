@@ -1,0 +1,211 @@
+"""A domain restored from redemption, end to end through a real Celery worker and the local
+EPP registry (every frame checked against the RFC schemas, rgp-1.0 included): a domain
+left unpaid expires into redemption; the client restores it from its domain page and is
+invoiced the restore price (asking twice bills once, nothing is sent before it pays);
+paying sends the restore, the provider debits the reseller the wholesale restore price
+once, the registry takes the RFC 3915 restore request and then its report, and the
+domain is active again with the registry's expiry, at the provider and the reseller.
+Staff restoring from the console invoice the client too and send the restore at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from billing import services
+from billing.billing_run import billing_run
+from billing.models import Invoice, InvoiceLine
+from resale.domains import upstream_domains_sync
+from resale.models import BalanceEntry, ResoldDomain, UpstreamCommand, UpstreamDomain
+from resale.services import reseller_balance
+from sandbox.epp.server import EppServer
+from tests.resale.domain_flow import (
+    REGISTER,
+    RESTORE,
+    DomainWorld,
+    domain_world,
+    local_service,
+    order_and_pay_items,
+    random_tld,
+    upstream_domain,
+)
+from tests.resale.flow import wait_for
+
+pytestmark = pytest.mark.worker
+
+
+@pytest.fixture
+def registry() -> Iterator[tuple[EppServer, str]]:
+    tld = random_tld()
+    with EppServer(tlds=(tld,), transfer_delay_s=None) as server:
+        yield server, tld
+        assert server.invalid_frames == []
+        assert server.reply_errors == []
+
+
+def _resold(dworld: DomainWorld, service) -> ResoldDomain:
+    with schema_context(dworld.schema):
+        found = ResoldDomain.objects.filter(service_ref=str(service.public_id)).first()
+    connection.set_schema_to_public()
+    return found or ResoldDomain()
+
+
+def _restores(dworld: DomainWorld) -> list[UpstreamCommand]:
+    with schema_context(dworld.schema):
+        found = list(UpstreamCommand.objects.filter(action="domain_restore"))
+    connection.set_schema_to_public()
+    return found
+
+
+def _into_redemption(dworld: DomainWorld, server: EppServer, name: str, key: str):
+    """A domain bought, then left unpaid past its expiry: in redemption at the registry
+    and at the reseller."""
+    (service,) = order_and_pay_items(
+        dworld,
+        key=key,
+        items=[{"plan": dworld.domain_plan, "cycle": "annual", "domain_name": name}],
+    )
+    wait_for(lambda: local_service(dworld, service).status == "active", what="activation")
+    row = upstream_domain(dworld, service)
+    with schema_context(dworld.schema):
+        billing_run(run_date=row.expires_on)
+    connection.set_schema_to_public()
+    server.expire(name)
+    upstream_domains_sync()
+    row.refresh_from_db()
+    assert row.status == UpstreamDomain.Status.REDEMPTION
+    assert server.domain(name)["rgp"] == "redemptionPeriod"
+    wait_for(
+        lambda: _resold(dworld, service).status == "redemption",
+        what="redemption reported to the reseller",
+    )
+    return service, row
+
+
+def _client_browser(dworld: DomainWorld) -> Client:
+    browser = Client(HTTP_HOST=dworld.host)
+    with schema_context(dworld.schema):
+        user = User.objects.create_user(
+            "maria.restore@client.test", "Pass-word-123", kind=User.Kind.CLIENT
+        )
+        services.client_user_link(client=dworld.client, user=user)
+        browser.force_login(user)
+    connection.set_schema_to_public()
+    return browser
+
+
+def test_the_client_restores_a_domain_from_redemption_at_the_epp_registry(
+    tenant_factory, celery_worker_process, registry
+):
+    server, tld = registry
+    with domain_world(tenant_factory, "Restore Hosting", epp=server, tld=tld) as dworld:
+        name = f"ritorno.{tld}"
+        service, row = _into_redemption(dworld, server, name, "restore-1")
+        lapsed_on = server.domain(name)["expires"].date()
+        before = reseller_balance(account=dworld.world.account).amount
+        with schema_context(dworld.schema):
+            restore_price = dworld.domain_plan.domain_price.restore
+        connection.set_schema_to_public()
+
+        browser = _client_browser(dworld)
+        page_url = f"/account/services/{service.public_id}/domain/"
+        page = browser.get(page_url).content.decode()
+        assert 'id="restore"' in page and "redemption period" in page
+        restored = browser.post(f"{page_url}restore/")
+        assert restored.status_code == 302 and "/account/invoices/" in restored["Location"]
+        # Asked twice: the same invoice, billed once; nothing sent before it is paid.
+        assert browser.post(f"{page_url}restore/")["Location"] == restored["Location"]
+        with schema_context(dworld.schema):
+            (line,) = InvoiceLine.objects.filter(kind=InvoiceLine.Kind.DOMAIN_RESTORE)
+            assert line.service_id == service.pk and line.unit_price == restore_price
+            invoice = line.invoice
+            assert invoice.status == Invoice.Status.ISSUED and name in line.description
+        connection.set_schema_to_public()
+        assert browser.get(restored["Location"]).status_code == 200
+        assert _restores(dworld) == []
+        assert reseller_balance(account=dworld.world.account).amount == before
+
+        # Paid: the restore reaches the registry (request, then the report).
+        with schema_context(dworld.schema):
+            services.payment_record(
+                invoice=invoice,
+                amount=invoice.amount_due,
+                method="bank_transfer",
+                idempotency_key="pay-restore",
+            )
+        connection.set_schema_to_public()
+        wait_for(
+            lambda: _resold(dworld, service).status == "active",
+            what="the restore at the registry",
+            describe=lambda: [(c.state, c.last_error) for c in _restores(dworld)],
+        )
+        state = server.domain(name)
+        assert state["rgp"] == "" and "pendingDelete" not in state["statuses"]
+        assert state["sponsor"] == "tessera"
+        new_expiry = state["expires"].date()
+        assert new_expiry > lapsed_on
+        row.refresh_from_db()
+        assert row.status == UpstreamDomain.Status.ACTIVE and row.expires_on == new_expiry
+        assert _resold(dworld, service).expires_on == new_expiry
+        wait_for(
+            lambda: local_service(dworld, service).next_due_date == new_expiry,
+            what="the registry's expiry as the due date",
+        )
+        (command,) = _restores(dworld)
+        assert command.state == "done"
+
+        # The reseller paid the wholesale restore price once, beside the registration.
+        assert [
+            (e.kind, e.amount_value)
+            for e in BalanceEntry.objects.filter(upstream_domain=row).order_by("pk")
+        ] == [("order_debit", -REGISTER), ("order_debit", -RESTORE)]
+        assert reseller_balance(account=dworld.world.account).amount == before - RESTORE
+
+        # Active again: nothing left to restore.
+        page = browser.get(page_url).content.decode()
+        assert 'id="restore"' not in page
+        refused = browser.post(f"{page_url}restore/", follow=True)
+        assert any("redemption" in str(m) for m in refused.context["messages"])
+
+
+def test_staff_restore_invoices_the_client_and_sends_it_at_once(
+    tenant_factory, celery_worker_process, registry
+):
+    server, tld = registry
+    with domain_world(tenant_factory, "Staff Restore", epp=server, tld=tld) as dworld:
+        name = f"salvato.{tld}"
+        service, row = _into_redemption(dworld, server, name, "restore-2")
+        console = Client(HTTP_HOST=dworld.host)
+        with schema_context(dworld.schema):
+            console.force_login(User.objects.get(kind=User.Kind.STAFF, role=User.Role.OWNER))
+        connection.set_schema_to_public()
+        done = console.post(
+            f"/console/registered-domains/{service.public_id}/restore/", follow=True
+        )
+        assert any("The client is invoiced" in str(m) for m in done.context["messages"])
+        wait_for(
+            lambda: _resold(dworld, service).status == "active",
+            what="the restore at the registry",
+            describe=lambda: [(c.state, c.last_error) for c in _restores(dworld)],
+        )
+        assert server.domain(name)["rgp"] == ""
+        with schema_context(dworld.schema):
+            (line,) = InvoiceLine.objects.filter(kind=InvoiceLine.Kind.DOMAIN_RESTORE)
+            invoice = line.invoice
+            assert invoice.status == Invoice.Status.ISSUED
+            # The client pays later: the same restore is not sent twice.
+            services.payment_record(
+                invoice=invoice,
+                amount=invoice.amount_due,
+                method="bank_transfer",
+                idempotency_key="pay-staff-restore",
+            )
+        connection.set_schema_to_public()
+        assert len(_restores(dworld)) == 1
+        debits = BalanceEntry.objects.filter(upstream_domain=row).order_by("pk")
+        assert [e.amount_value for e in debits] == [-REGISTER, -RESTORE]
