@@ -384,8 +384,9 @@ MRR_STATUSES = (Service.Status.ACTIVE, Service.Status.SUSPENDED)
 
 
 def service_mrr(*, service: Service) -> Money:
-    """The service's monthly recurring revenue: its cycle price over the cycle's months,
-    rounded once; zero for a one-time purchase or a service not running."""
+    """The service's monthly recurring revenue: its cycle price (in the tenant's price
+    convention, as the dashboard's MRR) over the cycle's months, rounded once; zero for a
+    one-time purchase or a service not running."""
     months = CYCLE_MONTHS.get(service.billing_cycle)
     if months is None or service.status not in MRR_STATUSES:
         return Money.zero(service.currency)

@@ -133,7 +133,8 @@ def stacked_bar_chart(
 ) -> SafeString:
     """One bar per label, each series stacked on the last: positive values upwards from
     zero, negative ones downwards (a churn under the month's new revenue). Colours follow
-    ``SERIES_COLOURS``, cycling after six series."""
+    ``SERIES_COLOURS``, cycling after six series. The axis texts have the class ``tick``,
+    for a page to enlarge them where the chart is drawn small (a phone)."""
     # The legend first: it wraps onto as many rows as it needs, and the plot starts below.
     legend, legend_x, legend_row = [], 8, 0
     for number, one in enumerate(series):
@@ -182,7 +183,7 @@ def stacked_bar_chart(
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{gy:.1f}" y2="{gy:.1f}" '
             f'stroke="{colour}" stroke-width="1"/>'
-            f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" font-size="12" '
+            f'<text class="tick" x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" font-size="12" '
             f'fill="#5b6473">{escape(axis_format(value))}</text>'
         )
         value += step
@@ -208,7 +209,7 @@ def stacked_bar_chart(
             )
         if (len(labels) - 1 - index) % every == 0:
             parts.append(
-                f'<text x="{x + slot / 2:.1f}" y="{height - 8}" text-anchor="middle" '
+                f'<text class="tick" x="{x + slot / 2:.1f}" y="{height - 8}" text-anchor="middle" '
                 f'font-size="12" fill="#5b6473">{escape(shown[index])}</text>'
             )
     for x, y_top, name, number in legend:
