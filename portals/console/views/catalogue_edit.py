@@ -305,18 +305,22 @@ def _option_initial(option: ConfigurableOption | None) -> tuple[dict, list[dict]
     return fields, choices, prices
 
 
-def _choice_keys(data, choices_initial: list[dict]) -> list[tuple[str, str]]:
-    """The choices a price row can name: those saved (by id) and those typed on this page
-    (``new-<row>``), so a new choice is priced in the same save."""
+def _choice_keys(data, choices_initial: list[dict], blank_rows: int) -> list[tuple[str, str]]:
+    """The choices a price row can name: those saved (by id) and the new ones of this
+    page (``new-<row>``): by the name typed, or, before anything is typed, as the blank
+    row they will be, so a new choice is named and priced in one save."""
     named = [(row["key"], row["name"]) for row in choices_initial]
-    if data is not None:
-        total = data.get("choices-TOTAL_FORMS") or ""
-        # A count that is not a number is the formset's own error; no rows are named.
-        for index in range(min(int(total) if total.isdigit() else 0, 100)):
-            key = data.get(f"choices-{index}-key", "").strip()
-            name = data.get(f"choices-{index}-name", "").strip()
-            if not key and name:
-                named.append((f"new-{index}", name))
+    if data is None:
+        for index in range(len(choices_initial), len(choices_initial) + blank_rows):
+            named.append((f"new-{index}", _("The new choice of row %(row)s") % {"row": index + 1}))
+        return named
+    total = data.get("choices-TOTAL_FORMS") or ""
+    # A count that is not a number is the formset's own error; no rows are named.
+    for index in range(min(int(total) if total.isdigit() else 0, 100)):
+        key = data.get(f"choices-{index}-key", "").strip()
+        name = data.get(f"choices-{index}-name", "").strip()
+        if not key and name:
+            named.append((f"new-{index}", name))
     return named
 
 
@@ -330,7 +334,7 @@ def _option_page(request: HttpRequest, option: ConfigurableOption | None) -> Htt
         data,
         initial=prices_initial,
         prefix="prices",
-        form_kwargs={"choices": _choice_keys(data, choices_initial)},
+        form_kwargs={"choices": _choice_keys(data, choices_initial, 0 if resold else 1)},
     )
     costs = wholesale_option_costs(tenant=request.tenant, option=option) if resold else {}
     if not costs:

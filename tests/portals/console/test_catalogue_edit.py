@@ -448,6 +448,8 @@ def test_an_own_option_is_created_with_a_priced_choice_and_attached(tenant_a, sh
         "prices-1-cycle": "",
         "prices-1-price": "",
     }
+    blank = browser.get("/console/catalogue/options/new/").content.decode()
+    assert '<option value="new-0">The new choice of row 1</option>' in blank
     response = browser.post("/console/catalogue/options/new/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
     with schema_context(tenant_a.schema):
