@@ -267,7 +267,12 @@ def _client_orders_and_pays(page, base, imported, own_plan, stripe, expect, shot
     page.locator('button[type="submit"]').click()
     expect(page).to_have_url(re.compile(rf"^{re.escape(base)}/account/invoices/"))
     expect(page.locator(".msg.success")).to_be_visible()
-    expect(page.locator("main")).to_contain_text("29,51\xa0€")
+    # The invoice's amounts and totals are on the phone's screen, not beyond its edge.
+    total = page.locator("table.invoice-lines tfoot tr", has_text="Totale").locator("td.num")
+    expect(total).to_have_text("29,51\xa0€")
+    box = total.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+    expect(page.locator("table.invoice-lines tbody")).to_contain_text("1 × 19,90\xa0€")
     assert fits_the_screen(page)
     shot(page, "phone-paid")
 
