@@ -28,6 +28,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
+from django.db.models.signals import post_save
 from django.template import Context, Template, engines
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
@@ -49,7 +50,7 @@ from billing.events import (
     order_event_listeners,
     service_event_listeners,
 )
-from billing.models import EmailTemplate, Invoice, Order
+from billing.models import EmailTemplate, Invoice, Order, Payment
 from billing.money import Money
 from billing.selectors import billing_settings_get, client_for_user
 from billing.services.invoice_status import SUSPENSION_OVERDUE
@@ -690,8 +691,17 @@ def on_service_event(event: Any) -> None:
         email_queue(kind, event.service_id)
 
 
+def on_payment_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    """A receipt for money the client paid: every new payment but account credit moved
+    onto an invoice, which is no money received (the client was told when it came in)."""
+    if created and instance.method != Payment.Method.ACCOUNT_CREDIT:
+        email_queue(EmailKind.PAYMENT_RECEIVED, instance.pk)
+
+
 def listeners_register() -> None:
     """Connects the client e-mails to the billing events (from BillingConfig.ready)."""
+
+    post_save.connect(on_payment_saved, sender=Payment, dispatch_uid="emails.payment_received")
 
     if on_invoice_event not in invoice_event_listeners:
         invoice_event_listeners.append(on_invoice_event)

@@ -364,3 +364,37 @@ def test_issuing_an_invoice_sends_it_from_a_worker(celery_worker_process, tenant
         from pathlib import Path
 
         shutil.rmtree(Path(settings.MEDIA_ROOT) / created.tenant.schema_name, ignore_errors=True)
+
+
+@pytest.fixture
+def tasks_inline():
+    """Tasks queued on commit run in this process, so their e-mails reach the outbox."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = False
+
+
+def test_money_received_sends_a_receipt_and_credit_moved_onto_an_invoice_does_not(
+    seller, mailoutbox, django_capture_on_commit_callbacks, tasks_inline
+):
+    emails.listeners_register()
+    client = client_in("it")
+    invoice = invoice_issue(client, "100.00")
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_record(
+            invoice=invoice, amount=eur("40.00"), method="bank_transfer", idempotency_key="p-40"
+        )
+    (receipt,) = mailoutbox
+    assert receipt.to == ["giulia.it@example.test"]
+    assert "40,00" in receipt.body and invoice.number in receipt.body
+
+    mailoutbox.clear()
+    services.credit_add(client=client, amount=eur("60.00"), idempotency_key="goodwill")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.credit_apply(invoice=invoice)
+    assert mailoutbox == []
