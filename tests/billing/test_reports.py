@@ -11,14 +11,16 @@ import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from importlib import import_module
 
 import pytest
+from django.apps import apps
 from django_tenants.utils import schema_context
 
 from accounts.models import User
 from billing import reports, services
 from billing.cycles import add_months
-from billing.models import Invoice, Service
+from billing.models import Invoice, Service, ServiceMrrChange
 from billing.money import Money
 from billing.services.credit_notes import CreditLine
 from tests.api.conftest import Api, make_key
@@ -468,3 +470,31 @@ def test_the_api_refuses_bad_periods_and_keys_without_the_scope(tenant_a):
     without = Api(tenant_a.host, make_key(tenant_a, ["invoices:read"]))
     assert without.get("/api/v1/reports/mrr/").status_code == 403
     assert Api(tenant_a.host).get("/api/v1/reports/mrr/").status_code == 401
+
+
+def test_the_migration_starts_the_record_for_the_services_that_exist(shop):
+    """What billing 0016 writes for services made before the record existed: a running
+    service earns from its activation, a cancelled one earned until it stopped, a pending
+    one and a one-time purchase earn nothing."""
+    migration = import_module("billing.migrations.0016_service_mrr_changes")
+    running = _service(shop.client, shop.starter, "annual")
+    services.service_activate(service=running)
+    stopped = _service(shop.business_de, shop.pro, status=ACTIVE)
+    services.service_cancel(service=stopped)
+    pending = _service(shop.client, shop.vps)
+    ServiceMrrChange.objects.all().delete()  # as before the record existed
+
+    migration.backfill(apps, None)
+
+    rows = {
+        (c.service_id, c.mrr_before.amount, c.mrr_after.amount)
+        for c in ServiceMrrChange.objects.all()
+    }
+    assert rows == {
+        (running.pk, Decimal(0), Decimal("8.33")),
+        (stopped.pk, Decimal(0), Decimal(30)),
+        (stopped.pk, Decimal(30), Decimal(0)),
+    }
+    assert not pending.mrr_changes.exists()
+    period = reports.report_period(today=date.today())
+    assert reports.mrr_movement(period=period)[-1].closing == eur("8.33")
