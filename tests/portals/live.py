@@ -4,9 +4,10 @@ or a reverse proxy to talk to, plus a committed shop tenant for it to serve."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -96,3 +97,40 @@ def card_shop_make(tenant_factory, name: str, *, stripe_key: str, label: str) ->
 def fits_the_screen(page) -> bool:
     """Whether the page is no wider than the browser's window (nothing to scroll sideways)."""
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def screenshot_saver(folder: Path) -> Callable[[object, str], Path]:
+    """A function that saves a page's full-page screenshot as ``folder/<name>.png`` (the
+    folder made on first use), for a browser test's artifacts."""
+
+    def save(page, name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
+
+
+@contextmanager
+def local_stripe(monkeypatch, *keys: str) -> Iterator[object]:
+    """The local Stripe server with the platform's key and ``keys`` (the shops' own)
+    registered, and the STRIPE_* settings pointing at it until the block ends; yields the
+    server. Local addresses bypass any proxy, for the app's calls to it as for the browser's."""
+    from sandbox.stripe import StripeServer
+    from tests.billing.payments.conftest import PLATFORM_KEY, StripeSettings
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    stripe_settings = StripeSettings(monkeypatch)
+    with StripeServer() as stripe:
+        stripe_settings.set(
+            STRIPE_API_BASE=stripe.url,
+            STRIPE_SECRET_KEY=PLATFORM_KEY,
+            STRIPE_MAX_NETWORK_RETRIES=0,
+        )
+        for key in (PLATFORM_KEY, *keys):
+            stripe.register_key(key)
+        try:
+            yield stripe
+        finally:
+            stripe_settings.restore()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -19,10 +18,14 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from billing.models import Invoice, Order
-from sandbox.stripe import StripeServer
-from tests.billing.payments.conftest import PLATFORM_KEY, StripeSettings
 from tests.conftest import PASSWORD, ROOT
-from tests.portals.live import card_shop_make, fits_the_screen, wsgi_server
+from tests.portals.live import (
+    card_shop_make,
+    fits_the_screen,
+    local_stripe,
+    screenshot_saver,
+    wsgi_server,
+)
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -35,36 +38,20 @@ VISA = "4242 4242 4242 4242"
 EMAIL = "giulia.bianchi@example.test"
 
 
-def _shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+_shot = screenshot_saver(SHOTS)
 
 
 def test_a_client_checks_out_sees_the_tax_follow_the_country_accepts_the_terms_and_pays(
     tenant_factory, monkeypatch
 ):
     expect = playwright.expect
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     # The test reads the database between browser steps, inside Playwright's event loop.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    stripe_settings = StripeSettings(monkeypatch)
-    with StripeServer() as stripe:
-        stripe_settings.set(
-            STRIPE_API_BASE=stripe.url,
-            STRIPE_SECRET_KEY=PLATFORM_KEY,
-            STRIPE_MAX_NETWORK_RETRIES=0,
+    with local_stripe(monkeypatch, SHOP_KEY) as stripe:
+        live = card_shop_make(
+            tenant_factory, "Epsilon Hosting", stripe_key=SHOP_KEY, label="epsilon"
         )
-        stripe.register_key(PLATFORM_KEY)
-        stripe.register_key(SHOP_KEY)
-        try:
-            live = card_shop_make(
-                tenant_factory, "Epsilon Hosting", stripe_key=SHOP_KEY, label="epsilon"
-            )
-            _journey(live, stripe, expect)
-        finally:
-            stripe_settings.restore()
+        _journey(live, stripe, expect)
 
 
 def _journey(live, stripe, expect) -> None:

@@ -7,7 +7,6 @@ Screenshots go to artifacts/portals/escalation/."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -18,7 +17,7 @@ from accounts.models import User
 from resale.models import ProviderTicket
 from support.models import Message
 from tests.conftest import PASSWORD, ROOT
-from tests.portals.live import wsgi_server
+from tests.portals.live import fits_the_screen, screenshot_saver, wsgi_server
 from tests.resale.flow import order_and_pay, resale_world_build, service_status, wait_for
 from tests.support.test_escalation_flow import NEEDLES, _client_ticket
 
@@ -30,15 +29,7 @@ PHONE = {"width": 390, "height": 844}
 SHOTS = ROOT / "artifacts" / "portals" / "escalation"
 
 
-def _shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def _fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+_shot = screenshot_saver(SHOTS)
 
 
 def test_escalation_on_a_phone_in_italian(tenant_factory, celery_worker_process, monkeypatch):
@@ -71,13 +62,13 @@ def test_escalation_on_a_phone_in_italian(tenant_factory, celery_worker_process,
         console.goto(f"{base}/console/support/{ticket.public_id}/")
         console.get_by_role("link", name="Inoltra al fornitore").click()
         expect(console.locator("h1")).to_have_text("Inoltra al fornitore")
-        assert _fits(console)
+        assert fits_the_screen(console)
         _shot(console, "1-choose")
         console.get_by_role("button", name="Anteprima di ciò che sarà inviato").click()
         expect(console.locator("#preview-title")).to_have_text("Cosa riceverà il fornitore")
         preview = console.locator(".thread").inner_text().lower()
         assert "502" in preview and not [n for n in NEEDLES if n in preview]
-        assert _fits(console)
+        assert fits_the_screen(console)
         _shot(console, "2-preview")
         console.get_by_role("button", name="Invia al fornitore").click()
         expect(console.locator("#escalation-title")).to_have_text("Presso il fornitore")
@@ -95,7 +86,7 @@ def test_escalation_on_a_phone_in_italian(tenant_factory, celery_worker_process,
         provider.fill('[name="password"]', PASSWORD)
         provider.locator('form:has([name="password"]) button[type="submit"]').click()
         provider.goto(platform + "/provider/desk/")
-        assert _fits(provider)
+        assert fits_the_screen(provider)
         _shot(provider, "4-provider-desk")
         provider.get_by_role("link", name=provider_ticket.subject).click()
         shown = provider.content().lower()
@@ -103,7 +94,7 @@ def test_escalation_on_a_phone_in_italian(tenant_factory, celery_worker_process,
         provider.fill("#id_body", "Disk replaced; the site is back.")
         provider.get_by_role("button", name="Send answer").click()
         expect(provider.locator(".msg.success")).to_be_visible()
-        assert _fits(provider)
+        assert fits_the_screen(provider)
         _shot(provider, "5-provider-answered")
 
         def answered() -> bool:
@@ -117,7 +108,7 @@ def test_escalation_on_a_phone_in_italian(tenant_factory, celery_worker_process,
         console.reload()
         console.locator("#escalation-title ~ ul a").first.click()
         expect(console.locator("h1")).to_have_text("Inoltra al cliente")
-        assert _fits(console)
+        assert fits_the_screen(console)
         _shot(console, "6-forward")
         console.get_by_role("button", name="Invia").click()
         expect(console.locator("h1")).to_contain_text(ticket.subject)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import PASSWORD, ROOT
-from tests.portals.live import live_shop_make, wsgi_server
+from tests.portals.live import fits_the_screen, live_shop_make, screenshot_saver, wsgi_server
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -25,15 +24,7 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
 
-def _shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+_shot = screenshot_saver(SHOTS)
 
 
 def test_order_journey_in_a_browser(tenant_factory, rdap_bootstrap):
@@ -52,7 +43,7 @@ def test_order_journey_in_a_browser(tenant_factory, rdap_bootstrap):
         expect(page.locator(":focus")).to_have_text("Skip to content")
         page.keyboard.press("Enter")
         assert page.evaluate("document.activeElement.id") == "main"
-        assert _fits_the_screen(page)
+        assert fits_the_screen(page)
         _shot(page, "01-home-phone")
 
         page.fill("#home-domain", "my-shop")
@@ -72,13 +63,13 @@ def test_order_journey_in_a_browser(tenant_factory, rdap_bootstrap):
         expect(total).to_have_text("€128.10")  # 100 + 5 setup, 22 % VAT: from the server
         page.fill("input[name^=qty_]", "1")
         expect(total).to_have_text("€152.50")
-        assert _fits_the_screen(page)
+        assert fits_the_screen(page)
         _shot(page, "03-plan-live-price")
         page.get_by_role("button", name="Add to cart").click()
 
         expect(page.locator("h1")).to_have_text("Your cart")
         expect(page.locator("main")).to_contain_text("my-shop.com")
-        assert _fits_the_screen(page)
+        assert fits_the_screen(page)
         _shot(page, "04-cart")
         page.get_by_role("link", name="Checkout").click()
 
@@ -98,7 +89,7 @@ def test_order_journey_in_a_browser(tenant_factory, rdap_bootstrap):
         expect(page.locator("h1")).to_have_text("Thank you for your order")
         expect(page.locator("main")).to_contain_text("IT60X0542811101000000123456")
         number = page.locator("main").inner_text().split("Invoice ", 1)[1].split()[0]
-        assert _fits_the_screen(page)
+        assert fits_the_screen(page)
         _shot(page, "06-order-confirmation")
         page.get_by_role("link", name="View the invoice").click()
         expect(page.locator("h1")).to_have_text(f"Invoice {number}")
@@ -130,12 +121,12 @@ def test_order_journey_in_a_browser(tenant_factory, rdap_bootstrap):
         expect(row.get_by_role("link", name=number)).to_be_visible()
         _shot(console, "09b-console-payments-received")
         console.set_viewport_size(PHONE)
-        assert _fits_the_screen(console)
+        assert fits_the_screen(console)
         _shot(console, "09c-console-payments-received-phone")
         console.set_viewport_size(DESKTOP)
         console.set_viewport_size(PHONE)
         console.goto(base + "/console/")
-        assert _fits_the_screen(console)
+        assert fits_the_screen(console)
         _shot(console, "10-console-phone")
         desk.close()
         browser.close()

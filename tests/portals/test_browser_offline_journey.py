@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -29,7 +28,7 @@ from resale.services import reseller_balance_topup
 from sandbox.launcher import standins_start
 from tests.billing.payments.conftest import StripeSettings
 from tests.conftest import ROOT
-from tests.portals.live import live_shop_make, wsgi_server
+from tests.portals.live import live_shop_make, screenshot_saver, wsgi_server
 from tests.provisioning.conftest import REDIS_URL
 from tests.resale.factories import account_on, wholesale_catalogue
 from tests.resale.flow import wait_for
@@ -46,11 +45,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost")
 VISA = "4242 4242 4242 4242"
 
 
-def _shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+_shot = screenshot_saver(SHOTS)
 
 
 def _is_local(url: str) -> bool:

@@ -13,7 +13,6 @@ import re
 import shutil
 import uuid
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -29,7 +28,7 @@ from provisioning.services import server_create
 from resale.models import PriceList, ResellerAccount, UpstreamService
 from resale.services import reseller_balance
 from tests.conftest import PASSWORD, ROOT, provider_rows_delete, tenant_drop
-from tests.portals.live import wsgi_server
+from tests.portals.live import fits_the_screen, screenshot_saver, wsgi_server
 from tests.resale.flow import wait_for
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -44,20 +43,11 @@ DESKTOP = {"width": 1280, "height": 900}
 SHOTS = ROOT / "artifacts" / "portals" / "provider-console"
 
 
-def _shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+_shot = screenshot_saver(SHOTS)
 
 
 def _normal(text: str) -> str:
     return re.sub(r"[\u00a0\u202f]", " ", text)
-
-
-def _fits(page) -> bool:
-    """Whether the page is no wider than the screen (tables scroll inside themselves)."""
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def _on_port(link: str, port: int) -> str:
@@ -242,7 +232,7 @@ def test_the_provider_runs_the_business_from_its_console(
         phone_page.context.add_cookies(provider.context.cookies())
         phone_page.goto(platform + "/provider/")
         _shot(phone_page, "03-dashboard-phone")
-        assert _fits(phone_page), "the dashboard scrolls sideways on a phone"
+        assert fits_the_screen(phone_page), "the dashboard scrolls sideways on a phone"
 
         # 7. The reseller's page: the debit in its ledger, the service, its MRR.
         provider.goto(f"{platform}/provider/resellers/{account.public_id}/")
@@ -257,7 +247,7 @@ def test_the_provider_runs_the_business_from_its_console(
         _shot(provider, "04-reseller")
         phone_page.goto(f"{platform}/provider/resellers/{account.public_id}/")
         _shot(phone_page, "05-reseller-phone")
-        assert _fits(phone_page), "the reseller's page scrolls sideways on a phone"
+        assert fits_the_screen(phone_page), "the reseller's page scrolls sideways on a phone"
         # The other pages work on a phone too.
         for name, path in (
             ("06-option-phone", provider_option_path),
@@ -266,5 +256,5 @@ def test_the_provider_runs_the_business_from_its_console(
         ):
             phone_page.goto(platform + path)
             _shot(phone_page, name)
-            assert _fits(phone_page), f"{path} scrolls sideways on a phone"
+            assert fits_the_screen(phone_page), f"{path} scrolls sideways on a phone"
         browser.close()

@@ -18,7 +18,7 @@ from billing.cycles import add_months
 from billing.models import Service
 from tests.conftest import PASSWORD, ROOT
 from tests.portals.conftest import eur
-from tests.portals.live import live_shop_make, wsgi_server
+from tests.portals.live import fits_the_screen, live_shop_make, wsgi_server
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -34,10 +34,6 @@ TITLES = {
     "mrr": "Variazioni dell'MRR",
     "top-clients": "Clienti principali",
 }
-
-
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def _a_season_of_sales(shop) -> None:
@@ -128,7 +124,7 @@ def test_the_reports_in_italian_on_a_phone_and_a_desktop(tenant_factory, vies):
                 expect(page.locator("svg.chart")).to_be_visible()
                 expect(page.get_by_role("link", name="Scarica CSV")).to_be_visible()
                 assert page.locator(".table-wrap table").count() >= 1
-                assert _fits_the_screen(page), report
+                assert fits_the_screen(page), report
                 page.screenshot(
                     path=str(SHOTS / f"reports-{report}-{width}-it.png"), full_page=True
                 )
@@ -143,7 +139,7 @@ def test_the_reports_in_italian_on_a_phone_and_a_desktop(tenant_factory, vies):
             expect(page.locator(".errorlist")).to_contain_text(
                 "Il primo giorno viene dopo l'ultimo."
             )
-            assert _fits_the_screen(page)
+            assert fits_the_screen(page)
             page.screenshot(path=str(SHOTS / f"reports-error-{width}-it.png"), full_page=True)
             # A good period is kept by the tabs.
             since = add_months(date.today().replace(day=1), -2).isoformat()

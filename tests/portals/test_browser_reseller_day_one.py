@@ -26,10 +26,8 @@ from billing import services
 from billing.models import Client, Invoice, Plan, Product
 from resale.catalogue_import import Markup, wholesale_plans_import
 from resale.services import reseller_balance_topup
-from sandbox.stripe import StripeServer
-from tests.billing.payments.conftest import PLATFORM_KEY, StripeSettings
 from tests.conftest import PASSWORD
-from tests.portals.live import card_shop_make, fits_the_screen, wsgi_server
+from tests.portals.live import card_shop_make, fits_the_screen, local_stripe, wsgi_server
 from tests.resale.factories import account_on, wholesale_catalogue
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -83,24 +81,12 @@ def _reseller(tenant_factory):
 
 def test_a_resellers_first_day_in_a_browser(tenant_factory, monkeypatch, tmp_path):
     expect = playwright.expect
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     # Playwright's sync API runs an event loop in this thread; the test's own queries
     # between steps are plain synchronous ones all the same.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    stripe_settings = StripeSettings(monkeypatch)
-    with StripeServer() as stripe:
-        stripe_settings.set(
-            STRIPE_API_BASE=stripe.url,
-            STRIPE_SECRET_KEY=PLATFORM_KEY,
-            STRIPE_MAX_NETWORK_RETRIES=0,
-        )
-        stripe.register_key(PLATFORM_KEY)
-        stripe.register_key(SHOP_KEY)
-        try:
-            live, imported = _reseller(tenant_factory)
-            _story(live, imported, stripe, expect, Shots(tmp_path))
-        finally:
-            stripe_settings.restore()
+    with local_stripe(monkeypatch, SHOP_KEY) as stripe:
+        live, imported = _reseller(tenant_factory)
+        _story(live, imported, stripe, expect, Shots(tmp_path))
 
 
 def _story(live, imported, stripe, expect, shot) -> None:

@@ -13,7 +13,7 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from tests.conftest import ROOT
-from tests.portals.live import live_shop_make, wsgi_server
+from tests.portals.live import fits_the_screen, live_shop_make, wsgi_server
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -22,10 +22,6 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this ma
 SHOTS = ROOT / "artifacts" / "portals"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def test_catalogue_cards_comparison_and_language_select(tenant_factory):
@@ -74,7 +70,7 @@ def test_catalogue_cards_comparison_and_language_select(tenant_factory):
             expect(card).to_contain_text("da 8,33 € al mese")
             expect(card).to_contain_text("Siti veloci su dischi SSD")
             expect(card).to_contain_text("Siti web: 1")
-            assert _fits_the_screen(page)
+            assert fits_the_screen(page)
             page.screenshot(path=str(SHOTS / f"storefront-home-{width}-it.png"), full_page=True)
 
             card.get_by_role("link").click()
@@ -82,7 +78,7 @@ def test_catalogue_cards_comparison_and_language_select(tenant_factory):
             expect(table.locator("thead")).to_contain_text("Base")
             expect(table.locator("tr", has_text="Siti web")).to_contain_text("illimitati")
             expect(table.locator("tr", has_text="Mensile")).to_contain_text("30,00 €")
-            assert _fits_the_screen(page), "the table scrolls inside itself"
+            assert fits_the_screen(page), "the table scrolls inside itself"
             page.screenshot(path=str(SHOTS / f"storefront-plans-{width}-it.png"), full_page=True)
             context.close()
 

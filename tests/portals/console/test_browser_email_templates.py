@@ -6,7 +6,6 @@ artifacts/portals/emails/."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -16,7 +15,7 @@ from accounts.branding import branding_update
 from accounts.models import User
 from billing.models import EmailTemplate
 from tests.conftest import PASSWORD, ROOT
-from tests.portals.live import wsgi_server
+from tests.portals.live import fits_the_screen, screenshot_saver, wsgi_server
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -25,15 +24,7 @@ PHONE = {"width": 390, "height": 844}
 SHOTS = ROOT / "artifacts" / "portals" / "emails"
 
 
-def _shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def _fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+_shot = screenshot_saver(SHOTS)
 
 
 def test_the_email_editor_on_a_phone_in_italian(tenant_factory, monkeypatch):
@@ -65,7 +56,7 @@ def test_the_email_editor_on_a_phone_in_italian(tenant_factory, monkeypatch):
         page.goto(f"{base}/console/emails/")
         expect(page.locator("h1")).to_have_text("E-mail")
         expect(page.locator("#email-templates")).to_contain_text("Fattura emessa")
-        assert _fits(page)
+        assert fits_the_screen(page)
         _shot(page, "1-list")
 
         page.goto(f"{base}/console/emails/invoice_issued/it/")
@@ -73,13 +64,13 @@ def test_the_email_editor_on_a_phone_in_italian(tenant_factory, monkeypatch):
             "Fattura {{ invoice_number }} da {{ seller_name }}"
         )
         expect(page.locator("#email-variables")).to_contain_text("{{ amount_due }}")
-        assert _fits(page)
+        assert fits_the_screen(page)
         _shot(page, "2-editor")
 
         page.fill('[name="body"]', "Ciao {{ settings.SECRET_KEY }}")
         page.get_by_role("button", name="Salva").click()
         expect(page.locator(".errorlist")).to_contain_text("settings.SECRET_KEY")
-        assert _fits(page)
+        assert fits_the_screen(page)
         _shot(page, "3-refused")
 
         page.fill('[name="body"]', "Ciao {{ client_name }}, ecco la fattura di {{ total }}.")
@@ -87,7 +78,7 @@ def test_the_email_editor_on_a_phone_in_italian(tenant_factory, monkeypatch):
         frame = page.frame_locator("#email-preview iframe")
         expect(frame.locator("body")).to_contain_text("Ciao Giulia Bianchi, ecco la fattura di")
         assert "#aa3300" in (page.locator("#email-preview iframe").get_attribute("srcdoc") or "")
-        assert _fits(page)
+        assert fits_the_screen(page)
         _shot(page, "4-preview")
         # The e-mail itself, as the phone shows it in the frame.
         frame.locator("table").first.screenshot(path=str(SHOTS / "4-preview-email.png"))

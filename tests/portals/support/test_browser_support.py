@@ -6,7 +6,6 @@ artifacts/portals/support-it/."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -15,7 +14,7 @@ from django_tenants.utils import schema_context
 from support import services
 from support.models import Ticket
 from tests.conftest import PASSWORD, ROOT
-from tests.portals.live import live_shop_make, wsgi_server
+from tests.portals.live import fits_the_screen, live_shop_make, screenshot_saver, wsgi_server
 from tests.support.conftest import PNG
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -26,15 +25,7 @@ SHOTS = ROOT / "artifacts" / "portals" / "support-it"
 PHONE = {"width": 390, "height": 844}
 
 
-def _shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+_shot = screenshot_saver(SHOTS)
 
 
 def _log_in(page, email: str) -> None:
@@ -77,7 +68,7 @@ def test_support_journey_in_italian(tenant_factory):
         client.get_by_label("Allegati").set_input_files(
             [{"name": "errore.png", "mimeType": "image/png", "buffer": PNG}]
         )
-        assert _fits_the_screen(client)
+        assert fits_the_screen(client)
         _shot(client, "01-client-new-ticket")
         client.get_by_role("button", name="Apri il ticket").click()
         expect(client.locator(".msg.success")).to_contain_text("Il tuo ticket è aperto")
@@ -94,7 +85,7 @@ def test_support_journey_in_italian(tenant_factory):
             attachment.get_attribute("href"),
         )
         assert (status, content_type, size) == (200, "image/png", len(PNG))
-        assert _fits_the_screen(client)
+        assert fits_the_screen(client)
         _shot(client, "02-client-ticket-open")
         ticket_url = client.url
 
@@ -105,7 +96,7 @@ def test_support_journey_in_italian(tenant_factory):
         _log_in(staff, live.owner_email)
         expect(staff.locator("h1")).to_have_text("Assistenza")
         expect(staff.locator("main")).to_contain_text("Il sito non risponde")
-        assert _fits_the_screen(staff)
+        assert fits_the_screen(staff)
         _shot(staff, "03-staff-queue")
         staff.get_by_role("link", name="Il sito non risponde").click()
         staff.get_by_label("Risposta predefinita").select_option(label="Servizio riavviato")
@@ -116,7 +107,7 @@ def test_support_journey_in_italian(tenant_factory):
         staff.get_by_role("button", name="Invia", exact=True).click()
         expect(staff.locator(".msg.success")).to_contain_text("Risposta inviata.")
         expect(staff.locator(".facts")).to_contain_text("Risposto")
-        assert _fits_the_screen(staff)
+        assert fits_the_screen(staff)
         _shot(staff, "05-staff-answered")
 
         # The client reads the answer, replies, and closes the ticket.
@@ -128,7 +119,7 @@ def test_support_journey_in_italian(tenant_factory):
         expect(client.locator(".facts")).to_contain_text("Risposta del cliente")
         client.get_by_role("button", name="Chiudi il ticket").click()
         expect(client.locator(".facts")).to_contain_text("Chiuso")
-        assert _fits_the_screen(client)
+        assert fits_the_screen(client)
         _shot(client, "06-client-closed")
 
         staff_context.close()
