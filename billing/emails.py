@@ -359,16 +359,24 @@ def _invoice_pdf_attachment(invoice: Any) -> list[tuple[str, bytes, str]]:
     return [(filename, content, "application/pdf")]
 
 
-def email_invoice_issued(invoice: Any, *, attach_pdf: bool = True) -> EmailMultiAlternatives | None:
+def _invoice_email(
+    kind: EmailKind, invoice: Any, attachments: Sequence[tuple[str, bytes, str]] = ()
+) -> EmailMultiAlternatives | None:
+    """An e-mail about one invoice, its figures written in the client's language."""
     seller = seller_get()
     language = client_language(invoice.client, seller)
     return email_send(
-        EmailKind.INVOICE_ISSUED,
+        kind,
         client=invoice.client,
         seller=seller,
         context=_invoice_context(invoice, language),
-        attachments=_invoice_pdf_attachment(invoice) if attach_pdf else (),
+        attachments=attachments,
     )
+
+
+def email_invoice_issued(invoice: Any, *, attach_pdf: bool = True) -> EmailMultiAlternatives | None:
+    attachments = _invoice_pdf_attachment(invoice) if attach_pdf else ()
+    return _invoice_email(EmailKind.INVOICE_ISSUED, invoice, attachments)
 
 
 def email_payment_received(payment: Any) -> EmailMultiAlternatives | None:
@@ -388,25 +396,11 @@ def email_payment_received(payment: Any) -> EmailMultiAlternatives | None:
 
 
 def email_payment_reminder(invoice: Any) -> EmailMultiAlternatives | None:
-    seller = seller_get()
-    language = client_language(invoice.client, seller)
-    return email_send(
-        EmailKind.PAYMENT_REMINDER,
-        client=invoice.client,
-        seller=seller,
-        context=_invoice_context(invoice, language),
-    )
+    return _invoice_email(EmailKind.PAYMENT_REMINDER, invoice)
 
 
 def email_invoice_overdue(invoice: Any) -> EmailMultiAlternatives | None:
-    seller = seller_get()
-    language = client_language(invoice.client, seller)
-    return email_send(
-        EmailKind.INVOICE_OVERDUE,
-        client=invoice.client,
-        seller=seller,
-        context=_invoice_context(invoice, language),
-    )
+    return _invoice_email(EmailKind.INVOICE_OVERDUE, invoice)
 
 
 def _order_context(order: Order, language: str) -> dict[str, Any]:
