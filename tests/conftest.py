@@ -146,6 +146,16 @@ def _back_to_public():
 
 
 @pytest.fixture
+def media_root(settings, tmp_path):
+    """Stored files (rendered PDFs, logos, e-invoices) go to a folder of the test's own."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    # TenantFileSystemStorage caches its root and only forgets it when this setting
+    # changes (not when MEDIA_ROOT does).
+    settings.MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+    return tmp_path
+
+
+@pytest.fixture
 def live_db(django_db_setup, django_db_blocker) -> Iterator[None]:
     """Database access with autocommit, for tests whose rows other processes must see."""
     with django_db_blocker.unblock():

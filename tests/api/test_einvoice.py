@@ -16,15 +16,6 @@ from tests.api.conftest import Api
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-    # TenantFileSystemStorage caches its root and only forgets it when this setting
-    # changes (not when MEDIA_ROOT does).
-    settings.MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
-    return tmp_path
-
-
 def test_factur_x_is_202_until_rendered_then_the_pdf(shop, tenant_a, api_a, media_root):
     path = f"/api/v1/invoices/{shop.invoice.public_id}/einvoice/"
 

@@ -3,6 +3,7 @@ a catalogue and clients from three countries. Tests run inside tenant A's schema
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +31,19 @@ class Shop:
     client: Client  # a person in Italy
     business_de: Client  # a German company with a VAT number VIES confirmed
     exempt: Client
+
+
+def flat(text: str) -> str:
+    """The text with each run of spaces (no-break ones too, as locales put in amounts) as
+    one plain space."""
+    return re.sub(r"[\s\u00a0\u202f]+", " ", text)
+
+
+def html_part(message) -> str:
+    """The HTML alternative of an e-mail."""
+    (html, mimetype) = message.alternatives[0]
+    assert mimetype == "text/html"
+    return html
 
 
 def shop_build(**settings_changes) -> Shop:

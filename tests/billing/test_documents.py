@@ -113,15 +113,6 @@ def invoice_make(
 
 
 @pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-    # TenantFileSystemStorage caches its root and only forgets it when this setting
-    # changes (not when MEDIA_ROOT does).
-    settings.MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
-    return tmp_path
-
-
-@pytest.fixture
 def in_tenant_a(tenant_a, db, media_root):
     with schema_context(tenant_a.schema):
         yield tenant_a

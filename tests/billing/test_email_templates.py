@@ -27,6 +27,7 @@ from billing.money import Money
 from billing.payments import emails as payment_emails
 from support import emails as support_emails
 from support import services as support_services
+from tests.billing.conftest import flat, html_part
 from tests.support.conftest import desk_build
 
 pytestmark = pytest.mark.django_db
@@ -34,27 +35,10 @@ pytestmark = pytest.mark.django_db
 LOGO_URL_RE = re.compile(r'<img src="(https?://[^"]+/brand/logo/\?v=\d+)"')
 
 
-def flat(text: str) -> str:
-    return re.sub(r"[\s\u00a0\u202f]+", " ", text)
-
-
-def html_part(message) -> str:
-    (html, mimetype) = message.alternatives[0]
-    assert mimetype == "text/html"
-    return html
-
-
 def png() -> SimpleUploadedFile:
     buffer = io.BytesIO()
     Image.new("RGB", (60, 20), (200, 30, 30)).save(buffer, format="PNG")
     return SimpleUploadedFile("logo.png", buffer.getvalue())
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-    settings.MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
-    return tmp_path
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ the platform's name or another tenant's."""
 from __future__ import annotations
 
 import io
-import re
 import time
-from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -17,29 +15,8 @@ from pypdf import PdfReader
 from billing import documents, emails, services
 from billing.emails import EmailKind, EmailOverride
 from billing.models import Invoice
-from billing.money import Money
 from billing.tasks import billing_run_task, email_send_task, invoices_notify_task
-
-
-def eur(value: str | int) -> Money:
-    return Money(Decimal(str(value)), "EUR")
-
-
-def flat(text: str) -> str:
-    return re.sub(r"[\s\u00a0\u202f]+", " ", text)
-
-
-def html_part(message) -> str:
-    (html, mimetype) = message.alternatives[0]
-    assert mimetype == "text/html"
-    return html
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-    settings.MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
-    return tmp_path
+from tests.billing.conftest import eur, flat, html_part
 
 
 @pytest.fixture

@@ -5,21 +5,11 @@ the data is incomplete, and 404 for anyone else's document."""
 from __future__ import annotations
 
 import facturx
-import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
 from billing import documents, services
 from tests.portals.conftest import eur
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-    # TenantFileSystemStorage caches its root and only forgets it when this setting
-    # changes (not when MEDIA_ROOT does).
-    settings.MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
-    return tmp_path
 
 
 def _issued(client, description: str = "Consulting", price: str = "50.00"):
