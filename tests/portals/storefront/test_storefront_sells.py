@@ -18,9 +18,12 @@ from tests.portals.storefront.test_storefront import ADDRESS_IT
 pytestmark = pytest.mark.django_db
 
 
-def _order_starter_annual(tenant, shop) -> tuple:
-    """A new client orders Starter for a year: 100.00 plus a 5.00 setup fee."""
+def _order_starter_annual(tenant, shop, language: str | None = None) -> tuple:
+    """A new client orders Starter for a year: 100.00 plus a 5.00 setup fee (browsing
+    in ``language``, when given)."""
     browser = tenant.client()
+    if language:
+        browser.cookies[settings.LANGUAGE_COOKIE_NAME] = language
     browser.post(f"/store/plan/{shop.starter.public_id}/", {"action": "add", "cycle": "annual"})
     placed = browser.post(
         "/checkout/",
@@ -194,21 +197,9 @@ def test_the_language_select_applies_itself_and_keeps_a_button_without_script(te
 def test_the_setup_fee_line_is_in_the_invoices_language(tenant_a, shop_a, language, setup_fee):
     with schema_context(tenant_a.schema):
         services.catalogue_translation_set(item=shop_a.starter, language="ru", name="Старт")
-    browser = tenant_a.client()
-    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = language
-    browser.post(f"/store/plan/{shop_a.starter.public_id}/", {"action": "add", "cycle": "annual"})
-    placed = browser.post(
-        "/checkout/",
-        {
-            "name": "Giulia Bianchi",
-            "email": "giulia@example.test",
-            "password": "a-long-and-unusual-passphrase",
-            **ADDRESS_IT,
-        },
-    )
-    assert placed.status_code == 302, placed.content.decode()[:2000]
+    _browser, _location, order = _order_starter_annual(tenant_a, shop_a, language)
     with schema_context(tenant_a.schema):
-        invoice = Order.objects.get(client__email="giulia@example.test").invoice
+        invoice = order.invoice
         assert invoice.language == language
         descriptions = [line.description for line in invoice.lines.order_by("position")]
     assert len(descriptions) == 2 and descriptions[1].startswith(setup_fee)
