@@ -125,6 +125,11 @@ _SERVICE = (
     _v("service_name", _("The service's name"), sample=_("Web hosting Pro")),
     _v("service_domain", _("The service's domain (may be empty)"), sample="bianchi.example"),
 )
+# What every e-mail about a card payment (to confirm, or failed) has to say.
+_CARD_PAYMENT = (
+    _v("invoice_number", _("The invoice's number"), sample="2026/00042"),
+    _v("amount", _("The amount of the payment"), "money"),
+)
 _TICKET = (
     _v("ticket_number", _("The ticket's number"), sample="1042"),
     _v("ticket_subject", _("The ticket's subject"), sample=_("My site is slow")),
@@ -193,8 +198,7 @@ TEMPLATE_KINDS: dict[str, TemplateKind] = {
             PAYMENTS_FOLDER,
             (
                 *_COMMON,
-                _v("invoice_number", _("The invoice's number"), sample="2026/00042"),
-                _v("amount", _("The amount of the payment"), "money"),
+                *_CARD_PAYMENT,
                 _v("action_url", _("Where the client confirms the payment"), "url"),
             ),
         ),
@@ -204,8 +208,7 @@ TEMPLATE_KINDS: dict[str, TemplateKind] = {
             PAYMENTS_FOLDER,
             (
                 *_COMMON,
-                _v("invoice_number", _("The invoice's number"), sample="2026/00042"),
-                _v("amount", _("The amount of the payment"), "money"),
+                *_CARD_PAYMENT,
                 _v("card", _("The card, as its brand and last digits"), sample="Visa •••• 4242"),
                 _v("reason", _("What the bank said (may be empty)")),
                 _v("next_attempt", _("The date of the next try (empty: none)"), "date"),
