@@ -18,6 +18,7 @@ from resale.models import (
     WholesaleOption,
     WholesalePlan,
 )
+from resale.wholesale import PLAN_FIELDS
 
 
 def _currencies() -> list[tuple[str, str]]:
@@ -108,16 +109,8 @@ class WholesalePlanForm(forms.ModelForm):
 
     class Meta:
         model = WholesalePlan
-        fields = [
-            "code",
-            "name",
-            "description",
-            "product_type",
-            "module",
-            "package",
-            "domain_policy",
-            "is_active",
-        ]
+        # What wholesale_plan_save accepts, so the form offers no field it would refuse.
+        fields = list(PLAN_FIELDS)
         labels = {
             "code": _("Code"),
             "name": _("Name"),
