@@ -110,6 +110,15 @@ def _deliver(event: ServiceEvent | InvoiceEvent | OrderEvent, listeners: list) -
                 logger.exception("Billing event listener %r failed on %r", listener, event)
 
 
+def _publish(
+    event: ServiceEvent | InvoiceEvent | OrderEvent, tx_listeners: list, listeners: list
+) -> None:
+    """Runs the in-transaction listeners now and queues the others for the commit."""
+    for listener in list(tx_listeners):
+        listener(event)
+    transaction.on_commit(lambda: _deliver(event, listeners))
+
+
 def service_event_emit(
     *, kind: str, service_id: int, payload: dict[str, Any] | None = None
 ) -> ServiceEvent:
@@ -121,9 +130,7 @@ def service_event_emit(
         service_id=service_id,
         payload=dict(payload or {}),
     )
-    for listener in list(service_event_tx_listeners):
-        listener(event)
-    transaction.on_commit(lambda: _deliver(event, service_event_listeners))
+    _publish(event, service_event_tx_listeners, service_event_listeners)
     return event
 
 
@@ -138,9 +145,7 @@ def invoice_event_emit(
         invoice_id=invoice_id,
         payload=dict(payload or {}),
     )
-    for listener in list(invoice_event_tx_listeners):
-        listener(event)
-    transaction.on_commit(lambda: _deliver(event, invoice_event_listeners))
+    _publish(event, invoice_event_tx_listeners, invoice_event_listeners)
     return event
 
 
@@ -149,5 +154,5 @@ def order_event_emit(*, kind: str, order_id: int) -> OrderEvent:
     if kind not in OrderEventKind.ALL:
         raise ValueError(f"Unknown order event “{kind}”.")
     event = OrderEvent(kind=kind, tenant_schema=connection.schema_name, order_id=order_id)
-    transaction.on_commit(lambda: _deliver(event, order_event_listeners))
+    _publish(event, [], order_event_listeners)
     return event
