@@ -134,3 +134,11 @@ def local_stripe(monkeypatch, *keys: str) -> Iterator[object]:
             yield stripe
         finally:
             stripe_settings.restore()
+
+
+def language_cookies(host: str, language: str) -> list[dict[str, str]]:
+    """The cookies, for a browser context's ``add_cookies``, that choose the portals'
+    language on ``host`` as the language menu would."""
+    from django.conf import settings
+
+    return [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "domain": host, "path": "/"}]

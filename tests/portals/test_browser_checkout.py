@@ -13,7 +13,6 @@ import shutil
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -22,6 +21,7 @@ from tests.conftest import PASSWORD, ROOT
 from tests.portals.live import (
     card_shop_make,
     fits_the_screen,
+    language_cookies,
     local_stripe,
     screenshot_saver,
     wsgi_server,
@@ -58,9 +58,7 @@ def _journey(live, stripe, expect) -> None:
     with wsgi_server() as port, playwright.sync_playwright() as p:
         base = f"http://{live.host}:{port}"
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        italian = [
-            {"name": settings.LANGUAGE_COOKIE_NAME, "value": "it", "domain": live.host, "path": "/"}
-        ]
+        italian = language_cookies(live.host, "it")
         phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
         phone.add_cookies(italian)
         page = phone.new_page()

@@ -9,7 +9,6 @@ import shutil
 from datetime import date, timedelta
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -18,7 +17,7 @@ from billing.cycles import add_months
 from billing.models import Service
 from tests.conftest import PASSWORD, ROOT
 from tests.portals.conftest import eur
-from tests.portals.live import fits_the_screen, live_shop_make, wsgi_server
+from tests.portals.live import fits_the_screen, language_cookies, live_shop_make, wsgi_server
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -104,9 +103,7 @@ def test_the_reports_in_italian_on_a_phone_and_a_desktop(tenant_factory, vies):
     with wsgi_server() as port, playwright.sync_playwright() as p:
         base = f"http://{live.host}:{port}"
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        italian = [
-            {"name": settings.LANGUAGE_COOKIE_NAME, "value": "it", "domain": live.host, "path": "/"}
-        ]
+        italian = language_cookies(live.host, "it")
         for width, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
             context = browser.new_context(viewport=viewport)
             context.add_cookies(italian)

@@ -18,7 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -27,7 +26,13 @@ from billing.models import Client, Invoice, Plan, Product
 from resale.catalogue_import import Markup, wholesale_plans_import
 from resale.services import reseller_balance_topup
 from tests.conftest import PASSWORD
-from tests.portals.live import card_shop_make, fits_the_screen, local_stripe, wsgi_server
+from tests.portals.live import (
+    card_shop_make,
+    fits_the_screen,
+    language_cookies,
+    local_stripe,
+    wsgi_server,
+)
 from tests.resale.factories import account_on, wholesale_catalogue
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -98,16 +103,7 @@ def _story(live, imported, stripe, expect, shot) -> None:
         own_plan = _staff_edit_the_catalogue(console, base, live, imported, expect, shot)
 
         phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
-        phone.add_cookies(
-            [
-                {
-                    "name": settings.LANGUAGE_COOKIE_NAME,
-                    "value": "it",
-                    "domain": live.host,
-                    "path": "/",
-                }
-            ]
-        )
+        phone.add_cookies(language_cookies(live.host, "it"))
         page = phone.new_page()
         _client_orders_and_pays(page, base, imported, own_plan, stripe, expect, shot)
         phone.close()

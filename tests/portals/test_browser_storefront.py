@@ -8,12 +8,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
 
 from tests.conftest import ROOT
-from tests.portals.live import fits_the_screen, live_shop_make, wsgi_server
+from tests.portals.live import fits_the_screen, language_cookies, live_shop_make, wsgi_server
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -56,9 +55,7 @@ def test_catalogue_cards_comparison_and_language_select(tenant_factory):
     with wsgi_server() as port, playwright.sync_playwright() as p:
         base = f"http://{live.host}:{port}"
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        italian = [
-            {"name": settings.LANGUAGE_COOKIE_NAME, "value": "it", "domain": live.host, "path": "/"}
-        ]
+        italian = language_cookies(live.host, "it")
         for width, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
             context = browser.new_context(
                 viewport=viewport, device_scale_factor=2 if width == "phone" else 1
