@@ -363,6 +363,27 @@ def domain_add(request: HttpRequest) -> HttpResponse:
     return redirect("shop:cart")
 
 
+def _transfer_refusal(plan) -> str | None:
+    """Why ``plan``'s extension cannot be transferred in, or None when it can: a transfer
+    is charged at the extension's domain prices, and without them there is no price."""
+    if hasattr(plan, "domain_price"):
+        return None
+    return _("Domains with this extension cannot be transferred here.")
+
+
+def _transfer_add(cart, plan, ascii_name: str, auth_code: str) -> None:
+    """Puts the transfer in of ``ascii_name`` in the cart, on the annual cycle (the one
+    cycle a transfer is sold on, from the domains page as from a hosting plan's step)."""
+    cart_item_add(
+        cart=cart,
+        plan=plan,
+        cycle=BillingCycle.ANNUAL,
+        domain_name=ascii_name,
+        domain_action=DomainAction.TRANSFER,
+        auth_code=auth_code,
+    )
+
+
 @require_POST
 @localized
 def domain_transfer(request: HttpRequest) -> HttpResponse:
@@ -379,19 +400,13 @@ def domain_transfer(request: HttpRequest) -> HttpResponse:
     if chosen is None:
         return redirect("shop:domains")
     ascii_name, plan = chosen
-    if not hasattr(plan, "domain_price"):
-        messages.error(request, _("Domains with this extension cannot be transferred here."))
+    refusal = _transfer_refusal(plan)
+    if refusal:
+        messages.error(request, refusal)
         return redirect("shop:domains")
     try:
         cart = shop.cart_for_request(request, create=True)
-        cart_item_add(
-            cart=cart,
-            plan=plan,
-            cycle=BillingCycle.ANNUAL,
-            domain_name=ascii_name,
-            domain_action=DomainAction.TRANSFER,
-            auth_code=form.cleaned_data["auth_code"],
-        )
+        _transfer_add(cart, plan, ascii_name, form.cleaned_data["auth_code"])
     except BillingError as exc:
         messages.error(request, str(exc))
         return redirect("shop:domains")
@@ -446,22 +461,15 @@ def _domain_step_apply(cart, item, data: dict) -> None:
             raise _DomainStepRefused(
                 _("This extension is not registered for that many years here."), "cycle"
             )
-    if choice == DomainStepForm.TRANSFER and not in_cart and not hasattr(plan, "domain_price"):
-        raise _DomainStepRefused(
-            _("Domains with this extension cannot be transferred here."), "domain"
-        )
+    if choice == DomainStepForm.TRANSFER and not in_cart:
+        refusal = _transfer_refusal(plan)
+        if refusal:
+            raise _DomainStepRefused(refusal, "domain")
     with transaction.atomic():
         if not in_cart and choice == DomainStepForm.REGISTER:
             cart_item_add(cart=cart, plan=plan, cycle=cycle, domain_name=ascii_name)
         elif not in_cart:
-            cart_item_add(
-                cart=cart,
-                plan=plan,
-                cycle=BillingCycle.ANNUAL,
-                domain_name=ascii_name,
-                domain_action=DomainAction.TRANSFER,
-                auth_code=data["auth_code"],
-            )
+            _transfer_add(cart, plan, ascii_name, data["auth_code"])
         cart_item_domain_set(item=item, domain_name=ascii_name)
 
 
