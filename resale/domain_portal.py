@@ -14,7 +14,13 @@ from django.utils.translation import gettext
 from audit.services import audit_record
 from billing.models import DomainPrice, Invoice, InvoiceLine, Service
 from billing.money import Money
-from billing.services import invoice_create, invoice_issue, invoice_line_add
+from billing.services import (
+    CreditLine,
+    credit_note_issue,
+    invoice_create,
+    invoice_issue,
+    invoice_line_add,
+)
 from core.crypto import secret_encrypt
 from resale.billing_bridge import upstream_domain_restore_queue
 from resale.domain_bridge import domain_state_apply, registrant_contact
@@ -164,20 +170,75 @@ def domain_restore_queue(*, service: Service) -> UpstreamCommand:
     return command
 
 
-def domain_restore_price(*, service: Service) -> Money | None:
-    """What the client pays to restore the domain from redemption (the domain plan's
-    restore price), or None when the plan has none."""
+def domain_restore_charges(*, service: Service) -> tuple[Money, Money] | None:
+    """The two parts of a restore from redemption, from the domain plan's prices: the
+    restore fee and one year of renewal. The registry reinstates the domain with the
+    year its expiry auto-renewed (RFC 3915), so a restore always brings that year and
+    the client pays for it here, not on the lapsed renewal invoice. None when the plan
+    has no restore price."""
     price = DomainPrice.objects.filter(plan_id=service.plan_id).first()
-    return price.restore if price is not None else None
+    if price is None:
+        return None
+    return price.restore, price.renew
+
+
+def domain_restore_price(*, service: Service) -> Money | None:
+    """What the client pays to restore the domain from redemption (the restore fee and
+    the year the restore brings), or None when the plan has no restore price."""
+    charges = domain_restore_charges(service=service)
+    return charges[0] + charges[1] if charges is not None else None
+
+
+def _lapsed_renewals_credit(*, service: Service, restore_invoice: Invoice) -> list:
+    """The renewal the client left unpaid (why the domain lapsed) is replaced by the
+    year on the restore invoice: its lines for this domain are credited, so paying the
+    old invoice can no longer renew the domain a second time. Only this domain's lines:
+    an invoice renewing other services too keeps them due. What was paid of it becomes
+    account credit (credit notes, as an issued invoice is never edited)."""
+    notes = []
+    lapsed = (
+        Invoice.objects.filter(
+            lines__service=service,
+            lines__kind=InvoiceLine.Kind.RENEWAL,
+            status__in=Invoice.OPEN_STATUSES,
+        )
+        .exclude(pk=restore_invoice.pk)
+        .distinct()
+        .order_by("pk")
+    )
+    for invoice in lapsed:
+        lines = [
+            CreditLine(invoice_line=line)
+            for line in invoice.lines.filter(service=service, kind=InvoiceLine.Kind.RENEWAL)
+            if line.total_amount > 0
+        ]
+        if not lines:
+            continue
+        with translation.override(invoice.language):
+            reason = gettext(
+                "The renewal of %(domain)s is replaced by its restore from redemption "
+                "(invoice %(number)s), which includes the year."
+            ) % {"domain": service.domain_name, "number": restore_invoice.number}
+        notes.append(
+            credit_note_issue(
+                invoice=invoice,
+                reason=reason,
+                lines=lines,
+                idempotency_key=f"domain-restore-credit:{restore_invoice.pk}:{invoice.pk}",
+            )
+        )
+    return notes
 
 
 @transaction.atomic
 def domain_restore_order(*, service: Service, send_now: bool = False) -> Invoice:
     """The restore of a client's domain from redemption, charged to the client: an
-    invoice for the plan's restore price, issued now; paying it sends the restore
-    (``resale.billing_bridge``). Staff may send it at once (``send_now``), taking the
-    provider's fee from their balance before the client pays. An open restore invoice
-    of the same domain is reused, so asking twice bills once."""
+    invoice, issued now, for the plan's restore price and one year of renewal (the
+    registry adds that year on restoring); the lapsed renewal invoice of the domain is
+    credited. Paying it sends the restore (``resale.billing_bridge``). Staff may send it
+    at once (``send_now``), taking the provider's fee from their balance before the
+    client pays. An open restore invoice of the same domain is reused, so asking twice
+    bills once."""
     service = (
         Service.objects.select_for_update(of=("self",)).select_related("client").get(pk=service.pk)
     )
@@ -185,9 +246,10 @@ def domain_restore_order(*, service: Service, send_now: bool = False) -> Invoice
     if record is None or record.status != "redemption":
         raise DomainRefused(gettext("Only a domain in its redemption period can be restored."))
     domain_reference(service)
-    price = domain_restore_price(service=service)
-    if price is None:
+    charges = domain_restore_charges(service=service)
+    if charges is None:
         raise DomainRefused(gettext("This domain has no restore price; contact us."))
+    restore_fee, year = charges
     invoice = (
         Invoice.objects.filter(
             lines__service=service,
@@ -200,22 +262,39 @@ def domain_restore_order(*, service: Service, send_now: bool = False) -> Invoice
     if invoice is None:
         invoice = invoice_create(client=service.client)
         with translation.override(invoice.language):
-            description = gettext("Restore of %(domain)s from redemption") % {
+            restore_text = gettext("Restore of %(domain)s from redemption") % {
+                "domain": service.domain_name
+            }
+            year_text = gettext("%(domain)s: one year of renewal, added by the restore") % {
                 "domain": service.domain_name
             }
         invoice_line_add(
             invoice=invoice,
             kind=InvoiceLine.Kind.DOMAIN_RESTORE,
-            description=description,
-            unit_price=price,
+            description=restore_text,
+            unit_price=restore_fee,
+            service=service,
+        )
+        # A restore line too, not a renewal: paying it must not send a renew, as the
+        # restore itself brings the year.
+        invoice_line_add(
+            invoice=invoice,
+            kind=InvoiceLine.Kind.DOMAIN_RESTORE,
+            description=year_text,
+            unit_price=year,
             service=service,
         )
         invoice = invoice_issue(invoice=invoice)
+        credited = _lapsed_renewals_credit(service=service, restore_invoice=invoice)
         audit_record(
             action="domain.restore_invoiced",
             object_type="service",
             object_id=service.public_id,
-            after={"invoice": invoice.number, "amount": str(price.amount)},
+            after={
+                "invoice": invoice.number,
+                "amount": str((restore_fee + year).amount),
+                "credited": [note.number for note in credited],
+            },
         )
     if send_now:
         domain_restore_queue(service=service)

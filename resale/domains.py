@@ -385,7 +385,10 @@ def _restore(account, key, payload, secrets):
         raise ResaleError("Only a domain in redemption can be restored.", code="invalid_state")
     if row.operation:
         raise ResaleError("The domain has registrar work in progress.", code="busy")
-    price = wholesale_tld_price(account=account, tld=row.tld).restore
+    prices = wholesale_tld_price(account=account, tld=row.tld)
+    # The registry reinstates the domain with the year its expiry auto-renewed (RFC
+    # 3915), charging its restore fee and that renewal: so does the provider.
+    price = prices.restore + prices.renew
     _debit(account, row, key, price, "restore")
     _operation_start(row, UpstreamDomain.Operation.RESTORE, key, 1)
     return _accepted(row, price)

@@ -1,15 +1,18 @@
 """A domain restored from redemption, end to end through a real Celery worker and the local
 EPP registry (every frame checked against the RFC schemas, rgp-1.0 included): a domain
 left unpaid expires into redemption; the client restores it from its domain page and is
-invoiced the restore price (asking twice bills once, nothing is sent before it pays);
-paying sends the restore, the provider debits the reseller the wholesale restore price
-once, the registry takes the RFC 3915 restore request and then its report, and the
-domain is active again with the registry's expiry, at the provider and the reseller.
+invoiced the restore price and the year the restore brings (asking twice bills once,
+nothing is sent before it pays), while the lapsed renewal invoice is credited and can no
+longer be paid; paying sends the restore, the provider debits the reseller the wholesale
+restore and a year's renewal once, the registry takes the RFC 3915 restore request and
+then its report, and the domain is active again one year past its lapsed expiry, at the
+provider and the reseller, never renewed a second time.
 Staff restoring from the console invoice the client too and send the restore at once."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from django.db import connection
@@ -19,13 +22,15 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from billing import services
 from billing.billing_run import billing_run
-from billing.models import Invoice, InvoiceLine
+from billing.errors import BillingError
+from billing.models import CreditNote, Invoice, InvoiceLine, Payment
 from resale.domains import upstream_domains_sync
 from resale.models import BalanceEntry, ResoldDomain, UpstreamCommand, UpstreamDomain
 from resale.services import reseller_balance
 from sandbox.epp.server import EppServer
 from tests.resale.domain_flow import (
     REGISTER,
+    RENEW,
     RESTORE,
     DomainWorld,
     domain_world,
@@ -60,6 +65,22 @@ def _restores(dworld: DomainWorld) -> list[UpstreamCommand]:
         found = list(UpstreamCommand.objects.filter(action="domain_restore"))
     connection.set_schema_to_public()
     return found
+
+
+def _year_later(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+def _lapsed_renewal(dworld: DomainWorld, service) -> Invoice:
+    """The renewal invoice the billing run issued before the expiry, left unpaid."""
+    with schema_context(dworld.schema):
+        (line,) = InvoiceLine.objects.filter(service=service, kind=InvoiceLine.Kind.RENEWAL)
+        invoice = line.invoice
+    connection.set_schema_to_public()
+    return invoice
 
 
 def _into_redemption(dworld: DomainWorld, server: EppServer, name: str, key: str):
@@ -108,8 +129,11 @@ def test_the_client_restores_a_domain_from_redemption_at_the_epp_registry(
         service, row = _into_redemption(dworld, server, name, "restore-1")
         lapsed_on = server.domain(name)["expires"].date()
         before = reseller_balance(account=dworld.world.account).amount
+        lapsed = _lapsed_renewal(dworld, service)
+        assert lapsed.status in Invoice.OPEN_STATUSES
         with schema_context(dworld.schema):
-            restore_price = dworld.domain_plan.domain_price.restore
+            prices = dworld.domain_plan.domain_price
+            restore_price, year_price = prices.restore, prices.renew
         connection.set_schema_to_public()
 
         browser = _client_browser(dworld)
@@ -121,10 +145,32 @@ def test_the_client_restores_a_domain_from_redemption_at_the_epp_registry(
         # Asked twice: the same invoice, billed once; nothing sent before it is paid.
         assert browser.post(f"{page_url}restore/")["Location"] == restored["Location"]
         with schema_context(dworld.schema):
-            (line,) = InvoiceLine.objects.filter(kind=InvoiceLine.Kind.DOMAIN_RESTORE)
-            assert line.service_id == service.pk and line.unit_price == restore_price
-            invoice = line.invoice
-            assert invoice.status == Invoice.Status.ISSUED and name in line.description
+            # The restore fee and the year the restore brings, two lines of one invoice.
+            lines = list(
+                InvoiceLine.objects.filter(kind=InvoiceLine.Kind.DOMAIN_RESTORE).order_by(
+                    "position", "pk"
+                )
+            )
+            assert [(ln.service_id, ln.unit_price) for ln in lines] == [
+                (service.pk, restore_price),
+                (service.pk, year_price),
+            ]
+            (invoice,) = {ln.invoice for ln in lines}
+            assert invoice.status == Invoice.Status.ISSUED and name in lines[0].description
+            assert name in lines[1].description
+
+            # The lapsed renewal is credited in full: nothing due, and it cannot be paid.
+            lapsed.refresh_from_db()
+            assert lapsed.status == Invoice.Status.CANCELLED and lapsed.amount_due.amount == 0
+            (note,) = CreditNote.objects.filter(invoice=lapsed)
+            assert note.total_amount == lapsed.total_amount and invoice.number in note.reason
+            with pytest.raises(BillingError):
+                services.payment_record(
+                    invoice=lapsed,
+                    amount=lapsed.total,
+                    method="bank_transfer",
+                    idempotency_key="pay-lapsed-renewal",
+                )
         connection.set_schema_to_public()
         assert browser.get(restored["Location"]).status_code == 200
         assert _restores(dworld) == []
@@ -148,7 +194,8 @@ def test_the_client_restores_a_domain_from_redemption_at_the_epp_registry(
         assert state["rgp"] == "" and "pendingDelete" not in state["statuses"]
         assert state["sponsor"] == "tessera"
         new_expiry = state["expires"].date()
-        assert new_expiry > lapsed_on
+        # One year past the lapsed expiry: the year of the restore, and only that one.
+        assert new_expiry == _year_later(lapsed_on)
         row.refresh_from_db()
         assert row.status == UpstreamDomain.Status.ACTIVE and row.expires_on == new_expiry
         assert _resold(dworld, service).expires_on == new_expiry
@@ -159,12 +206,22 @@ def test_the_client_restores_a_domain_from_redemption_at_the_epp_registry(
         (command,) = _restores(dworld)
         assert command.state == "done"
 
-        # The reseller paid the wholesale restore price once, beside the registration.
+        # The reseller paid the wholesale restore and its year once, beside the registration.
         assert [
             (e.kind, e.amount_value)
             for e in BalanceEntry.objects.filter(upstream_domain=row).order_by("pk")
-        ] == [("order_debit", -REGISTER), ("order_debit", -RESTORE)]
-        assert reseller_balance(account=dworld.world.account).amount == before - RESTORE
+        ] == [("order_debit", -REGISTER), ("order_debit", -(RESTORE + RENEW))]
+        assert reseller_balance(account=dworld.world.account).amount == before - RESTORE - RENEW
+        # The client paid the restore invoice once and nothing on the lapsed renewal; no
+        # renewal went to the registry.
+        with schema_context(dworld.schema):
+            paid = list(Payment.objects.filter(client=dworld.client).values_list("invoice_id"))
+            assert (lapsed.pk,) not in paid and paid.count((invoice.pk,)) == 1
+            invoice.refresh_from_db()
+            assert invoice.status == Invoice.Status.PAID
+            renewals = UpstreamCommand.objects.filter(action="domain_renew")
+            assert not renewals.exists()
+        connection.set_schema_to_public()
 
         # Active again: nothing left to restore.
         page = browser.get(page_url).content.decode()
@@ -180,6 +237,7 @@ def test_staff_restore_invoices_the_client_and_sends_it_at_once(
     with domain_world(tenant_factory, "Staff Restore", epp=server, tld=tld) as dworld:
         name = f"salvato.{tld}"
         service, row = _into_redemption(dworld, server, name, "restore-2")
+        lapsed = _lapsed_renewal(dworld, service)
         console = Client(HTTP_HOST=dworld.host)
         with schema_context(dworld.schema):
             console.force_login(User.objects.get(kind=User.Kind.STAFF, role=User.Role.OWNER))
@@ -195,8 +253,9 @@ def test_staff_restore_invoices_the_client_and_sends_it_at_once(
         )
         assert server.domain(name)["rgp"] == ""
         with schema_context(dworld.schema):
-            (line,) = InvoiceLine.objects.filter(kind=InvoiceLine.Kind.DOMAIN_RESTORE)
-            invoice = line.invoice
+            (invoice,) = Invoice.objects.filter(
+                lines__kind=InvoiceLine.Kind.DOMAIN_RESTORE
+            ).distinct()
             assert invoice.status == Invoice.Status.ISSUED
             # The client pays later: the same restore is not sent twice.
             services.payment_record(
@@ -207,5 +266,9 @@ def test_staff_restore_invoices_the_client_and_sends_it_at_once(
             )
         connection.set_schema_to_public()
         assert len(_restores(dworld)) == 1
+        with schema_context(dworld.schema):
+            lapsed.refresh_from_db()
+            assert lapsed.status == Invoice.Status.CANCELLED
+        connection.set_schema_to_public()
         debits = BalanceEntry.objects.filter(upstream_domain=row).order_by("pk")
-        assert [e.amount_value for e in debits] == [-REGISTER, -RESTORE]
+        assert [e.amount_value for e in debits] == [-REGISTER, -(RESTORE + RENEW)]
