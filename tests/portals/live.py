@@ -3,6 +3,7 @@ or a reverse proxy to talk to, plus a committed shop tenant for it to serve."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -142,3 +143,28 @@ def language_cookies(host: str, language: str) -> list[dict[str, str]]:
     from django.conf import settings
 
     return [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "domain": host, "path": "/"}]
+
+
+# The card the local Stripe accepts without asking the client to confirm.
+VISA = "4242 4242 4242 4242"
+
+
+def card_pay(
+    page, *, stripe_url: str, base: str, on_card_page: Callable[[], object] | None = None
+) -> None:
+    """From an order or invoice page in the client area: pays by card with ``VISA`` on the
+    local Stripe's hosted Checkout page (at ``stripe_url``), and checks the browser is back
+    on the invoices of the portal at ``base`` with the success message. ``on_card_page``
+    runs once the card is typed in, before it is sent (a screenshot, say)."""
+    from playwright.sync_api import expect
+
+    page.locator('form[action*="/card/"] button[type="submit"]').click()
+    expect(page).to_have_url(re.compile(re.escape(stripe_url) + r"/c/pay/cs_test_"))
+    page.fill('[name="cardnumber"]', VISA)
+    page.fill('[name="exp"]', "12 / 34")
+    page.fill('[name="cvc"]', "123")
+    if on_card_page is not None:
+        on_card_page()
+    page.locator('button[type="submit"]').click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(base)}/account/invoices/"))
+    expect(page.locator(".msg.success")).to_be_visible()

@@ -8,7 +8,6 @@ artifacts/portals/checkout/."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from decimal import Decimal
 
@@ -19,6 +18,7 @@ from django_tenants.utils import schema_context
 from billing.models import Invoice, Order
 from tests.conftest import PASSWORD, ROOT
 from tests.portals.live import (
+    card_pay,
     card_shop_make,
     fits_the_screen,
     language_cookies,
@@ -34,7 +34,6 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this ma
 SHOTS = ROOT / "artifacts" / "portals" / "checkout"
 PHONE = {"width": 390, "height": 844}
 SHOP_KEY = "sk_test_sandbox_epsilon"
-VISA = "4242 4242 4242 4242"
 EMAIL = "giulia.bianchi@example.test"
 
 
@@ -117,15 +116,9 @@ def _journey(live, stripe, expect) -> None:
         _shot(page, "04-order")
 
         # 5. Pay by card on the Stripe stand-in's hosted page.
-        page.locator('form[action*="/card/"] button[type="submit"]').click()
-        expect(page).to_have_url(re.compile(re.escape(stripe.url) + r"/c/pay/cs_test_"))
-        page.fill('[name="cardnumber"]', VISA)
-        page.fill('[name="exp"]', "12 / 34")
-        page.fill('[name="cvc"]', "123")
-        _shot(page, "05-card")
-        page.locator('button[type="submit"]').click()
-        expect(page).to_have_url(re.compile(rf"^{re.escape(base)}/account/invoices/"))
-        expect(page.locator(".msg.success")).to_be_visible()
+        card_pay(
+            page, stripe_url=stripe.url, base=base, on_card_page=lambda: _shot(page, "05-card")
+        )
         assert fits_the_screen(page)
         _shot(page, "06-paid")
         with schema_context(live.schema):

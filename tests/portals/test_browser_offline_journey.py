@@ -28,7 +28,7 @@ from resale.services import reseller_balance_topup
 from sandbox.launcher import standins_start
 from tests.billing.payments.conftest import StripeSettings
 from tests.conftest import ROOT
-from tests.portals.live import live_shop_make, screenshot_saver, wsgi_server
+from tests.portals.live import card_pay, live_shop_make, screenshot_saver, wsgi_server
 from tests.provisioning.conftest import REDIS_URL
 from tests.resale.factories import account_on, wholesale_catalogue
 from tests.resale.flow import wait_for
@@ -42,7 +42,6 @@ pytestmark = [
 
 SHOTS = ROOT / "artifacts" / "portals" / "offline-journey"
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
-VISA = "4242 4242 4242 4242"
 
 
 _shot = screenshot_saver(SHOTS)
@@ -159,16 +158,12 @@ def _journey(live, env: dict[str, str], expect) -> None:
         _shot(page, "02-order")
 
         # 3. Pay by card on the Stripe stand-in's hosted Checkout page.
-        page.locator('form[action*="/card/"] button[type="submit"]').click()
-        checkout = re.escape(env["STRIPE_API_BASE"]) + r"/c/pay/cs_test_"
-        expect(page).to_have_url(re.compile(checkout))
-        page.fill('[name="cardnumber"]', VISA)
-        page.fill('[name="exp"]', "12 / 34")
-        page.fill('[name="cvc"]', "123")
-        _shot(page, "03-checkout")
-        page.locator('button[type="submit"]').click()
-        expect(page).to_have_url(re.compile(rf"^{re.escape(base)}/account/invoices/"))
-        expect(page.locator(".msg.success")).to_be_visible()
+        card_pay(
+            page,
+            stripe_url=env["STRIPE_API_BASE"],
+            base=base,
+            on_card_page=lambda: _shot(page, "03-checkout"),
+        )
         with schema_context(live.schema):
             invoice = Invoice.objects.get(client__email=email, order__isnull=False)
             assert invoice.status == Invoice.Status.PAID

@@ -27,6 +27,7 @@ from resale.catalogue_import import Markup, wholesale_plans_import
 from resale.services import reseller_balance_topup
 from tests.conftest import PASSWORD
 from tests.portals.live import (
+    card_pay,
     card_shop_make,
     fits_the_screen,
     language_cookies,
@@ -42,7 +43,6 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this ma
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 SHOP_KEY = "sk_test_sandbox_dayone"
-VISA = "4242 4242 4242 4242"
 EMAIL = "giulia.bianchi@example.test"
 ITALIAN_DESCRIPTION = "Un sito piccolo, veloce e sicuro per iniziare."
 # Web S (4.90 a month, edited) and Website care (19.90 a month, the reseller's own).
@@ -240,14 +240,7 @@ def _client_orders_and_pays(page, base, imported, own_plan, stripe, expect, shot
     assert fits_the_screen(page)
     shot(page, "phone-order")
 
-    page.locator('form[action*="/card/"] button[type="submit"]').click()
-    expect(page).to_have_url(re.compile(re.escape(stripe.url) + r"/c/pay/cs_test_"))
-    page.fill('[name="cardnumber"]', VISA)
-    page.fill('[name="exp"]', "12 / 34")
-    page.fill('[name="cvc"]', "123")
-    page.locator('button[type="submit"]').click()
-    expect(page).to_have_url(re.compile(rf"^{re.escape(base)}/account/invoices/"))
-    expect(page.locator(".msg.success")).to_be_visible()
+    card_pay(page, stripe_url=stripe.url, base=base)
     # The invoice's amounts and totals are on the phone's screen, not beyond its edge.
     total = page.locator("table.invoice-lines tfoot tr", has_text="Totale").locator("td.num")
     expect(total).to_have_text("29,51\xa0€")
