@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils.text import slugify
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
+from psycopg import sql
 
 from tenants.cloning import schema_clone
 from tenants.models import Domain, SchemaState, Tenant
@@ -19,6 +20,8 @@ HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$"
 )
 SCHEMA_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Citus's setting that makes every schema created while it is on a distributed schema.
+CITUS_SCHEMA_SHARDING = "citus.enable_schema_based_sharding"
 RESERVED_SCHEMAS = {"public", "information_schema", settings.TENANT_BASE_SCHEMA}
 
 
@@ -60,10 +63,29 @@ def template_schema_migrate(*, verbosity: int = 0) -> None:
     if not schema_exists(template):
         # A state recorded for a template that is gone says nothing of the new one.
         SchemaState.objects.filter(schema_name=template).delete()
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{template}"')
+    schema_create_undistributed(template)
     call_command("migrate_schemas", schema_name=template, interactive=False, verbosity=verbosity)
     connection.set_schema_to_public()
+
+
+def schema_create_undistributed(schema_name: str) -> None:
+    """Creates ``schema_name`` if missing, as a plain schema even on a Citus coordinator
+    with schema-based sharding, which would make it a distributed schema.
+
+    The template is the one such schema: no request reads it, it is only cloned (the
+    copies are distributed), and Citus refuses some DDL its migrations run on distributed
+    tables (``ALTER COLUMN … TYPE`` of an identity column, accounts 0008). The setting is
+    switched off for the ``CREATE SCHEMA`` alone, then put back, so that a tenant schema
+    created later in the same transaction is distributed. Without Citus the setting is an
+    unused placeholder."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s, true)", [CITUS_SCHEMA_SHARDING])
+        previous = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config(%s, 'off', true)", [CITUS_SCHEMA_SHARDING])
+        cursor.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema_name))
+        )
+        cursor.execute("SELECT set_config(%s, %s, true)", [CITUS_SCHEMA_SHARDING, previous or ""])
 
 
 def tenant_schema_clone(*, schema_name: str) -> str:

@@ -11,11 +11,12 @@ import pytest
 import sqlparse
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, models, transaction
-from django_tenants.utils import get_public_schema_name
+from django.db import DatabaseError, connection, models, transaction
+from django_tenants.utils import get_public_schema_name, schema_exists
 from psycopg import sql
 
-from tenants.cloning import plan_render, template_plan
+from tenants.cloning import plan_render, schema_clone, template_plan
+from tenants.services import schema_create_undistributed
 
 # Public tables a tenant table may point at: those that could be Citus reference tables
 # (small, read-mostly, the same for every tenant). None today.
@@ -168,4 +169,35 @@ def test_sequences_on_a_worker_range_stay_in_it():
             [WORKER_SEQUENCE_START],
         )
         assert cursor.fetchone()[0], "the copied rows keep their ids"
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_the_template_schema_is_not_distributed_but_tenant_schemas_are():
+    """Citus distributes a schema when ``citus.enable_schema_based_sharding`` is on at its
+    ``CREATE SCHEMA``. A probe, an event trigger at the end of each ``CREATE SCHEMA``,
+    refuses one made with the setting on, as Citus would distribute it: the template's
+    passes, and a tenant schema created afterwards in the same transaction does not (the
+    setting is put back)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION public.probe_schema_sharding() RETURNS event_trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "IF current_setting('citus.enable_schema_based_sharding', true) = 'on' THEN "
+            "RAISE EXCEPTION 'distributed schema'; END IF; END $$"
+        )
+        cursor.execute(
+            "CREATE EVENT TRIGGER probe_schema_sharding ON ddl_command_end "
+            "WHEN TAG IN ('CREATE SCHEMA') EXECUTE FUNCTION public.probe_schema_sharding()"
+        )
+        # What ALTER SYSTEM sets on the coordinator.
+        cursor.execute("SET LOCAL citus.enable_schema_based_sharding TO on")
+
+        schema_create_undistributed("tenant_template_probe")
+
+        cursor.execute("SELECT current_setting('citus.enable_schema_based_sharding')")
+        assert cursor.fetchone()[0] == "on"
+        assert schema_exists("tenant_template_probe")
+        with pytest.raises(DatabaseError, match="distributed schema"), transaction.atomic():
+            schema_clone(template=settings.TENANT_BASE_SCHEMA, schema_name="tenant_probe")
         transaction.set_rollback(True)
