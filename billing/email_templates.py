@@ -193,6 +193,20 @@ TEMPLATE_KINDS: dict[str, TemplateKind] = {
             (*_COMMON, *_SERVICE),
         ),
         TemplateKind(
+            "client_welcome",
+            _("New client account (welcome)"),
+            BILLING_FOLDER,
+            (
+                *_COMMON,
+                _v(
+                    "login_email",
+                    _("The e-mail address the client signs in with"),
+                    sample="giulia.bianchi@example.test",
+                ),
+                _v("login_url", _("The page where the client signs in"), "url"),
+            ),
+        ),
+        TemplateKind(
             "payment_action_required",
             _("Card payment to confirm"),
             PAYMENTS_FOLDER,

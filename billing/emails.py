@@ -43,14 +43,16 @@ from accounts.mail import tenant_sender_sources
 from billing import documents
 from billing.email_templates import builtin_text, template_check, template_kind, template_render
 from billing.events import (
+    ClientEventKind,
     InvoiceEventKind,
     OrderEventKind,
     ServiceEventKind,
+    client_event_listeners,
     invoice_event_listeners,
     order_event_listeners,
     service_event_listeners,
 )
-from billing.models import EmailTemplate, Invoice, Order, Payment
+from billing.models import ClientUser, EmailTemplate, Invoice, Order, Payment
 from billing.money import Money
 from billing.selectors import billing_settings_get, client_for_user
 from billing.services.invoice_status import SUSPENSION_OVERDUE
@@ -69,6 +71,7 @@ class EmailKind(StrEnum):
     INVOICE_OVERDUE = "invoice_overdue"
     SERVICE_SUSPENDED = "service_suspended"
     SERVICE_ACTIVATED = "service_activated"
+    CLIENT_WELCOME = "client_welcome"
 
 
 # Who else at the client gets each kind besides the client's own address.
@@ -470,6 +473,34 @@ def email_service_activated(service: Any) -> EmailMultiAlternatives | None:
     )
 
 
+def email_client_welcome(client: Any) -> EmailMultiAlternatives | None:
+    """The welcome to a new client account: where to sign in and with which address
+    (the login's own, which is the one the client signed up with; never a password)."""
+    owner = (
+        ClientUser.objects.filter(client=client, role=ClientUser.Role.OWNER)
+        .select_related("user")
+        .order_by("pk")
+        .first()
+    )
+    login_email = owner.user.email if owner is not None else client.email
+    return email_send(
+        EmailKind.CLIENT_WELCOME,
+        client=client,
+        context={"login_email": login_email, "login_url": _login_url()},
+    )
+
+
+def _login_url() -> str:
+    """The tenant's sign-in page on its own host (the tenant's URLs, as a worker has no
+    request to take them from)."""
+    root = portal_url().rstrip("/")
+    try:
+        path = reverse("account_login", urlconf="config.urls")
+    except NoReverseMatch:
+        return root
+    return f"{root}{path}"
+
+
 def _service_suspended_send(service: Any) -> EmailMultiAlternatives | None:
     """The suspension e-mail, naming the overdue invoice when non-payment is the
     reason."""
@@ -486,7 +517,8 @@ def _service_suspended_send(service: Any) -> EmailMultiAlternatives | None:
 
 def _row(model_name: str, object_id: int) -> Any:
     model = apps.get_model("billing", model_name)
-    return model.objects.select_related("client").filter(pk=object_id).first()
+    rows = model.objects if model_name == "Client" else model.objects.select_related("client")
+    return rows.filter(pk=object_id).first()
 
 
 _SENDERS: dict[EmailKind, tuple[str, Any]] = {
@@ -497,6 +529,7 @@ _SENDERS: dict[EmailKind, tuple[str, Any]] = {
     EmailKind.INVOICE_OVERDUE: ("Invoice", email_invoice_overdue),
     EmailKind.SERVICE_SUSPENDED: ("Service", _service_suspended_send),
     EmailKind.SERVICE_ACTIVATED: ("Service", email_service_activated),
+    EmailKind.CLIENT_WELCOME: ("Client", email_client_welcome),
 }
 
 
@@ -685,6 +718,11 @@ def on_service_event(event: Any) -> None:
         email_queue(kind, event.service_id)
 
 
+def on_client_event(event: Any) -> None:
+    if event.kind == ClientEventKind.SIGNED_UP:
+        email_queue(EmailKind.CLIENT_WELCOME, event.client_id)
+
+
 def on_payment_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
     """A receipt for money the client paid: every new payment but account credit moved
     onto an invoice, which is no money received (the client was told when it came in)."""
@@ -703,6 +741,8 @@ def listeners_register() -> None:
         service_event_listeners.append(on_service_event)
     if on_order_event not in order_event_listeners:
         order_event_listeners.append(on_order_event)
+    if on_client_event not in client_event_listeners:
+        client_event_listeners.append(on_client_event)
     # The password reset link goes out in the tenant's text, layout and sender.
     tenant_email_senders[PASSWORD_RESET_PREFIX] = _password_reset_from_accounts
     # Staff invitations and allauth's notices come from the tenant's sender too.

@@ -63,6 +63,13 @@ class OrderEventKind:
     ALL = frozenset({PLACED})
 
 
+class ClientEventKind:
+    # A client signed itself up: a new client with the login that acts for it.
+    SIGNED_UP = "signed_up"
+
+    ALL = frozenset({SIGNED_UP})
+
+
 @dataclass(frozen=True)
 class ServiceEvent:
     kind: str
@@ -87,12 +94,21 @@ class OrderEvent:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ClientEvent:
+    kind: str
+    tenant_schema: str
+    client_id: int
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
 ServiceEventListener = Callable[[ServiceEvent], None]
 InvoiceEventListener = Callable[[InvoiceEvent], None]
 
 service_event_listeners: list[ServiceEventListener] = []
 invoice_event_listeners: list[InvoiceEventListener] = []
 order_event_listeners: list[Callable[[OrderEvent], None]] = []
+client_event_listeners: list[Callable[[ClientEvent], None]] = []
 # Listeners that must write in the same transaction as the change (the resale outbox:
 # a command is never lost between a commit and a listener). They run at emit time; an
 # exception in one rolls the change back with it.
@@ -100,7 +116,9 @@ service_event_tx_listeners: list[ServiceEventListener] = []
 invoice_event_tx_listeners: list[InvoiceEventListener] = []
 
 
-def _deliver(event: ServiceEvent | InvoiceEvent | OrderEvent, listeners: list) -> None:
+def _deliver(
+    event: ServiceEvent | InvoiceEvent | OrderEvent | ClientEvent, listeners: list
+) -> None:
     with schema_context(event.tenant_schema):
         # A copy: a listener may register or remove listeners.
         for listener in list(listeners):
@@ -111,7 +129,9 @@ def _deliver(event: ServiceEvent | InvoiceEvent | OrderEvent, listeners: list) -
 
 
 def _publish(
-    event: ServiceEvent | InvoiceEvent | OrderEvent, tx_listeners: list, listeners: list
+    event: ServiceEvent | InvoiceEvent | OrderEvent | ClientEvent,
+    tx_listeners: list,
+    listeners: list,
 ) -> None:
     """Runs the in-transaction listeners now and queues the others for the commit."""
     for listener in list(tx_listeners):
@@ -155,4 +175,15 @@ def order_event_emit(*, kind: str, order_id: int) -> OrderEvent:
         raise ValueError(f"Unknown order event “{kind}”.")
     event = OrderEvent(kind=kind, tenant_schema=connection.schema_name, order_id=order_id)
     _publish(event, [], order_event_listeners)
+    return event
+
+
+def client_event_emit(*, kind: str, client_id: int) -> ClientEvent:
+    """A client account came to be (the client's welcome e-mail follows it). The sign-up
+    lives above billing (portals); the event lets billing's e-mails hear of it without
+    billing importing the portals."""
+    if kind not in ClientEventKind.ALL:
+        raise ValueError(f"Unknown client event “{kind}”.")
+    event = ClientEvent(kind=kind, tenant_schema=connection.schema_name, client_id=client_id)
+    _publish(event, [], client_event_listeners)
     return event

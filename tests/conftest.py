@@ -390,6 +390,18 @@ VIES_REGISTERED = {
 }
 
 
+@pytest.fixture
+def tasks_inline() -> Iterator[None]:
+    """Tasks queued on commit run in this process, so their e-mails reach the outbox."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = False
+
+
 @pytest.fixture(scope="session", autouse=True)
 def vies_stand_in() -> Iterator[ViesServer]:
     """VIES for the whole run: no test ever asks the real one."""

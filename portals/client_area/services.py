@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import PrivacyRequest, User
 from billing.errors import BillingError
+from billing.events import ClientEventKind, client_event_emit
 from billing.gdpr import client_erase
 from billing.models import Client, ClientUser, Contact, Service
 from billing.services import client_details_save, client_user_link
@@ -51,6 +52,9 @@ def client_signup(
         email, password, kind=User.Kind.CLIENT, full_name=name.strip(), language=language
     )
     client_user_link(client=client, user=user, role=ClientUser.Role.OWNER)
+    # The welcome e-mail goes once this commits: a refused order rolls the sign-up back
+    # and welcomes no one.
+    client_event_emit(kind=ClientEventKind.SIGNED_UP, client_id=client.pk)
     return user, client
 
 

@@ -366,3 +366,34 @@ def test_staff_invitations_and_account_notices_come_from_the_tenants_sender(
     assert message.from_email == "Alfa Accounts <accounts@alpha.test>"
     # On the platform's own host, the installation's sender.
     assert AccountAdapter().get_from_email() == settings.DEFAULT_FROM_EMAIL
+
+
+def test_a_new_client_account_is_welcomed_in_the_tenants_text(
+    shop, mailoutbox, django_capture_on_commit_callbacks, tasks_inline
+):
+    from portals.client_area.services import client_signup
+
+    emails.listeners_register()
+    services.email_template_save(
+        kind="client_welcome",
+        language="it",
+        subject="Ciao {{ client_name }}",
+        body="Entri con {{ login_email }} da {{ login_url }} — {{ seller_name }}",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client_signup(
+            email="Anna.Verdi@example.test",
+            password="a-long-and-unusual-passphrase",
+            name="Anna Verdi",
+            country="IT",
+            language="it",
+        )
+
+    (message,) = mailoutbox
+    assert message.to == ["anna.verdi@example.test"]
+    assert message.subject == "Ciao Anna Verdi"
+    body = flat(message.body)
+    assert "Entri con anna.verdi@example.test da http" in body
+    assert "/login/ — Alfa Servizi Internet S.r.l." in body
+    assert "a-long-and-unusual-passphrase" not in body + html_part(message)
+    assert message.extra_headers["Content-Language"] == "it"

@@ -103,6 +103,7 @@ def _all_kinds(shop, client) -> dict[EmailKind, object]:
         EmailKind.INVOICE_OVERDUE: emails.email_invoice_overdue(invoice),
         EmailKind.SERVICE_SUSPENDED: emails.email_service_suspended(suspended),
         EmailKind.SERVICE_ACTIVATED: emails.email_service_activated(service),
+        EmailKind.CLIENT_WELCOME: emails.email_client_welcome(client),
     }
 
 
@@ -116,6 +117,7 @@ EXPECTED = {
         EmailKind.INVOICE_OVERDUE: ("Overdue:", "is still unpaid"),
         EmailKind.SERVICE_SUSPENDED: ("has been suspended", "Reason: Abuse report"),
         EmailKind.SERVICE_ACTIVATED: ("Welcome", "is now active"),
+        EmailKind.CLIENT_WELCOME: ("Welcome to", "your client account is ready"),
     },
     "it": {
         EmailKind.ORDER_CONFIRMATION: ("Il suo ordine presso", "grazie per il suo ordine del"),
@@ -125,6 +127,7 @@ EXPECTED = {
         EmailKind.INVOICE_OVERDUE: ("scaduta", "risulta ancora da pagare"),
         EmailKind.SERVICE_SUSPENDED: ("è stato sospeso", "Motivo: Abuse report"),
         EmailKind.SERVICE_ACTIVATED: ("Benvenuto", "è ora attivo"),
+        EmailKind.CLIENT_WELCOME: ("Benvenuto in", "il suo account cliente è pronto"),
     },
     "ru": {
         EmailKind.ORDER_CONFIRMATION: ("Ваш заказ в", "благодарим вас за заказ от"),
@@ -134,6 +137,7 @@ EXPECTED = {
         EmailKind.INVOICE_OVERDUE: ("Просрочен", "до сих пор не оплачен"),
         EmailKind.SERVICE_SUSPENDED: ("приостановлена", "Причина: Abuse report"),
         EmailKind.SERVICE_ACTIVATED: ("Добро пожаловать", "активирована"),
+        EmailKind.CLIENT_WELCOME: ("Добро пожаловать в", "учётная запись клиента готова"),
     },
 }
 
@@ -341,18 +345,6 @@ def test_issuing_an_invoice_sends_it_from_a_worker(celery_worker_process, tenant
         from pathlib import Path
 
         shutil.rmtree(Path(settings.MEDIA_ROOT) / created.tenant.schema_name, ignore_errors=True)
-
-
-@pytest.fixture
-def tasks_inline():
-    """Tasks queued on commit run in this process, so their e-mails reach the outbox."""
-    from config.celery import app
-
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = False
 
 
 def test_money_received_sends_a_receipt_and_credit_moved_onto_an_invoice_does_not(

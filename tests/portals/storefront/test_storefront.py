@@ -235,3 +235,39 @@ def test_return_from_the_bank_shows_the_payment_outcome(tenant_a, shop_a):
     failed = tenant_a.client().get("/", {"payment": "failed"}, follow=True)
     assert "did not go through" in failed.content.decode()
     assert tenant_a.client().get("/", {"payment": "whatever"}).status_code == 200
+
+
+def test_signing_up_at_checkout_welcomes_the_client_in_its_language(
+    tenant_a, shop_a, mailoutbox, media_root, django_capture_on_commit_callbacks, tasks_inline
+):
+    browser = tenant_a.client()
+    # The visitor chooses Italian from the language menu, then signs up at checkout.
+    browser.post("/language/", {"language": "it"})
+    browser.post(f"/store/plan/{shop_a.pro.public_id}/", {"action": "add", "cycle": "monthly"})
+    with django_capture_on_commit_callbacks(execute=True):
+        placed = browser.post(
+            "/checkout/",
+            {
+                "name": "Giulia Bianchi",
+                "email": "giulia@example.test",
+                "password": "a-long-and-unusual-passphrase",
+                **ADDRESS_IT,
+            },
+        )
+    assert placed.status_code == 302
+
+    (welcome,) = [m for m in mailoutbox if "Benvenuto in" in m.subject]
+    assert welcome.to == ["giulia@example.test"]
+    assert welcome.extra_headers["Content-Language"] == "it"
+    body = " ".join(welcome.body.split())
+    assert "Gentile Giulia Bianchi," in body
+    assert "il suo account cliente è pronto" in body
+    assert "Accede con il suo indirizzo e-mail, giulia@example.test," in body
+    assert f"http://{tenant_a.host}:8000/login/" in body
+    assert "a-long-and-unusual-passphrase" not in body
+    # Logging in (the existing client's path) is no sign-up: no second welcome.
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post(f"/store/plan/{shop_a.pro.public_id}/", {"action": "add", "cycle": "monthly"})
+        browser.post("/checkout/", ADDRESS_IT)
+    assert not [m for m in mailoutbox if "Benvenuto in" in m.subject]
