@@ -11,6 +11,7 @@ Staff restoring from the console invoice the client too and send the restore at 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import date
 
@@ -28,6 +29,8 @@ from resale.domains import upstream_domains_sync
 from resale.models import BalanceEntry, ResoldDomain, UpstreamCommand, UpstreamDomain
 from resale.services import reseller_balance
 from sandbox.epp.server import EppServer
+from tests.conftest import ROOT
+from tests.portals.live import fits_the_screen, language_cookies, screenshot_saver, wsgi_server
 from tests.resale.domain_flow import (
     REGISTER,
     RENEW,
@@ -272,3 +275,54 @@ def test_staff_restore_invoices_the_client_and_sends_it_at_once(
         connection.set_schema_to_public()
         debits = BalanceEntry.objects.filter(upstream_domain=row).order_by("pk")
         assert [e.amount_value for e in debits] == [-REGISTER, -(RESTORE + RENEW)]
+
+
+def test_the_restore_on_a_phone_in_italian(
+    tenant_factory, celery_worker_process, registry, monkeypatch
+):
+    """The redemption notice says the price includes the year and the unpaid renewal is
+    cancelled; the restore invoice shows its two lines; both fit a phone's width."""
+    from playwright import sync_api
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium is not None, "the browser tests need Debian's chromium"
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    save = screenshot_saver(ROOT / "artifacts" / "portals" / "domain-restore-it")
+    server, tld = registry
+    with domain_world(tenant_factory, "Ripristino Hosting", epp=server, tld=tld) as dworld:
+        name = f"telefono.{tld}"
+        service, _row = _into_redemption(dworld, server, name, "restore-3")
+        session = _client_browser(dworld).cookies["sessionid"].value
+        with wsgi_server() as port, sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            context = browser.new_context(
+                viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+            )
+            context.add_cookies(
+                [
+                    *language_cookies(dworld.host, "it"),
+                    {"name": "sessionid", "value": session, "domain": dworld.host, "path": "/"},
+                ]
+            )
+            page = context.new_page()
+            page.goto(f"http://{dworld.host}:{port}/account/services/{service.public_id}/domain/")
+            assert "Il prezzo include un anno di rinnovo" in page.content()
+            assert fits_the_screen(page)
+            save(page, "01-domain-in-redemption")
+            page.locator("#restore button").click()
+            page.wait_for_load_state()
+            assert "/account/invoices/" in page.url
+            # Its two lines, in the invoice's language (the client's).
+            with schema_context(dworld.schema):
+                described = list(
+                    InvoiceLine.objects.filter(service=service, kind="domain_restore")
+                    .order_by("position", "pk")
+                    .values_list("description", flat=True)
+                )
+            connection.set_schema_to_public()
+            assert len(described) == 2
+            assert all(text in page.content() for text in described)
+            assert fits_the_screen(page)
+            save(page, "02-restore-invoice")
+            browser.close()
