@@ -56,6 +56,22 @@ def test_the_editor_starts_from_the_built_in_text_in_its_language(tenant_a):
     assert "Giulia Bianchi" in text
 
 
+def test_the_new_client_welcome_is_listed_and_edited_like_the_others(tenant_a):
+    owner = tenant_a.client(tenant_a.owner)
+    listed = owner.get(URL).content.decode()
+    assert 'href="/console/emails/client_welcome/it/"' in listed
+    assert "New client account (welcome)" in listed
+
+    page = owner.get("/console/emails/client_welcome/it/")
+
+    assert page.status_code == 200
+    text = html_lib.unescape(page.content.decode())
+    assert "Benvenuto in {{ seller_name }}" in text
+    assert "Accede con il suo indirizzo e-mail, {{ login_email }}," in text
+    assert "{{ login_url }}" in text and "The page where the client signs in" in text
+    assert "password }}" not in text
+
+
 def test_saving_is_used_by_the_next_email_and_audited(tenant_a):
     owner = tenant_a.client(tenant_a.owner)
     response = owner.post(
