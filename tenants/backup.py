@@ -36,7 +36,12 @@ from django_tenants.utils import get_public_schema_name, schema_exists
 
 from tenants.due_work import due_work_mark_all
 from tenants.models import Domain, Tenant
-from tenants.services import hostname_validate, schema_name_validate
+from tenants.services import (
+    CITUS_SCHEMA_SHARDING,
+    hostname_validate,
+    schema_distribute,
+    schema_name_validate,
+)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -179,6 +184,12 @@ def _ddl_rewrite(source: Path, target: Path, old: str, new: str) -> None:
     quoted_new = '"' + new.replace('"', '""') + '"'
     in_data = False
     with source.open(encoding="utf-8") as reader, target.open("w", encoding="utf-8") as writer:
+        # On a Citus coordinator with schema-based sharding the schema would be distributed
+        # at its CREATE SCHEMA, and Citus refuses on distributed tables the ALTER TABLE …
+        # ADD GENERATED … AS IDENTITY that pg_dump writes after each CREATE TABLE. The
+        # schema is restored as a plain one (psql runs the script in one transaction,
+        # which this setting lasts for) and distributed once complete (schema_distribute).
+        writer.write(f"SELECT pg_catalog.set_config('{CITUS_SCHEMA_SHARDING}', 'off', true);\n")
         for line in reader:
             if in_data:
                 # Row data of a COPY block: values are never touched.
@@ -275,6 +286,7 @@ def tenant_import(
             )
             media_members = _safe_members(archive, MEDIA)
             try:
+                schema_distribute(new)
                 tenant = _rows_create(tenant_fields, new, domains)
             except Exception:
                 with connection.cursor() as cursor:

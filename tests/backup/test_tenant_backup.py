@@ -178,3 +178,64 @@ def test_pg_dump_matches_the_server(live_db):
         [pg_tool("pg_dump"), "--version"], capture_output=True, text=True
     ).stdout
     assert int(output.split(")")[1].split(".")[0]) >= major
+
+
+def test_import_restores_a_plain_schema_where_citus_would_distribute_it(source, tmp_path):
+    """On a Citus coordinator with schema-based sharding every schema created with
+    ``citus.enable_schema_based_sharding`` on is distributed at its ``CREATE SCHEMA``, and
+    Citus then refuses the identity columns pg_dump adds after each ``CREATE TABLE``. The
+    restore turns the setting off for its own transaction. A probe stands in for Citus: an
+    event trigger that refuses a ``CREATE SCHEMA`` made with the setting on, which is on
+    for every new session of the database, as ``ALTER SYSTEM`` puts it on a coordinator."""
+    import psycopg
+    from psycopg import sql
+
+    archive = tmp_path / "tenant.tar"
+    call_command("tenant_export", schema=source.schema_name, out=str(archive))
+    db = connection.settings_dict
+    new_schema = f"m{uuid.uuid4().hex[:10]}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION public.probe_schema_sharding() RETURNS event_trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "IF current_setting('citus.enable_schema_based_sharding', true) = 'on' THEN "
+            "RAISE EXCEPTION 'distributed schema'; END IF; END $$"
+        )
+        cursor.execute(
+            "CREATE EVENT TRIGGER probe_schema_sharding ON ddl_command_end "
+            "WHEN TAG IN ('CREATE SCHEMA') EXECUTE FUNCTION public.probe_schema_sharding()"
+        )
+        cursor.execute(
+            sql.SQL("ALTER DATABASE {} SET citus.enable_schema_based_sharding = on").format(
+                sql.Identifier(db["NAME"])
+            )
+        )
+    try:
+        # The probe refuses what Citus would distribute.
+        with (
+            psycopg.connect(
+                dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"]
+            ) as other,
+            pytest.raises(psycopg.Error, match="distributed schema"),
+        ):
+            other.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(new_schema)))
+
+        call_command(
+            "tenant_import",
+            file=str(archive),
+            schema=new_schema,
+            domain=f"{new_schema}.{settings.PLATFORM_DOMAIN}",
+        )
+        connection.set_schema_to_public()
+        assert Tenant.objects.filter(schema_name=new_schema).exists()
+        assert _snapshot(new_schema) == _snapshot(source.schema_name)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("ALTER DATABASE {} RESET citus.enable_schema_based_sharding").format(
+                    sql.Identifier(db["NAME"])
+                )
+            )
+            cursor.execute("DROP EVENT TRIGGER probe_schema_sharding")
+            cursor.execute("DROP FUNCTION public.probe_schema_sharding()")
+        _drop(new_schema)
