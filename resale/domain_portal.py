@@ -5,14 +5,16 @@ availability of names at the provider's registrars, and a restore from redemptio
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import transaction
-from django.db.models import CharField, F, OuterRef, Subquery
-from django.db.models.functions import Cast
+from django.db.models import CharField, F, OuterRef, Subquery, Sum
+from django.db.models.functions import Cast, Coalesce
 from django.utils import translation
 from django.utils.translation import gettext
 
 from audit.services import audit_record
-from billing.models import DomainPrice, Invoice, InvoiceLine, Service
+from billing.models import CreditNote, DomainPrice, Invoice, InvoiceLine, Service
 from billing.money import Money
 from billing.services import (
     CreditLine,
@@ -189,7 +191,7 @@ def domain_restore_price(*, service: Service) -> Money | None:
     return charges[0] + charges[1] if charges is not None else None
 
 
-def _lapsed_renewals_credit(*, service: Service, restore_invoice: Invoice) -> list:
+def _lapsed_renewals_credit(*, service: Service, restore_invoice: Invoice) -> list[CreditNote]:
     """The renewal the client left unpaid (why the domain lapsed) is replaced by the
     year on the restore invoice: its lines for this domain are credited, so paying the
     old invoice can no longer renew the domain a second time. Only this domain's lines:
@@ -207,10 +209,13 @@ def _lapsed_renewals_credit(*, service: Service, restore_invoice: Invoice) -> li
         .order_by("pk")
     )
     for invoice in lapsed:
+        # A line credited before (in part) has only its rest credited; one credited in
+        # full is left out, as crediting nothing more is refused.
+        renewals = invoice.lines.filter(
+            service=service, kind=InvoiceLine.Kind.RENEWAL, total_amount__gt=0
+        ).annotate(credited=Coalesce(Sum("credit_note_lines__total_amount"), Decimal(0)))
         lines = [
-            CreditLine(invoice_line=line)
-            for line in invoice.lines.filter(service=service, kind=InvoiceLine.Kind.RENEWAL)
-            if line.total_amount > 0
+            CreditLine(invoice_line=line) for line in renewals if line.credited < line.total_amount
         ]
         if not lines:
             continue

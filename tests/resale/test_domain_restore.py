@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -25,6 +26,8 @@ from billing import services
 from billing.billing_run import billing_run
 from billing.errors import BillingError
 from billing.models import CreditNote, Invoice, InvoiceLine, Payment
+from billing.money import Money
+from billing.selectors import client_credit
 from resale.domains import upstream_domains_sync
 from resale.models import BalanceEntry, ResoldDomain, UpstreamCommand, UpstreamDomain
 from resale.services import reseller_balance
@@ -241,6 +244,15 @@ def test_staff_restore_invoices_the_client_and_sends_it_at_once(
         name = f"salvato.{tld}"
         service, row = _into_redemption(dworld, server, name, "restore-2")
         lapsed = _lapsed_renewal(dworld, service)
+        with schema_context(dworld.schema):
+            # The client had paid a part of the lapsed renewal: it is not lost.
+            services.payment_record(
+                invoice=lapsed,
+                amount=Money(Decimal("1.00"), lapsed.currency),
+                method="bank_transfer",
+                idempotency_key="pay-part-of-lapsed",
+            )
+        connection.set_schema_to_public()
         console = Client(HTTP_HOST=dworld.host)
         with schema_context(dworld.schema):
             console.force_login(User.objects.get(kind=User.Kind.STAFF, role=User.Role.OWNER))
@@ -270,8 +282,11 @@ def test_staff_restore_invoices_the_client_and_sends_it_at_once(
         connection.set_schema_to_public()
         assert len(_restores(dworld)) == 1
         with schema_context(dworld.schema):
+            # Credited: nothing left due on it, and what was paid is the client's credit.
             lapsed.refresh_from_db()
-            assert lapsed.status == Invoice.Status.CANCELLED
+            assert lapsed.amount_due.amount == 0 and lapsed.credited_amount > 0
+            assert CreditNote.objects.filter(invoice=lapsed).count() == 1
+            assert client_credit(client=dworld.client).amount == Decimal("1.00")
         connection.set_schema_to_public()
         debits = BalanceEntry.objects.filter(upstream_domain=row).order_by("pk")
         assert [e.amount_value for e in debits] == [-REGISTER, -(RESTORE + RENEW)]
