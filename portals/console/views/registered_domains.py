@@ -47,8 +47,9 @@ def registered_domain_restore(request: HttpRequest, public_id) -> HttpResponse:
         messages.success(
             request,
             _(
-                "The restore is sent to the provider; its restore fee is taken from your "
-                "balance. The client is invoiced the restore price (invoice %(number)s)."
+                "The restore is sent to the provider; its restore fee and the year it adds "
+                "are taken from your balance. The client is invoiced the restore and the "
+                "year (invoice %(number)s), and its unpaid renewal is credited."
             )
             % {"number": invoice.number},
         )
