@@ -210,7 +210,7 @@ def test_a_bad_delivery_channel_is_refused_and_changes_nothing(
 def test_the_client_forms_explain_a_bad_sdi_code_and_normalise_a_good_one(shop):
     from portals.console.forms import ClientForm
 
-    base = {"name": "Rossi", "email": "a@rossi.test", "language": "it", "country": "it"}
+    base = {"name": "Rossi", "email": "a@rossi.test", "language": "it", "country": "IT"}
     bad = ClientForm(data={**base, "sdi_code": "12"})
     assert not bad.is_valid()
     assert "seven letters and digits" in bad.errors["sdi_code"][0]
