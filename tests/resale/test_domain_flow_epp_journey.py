@@ -6,7 +6,6 @@ the billing run's paid renewal moves the registry's expiry, which comes back; a 
 in completes once the losing side approves; a domain left unpaid expires into
 redemption. No frame the code sent was refused by the schemas."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -19,28 +18,17 @@ from billing.models import Invoice
 from resale.domains import upstream_domains_relay, upstream_domains_sync
 from resale.models import BalanceEntry, RegistrantHandle, ResoldDomain, UpstreamDomain
 from resale.services import reseller_balance
-from sandbox.epp.server import EppServer
 from tests.resale.domain_flow import (
     REGISTER,
     TRANSFER,
     domain_world,
     local_service,
     order_and_pay_items,
-    random_tld,
     upstream_domain,
 )
 from tests.resale.flow import wait_for
 
 pytestmark = pytest.mark.worker
-
-
-@pytest.fixture
-def registry() -> Iterator[tuple[EppServer, str]]:
-    tld = random_tld()
-    with EppServer(tlds=(tld,), transfer_delay_s=None) as server:
-        yield server, tld
-        assert server.invalid_frames == []
-        assert server.reply_errors == []
 
 
 def _resold(dworld, service) -> ResoldDomain | None:

@@ -12,7 +12,6 @@ Staff restoring from the console invoice the client too and send the restore at 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
@@ -42,21 +41,11 @@ from tests.resale.domain_flow import (
     domain_world,
     local_service,
     order_and_pay_items,
-    random_tld,
     upstream_domain,
 )
 from tests.resale.flow import wait_for
 
 pytestmark = pytest.mark.worker
-
-
-@pytest.fixture
-def registry() -> Iterator[tuple[EppServer, str]]:
-    tld = random_tld()
-    with EppServer(tlds=(tld,), transfer_delay_s=None) as server:
-        yield server, tld
-        assert server.invalid_frames == []
-        assert server.reply_errors == []
 
 
 def _resold(dworld: DomainWorld, service) -> ResoldDomain:

@@ -7,7 +7,6 @@ already paid (one debit in all, no new invoice)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -21,26 +20,16 @@ from billing.models import Invoice
 from resale.domains import upstream_domains_relay
 from resale.models import BalanceEntry, UpstreamCommand, UpstreamDomain
 from resale.services import reseller_balance
-from sandbox.epp.server import EppServer
 from tests.resale.domain_flow import (
     TRANSFER,
     DomainWorld,
     domain_world,
     local_service,
     order_and_pay_items,
-    random_tld,
 )
 from tests.resale.flow import wait_for
 
 pytestmark = pytest.mark.worker
-
-
-@pytest.fixture
-def registry() -> Iterator[tuple[EppServer, str]]:
-    tld = random_tld()
-    with EppServer(tlds=(tld,), transfer_delay_s=None) as server:
-        yield server, tld
-        assert server.invalid_frames == []
 
 
 def _transfer_commands(dworld: DomainWorld) -> list[UpstreamCommand]:
