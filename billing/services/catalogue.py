@@ -91,6 +91,30 @@ def product_create(
     )
 
 
+def _changes_apply(row: Any, values: dict[str, Any]) -> tuple[dict, dict]:
+    """Sets ``values`` on ``row`` and returns (before, after) of the fields that differ."""
+    before, after = {}, {}
+    for field, value in values.items():
+        if getattr(row, field) != value:
+            before[field], after[field] = getattr(row, field), value
+            setattr(row, field, value)
+    return before, after
+
+
+def _changes_save(
+    row: Any, values: dict[str, Any], *, action: str, object_type: str, object_id: Any
+) -> Any:
+    """Sets ``values`` on the (locked) ``row``; when any differs, saves those fields and
+    records them, before and after, in the audit log. Unchanged values write nothing."""
+    before, after = _changes_apply(row, values)
+    if after:
+        row.save(update_fields=[field.removesuffix("_id") for field in after])
+        audit_record(
+            action=action, object_type=object_type, object_id=object_id, before=before, after=after
+        )
+    return row
+
+
 @transaction.atomic
 def product_tax_category_set(*, product: Product, tax_category: str) -> Product:
     """How the product is taxed from now on (billing.taxes): issued invoices keep the
@@ -98,19 +122,13 @@ def product_tax_category_set(*, product: Product, tax_category: str) -> Product:
     if tax_category not in Product.TaxCategory.values:
         raise BillingError(f"“{tax_category}” is not a tax category.")
     product = Product.objects.select_for_update().get(pk=product.pk)
-    before = product.tax_category
-    if before == tax_category:
-        return product
-    product.tax_category = tax_category
-    product.save(update_fields=["tax_category"])
-    audit_record(
+    return _changes_save(
+        product,
+        {"tax_category": tax_category},
         action="product.tax_category_changed",
         object_type="product",
         object_id=product.public_id,
-        before={"tax_category": before},
-        after={"tax_category": tax_category},
     )
-    return product
 
 
 # The longest name or description a translation keeps, as the rows' own columns do.
@@ -231,19 +249,13 @@ def plan_domain_policy_set(*, plan: Plan, domain_policy: str) -> Plan:
     (``offer``). Carts already holding the plan are checked against it at checkout."""
     plan = Plan.objects.select_for_update().select_related("product").get(pk=plan.pk)
     _domain_policy_check(plan.product, domain_policy)
-    before = plan.domain_policy
-    if before == domain_policy:
-        return plan
-    plan.domain_policy = domain_policy
-    plan.save(update_fields=["domain_policy"])
-    audit_record(
+    return _changes_save(
+        plan,
+        {"domain_policy": domain_policy},
         action="plan.domain_policy_changed",
         object_type="plan",
         object_id=plan.public_id,
-        before={"domain_policy": before},
-        after={"domain_policy": domain_policy},
     )
-    return plan
 
 
 def plan_price_set(
@@ -381,16 +393,6 @@ def domain_price_set(
 # writes one audit entry naming the fields that changed, so the log reads like a diff.
 
 
-def _changes_apply(row: Any, values: dict[str, Any]) -> tuple[dict, dict]:
-    """Sets ``values`` on ``row`` and returns (before, after) of the fields that differ."""
-    before, after = {}, {}
-    for field, value in values.items():
-        if getattr(row, field) != value:
-            before[field], after[field] = getattr(row, field), value
-            setattr(row, field, value)
-    return before, after
-
-
 def _unique_slug(model: type, text: str, *, exclude_pk: int | None = None) -> str:
     """A slug free in the model's table: the name's, with a number added when taken."""
     base = (slugify(text) or "item")[:90]
@@ -441,17 +443,13 @@ def product_group_save(
     values = {"name": name, "description": description.strip(), "is_visible": is_visible}
     if sort_order is not None:
         values["sort_order"] = sort_order
-    before, after = _changes_apply(group, values)
-    if after:
-        group.save(update_fields=list(after))
-        audit_record(
-            action="catalogue.group_changed",
-            object_type="productgroup",
-            object_id=group.pk,
-            before=before,
-            after=after,
-        )
-    return group
+    return _changes_save(
+        group,
+        values,
+        action="catalogue.group_changed",
+        object_type="productgroup",
+        object_id=group.pk,
+    )
 
 
 @transaction.atomic
@@ -555,17 +553,13 @@ def product_save(
     }
     if sort_order is not None:
         values["sort_order"] = sort_order
-    before, after = _changes_apply(product, values)
-    if after:
-        product.save(update_fields=[f.removesuffix("_id") for f in after])
-        audit_record(
-            action="catalogue.product_changed",
-            object_type="product",
-            object_id=product.public_id,
-            before=before,
-            after=after,
-        )
-    return product
+    return _changes_save(
+        product,
+        values,
+        action="catalogue.product_changed",
+        object_type="product",
+        object_id=product.public_id,
+    )
 
 
 _LIVE = (Service.Status.PENDING, Service.Status.ACTIVE, Service.Status.SUSPENDED)
