@@ -5,6 +5,7 @@ availability of names at the provider's registrars, and a restore from redemptio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -16,6 +17,7 @@ from django.utils.translation import gettext
 from audit.services import audit_record
 from billing.models import CreditNote, DomainPrice, Invoice, InvoiceLine, Service
 from billing.money import Money
+from billing.selectors import billing_settings_get, client_tax_decision
 from billing.services import (
     CreditLine,
     credit_note_issue,
@@ -23,6 +25,7 @@ from billing.services import (
     invoice_issue,
     invoice_line_add,
 )
+from billing.taxes import TaxDecisionPending, TaxRateMissing, line_amounts
 from core.crypto import secret_encrypt
 from resale.billing_bridge import upstream_domain_restore_queue
 from resale.domain_bridge import domain_state_apply, registrant_contact
@@ -184,11 +187,42 @@ def domain_restore_charges(*, service: Service) -> tuple[Money, Money] | None:
     return price.restore, price.renew
 
 
-def domain_restore_price(*, service: Service) -> Money | None:
-    """What the client pays to restore the domain from redemption (the restore fee and
-    the year the restore brings), or None when the plan has no restore price."""
+@dataclass(frozen=True)
+class RestoreQuote:
+    """What the client will pay for a restore: ``tax_included`` is False when the tax of
+    the sale cannot be decided yet (a rate nobody configured, VIES not answering), and
+    ``amount`` is then the price before tax."""
+
+    amount: Money
+    tax_included: bool
+
+
+def domain_restore_quote(*, service: Service) -> RestoreQuote | None:
+    """The restore invoice's total as issuing it will compute it: the same two lines,
+    each taxed and rounded on its own, with the client's tax for what the domain's
+    product sells; None when the plan has no restore price."""
     charges = domain_restore_charges(service=service)
-    return charges[0] + charges[1] if charges is not None else None
+    if charges is None:
+        return None
+    settings = billing_settings_get()
+    try:
+        decision = client_tax_decision(
+            client=service.client,
+            settings=settings,
+            supply=service.plan.product.tax_category,
+            sale_amount=sum((charge.amount for charge in charges), Decimal(0)),
+        )
+    except (TaxRateMissing, TaxDecisionPending):
+        return RestoreQuote(amount=charges[0] + charges[1], tax_included=False)
+    total = Money.zero(charges[0].currency)
+    for charge in charges:
+        total += line_amounts(
+            unit_price=charge,
+            quantity=1,
+            decision=decision,
+            prices_include_tax=settings.prices_include_tax,
+        ).total
+    return RestoreQuote(amount=total, tax_included=True)
 
 
 def _lapsed_renewals_credit(*, service: Service, restore_invoice: Invoice) -> list[CreditNote]:

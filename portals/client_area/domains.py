@@ -34,7 +34,7 @@ from resale.domain_portal import (
     DomainRefused,
     domain_manage,
     domain_restore_order,
-    domain_restore_price,
+    domain_restore_quote,
     domain_transfer_failed,
     domain_transfer_retry,
     resold_domain_get,
@@ -96,7 +96,7 @@ def domain_detail(request: HttpRequest, public_id) -> HttpResponse:
                 initial={"renews": "1" if service.cancel_at_period_end else "0"}
             ),
             "transfer_failure": _transfer_failure(service, failed) if failed else "",
-            "restore_price": domain_restore_price(service=service)
+            "restore": domain_restore_quote(service=service)
             if record is not None and record.status == "redemption"
             else None,
             "transfer_form": TransferRetryForm() if failed else None,

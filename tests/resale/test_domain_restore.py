@@ -27,6 +27,7 @@ from billing.errors import BillingError
 from billing.models import CreditNote, Invoice, InvoiceLine, Payment
 from billing.money import Money
 from billing.selectors import client_credit
+from core.locale import money_format
 from resale.domains import upstream_domains_sync
 from resale.models import BalanceEntry, ResoldDomain, UpstreamCommand, UpstreamDomain
 from resale.services import reseller_balance
@@ -152,6 +153,10 @@ def test_the_client_restores_a_domain_from_redemption_at_the_epp_registry(
             ]
             (invoice,) = {ln.invoice for ln in lines}
             assert invoice.status == Invoice.Status.ISSUED and name in lines[0].description
+            # The button said what the invoice asks for: its total, tax included.
+            assert invoice.tax_total_amount > 0
+            assert f"Restore for {money_format(invoice.total)}" in page
+            assert "Tax included." in page
             assert name in lines[1].description
 
             # The lapsed renewal is credited in full: nothing due, and it cannot be paid.
