@@ -5,8 +5,6 @@ order, and what the tenant does with the registry's answers.
   the registrant's contact is read from the client's billing details and a transfer's
   auth code from its order line, in memory, for that one call; the command's stored
   payload never holds them.
-- ``domain_failure_record``: a domain command the registry refused keeps why, as a code
-  the portals word in the reader's language (a refused auth code asks for a new one).
 - ``domain_state_apply``: the provider reports a domain's status and expiry (after an
   operation, or from the nightly read-back of the registry); the tenant keeps them on
   ``ResoldDomain`` and moves the service's due date to the registry's expiry, which is
@@ -90,15 +88,6 @@ def domain_secrets_for(command: UpstreamCommand) -> DomainSecrets | None:
         encrypted = service.order_item.domain_auth_code_encrypted
         auth_code = secret_decrypt(encrypted) if encrypted else ""
     return DomainSecrets(contact=registrant_contact(service.client), auth_code=auth_code)
-
-
-def domain_failure_record(*, command: UpstreamCommand, code: str) -> None:
-    """Keeps on the failed command why it failed (``resale.domains.failure_code``)."""
-    if not code:
-        return
-    UpstreamCommand.objects.filter(pk=command.pk).update(
-        response={**(command.response or {}), "error_code": code[:64]}
-    )
 
 
 @transaction.atomic

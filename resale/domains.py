@@ -292,6 +292,7 @@ def _operation_start(row: UpstreamDomain, operation: str, key: str, years: int) 
     row.operation_from_expiry = row.expires_on
     row.next_attempt_at = timezone.now()
     row.last_error = ""
+    row.failure_code = ""
     row.save()
     transaction.on_commit(lambda: _run_later(row.pk), robust=True)
 
@@ -569,9 +570,10 @@ def _failed(row: UpstreamDomain, operation: str, exc: Exception) -> None:
     row.operation = ""
     row.next_attempt_at = None
     row.last_error = message[:2000]
+    row.failure_code = failure_code(exc)
     row.save()
     logger.info("Domain %s: %s failed: %s", row.public_id, operation, message)
-    _report(row, _ACTION_OF[operation], False, message, failure_code(exc))
+    _report(row, _ACTION_OF[operation], False, message)
 
 
 def failure_code(exc: Exception) -> str:
@@ -586,17 +588,17 @@ def failure_code(exc: Exception) -> str:
     return "registry_refused"
 
 
-def _report(row: UpstreamDomain, action: str, ok: bool, error: str, code: str = "") -> None:
+def _report(row: UpstreamDomain, action: str, ok: bool, error: str) -> None:
     """The reseller's installation hears how the command ended and what the registry
-    now holds, after commit."""
-    transaction.on_commit(lambda: _tell(row, action, ok, error, code), robust=True)
+    now holds (why it failed included), after commit."""
+    transaction.on_commit(lambda: _tell(row, action, ok, error), robust=True)
 
 
-def _tell(row: UpstreamDomain, action: str, ok: bool, error: str, code: str) -> None:
+def _tell(row: UpstreamDomain, action: str, ok: bool, error: str) -> None:
     # resale.hooks calls back into this module; it is looked up at call time.
     from resale import hooks
 
-    hooks.domain_report(row, action, ok, error, error_code=code)
+    hooks.domain_report(row, action, ok, error)
 
 
 def upstream_domain_state(*, row: UpstreamDomain) -> dict:
@@ -610,6 +612,7 @@ def upstream_domain_state(*, row: UpstreamDomain) -> dict:
         "locked": row.locked,
         "operation": row.operation,
         "last_error": row.last_error,
+        "error_code": row.failure_code,
     }
 
 

@@ -143,14 +143,9 @@ def tenant_awaiting_funds(command: UpstreamCommand) -> None:
     )
 
 
-def domain_report(
-    row: UpstreamDomain, action: str, ok: bool, error: str, *, error_code: str = ""
-) -> None:
+def domain_report(row: UpstreamDomain, action: str, ok: bool, error: str) -> None:
     """Tells the reseller's installation how a domain command ended, with what the
     registry now holds (and for a failure, why as a code: ``resale.domains.failure_code``)."""
-    state = upstream_domain_state(row=row)
-    if error_code:
-        state["error_code"] = error_code
     in_schema(
         row.account.tenant.schema_name,
         domain_result_apply_task,
@@ -158,7 +153,7 @@ def domain_report(
         action,
         ok,
         error,
-        state,
+        upstream_domain_state(row=row),
     )
 
 

@@ -981,6 +981,10 @@ class UpstreamDomain(models.Model):
     # A transfer's auth code until the registry has the request, Fernet-encrypted.
     auth_code_encrypted = models.TextField(blank=True)
     last_error = models.TextField(blank=True)
+    # Why the last operation failed, as a stable code (``resale.domains.failure_code``):
+    # the reseller's installation words it in its client's language, whether it hears
+    # of the failure pushed or asks for it (a remote installation, a push lost).
+    failure_code = models.CharField(max_length=64, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

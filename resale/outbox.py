@@ -182,9 +182,12 @@ def upstream_result_apply(
     action: str,
     ok: bool,
     error: str = "",
+    error_code: str = "",
 ) -> UpstreamCommand | None:
     """The upstream reports how a command ended (pushed for this installation's provider,
-    polled for a remote one)."""
+    polled for a remote one); a failure may come with why as a stable code
+    (``resale.domains.failure_code``), which the command keeps in its response for the
+    portals to word."""
     with transaction.atomic():
         commands = UpstreamCommand.objects.select_for_update().filter(
             state__in=[UpstreamCommand.State.SENT, UpstreamCommand.State.PENDING], action=action
@@ -203,6 +206,8 @@ def upstream_result_apply(
         else:
             command.state = UpstreamCommand.State.FAILED
             command.last_error = error[:2000]
+            if error_code:
+                command.response = {**(command.response or {}), "error_code": error_code[:64]}
             command.completed_at = timezone.now()
             command.save()
             transaction.on_commit(lambda: _notify_failed(command), robust=True)
@@ -311,6 +316,7 @@ def upstream_command_check(*, command_id: int) -> None:
             action=command.action,
             ok=False,
             error=status.get("last_error", ""),
+            error_code=status.get("error_code", ""),
         )
     else:
         UpstreamCommand.objects.filter(pk=command_id).update(

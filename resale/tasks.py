@@ -16,7 +16,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from billing.cycles import add_months
 from billing.models import ConfigurableOption, Plan
 from resale import domains, outbox
-from resale.domain_bridge import domain_failure_record, domain_state_apply
+from resale.domain_bridge import domain_state_apply
 from resale.models import DriftItem, ResellerAccount, UpstreamRequest, UpstreamService
 from resale.reconciliation import reconciliation_run
 from resale.selectors import DOMAIN_PLAN_PREFIX
@@ -248,10 +248,12 @@ def domain_result_apply_task(
     """In a reseller's schema: a domain command ended; the registry's state comes along."""
     with transaction.atomic():
         command = outbox.upstream_result_apply(
-            upstream_ref=upstream_ref, action=action, ok=ok, error=error
+            upstream_ref=upstream_ref,
+            action=action,
+            ok=ok,
+            error=error,
+            error_code=state.get("error_code", ""),
         )
-        if command is not None and not ok:
-            domain_failure_record(command=command, code=state.get("error_code", ""))
         domain_state_apply(upstream_ref=upstream_ref, state=state)
     return command is not None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
@@ -17,8 +18,10 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from billing import services
 from billing.models import Invoice
+from resale.api import resale_credential_issue
 from resale.domains import upstream_domains_relay
 from resale.models import BalanceEntry, UpstreamCommand, UpstreamDomain
+from resale.outbox import upstream_command_check
 from resale.services import reseller_balance
 from tests.resale.domain_flow import (
     TRANSFER,
@@ -37,6 +40,17 @@ def _transfer_commands(dworld: DomainWorld) -> list[UpstreamCommand]:
         found = list(UpstreamCommand.objects.filter(action="domain_transfer").order_by("pk"))
     connection.set_schema_to_public()
     return found
+
+
+def _as_if_the_push_was_lost(dworld: DomainWorld, command: UpstreamCommand) -> None:
+    """The command back to sent with nothing known of how it ended, then the relay's
+    check asks the upstream, as it does when no result arrives."""
+    with schema_context(dworld.schema):
+        UpstreamCommand.objects.filter(pk=command.pk).update(
+            state=UpstreamCommand.State.SENT, response={}, last_error="", completed_at=None
+        )
+        upstream_command_check(command_id=command.pk)
+    connection.set_schema_to_public()
 
 
 def _italian_client_browser(dworld: DomainWorld) -> Client:
@@ -96,6 +110,21 @@ def test_a_refused_auth_code_is_refunded_and_the_client_retries_in_italian(
         ]
         assert entries == [("order_debit", -TRANSFER), ("refund", TRANSFER)]
         assert reseller_balance(account=dworld.world.account).amount == before
+
+        # Why, as a code, also for an installation that asks rather than hears: the
+        # resale API's answer for the domain (what a remote installation polls) has it,
+        # and a reseller whose push was lost learns it by asking.
+        assert row.failure_code == "auth_code_refused"
+        _, token = resale_credential_issue(account=dworld.world.account, name="remote")
+        answer = Client(
+            HTTP_HOST=settings.PLATFORM_DOMAIN, HTTP_AUTHORIZATION=f"Bearer {token}"
+        ).get(f"/api/resale/v1/services/{row.public_id}/")
+        assert answer.status_code == 200
+        assert answer.json()["status"] == "failed"
+        assert answer.json()["error_code"] == "auth_code_refused"
+        _as_if_the_push_was_lost(dworld, refused)
+        (asked,) = _transfer_commands(dworld)
+        assert asked.state == "failed" and asked.response["error_code"] == "auth_code_refused"
 
         # The client reads why, in Italian, with a way to send a new code.
         browser = _italian_client_browser(dworld)
