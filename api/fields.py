@@ -90,6 +90,14 @@ class Amount(serializers.DecimalField):
         return super().to_internal_value(data)
 
 
+class IpAddress(serializers.IPAddressField):
+    default_error_messages = {"invalid_type": "Send a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        _refuse_unless(self, data, str)
+        return super().to_internal_value(data)
+
+
 class DateTime(serializers.DateTimeField):
     default_error_messages = {"invalid_type": "Send an ISO 8601 date-time string."}
 

@@ -363,10 +363,39 @@ class OrderItemInputSerializer(serializers.Serializer):
     options = OrderItemOptionInputSerializer(many=True, required=False, default=list)
 
 
+class TermsAcceptanceInputSerializer(serializers.Serializer):
+    version = f.Integer(
+        min_value=1,
+        help_text="The version of the terms of service the client accepted "
+        "(the storefront's terms page shows it).",
+    )
+    accepted_at = f.DateTime(help_text="When the client accepted them.")
+    ip_address = f.IpAddress(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The address the client accepted them from, when known.",
+    )
+
+
 class OrderInputSerializer(serializers.Serializer):
     client = f.Uuid()
     items = OrderItemInputSerializer(many=True, allow_empty=False, max_length=50)
     coupon_code = f.Text(max_length=50, required=False, default="", allow_blank=True)
+    terms_accepted = TermsAcceptanceInputSerializer(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The client's acceptance of the terms of service, collected by your "
+        "own site: recorded with the order, as the storefront records its own, as the "
+        "evidence of the contract.",
+    )
+
+
+class TermsAcceptanceSerializer(serializers.Serializer):
+    version = serializers.IntegerField(source="terms_version.version")
+    accepted_at = serializers.DateTimeField(source="terms_accepted_at")
+    ip_address = serializers.IPAddressField(source="terms_accepted_ip", allow_null=True)
 
 
 class OrderItemSerializer(FastOutput, serializers.ModelSerializer):
@@ -408,6 +437,7 @@ class OrderSerializer(FastOutput, serializers.ModelSerializer):
     tax_total = AmountField(source="tax_total_amount")
     total = AmountField(source="total_amount")
     items = OrderItemSerializer(many=True, read_only=True)
+    terms_accepted = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
@@ -422,9 +452,16 @@ class OrderSerializer(FastOutput, serializers.ModelSerializer):
             "total",
             "invoice",
             "items",
+            "terms_accepted",
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(TermsAcceptanceSerializer(allow_null=True))
+    def get_terms_accepted(self, order: Order) -> dict | None:
+        if order.terms_version_id is None:
+            return None
+        return TermsAcceptanceSerializer(order).data
 
 
 # --- services --------------------------------------------------------------------------

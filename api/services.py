@@ -25,6 +25,7 @@ from billing.models import (
     Service,
 )
 from billing.money import Money
+from billing.services import TermsAcceptance
 from resale.panel import PanelRefusal, PanelUnavailable, service_panel_url
 from resale.services import ResaleError
 from resale.upstreams import (
@@ -62,9 +63,11 @@ def order_place(
     lines: list[OrderLine],
     coupon_code: str = "",
     idempotency_key: str | None = None,
+    terms_accepted: TermsAcceptance | None = None,
 ) -> Order:
     """A cart for the client with these lines (and coupon), checked out at once: the
-    order, its pending services and its issued invoice (billing.services.checkout_place)."""
+    order, its pending services and its issued invoice (billing.services.checkout_place),
+    with the client's acceptance of the terms when the caller collected it."""
     if idempotency_key:
         existing = Order.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -88,7 +91,9 @@ def order_place(
         )
     if coupon_code:
         services.cart_coupon_apply(cart=cart, code=coupon_code)
-    return services.checkout_place(cart=cart, client=client, idempotency_key=idempotency_key)
+    return services.checkout_place(
+        cart=cart, client=client, idempotency_key=idempotency_key, terms_accepted=terms_accepted
+    )
 
 
 @dataclass(frozen=True)

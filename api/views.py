@@ -6,10 +6,12 @@ id inside this tenant's schema only."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from django.db import models
 from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -20,7 +22,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from accounts.models import WebhookDelivery, WebhookEndpoint
+from accounts.models import TermsVersion, WebhookDelivery, WebhookEndpoint
 from api import selectors as api_selectors
 from api import serializers as s
 from api import services as api_services
@@ -418,11 +420,37 @@ class OrderListView(ApiView):
             lines=lines,
             coupon_code=data["coupon_code"],
             idempotency_key=self.service_key("order"),
+            terms_accepted=_terms_acceptance(data["terms_accepted"]),
         )
         order = selectors.order_list().get(pk=order.pk)
         return self.render(
             s.OrderSerializer, order, status_code=201, Location=f"/api/v1/orders/{order.public_id}/"
         )
+
+
+# The caller's clock and ours may differ by a little; an acceptance further ahead than
+# this is a mistake, not a clock.
+TERMS_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _terms_acceptance(given: dict | None) -> billing_services.TermsAcceptance | None:
+    """The acceptance an API caller collected, checked against the published versions: a
+    version that exists, accepted after it was published and not in the future."""
+    if given is None:
+        return None
+    version = TermsVersion.objects.filter(version=given["version"]).first()
+    if version is None:
+        raise ValidationError(
+            {"terms_accepted": {"version": ["No published version of the terms has this number."]}}
+        )
+    at = given["accepted_at"]
+    if at > timezone.now() + TERMS_CLOCK_SKEW:
+        raise ValidationError({"terms_accepted": {"accepted_at": ["This time is in the future."]}})
+    if at < version.published_at:
+        raise ValidationError(
+            {"terms_accepted": {"accepted_at": ["This is before that version was published."]}}
+        )
+    return billing_services.TermsAcceptance(version=version, at=at, ip_address=given["ip_address"])
 
 
 class OrderDetailView(ApiView):
