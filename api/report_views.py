@@ -81,14 +81,24 @@ class TaxReportView(ReportView):
 class ReceivablesReportView(ReportView):
     @extend_schema(
         operation_id="reports_receivables",
-        summary="Receivables ageing as of today",
-        description="What open invoices still ask for, per client, by days past due.",
+        summary="Receivables ageing as of a day",
+        description="What the invoices issued by the day still asked for at its end, per "
+        "client, by days past due: today by default, or a day past (the end of a year), "
+        "read from the payments, refunds and credit notes made by then.",
+        parameters=[s.AgeingQuerySerializer],
         responses=s.ReceivablesReportSerializer,
     )
     def get(self, request):
-        today = timezone.localdate()
+        query = s.AgeingQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        try:
+            on_date = reports.ageing_date(
+                on_date=query.validated_data.get("on_date"), today=timezone.localdate()
+            )
+        except reports.ReportPeriodError as exc:
+            raise ValidationError({"on_date": [str(exc)]}) from exc
         return self.respond(
-            s.ReceivablesReportSerializer, None, reports.receivables_ageing(on_date=today)
+            s.ReceivablesReportSerializer, None, reports.receivables_ageing(on_date=on_date)
         )
 
 

@@ -1007,6 +1007,12 @@ class ReportPeriodQuerySerializer(serializers.Serializer):
     date_to = serializers.DateField(required=False, help_text="The last day (default: today).")
 
 
+class AgeingQuerySerializer(serializers.Serializer):
+    on_date = serializers.DateField(
+        required=False, help_text="The day to age receivables as of (default: today)."
+    )
+
+
 class TopClientsQuerySerializer(ReportPeriodQuerySerializer):
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=100, default=10, help_text="How many clients."

@@ -4,7 +4,8 @@ the API all read them here, so the three always agree.
 - revenue by product and month: net of tax, issued invoices less credit notes, each line
   under the product of the service it charged;
 - taxes by country and rate, the sales without VAT apart (``billing.tax_reports``);
-- receivables ageing: what open invoices still ask for, by days past due, per client;
+- receivables ageing: what open invoices still ask for, by days past due, per client, as
+  of today or a day past (the end of a year);
 - MRR movement per month: new, expansion, contraction and churn, read from the record
   of each service's MRR changes (``ServiceMrrChange``);
 - top clients by net revenue.
@@ -21,17 +22,20 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext as _
 
 from billing.cycles import add_months
 from billing.models import (
     Client,
+    CreditNote,
     CreditNoteLine,
     Invoice,
     InvoiceLine,
+    Payment,
     Product,
+    Refund,
     ServiceMrrChange,
 )
 from billing.money import Money
@@ -211,18 +215,65 @@ class AgeingReport:
     total: Money
 
 
+def ageing_date(*, on_date: date | None, today: date) -> date:
+    """The day receivables are aged as of: ``on_date``, today by default. A day to come
+    is refused: what will be paid by then is not known."""
+    if on_date is None:
+        return today
+    if not FIRST_DAY <= on_date <= LAST_DAY:
+        raise ReportPeriodError(_("A report covers days from the year 2000 to 2100."))
+    if on_date > today:
+        raise ReportPeriodError(_("Receivables can be aged as of today or an earlier day."))
+    return on_date
+
+
+def _sums_by_invoice(rows) -> dict[int, Decimal]:
+    return {row["invoice"]: row["total"] for row in rows}
+
+
 def receivables_ageing(*, on_date: date) -> AgeingReport:
-    """What open invoices still ask for (total less payments and credit notes), by days
-    past their due date on ``on_date``; an invoice without a due date is current."""
+    """What the invoices issued by ``on_date`` still asked for at the end of that day
+    (their total less the payments received and the credit notes issued by then, refunds
+    made by then added back), by days past their due date on that day; an invoice
+    without a due date is current. Read from the payments, refunds and credit notes
+    themselves, so a past day (the end of a year) reads as it was then, and today as the
+    invoices' own balances."""
     currency = tenant_currency()
-    open_invoices = (
-        Invoice.objects.filter(status__in=Invoice.OPEN_STATUSES)
+    received = _sums_by_invoice(
+        Payment.objects.filter(invoice__isnull=False, received_at__date__lte=on_date)
+        .values("invoice")
+        .annotate(total=Sum("amount"))
+    )
+    refunded = _sums_by_invoice(
+        Refund.objects.filter(
+            payment__invoice__isnull=False,
+            payment__received_at__date__lte=on_date,
+            created_at__date__lte=on_date,
+        )
+        .values(invoice=F("payment__invoice"))
+        .annotate(total=Sum("amount"))
+    )
+    credited = _sums_by_invoice(
+        CreditNote.objects.filter(issue_date__lte=on_date)
+        .values("invoice")
+        .annotate(total=Sum("total_amount"))
+    )
+    issued = (
+        Invoice.objects.filter(issue_date__lte=on_date)
+        .exclude(status=Invoice.Status.DRAFT)
         .select_related("client")
         .order_by("client_id", "due_date", "id")
     )
     per_client: dict[int, tuple[Client, list[Money], list[int]]] = {}
-    for invoice in open_invoices:
-        due = invoice.amount_due.rounded()
+    zero = Decimal(0)
+    for invoice in issued:
+        due_amount = (
+            invoice.total_amount
+            - received.get(invoice.pk, zero)
+            + refunded.get(invoice.pk, zero)
+            - credited.get(invoice.pk, zero)
+        )
+        due = Money(due_amount, invoice.currency).rounded()
         if due.amount <= 0:
             continue
         late = (on_date - invoice.due_date).days if invoice.due_date else 0
@@ -382,9 +433,9 @@ def top_clients(*, period: ReportPeriod, limit: int = TOP_CLIENTS) -> list[TopCl
 REPORTS = ("revenue", "taxes", "receivables", "mrr", "top-clients")
 
 
-def report_csv_rows(*, report: str, period: ReportPeriod, today: date) -> Iterator[list[str]]:
+def report_csv_rows(*, report: str, period: ReportPeriod, as_of: date) -> Iterator[list[str]]:
     """One report as CSV rows, the header first: amounts as plain decimals with the
-    currency in a column of its own, dates in ISO 8601. Receivables are as of ``today``."""
+    currency in a column of its own, dates in ISO 8601. Receivables are as of ``as_of``."""
     if report == "revenue":
         revenue = revenue_by_product(period=period)
         yield ["month", "product_id", "product", "net", "currency"]
@@ -421,7 +472,7 @@ def report_csv_rows(*, report: str, period: ReportPeriod, today: date) -> Iterat
                 row.net.currency,
             ]
     elif report == "receivables":
-        ageing = receivables_ageing(on_date=today)
+        ageing = receivables_ageing(on_date=as_of)
         yield [
             "client_id",
             "client",

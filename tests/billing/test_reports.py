@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from importlib import import_module
 
 import pytest
 from django.apps import apps
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -181,6 +182,67 @@ def test_receivables_ageing_puts_each_open_balance_in_its_bucket(shop, vies, ten
     assert ageing.total == eur("1462.20")
 
 
+def _days_ago(today: date, days: int) -> datetime:
+    return timezone.make_aware(datetime.combine(today - timedelta(days=days), time(12)))
+
+
+def _past_and_present(shop: Shop, today: date) -> None:
+    """Four invoices whose balances moved after a day twenty days ago (settled late,
+    credited, refunded) and one issued after it."""
+    paid_late = _overdue_by(shop, 40, 100, today)  # due 40 days ago
+    services.payment_record(
+        invoice=paid_late,
+        amount=eur(100),
+        method="bank_transfer",
+        idempotency_key="paid-late",
+        received_at=_days_ago(today, 10),
+    )
+    credited = _overdue_by(shop, 40, 200, today)
+    services.credit_note_issue(
+        invoice=credited, reason="Cancelled order", issue_date=today - timedelta(days=5)
+    )
+    _issue(shop.exempt, [("Hosting", 50, None)], today - timedelta(days=3))  # not due yet
+    refunded = _overdue_by(shop, 5, 70, today)  # due 5 days ago
+    payment = services.payment_record(
+        invoice=refunded,
+        amount=eur(70),
+        method="bank_transfer",
+        idempotency_key="paid-then-refunded",
+        received_at=_days_ago(today, 1),
+    )
+    services.payment_refund(payment=payment, amount=eur(70), idempotency_key="refunded-today")
+
+
+def test_receivables_are_aged_as_of_a_past_day_as_they_stood_then(shop, vies):
+    today = date.today()
+    _past_and_present(shop, today)
+
+    then = reports.receivables_ageing(on_date=today - timedelta(days=20))
+    # Twenty days ago: the two invoices due 40 days earlier were 20 days late, nothing
+    # paid or credited yet; the others were not issued.
+    assert [m.amount for m in then.totals] == [0, 300, 0, 0, 0]
+    assert then.clients[0].invoices == 2
+
+    week = reports.receivables_ageing(on_date=today - timedelta(days=7))
+    # A week ago: the first was paid, the second 33 days late (credited two days later),
+    # the third issued and not yet due, the last not issued.
+    assert [m.amount for m in week.totals] == [70, 0, 200, 0, 0]
+
+    yesterday = reports.receivables_ageing(on_date=today - timedelta(days=1))
+    # Yesterday: the third paid (its refund is today's), the last current.
+    assert [m.amount for m in yesterday.totals] == [50, 0, 0, 0, 0]
+
+    now = reports.receivables_ageing(on_date=today)
+    assert [m.amount for m in now.totals] == [50, 70, 0, 0, 0]
+    # Today's ageing is the invoices' own balances.
+    open_now = Invoice.objects.filter(status__in=Invoice.OPEN_STATUSES)
+    assert now.total == sum((i.amount_due for i in open_now), eur(0))
+
+    with pytest.raises(reports.ReportPeriodError):
+        reports.ageing_date(on_date=today + timedelta(days=1), today=today)
+    assert reports.ageing_date(on_date=None, today=today) == today
+
+
 def test_ageing_buckets_edges():
     assert [reports.ageing_bucket(days) for days in (-5, 0, 1, 30, 31, 60, 61, 90, 91, 900)] == [
         0,
@@ -259,7 +321,7 @@ def test_a_report_period_is_checked():
 
 
 def _csv(report: str, period=Q1, today=None) -> list[list[str]]:
-    rows = reports.report_csv_rows(report=report, period=period, today=today or date.today())
+    rows = reports.report_csv_rows(report=report, period=period, as_of=today or date.today())
     return list(rows)
 
 
@@ -327,6 +389,21 @@ def test_the_console_pages_show_the_figures_and_stream_the_csv(tenant_a, tenant_
     assert top.index("Weber GmbH") < top.index("Mario Rossi")
     for report in ("receivables", "mrr"):
         assert console.get(f"/console/reports/{report}/").status_code == 200
+    # Receivables as of the period's last day: the tabs carry it, the page says it, and
+    # the CSV is named by it; a day to come is a form error.
+    tab = "/console/reports/receivables/?date_from=2026-01-01&amp;date_to=2026-03-31"
+    assert f'href="{tab}"' in body
+    as_of = console.get("/console/reports/receivables/", {"date_to": "2026-03-31"})
+    assert as_of.status_code == 200
+    assert "Open invoices as of Mar 31, 2026" in as_of.content.decode()
+    download = console.get(
+        "/console/reports/receivables/", {"date_to": "2026-03-31", "format": "csv"}
+    )
+    assert download["Content-Disposition"] == 'attachment; filename="receivables-2026-03-31.csv"'
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    ahead = console.get("/console/reports/receivables/", {"date_to": tomorrow})
+    assert ahead.status_code == 400
+    assert "Receivables can be aged as of today or an earlier day." in ahead.content.decode()
     assert console.get("/console/reports/").status_code == 200  # revenue, last 12 months
 
     download = console.get("/console/reports/taxes/", {**q1, "format": "csv"})
@@ -429,6 +506,15 @@ def test_the_api_gives_the_selectors_figures(tenant_a, tenant_b, vies):
     assert body["clients"] == [
         {"client_id": top[0].client_id, "client": "Weber GmbH", "invoices": 1, "net": "100.00"}
     ]
+
+    body = api.get("/api/v1/reports/receivables/?on_date=2026-03-31").json()
+    with schema_context(tenant_a.schema):
+        at_quarter_end = reports.receivables_ageing(on_date=date(2026, 3, 31))
+    assert body["on_date"] == "2026-03-31"
+    assert body["total"] == str(at_quarter_end.total.amount)
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    ahead = api.get(f"/api/v1/reports/receivables/?on_date={tomorrow}")
+    assert ahead.status_code == 400 and ahead.json()["errors"][0]["field"] == "on_date"
 
     body = api.get("/api/v1/reports/receivables/").json()
     assert body["on_date"] == date.today().isoformat()

@@ -121,8 +121,8 @@ def _taxes(period: reports.ReportPeriod) -> tuple[dict, SafeString]:
     return {"taxes": taxes, "untaxed_rows": untaxed_rows}, chart
 
 
-def _receivables(today) -> tuple[dict, SafeString]:
-    ageing = reports.receivables_ageing(on_date=today)
+def _receivables(as_of) -> tuple[dict, SafeString]:
+    ageing = reports.receivables_ageing(on_date=as_of)
     labels = [str(label) for label in AGEING_LABELS.values()]
     chart = stacked_bar_chart(
         labels,
@@ -174,24 +174,32 @@ def report_view(request: HttpRequest, report: str = "revenue") -> HttpResponse:
         "tabs": list(REPORT_TITLES.items()),
         "form": form,
         "today": today,
-        # The tabs keep the period the user chose.
+        # The tabs keep the period the user chose (its last day is the day receivables
+        # are aged as of).
         "period_query": urlencode(
             {k: request.GET[k] for k in ("date_from", "date_to") if request.GET.get(k)}
         ),
     }
+    as_of = today
+    if form.is_bound and form.is_valid() and report == "receivables":
+        try:
+            as_of = reports.ageing_date(on_date=form.cleaned_data.get("date_to"), today=today)
+        except reports.ReportPeriodError as exc:
+            form.add_error("date_to", str(exc))
+    context["as_of"] = as_of
     if request.GET and not form.is_valid():
         return render(request, "console/reports.html", context, status=400)
     period = form.period or reports.report_period(today=today)
     if request.GET.get("format") == "csv":
-        rows = reports.report_csv_rows(report=report, period=period, today=today)
-        suffix = today.isoformat() if report == "receivables" else str(period)
+        rows = reports.report_csv_rows(report=report, period=period, as_of=as_of)
+        suffix = as_of.isoformat() if report == "receivables" else str(period)
         return _csv_response(rows, f"{report}-{suffix}.csv")
     if report == "revenue":
         figures, chart = _revenue(period)
     elif report == "taxes":
         figures, chart = _taxes(period)
     elif report == "receivables":
-        figures, chart = _receivables(today)
+        figures, chart = _receivables(as_of)
     elif report == "mrr":
         figures, chart = _mrr(period)
     else:
