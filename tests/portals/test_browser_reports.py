@@ -125,6 +125,18 @@ def test_the_reports_in_italian_on_a_phone_and_a_desktop(tenant_factory, vies):
                 page.screenshot(
                     path=str(SHOTS / f"reports-{report}-{width}-it.png"), full_page=True
                 )
+            # Receivables as of a day past: only what was issued by then, aged on that day.
+            page.locator(".report-tabs").get_by_role("link", name=TITLES["receivables"]).click()
+            day = date.today() - timedelta(days=100)
+            page.fill('[name="date_to"]', day.isoformat())
+            page.get_by_role("button", name="Mostra").click()
+            expect(page.locator("main p.muted").first).to_contain_text(day.strftime("%Y"))
+            expect(page.locator("table tbody tr")).to_have_count(1)
+            expect(page.locator("table tbody tr")).to_contain_text("Weber GmbH")
+            assert fits_the_screen(page)
+            page.screenshot(
+                path=str(SHOTS / f"reports-receivables-as-of-{width}-it.png"), full_page=True
+            )
             taxes = page.locator(".report-tabs").get_by_role("link", name=TITLES["taxes"])
             taxes.click()
             expect(page.locator("main")).to_contain_text("Impresa UE: inversione contabile")
