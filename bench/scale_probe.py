@@ -3,8 +3,9 @@ every tenant, for ``bench.scale``. Prints one JSON line.
 
 - ``web``: this process serves the home page of every tenant through Django's request
   handler (middleware, tenant routing, templates), with the connection settings of
-  production (a connection kept across requests), then reports its own peak RSS and
-  that of its database backend;
+  production (a connection kept across requests, recycled by its age and its share of
+  schemas as a WSGI server's end of request does), then reports its own peak RSS, the
+  highest of its database backends' and how many backends it used;
 - ``worker``: a real Celery worker (solo pool, so one process does all the work) on the
   queue named by ``CELERY_QUEUE`` runs the outbox relay in every tenant's schema; its
   peak RSS is read when all are done.
@@ -44,7 +45,7 @@ def _schemas() -> list[str]:
 
 
 def web() -> dict:
-    from django.db import connection
+    from django.db import close_old_connections, connection
     from django.test import Client
 
     from tenants.models import Domain
@@ -55,17 +56,24 @@ def web() -> dict:
         .values_list("domain", flat=True)
     )
     statuses: dict[int, int] = {}
+    backends: set[int] = set()
+    backend_peak = 0.0
     for host in hosts:
         status = Client(HTTP_HOST=host).get("/").status_code
         statuses[status] = statuses.get(status, 0) + 1
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
+        raw = connection.connection
+        if raw is not None:
+            backends.add(raw.info.backend_pid)
+            backend_peak = max(backend_peak, _peak_rss_mb(raw.info.backend_pid) or 0.0)
+        # What a WSGI server's request_finished runs, and Django's test client leaves out:
+        # a connection past its age or its share of schemas is closed here.
+        close_old_connections()
     return {
         "hosts": len(hosts),
         "statuses": statuses,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "db_backend_peak_rss_mb": _peak_rss_mb(backend),
+        "db_backend_peak_rss_mb": backend_peak,
+        "db_backends": len(backends),
     }
 
 

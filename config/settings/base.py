@@ -141,6 +141,10 @@ DATABASE_URL = env_str("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/
 # Behind PgBouncer, its server_lifetime recycles the server side (ARCHITECTURE.md).
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE)}
+# A persistent connection that has used more tenant schemas than this is recycled at the
+# end of its request or task: each schema's catalogue entries stay in the PostgreSQL
+# backend's caches until it ends (config/db_backend/base.py). 0 turns it off.
+DATABASES["default"]["SCHEMAS_PER_CONNECTION"] = env_int("DATABASE_SCHEMAS_PER_CONNECTION", 200)
 # django-tenants' backend, which can also work behind a pooler in transaction mode.
 DATABASES["default"]["ENGINE"] = "config.db_backend"
 # Behind PgBouncer in transaction mode (config/db_backend/base.py): the search path is
