@@ -20,7 +20,7 @@ from resale.models import UpstreamCommand
 from resale.tasks import upstream_commands_relay_all_tenants, upstream_commands_relay_task
 from tenants.due_work import Kind, due_work_claim, due_work_mark, due_work_settle
 from tenants.models import FanOutRun, TenantDueWork
-from tests.resale.flow import order_and_pay, resale_world_build, wait_for
+from tests.resale.flow import order_and_pay, resale_world_build, service_status, wait_for
 
 
 def _queue_length(queue: str) -> int:
@@ -200,7 +200,10 @@ def test_the_daily_billing_run_visits_only_tenants_with_something_to_bill(
 ):
     idle = [tenant_factory(f"Idle {n}").tenant.schema_name for n in range(3)]
     world = resale_world_build(tenant_factory())
-    order_and_pay(world, key=f"o-{uuid.uuid4().hex[:8]}")
+    service = order_and_pay(world, key=f"o-{uuid.uuid4().hex[:8]}")
+    # The worker activates the service, a save that marks the tenant due now: done before
+    # the run, so no mark lands after the run has settled.
+    wait_for(lambda: service_status(world, service) == "active", what="the service's activation")
     TenantDueWork.objects.exclude(tenant_id__in=[*idle, world.schema]).delete()
     assert set(_marks(Kind.BILLING_RUN)) == {world.schema}, "the live service marked it"
 
