@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, DecimalField, F, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils.translation import gettext as _
 
 from billing.cycles import add_months
@@ -227,8 +227,17 @@ def ageing_date(*, on_date: date | None, today: date) -> date:
     return on_date
 
 
-def _sums_by_invoice(rows) -> dict[int, Decimal]:
-    return {row["invoice"]: row["total"] for row in rows}
+def _sum_per_invoice(queryset, invoice_field: str, amount_field: str) -> Coalesce:
+    """The sum of ``amount_field`` over the rows of ``queryset`` that belong to the outer
+    invoice, zero when there are none: a correlated subquery, so the sums are made by
+    the database for the invoices it returns."""
+    rows = (
+        queryset.filter(**{invoice_field: OuterRef("pk")})
+        .values(invoice_field)
+        .annotate(total=Sum(amount_field))
+        .values("total")
+    )
+    return Coalesce(Subquery(rows, output_field=DecimalField()), Decimal(0))
 
 
 def receivables_ageing(*, on_date: date) -> AgeingReport:
@@ -237,43 +246,33 @@ def receivables_ageing(*, on_date: date) -> AgeingReport:
     made by then added back), by days past their due date on that day; an invoice
     without a due date is current. Read from the payments, refunds and credit notes
     themselves, so a past day (the end of a year) reads as it was then, and today as the
-    invoices' own balances."""
+    invoices' own balances. The balances are worked out in the query, which returns only
+    the invoices still open that day."""
     currency = tenant_currency()
-    received = _sums_by_invoice(
-        Payment.objects.filter(invoice__isnull=False, received_at__date__lte=on_date)
-        .values("invoice")
-        .annotate(total=Sum("amount"))
+    received = _sum_per_invoice(
+        Payment.objects.filter(received_at__date__lte=on_date), "invoice", "amount"
     )
-    refunded = _sums_by_invoice(
+    refunded = _sum_per_invoice(
         Refund.objects.filter(
-            payment__invoice__isnull=False,
-            payment__received_at__date__lte=on_date,
-            created_at__date__lte=on_date,
-        )
-        .values(invoice=F("payment__invoice"))
-        .annotate(total=Sum("amount"))
+            payment__received_at__date__lte=on_date, created_at__date__lte=on_date
+        ),
+        "payment__invoice",
+        "amount",
     )
-    credited = _sums_by_invoice(
-        CreditNote.objects.filter(issue_date__lte=on_date)
-        .values("invoice")
-        .annotate(total=Sum("total_amount"))
+    credited = _sum_per_invoice(
+        CreditNote.objects.filter(issue_date__lte=on_date), "invoice", "total_amount"
     )
     issued = (
         Invoice.objects.filter(issue_date__lte=on_date)
         .exclude(status=Invoice.Status.DRAFT)
+        .annotate(due_then=F("total_amount") - received + refunded - credited)
+        .filter(due_then__gt=0)
         .select_related("client")
         .order_by("client_id", "due_date", "id")
     )
     per_client: dict[int, tuple[Client, list[Money], list[int]]] = {}
-    zero = Decimal(0)
     for invoice in issued:
-        due_amount = (
-            invoice.total_amount
-            - received.get(invoice.pk, zero)
-            + refunded.get(invoice.pk, zero)
-            - credited.get(invoice.pk, zero)
-        )
-        due = Money(due_amount, invoice.currency).rounded()
+        due = Money(invoice.due_then, invoice.currency).rounded()
         if due.amount <= 0:
             continue
         late = (on_date - invoice.due_date).days if invoice.due_date else 0

@@ -24,6 +24,7 @@ from tenants.backup import BackupError, media_dir, pg_tool, tenant_import
 from tenants.models import Domain, Tenant
 from tests.billing.conftest import eur, invoice_for, shop_build
 from tests.conftest import provider_rows_delete
+from tests.tenants.citus_probe import sharding_probe_install, sharding_probe_remove
 
 
 def _snapshot(schema: str) -> dict:
@@ -195,16 +196,7 @@ def test_import_restores_a_plain_schema_where_citus_would_distribute_it(source, 
     db = connection.settings_dict
     new_schema = f"m{uuid.uuid4().hex[:10]}"
     with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION public.probe_schema_sharding() RETURNS event_trigger "
-            "LANGUAGE plpgsql AS $$ BEGIN "
-            "IF current_setting('citus.enable_schema_based_sharding', true) = 'on' THEN "
-            "RAISE EXCEPTION 'distributed schema'; END IF; END $$"
-        )
-        cursor.execute(
-            "CREATE EVENT TRIGGER probe_schema_sharding ON ddl_command_end "
-            "WHEN TAG IN ('CREATE SCHEMA') EXECUTE FUNCTION public.probe_schema_sharding()"
-        )
+        sharding_probe_install(cursor)
         cursor.execute(
             sql.SQL("ALTER DATABASE {} SET citus.enable_schema_based_sharding = on").format(
                 sql.Identifier(db["NAME"])
@@ -236,6 +228,5 @@ def test_import_restores_a_plain_schema_where_citus_would_distribute_it(source, 
                     sql.Identifier(db["NAME"])
                 )
             )
-            cursor.execute("DROP EVENT TRIGGER probe_schema_sharding")
-            cursor.execute("DROP FUNCTION public.probe_schema_sharding()")
+            sharding_probe_remove(cursor)
         _drop(new_schema)

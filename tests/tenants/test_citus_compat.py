@@ -17,6 +17,7 @@ from psycopg import sql
 
 from tenants.cloning import plan_render, schema_clone, template_plan
 from tenants.services import schema_create_undistributed
+from tests.tenants.citus_probe import sharding_probe_install
 
 # Public tables a tenant table may point at: those that could be Citus reference tables
 # (small, read-mostly, the same for every tenant). None today.
@@ -180,16 +181,7 @@ def test_the_template_schema_is_not_distributed_but_tenant_schemas_are():
     passes, and a tenant schema created afterwards in the same transaction does not (the
     setting is put back)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION public.probe_schema_sharding() RETURNS event_trigger "
-            "LANGUAGE plpgsql AS $$ BEGIN "
-            "IF current_setting('citus.enable_schema_based_sharding', true) = 'on' THEN "
-            "RAISE EXCEPTION 'distributed schema'; END IF; END $$"
-        )
-        cursor.execute(
-            "CREATE EVENT TRIGGER probe_schema_sharding ON ddl_command_end "
-            "WHEN TAG IN ('CREATE SCHEMA') EXECUTE FUNCTION public.probe_schema_sharding()"
-        )
+        sharding_probe_install(cursor)
         # What ALTER SYSTEM sets on the coordinator.
         cursor.execute("SET LOCAL citus.enable_schema_based_sharding TO on")
 
